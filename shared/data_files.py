@@ -1,0 +1,125 @@
+"""Find the data sets the project trains on, through the one ``DATA_DIR`` setting.
+
+``DATA_DIR`` defaults to ``../shared/data`` beside the project when that folder exists, else to
+``var/data``, which is filled on first use by downloading each file from its original public
+source (the one its SOURCE.md names) and checking its checksum. Offline with neither, a
+``DataUnavailableError`` says what to put where.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import logging
+import urllib.request
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from shared.config import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class DataFile(StrEnum):
+    CORPUS = "corpus"
+    COURSE_TITLES = "course_titles"
+    SQUAD_DEV = "squad"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    folder: str
+    file_name: str  # as stored under DATA_DIR/<folder>/
+    url: str  # original public source
+    sha256: str | None  # of the uncompressed content, when the source publishes it
+    git_blob_sha1: str | None = None  # when only the git blob id is known
+
+
+SOURCES: dict[DataFile, DataSource] = {
+    DataFile.CORPUS: DataSource(
+        "corpus",
+        "tinyshakespeare.txt.gz",
+        "https://raw.githubusercontent.com/karpathy/char-rnn/"
+        "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/tinyshakespeare/input.txt",
+        sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+    ),
+    DataFile.SQUAD_DEV: DataSource(
+        "squad",
+        "dev-v1.1.json.gz",
+        "https://rajpurkar.github.io/SQuAD-explorer/dataset/dev-v1.1.json",
+        sha256="95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9",
+    ),
+    DataFile.COURSE_TITLES: DataSource(
+        "course_titles",
+        "catalog_titles.txt",
+        "https://raw.githubusercontent.com/kjiwa/uw-course-catalog/HEAD/uwcourses.csv",
+        sha256=None,
+        git_blob_sha1="ee97cf0f66fa613d4891b0af77ebd45e6bacc486",
+    ),
+}
+
+
+class DataUnavailableError(RuntimeError):
+    """A data file is neither on disk nor downloadable."""
+
+
+def data_path(kind: DataFile) -> Path:
+    """Local path of a data file, downloading it into DATA_DIR first when missing."""
+    source = SOURCES[kind]
+    path = get_settings().data_dir / source.folder / source.file_name
+    if not path.is_file():
+        _download(source, path)
+    return path
+
+
+def read_bytes(kind: DataFile) -> bytes:
+    path = data_path(kind)
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if path.suffix == ".gz" else raw
+
+
+def read_text(kind: DataFile) -> str:
+    return read_bytes(kind).decode("utf-8")
+
+
+def sha256_of(kind: DataFile) -> str:
+    return hashlib.sha256(read_bytes(kind)).hexdigest()
+
+
+def _download(source: DataSource, target: Path) -> None:
+    logger.info("downloading %s from %s", source.file_name, source.url)
+    try:
+        with urllib.request.urlopen(source.url, timeout=60) as response:  # noqa: S310 (fixed https URLs)
+            content = response.read()
+    except OSError as error:
+        raise DataUnavailableError(
+            f"{source.file_name} is not in {target.parent} and could not be downloaded from "
+            f"{source.url} ({error}). Put the file there (see SOURCE.md of the project's data "
+            f"folder), or set DATA_DIR to a folder that has {source.folder}/{source.file_name}."
+        ) from error
+    _verify(source, content)
+    if source.git_blob_sha1:
+        content = _course_titles_from_catalog_csv(content)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(target.suffix + ".partial")
+    partial.write_bytes(gzip.compress(content, mtime=0) if target.suffix == ".gz" else content)
+    partial.replace(target)
+
+
+def _verify(source: DataSource, content: bytes) -> None:
+    if source.sha256 and hashlib.sha256(content).hexdigest() != source.sha256:
+        raise DataUnavailableError(f"checksum mismatch for {source.url}: refusing to use it")
+    if source.git_blob_sha1:
+        blob = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+        if blob != source.git_blob_sha1:
+            raise DataUnavailableError(f"git blob id mismatch for {source.url}: refusing to use it")
+
+
+def _course_titles_from_catalog_csv(content: bytes) -> bytes:
+    """The catalog's ``Name`` column: whitespace collapsed, empties and duplicates dropped."""
+    rows = csv.DictReader(io.StringIO(content.decode("utf-8")))
+    titles = {" ".join(row["Name"].split()) for row in rows}
+    return "".join(f"{title}\n" for title in sorted(titles) if title).encode()

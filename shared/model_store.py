@@ -1,0 +1,116 @@
+"""Versioned model store on disk.
+
+Layout: ``MODEL_DIR/<model>/<version>/`` holding the weights (Hugging Face ``save_pretrained``
+layout, safetensors) and ``metadata.json``. A version becomes visible only when complete: it is
+written under a hidden temporary name and renamed into place, so a crashed or cancelled training
+run never leaves a half-written version that could be served. The newest complete version is the
+one served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.model_registry import ModelName
+
+METADATA_FILE = "metadata.json"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: ModelName
+    version: str
+    path: Path
+    metadata: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "metadata": self.metadata}
+
+
+def new_version_id() -> str:
+    """Sortable by creation time, unique across concurrent writers."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return f"v{stamp}-{secrets.token_hex(3)}"
+
+
+class ModelStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def model_dir(self, model: ModelName) -> Path:
+        return self.root / model.value
+
+    def versions(self, model: ModelName) -> list[ModelVersion]:
+        """Complete versions, oldest first."""
+        directory = self.model_dir(model)
+        if not directory.is_dir():
+            return []
+        found = []
+        for entry in sorted(directory.iterdir()):
+            if entry.name.startswith(".") or not (entry / METADATA_FILE).is_file():
+                continue
+            metadata = json.loads((entry / METADATA_FILE).read_text())
+            found.append(ModelVersion(model, entry.name, entry, metadata))
+        return found
+
+    def served_version(self, model: ModelName) -> ModelVersion | None:
+        versions = self.versions(model)
+        return versions[-1] if versions else None
+
+    def served_version_id(self, model: ModelName) -> str | None:
+        """Cheap check used on every request for hot reload: names only, no metadata read."""
+        directory = self.model_dir(model)
+        if not directory.is_dir():
+            return None
+        names = sorted(
+            entry.name
+            for entry in directory.iterdir()
+            if not entry.name.startswith(".") and (entry / METADATA_FILE).is_file()
+        )
+        return names[-1] if names else None
+
+    def get(self, model: ModelName, version: str) -> ModelVersion | None:
+        for candidate in self.versions(model):
+            if candidate.version == version:
+                return candidate
+        return None
+
+    @contextmanager
+    def new_version(self, model: ModelName, metadata: dict[str, Any]) -> Iterator[WritableVersion]:
+        """Yield a temporary directory to write weights into; publish it atomically on success.
+
+        Callers may add to ``version.metadata`` (metrics, say) before the block ends.
+        """
+        version_id = new_version_id()
+        directory = self.model_dir(model)
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = directory / f".{version_id}.partial"
+        staging.mkdir()
+        writable = WritableVersion(model, version_id, staging, dict(metadata))
+        try:
+            yield writable
+            writable.metadata.setdefault("created_at", datetime.now(UTC).isoformat())
+            writable.metadata["version"] = version_id
+            writable.metadata["model"] = model.value
+            (staging / METADATA_FILE).write_text(json.dumps(writable.metadata, indent=2, sort_keys=True))
+            os.replace(staging, directory / version_id)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass
+class WritableVersion:
+    model: ModelName
+    version: str
+    path: Path
+    metadata: dict[str, Any]
