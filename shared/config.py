@@ -90,7 +90,9 @@ class Settings(BaseSettings):
 
     llm_base: LLMBase = LLMBase.SMOLLM2_GGUF
     extractor_base: ExtractorBase = ExtractorBase.MINILM
-    corpus_file: Path | None = Field(None, description="Text corpus for bigram and rnn; default: DATA_DIR corpus")
+    corpus_file: Path | None = Field(
+        None, description="Text corpus for bigram and rnn; default: DATA_DIR corpus"
+    )
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT

@@ -1,0 +1,71 @@
+"""The API's typed errors and the one place that maps them (and infrastructure failures) to HTTP."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from kombu.exceptions import OperationalError
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status_code = 500
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers
+
+
+class NotFoundError(ApiError):
+    status_code = 404
+
+
+class JobConflictError(ApiError):
+    status_code = 409
+
+
+class IdempotencyConflictError(ApiError):
+    status_code = 422
+
+
+class PayloadTooLargeError(ApiError):
+    status_code = 413
+
+
+class QueueFullError(ApiError):
+    status_code = 429
+
+
+class ServiceUnavailableError(ApiError):
+    status_code = 503
+
+
+class JobFailedError(ApiError):
+    """A job the client waited for failed in the worker: a server-side fault, not the client's."""
+
+    status_code = 500
+
+
+async def _api_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return JSONResponse({"detail": error.message}, status_code=error.status_code, headers=error.headers)
+
+
+async def _queue_unavailable(_: Request, error: Exception) -> JSONResponse:
+    logger.warning("job queue unavailable: %s", error)
+    return JSONResponse(
+        {"detail": "the job queue (Redis) is unavailable; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    for infrastructure_error in (redis.RedisError, OperationalError, ConnectionError, TimeoutError):
+        app.add_exception_handler(infrastructure_error, _queue_unavailable)

@@ -1,0 +1,84 @@
+"""Enqueue a job: write its record, honour the Idempotency-Key, publish the Celery task.
+
+Shared by ``POST /jobs`` and the synchronous endpoints, which are jobs the client waits for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import uuid
+from functools import partial
+from typing import Any
+
+import anyio
+from celery import Celery
+
+from api.errors import IdempotencyConflictError, ServiceUnavailableError
+from shared.job_store import AsyncJobStore, JobRecord, now_iso
+from shared.jobs import JOB_ROUTES, JobStatus, JobType
+
+
+def _fingerprint(job_type: JobType, job_input: dict[str, Any]) -> str:
+    canonical = json.dumps({"type": job_type.value, "input": job_input}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def submit_job(
+    store: AsyncJobStore,
+    celery: Celery,
+    job_type: JobType,
+    job_input: dict[str, Any],
+    *,
+    owner: str,
+    idempotency_key: str | None = None,
+) -> JobRecord:
+    """Return the new job's record, or the existing one for a repeated Idempotency-Key."""
+    task_name, queue = JOB_ROUTES[job_type]
+    record = JobRecord(
+        job_id=uuid.uuid4().hex,
+        type=job_type,
+        status=JobStatus.QUEUED,
+        queue=queue,
+        input=job_input,
+        created_at=now_iso(),
+        owner=owner,
+    )
+    await store.create(record)
+    if idempotency_key:
+        fingerprint = _fingerprint(job_type, job_input)
+        bound = await store.claim_idempotency_key(owner, idempotency_key, record.job_id, fingerprint)
+        if bound is not None:
+            await store.delete(record.job_id)
+            existing_id, _, existing_fingerprint = bound.partition(":")
+            if existing_fingerprint != fingerprint:
+                raise IdempotencyConflictError(
+                    "this Idempotency-Key was already used with a different request"
+                )
+            existing = await store.get(existing_id)
+            if existing is not None:
+                return existing
+            raise IdempotencyConflictError("this Idempotency-Key belongs to a job that has expired")
+    publish = partial(
+        celery.send_task,
+        task_name.value,
+        args=[record.job_id, job_input],
+        task_id=record.job_id,
+        queue=queue.value,
+    )
+    try:
+        await anyio.to_thread.run_sync(publish)
+    except Exception as error:
+        await _forget(store, record.job_id)
+        raise ServiceUnavailableError(
+            f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
+        ) from error
+    return record
+
+
+async def _forget(store: AsyncJobStore, job_id: str) -> None:
+    """A job that was never published must not linger as 'queued' forever."""
+    # Redis itself may be what failed; the record then expires after RESULT_TTL.
+    with contextlib.suppress(Exception):
+        await store.delete(job_id)

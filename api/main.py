@@ -1,0 +1,47 @@
+"""Build the FastAPI application. It validates, enqueues and waits; it never loads a model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.body_limit import BodySizeLimitMiddleware
+from api.errors import install_error_handlers
+from api.routes import extraction, generation, health, jobs, models
+from shared.celery_app import create_celery_app
+from shared.config import get_settings
+from shared.job_store import AsyncJobStore
+from shared.logging_setup import configure_logging
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    app.state.job_store = AsyncJobStore.from_url(settings.redis_url, settings.result_ttl)
+    app.state.celery = create_celery_app(settings=settings)
+    yield
+    await app.state.job_store.close()
+
+
+def create_app() -> FastAPI:
+    configure_logging()
+    settings = get_settings()
+    app = FastAPI(
+        title="Job-queue inference platform",
+        description=(
+            "Course-name extraction and three text generators behind a Redis job queue. "
+            "Synchronous endpoints wait for their job up to SYNC_TIMEOUT; `POST /jobs` answers at once."
+        ),
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    for module in (jobs, extraction, generation, models, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

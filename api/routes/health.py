@@ -1,0 +1,40 @@
+"""Liveness, readiness and the workers the API can see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from fastapi import APIRouter, Response, status
+
+from api.deps import JobStoreDep
+from shared.jobs import Queue
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the API process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(response: Response, store: JobStoreDep) -> dict[str, Any]:
+    """Readiness: Redis answers and at least one live worker consumes each queue."""
+    try:
+        await store.ping()
+        workers = {queue.value: len(await store.live_workers(queue)) for queue in Queue}
+    except (redis.RedisError, OSError) as error:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return {"ready": False, "redis": f"unreachable: {error}", "workers": {}}
+    is_ready = all(workers.values())
+    if not is_ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {"ready": is_ready, "redis": "ok", "workers": workers}
+
+
+@router.get("/workers")
+async def workers(store: JobStoreDep) -> dict[str, list[dict[str, Any]]]:
+    """Live workers per queue, with the model versions they hold and how often they loaded them."""
+    return {queue.value: await store.live_workers(queue) for queue in Queue}

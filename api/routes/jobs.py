@@ -1,0 +1,125 @@
+"""The asynchronous job API: submit, poll (optionally long-poll), list, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+
+from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
+from api.errors import JobConflictError, NotFoundError
+from api.job_submission import submit_job
+from shared.job_store import JobRecord, final_event, now_iso
+from shared.jobs import JobStatus, JobType
+from shared.schemas import JobAccepted, JobList, JobRequest, JobView
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, description="Same key, same job: safe retries"),
+]
+
+
+def job_url(request: Request, job_id: str) -> str:
+    return str(request.url_for("get_job", job_id=job_id))
+
+
+def accepted(request: Request, response: Response, record: JobRecord) -> JobAccepted:
+    url = job_url(request, record.job_id)
+    response.headers["Location"] = url
+    return JobAccepted(job_id=record.job_id, status=record.status, url=url)
+
+
+async def owned_record(store: JobStoreDep, job_id: str, owner: str) -> JobRecord:
+    record = await store.get(job_id)
+    if record is None or record.owner != owner:
+        raise NotFoundError(f"no job {job_id!r} (unknown, or expired after RESULT_TTL)")
+    return record
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
+async def create_job(
+    request: Request,
+    response: Response,
+    job: Annotated[JobRequest, Body()],
+    store: JobStoreDep,
+    celery: CeleryDep,
+    owner: OwnerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JobAccepted:
+    """Enqueue a job and answer at once with its id; poll `GET /jobs/{job_id}` for the result."""
+    record = await submit_job(
+        store, celery, job.type, job.input.model_dump(), owner=owner, idempotency_key=idempotency_key
+    )
+    return accepted(request, response, record)
+
+
+@router.get("", response_model=JobList)
+async def list_jobs(
+    store: JobStoreDep,
+    owner: OwnerDep,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    job_type: Annotated[JobType | None, Query(alias="type")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> JobList:
+    """Recent jobs, newest first."""
+    records, more = await store.list(
+        status=status_filter, job_type=job_type, owner=owner, limit=limit, offset=offset
+    )
+    return JobList(
+        jobs=[JobView.model_validate(r.view()) for r in records],
+        limit=limit,
+        offset=offset,
+        next_offset=offset + len(records) if more else None,
+    )
+
+
+@router.get("/{job_id}", response_model=JobView, name="get_job")
+async def get_job(
+    job_id: str,
+    store: JobStoreDep,
+    settings: SettingsDep,
+    owner: OwnerDep,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=3600, description="Long-poll: wait up to this many seconds (capped at MAX_WAIT)"),
+    ] = 0,
+) -> JobView:
+    """A job's state, progress and, once finished, its result or error."""
+    record = await owned_record(store, job_id, owner)
+    if wait > 0 and not record.status.is_final:
+        record = await store.wait_for_final(job_id, min(wait, settings.max_wait)) or record
+    return JobView.model_validate(record.view())
+
+
+@router.delete(
+    "/{job_id}",
+    response_model=JobView,
+    responses={
+        202: {"description": "Running: it stops at its next step"},
+        409: {"description": "Already finished"},
+    },
+)
+async def cancel_job(
+    job_id: str, response: Response, store: JobStoreDep, celery: CeleryDep, owner: OwnerDep
+) -> JobView:
+    """Cancel a job: a queued job never runs; a running one stops at its next step."""
+    await owned_record(store, job_id, owner)
+    cancelled = await store.transition(
+        job_id,
+        (JobStatus.QUEUED,),
+        JobStatus.CANCELLED,
+        event=final_event(JobStatus.CANCELLED),
+        finished_at=now_iso(),
+        error={"type": "Cancelled", "message": "cancelled before it ran"},
+    )
+    if cancelled is None:
+        requested = await store.transition(job_id, (JobStatus.RUNNING,), None, cancel_requested="1")
+        if requested is None:
+            record = await owned_record(store, job_id, owner)
+            raise JobConflictError(f"job {job_id} has already {record.status.value}")
+        response.status_code = status.HTTP_202_ACCEPTED
+    record = await owned_record(store, job_id, owner)
+    return JobView.model_validate(record.view())

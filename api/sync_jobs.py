@@ -1,0 +1,56 @@
+"""Run a job and wait for it: the synchronous endpoints are jobs the client waits for.
+
+The wait blocks no thread (it reads the job's event stream in Redis); past SYNC_TIMEOUT the
+endpoint answers 202 with the job id and a Location header, and the job goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
+from api.errors import JobFailedError, ServiceUnavailableError
+from api.job_submission import submit_job
+from shared.jobs import JobStatus, JobType
+from shared.schemas import JobAccepted
+
+SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": JobAccepted, "description": "Still running after SYNC_TIMEOUT: poll the job's url"},
+    413: {"description": "Body over MAX_BODY_BYTES"},
+    503: {"description": "Queue unavailable, or the model is not ready yet"},
+}
+
+_NOT_READY_ERRORS = {"ModelNotReadyError"}
+
+
+class SyncJobs:
+    def __init__(
+        self, request: Request, store: JobStoreDep, celery: CeleryDep, settings: SettingsDep, owner: OwnerDep
+    ) -> None:
+        self.request = request
+        self.store = store
+        self.celery = celery
+        self.settings = settings
+        self.owner = owner
+
+    async def run(self, job_type: JobType, job_input: dict[str, Any]) -> dict[str, Any] | JSONResponse:
+        """The job's result, or a 202 response when it outlasts SYNC_TIMEOUT."""
+        record = await submit_job(self.store, self.celery, job_type, job_input, owner=self.owner)
+        final = await self.store.wait_for_final(record.job_id, self.settings.sync_timeout) or record
+        if final.status is JobStatus.SUCCEEDED and final.result is not None:
+            return final.result
+        if final.status.is_final:
+            error = final.error or {"type": "Unknown", "message": "no error recorded"}
+            message = f"job {final.job_id} {final.status.value}: {error.get('message')}"
+            if error.get("type") in _NOT_READY_ERRORS:
+                raise ServiceUnavailableError(message, headers={"Retry-After": "10"})
+            raise JobFailedError(message)
+        url = str(self.request.url_for("get_job", job_id=final.job_id))
+        body = JobAccepted(job_id=final.job_id, status=final.status, url=url)
+        return JSONResponse(body.model_dump(mode="json"), status_code=202, headers={"Location": url})
+
+
+SyncJobsDep = Annotated[SyncJobs, Depends(SyncJobs)]

@@ -1,0 +1,75 @@
+"""The Celery application: broker and result backend on Redis, JSON only.
+
+The API imports this module only to publish tasks by name; it never imports the worker's tasks
+(and so never torch). Each worker role builds its app with ``create_celery_app(role)``, which
+gives the role its own unacknowledged-message bookkeeping in Redis: an inference job lost with
+its worker is delivered again after a short visibility timeout, while a training job, which may
+run for hours, has a timeout longer than the longest allowed run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue as KombuQueue
+
+from shared.config import Settings, get_settings
+from shared.jobs import JOB_ROUTES, Queue
+
+
+def transport_options(settings: Settings, role: Queue | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"socket_connect_timeout": 3}
+    if role is Queue.TRAINING:
+        options.update(
+            visibility_timeout=settings.training_time_limit + 600,
+            unacked_key="unacked_training",
+            unacked_index_key="unacked_index_training",
+            unacked_mutex_key="unacked_mutex_training",
+        )
+    else:
+        options.update(
+            visibility_timeout=settings.inference_visibility_timeout,
+            unacked_restore_interval=5,
+        )
+    return options
+
+
+def create_celery_app(role: Queue | None = None, settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("jobqueue", broker=settings.redis_url, backend=settings.redis_url)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        event_serializer="json",
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_track_started=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        result_expires=settings.result_ttl,
+        result_extended=True,
+        task_queues=[KombuQueue(queue.value, routing_key=queue.value) for queue in Queue],
+        task_default_queue=Queue.INFERENCE.value,
+        task_routes={task.value: {"queue": queue.value} for task, queue in JOB_ROUTES.values()},
+        broker_transport_options=transport_options(settings, role),
+        result_backend_transport_options={"socket_connect_timeout": 3},
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        broker_channel_error_retry=True,
+    )
+    return app
+
+
+app = create_celery_app()

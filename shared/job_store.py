@@ -1,0 +1,397 @@
+"""Job records and job event streams in Redis.
+
+Celery reports any unknown task id as PENDING, so the platform keeps its own record of every job,
+written before the task is published: ``job:<id>`` (a hash) holds type, status, input, progress,
+result and error; ``job:<id>:events`` (a stream) holds what happened, in order (status changes,
+progress, tokens, the final state) so that waiters and late readers see all of it. Status changes
+go through one Lua script, so "cancel a queued job" and "start it" can never both win.
+
+``JobStore`` (redis-py, blocking) serves the workers; ``AsyncJobStore`` (redis.asyncio) the API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from shared.jobs import JobStatus, JobType, Queue
+
+INDEX_KEY = "jobs:index"
+STREAM_MAXLEN = 10_000
+WORKER_HEARTBEAT_PREFIX = "workers"
+
+# KEYS: job hash, events stream. ARGV: allowed current statuses ("" = any), new status, ttl,
+# event JSON ("" = none), then field/value pairs. Returns the previous status, or nil.
+_TRANSITION_LUA = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return false end
+if ARGV[1] ~= '' then
+  local allowed = false
+  for status in string.gmatch(ARGV[1], '[^,]+') do
+    if status == current then allowed = true end
+  end
+  if not allowed then return false end
+end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', STREAM_MAXLEN, '*', 'event', ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return current
+""".replace("STREAM_MAXLEN", str(STREAM_MAXLEN))
+
+_JSON_FIELDS = ("input", "progress", "result", "error")
+
+
+def job_key(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+def events_key(job_id: str) -> str:
+    return f"job:{job_id}:events"
+
+
+def idempotency_key(owner: str, key: str) -> str:
+    return f"idempotency:{owner}:{key}"
+
+
+def heartbeat_key(queue: Queue, hostname: str) -> str:
+    return f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}:{hostname}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    type: JobType
+    status: JobStatus
+    queue: Queue
+    input: dict[str, Any]
+    created_at: str
+    owner: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    progress: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    worker: str | None = None
+    cancel_requested: bool = False
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> JobRecord:
+        decoded: dict[str, Any] = {k: (json.loads(v) if k in _JSON_FIELDS else v) for k, v in raw.items()}
+        return cls(
+            job_id=decoded["job_id"],
+            type=JobType(decoded["type"]),
+            status=JobStatus(decoded["status"]),
+            queue=Queue(decoded["queue"]),
+            input=decoded.get("input") or {},
+            created_at=decoded["created_at"],
+            owner=decoded.get("owner", ""),
+            started_at=decoded.get("started_at") or None,
+            finished_at=decoded.get("finished_at") or None,
+            progress=decoded.get("progress"),
+            result=decoded.get("result"),
+            error=decoded.get("error"),
+            worker=decoded.get("worker") or None,
+            cancel_requested=decoded.get("cancel_requested") == "1",
+        )
+
+    def to_hash(self) -> dict[str, str]:
+        return {
+            "job_id": self.job_id,
+            "type": self.type.value,
+            "status": self.status.value,
+            "queue": self.queue.value,
+            "input": json.dumps(self.input),
+            "created_at": self.created_at,
+            "owner": self.owner,
+        }
+
+    def view(self) -> dict[str, Any]:
+        """The public shape of GET /jobs/{id}."""
+        return {
+            "job_id": self.job_id,
+            "type": self.type,
+            "status": self.status,
+            "progress": self.progress,
+            "result": self.result,
+            "error": self.error,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "cancel_requested": self.cancel_requested,
+        }
+
+
+def _encode_fields(fields: dict[str, Any]) -> list[str]:
+    flat: list[str] = []
+    for name, value in fields.items():
+        flat.append(name)
+        flat.append(json.dumps(value) if name in _JSON_FIELDS else str(value))
+    return flat
+
+
+def _transition_args(
+    allowed: tuple[JobStatus, ...],
+    new_status: JobStatus | None,
+    ttl: int,
+    event: dict[str, Any] | None,
+    fields: dict[str, Any],
+) -> list[str]:
+    return [
+        ",".join(s.value for s in allowed),
+        new_status.value if new_status else "",
+        str(ttl),
+        json.dumps(event) if event else "",
+        *_encode_fields(fields),
+    ]
+
+
+def final_event(status: JobStatus) -> dict[str, Any]:
+    return {"type": "final", "status": status.value}
+
+
+class JobStore:
+    """Blocking store used by workers."""
+
+    def __init__(self, client: redis.Redis, ttl: int) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._transition = client.register_script(_TRANSITION_LUA)
+
+    @classmethod
+    def from_url(cls, url: str, ttl: int) -> JobStore:
+        return cls(redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3), ttl)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        raw = self.client.hgetall(job_key(job_id))
+        return JobRecord.from_hash(raw) if raw else None
+
+    def transition(
+        self,
+        job_id: str,
+        allowed: tuple[JobStatus, ...],
+        new_status: JobStatus | None,
+        *,
+        event: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> JobStatus | None:
+        keys = [job_key(job_id), events_key(job_id)]
+        previous = self._transition(
+            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, fields)
+        )
+        return JobStatus(previous) if previous else None
+
+    def start(self, job_id: str, worker: str) -> JobRecord | None:
+        """Mark a job running; None when it must not run (cancelled, finished, expired).
+
+        A job already ``running`` may start again: its worker died and the broker delivered it anew.
+        """
+        started = self.transition(
+            job_id,
+            (JobStatus.QUEUED, JobStatus.RUNNING),
+            JobStatus.RUNNING,
+            event={"type": "status", "status": JobStatus.RUNNING.value},
+            started_at=now_iso(),
+            worker=worker,
+        )
+        return self.get(job_id) if started else None
+
+    def set_progress(self, job_id: str, progress: dict[str, Any]) -> None:
+        self.transition(
+            job_id, (JobStatus.RUNNING,), None, event={"type": "progress", **progress}, progress=progress
+        )
+
+    def add_event(self, job_id: str, event: dict[str, Any]) -> None:
+        self.client.xadd(
+            events_key(job_id), {"event": json.dumps(event)}, maxlen=STREAM_MAXLEN, approximate=True
+        )
+
+    def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> JobStatus | None:
+        """Record the final state of a running job; a cancel request turns success into cancelled."""
+        fields: dict[str, Any] = {"finished_at": now_iso()}
+        if result is not None:
+            fields["result"] = result
+        if error is not None:
+            fields["error"] = error
+        record = self.get(job_id)
+        if record and record.cancel_requested and status is JobStatus.SUCCEEDED:
+            status = JobStatus.CANCELLED
+            fields.pop("result", None)
+            fields["error"] = {"type": "Cancelled", "message": "cancelled while running"}
+        previous = self.transition(job_id, (JobStatus.RUNNING,), status, event=final_event(status), **fields)
+        return status if previous else None
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self.client.hget(job_key(job_id), "cancel_requested") == "1"
+
+    def running_jobs_of(self, worker: str, queue: Queue) -> list[JobRecord]:
+        """Jobs a (previous incarnation of a) worker left in state running."""
+        found = []
+        for job_id in self.client.zrange(INDEX_KEY, 0, -1):
+            record = self.get(job_id)
+            if (
+                record
+                and record.status is JobStatus.RUNNING
+                and record.queue is queue
+                and record.worker == worker
+            ):
+                found.append(record)
+        return found
+
+    def heartbeat(self, queue: Queue, hostname: str, info: dict[str, Any], ttl: int) -> None:
+        self.client.set(heartbeat_key(queue, hostname), json.dumps(info), ex=ttl)
+
+
+class AsyncJobStore:
+    """Non-blocking store used by the API."""
+
+    def __init__(self, client: aioredis.Redis, ttl: int) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._transition = client.register_script(_TRANSITION_LUA)
+
+    @classmethod
+    def from_url(cls, url: str, ttl: int) -> AsyncJobStore:
+        client = aioredis.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=3, max_connections=2000
+        )
+        return cls(client, ttl)
+
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
+
+    async def create(self, record: JobRecord) -> None:
+        key = job_key(record.job_id)
+        score = time.time()
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=record.to_hash())
+            pipe.expire(key, self.ttl)
+            pipe.xadd(
+                events_key(record.job_id), {"event": json.dumps({"type": "status", "status": "queued"})}
+            )
+            pipe.expire(events_key(record.job_id), self.ttl)
+            pipe.zadd(INDEX_KEY, {record.job_id: score})
+            pipe.zremrangebyscore(INDEX_KEY, "-inf", score - self.ttl)
+            await pipe.execute()
+
+    async def delete(self, job_id: str) -> None:
+        await self.client.delete(job_key(job_id), events_key(job_id))
+        await self.client.zrem(INDEX_KEY, job_id)
+
+    async def claim_idempotency_key(self, owner: str, key: str, job_id: str, fingerprint: str) -> str | None:
+        """Bind key to job_id; if the key is already bound, return the stored ``job_id:fingerprint``."""
+        name = idempotency_key(owner, key)
+        if await self.client.set(name, f"{job_id}:{fingerprint}", nx=True, ex=self.ttl):
+            return None
+        return await self.client.get(name)
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        raw = await self.client.hgetall(job_key(job_id))
+        return JobRecord.from_hash(raw) if raw else None
+
+    async def transition(
+        self,
+        job_id: str,
+        allowed: tuple[JobStatus, ...],
+        new_status: JobStatus | None,
+        *,
+        event: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> JobStatus | None:
+        keys = [job_key(job_id), events_key(job_id)]
+        previous = await self._transition(
+            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, fields)
+        )
+        return JobStatus(previous) if previous else None
+
+    async def list(
+        self, *, status: JobStatus | None, job_type: JobType | None, owner: str, limit: int, offset: int
+    ) -> tuple[list[JobRecord], bool]:
+        """Newest first; returns the page and whether more match after it."""
+        matched: list[JobRecord] = []
+        skipped = 0
+        chunk = 200
+        start = 0
+        while True:
+            ids = await self.client.zrevrange(INDEX_KEY, start, start + chunk - 1)
+            if not ids:
+                return matched, False
+            start += chunk
+            async with self.client.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hgetall(job_key(job_id))
+                raws = await pipe.execute()
+            for raw in raws:
+                if not raw:
+                    continue
+                record = JobRecord.from_hash(raw)
+                if record.owner != owner:
+                    continue
+                if (status and record.status is not status) or (job_type and record.type is not job_type):
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                if len(matched) == limit:
+                    return matched, True
+                matched.append(record)
+
+    async def wait_for_final(self, job_id: str, timeout: float) -> JobRecord | None:
+        """The record once it is final, or as it stands when ``timeout`` runs out."""
+        deadline = time.monotonic() + timeout
+        last_event_id = "0-0"
+        while True:
+            record = await self.get(job_id)
+            if record is None or record.status.is_final:
+                return record
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                return record
+            replies = await self.client.xread(
+                {events_key(job_id): last_event_id}, count=500, block=remaining_ms
+            )
+            for _stream, entries in replies or []:
+                if entries:
+                    last_event_id = entries[-1][0]
+
+    async def read_events(self, job_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        replies = await self.client.xread({events_key(job_id): after}, count=500, block=block_ms)
+        events = []
+        for _stream, entries in replies or []:
+            for entry_id, values in entries:
+                events.append((entry_id, json.loads(values["event"])))
+        return events
+
+    async def live_workers(self, queue: Queue) -> list[dict[str, Any]]:
+        workers = []
+        async for key in self.client.scan_iter(match=f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}:*", count=100):
+            raw = await self.client.get(key)
+            if raw:
+                workers.append(json.loads(raw))
+        return workers
+
+    async def queue_depth(self, queue: Queue) -> int:
+        return int(await self.client.llen(queue.value))
+
+    async def close(self) -> None:
+        await self.client.aclose()

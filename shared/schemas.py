@@ -1,0 +1,168 @@
+"""Request and job schemas, validated by the API before anything is enqueued.
+
+Bounds that depend on settings (text size, generation length, training steps) are checked
+against ``get_settings()`` so an operator can tighten them without code changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.config import get_settings
+from shared.jobs import JobStatus, JobType
+from shared.model_registry import ModelName
+
+GeneratorName = Literal["bigram", "rnn", "llm"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExtractInput(StrictModel):
+    text: str = Field(
+        description="Free text that may mention course names", examples=["I take Operating Systems"]
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _text_bounds(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text must not be empty")
+        limit = get_settings().max_text_chars
+        if len(text) > limit:
+            raise ValueError(f"text is {len(text)} characters; the limit is {limit}")
+        return text
+
+
+class GenerationParams(StrictModel):
+    start_word: str = Field(min_length=1, max_length=100, description="The text starts with this word")
+    length: int = Field(
+        description=(
+            "How much to generate: WORDS for the bigram and rnn generators, NEW TOKENS for the llm. "
+            "At least 1, at most MAX_GENERATION_LENGTH (default 256)."
+        ),
+        examples=[20],
+    )
+    temperature: float | None = Field(None, gt=0, le=5, description="Sampling temperature (default 1.0)")
+    top_k: int | None = Field(None, ge=1, le=1000, description="Sample from the k most likely tokens")
+    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Same seed, same request: same text")
+
+    @field_validator("start_word")
+    @classmethod
+    def _not_blank(cls, word: str) -> str:
+        if not word.strip():
+            raise ValueError("start_word must not be blank")
+        return word.strip()
+
+    @field_validator("length")
+    @classmethod
+    def _length_bounds(cls, length: int) -> int:
+        limit = get_settings().max_generation_length
+        if not 1 <= length <= limit:
+            raise ValueError(f"length must be between 1 and {limit}")
+        return length
+
+
+class GenerateInput(GenerationParams):
+    model: GeneratorName = Field(description="Which generator: bigram, rnn or llm")
+
+
+class FinetuneInput(StrictModel):
+    model: Literal["llm"] = "llm"
+    dataset: Literal["squad"] = "squad"
+    max_steps: int = Field(20, ge=1, description="Optimizer steps (at most MAX_FINETUNE_STEPS)")
+    batch_size: int = Field(4, ge=1, le=64)
+    grad_accum_steps: int = Field(1, ge=1, le=64)
+    learning_rate: float = Field(5e-5, gt=0, le=1e-2)
+    warmup_steps: int = Field(0, ge=0, le=10_000)
+    eval_questions: int = Field(16, ge=0, le=2000, description="Held-out questions answered by generation")
+    eval_every: int = Field(0, ge=0, description="Evaluate every N steps (0: only at the end)")
+    max_seq_len: int = Field(384, ge=64, le=2048)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_bound(cls, steps: int) -> int:
+        limit = get_settings().max_finetune_steps
+        if steps > limit:
+            raise ValueError(f"max_steps must be at most {limit}")
+        return steps
+
+
+class ExtractJobRequest(StrictModel):
+    type: Literal[JobType.EXTRACT_COURSE_NAMES]
+    input: ExtractInput
+
+
+class GenerateJobRequest(StrictModel):
+    type: Literal[JobType.GENERATE]
+    input: GenerateInput
+
+
+class FinetuneJobRequest(StrictModel):
+    type: Literal[JobType.FINETUNE]
+    input: FinetuneInput = Field(default_factory=FinetuneInput)
+
+
+JobRequest = Annotated[
+    ExtractJobRequest | GenerateJobRequest | FinetuneJobRequest,
+    Field(discriminator="type"),
+]
+
+
+class JobError(BaseModel):
+    type: str
+    message: str
+
+
+class JobView(BaseModel):
+    job_id: str
+    type: JobType
+    status: JobStatus
+    progress: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: JobError | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    cancel_requested: bool = False
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: JobStatus
+    url: str
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ExtractionResponse(BaseModel):
+    extracted_course_names: list[str]
+
+
+class GenerationResponse(BaseModel):
+    generated_text: str
+
+
+class ModelVersionView(BaseModel):
+    version: str
+    metadata: dict[str, Any]
+
+
+class ModelView(BaseModel):
+    name: ModelName
+    task: str
+    base: str
+    training: str
+    served_version: str | None
+    versions: list[ModelVersionView]

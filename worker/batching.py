@@ -1,0 +1,86 @@
+"""Group concurrent jobs for the same model into one batched forward pass.
+
+The inference worker runs many Celery tasks at once (thread pool). Each task submits its input
+here and waits for its own result; one thread per model collects whatever is waiting, up to
+``max_batch_size`` inputs or ``max_wait`` seconds after the first, runs the model once on the
+whole list and hands each job its own output, as TGI's ``Batch`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.model_registry import ModelName
+
+logger = logging.getLogger(__name__)
+
+RunBatch = Callable[[ModelName, list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+@dataclass
+class _Pending:
+    input: dict[str, Any]
+    future: Future[dict[str, Any]] = field(default_factory=Future)
+
+
+class BatchScheduler:
+    def __init__(self, run_batch: RunBatch, max_batch_size: int, max_wait: float) -> None:
+        self._run_batch = run_batch
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait
+        self._queues: dict[ModelName, queue.Queue[_Pending]] = {}
+        self._lock = threading.Lock()
+        self.batch_sizes: Counter[int] = Counter()
+
+    def submit(self, model: ModelName, item: dict[str, Any]) -> Future[dict[str, Any]]:
+        pending = _Pending(item)
+        self._queue_for(model).put(pending)
+        return pending.future
+
+    def _queue_for(self, model: ModelName) -> queue.Queue[_Pending]:
+        with self._lock:
+            if model not in self._queues:
+                self._queues[model] = queue.Queue()
+                thread = threading.Thread(
+                    target=self._serve, args=(model,), name=f"batch-{model.value}", daemon=True
+                )
+                thread.start()
+            return self._queues[model]
+
+    def _collect(self, waiting: queue.Queue[_Pending]) -> list[_Pending]:
+        batch = [waiting.get()]
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.max_batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(waiting.get(timeout=remaining) if remaining > 0 else waiting.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _serve(self, model: ModelName) -> None:
+        waiting = self._queues[model]
+        while True:
+            batch = self._collect(waiting)
+            self.batch_sizes[len(batch)] += 1
+            try:
+                outputs = self._run_batch(model, [pending.input for pending in batch])
+                if len(outputs) != len(batch):
+                    raise RuntimeError(
+                        f"{model.value} returned {len(outputs)} outputs for {len(batch)} inputs"
+                    )
+            except Exception as error:  # every waiting job must hear about the failure
+                logger.exception("batch of %d for %s failed", len(batch), model.value)
+                for pending in batch:
+                    pending.future.set_exception(error)
+                continue
+            for pending, output in zip(batch, outputs, strict=True):
+                pending.future.set_result(output)

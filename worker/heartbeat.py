@@ -1,0 +1,40 @@
+"""Tell the API which workers are alive, on which queue, with which models loaded.
+
+A thread refreshes a short-lived Redis key per worker; ``GET /ready`` and ``GET /workers`` read
+them. A worker that dies simply stops refreshing its key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from shared.jobs import Queue
+from worker.runtime import get_runtime
+
+logger = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 2.0
+TTL_SECONDS = 10
+
+
+def start_heartbeat(queue: Queue, hostname: str, extra: Callable[[], dict[str, Any]] | None = None) -> None:
+    runtime = get_runtime()
+
+    def beat() -> None:
+        while True:
+            info = {"hostname": hostname, "queue": queue.value, "pid": os.getpid(), **runtime.status()}
+            if extra:
+                info.update(extra())
+            try:
+                runtime.job_store.heartbeat(queue, hostname, info, TTL_SECONDS)
+            except redis.RedisError as error:
+                logger.warning("heartbeat failed: %s", error)
+            threading.Event().wait(INTERVAL_SECONDS)
+
+    threading.Thread(target=beat, name="heartbeat", daemon=True).start()

@@ -1,0 +1,38 @@
+"""Celery app of the inference workers (queue ``inference``).
+
+Run: ``celery -A worker.inference_app worker -Q inference --pool threads --concurrency 32``.
+One process holds the models; its task threads feed the batcher, which runs batched forward
+passes. Models are loaded once, when the worker is ready, in the process that serves them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery.signals import worker_ready
+
+import worker.tasks.inference  # noqa: F401  (registers the tasks)
+from shared.celery_app import create_celery_app
+from shared.jobs import Queue
+from shared.logging_setup import configure_logging
+from shared.model_registry import ModelName
+from worker.heartbeat import start_heartbeat
+from worker.runtime import get_runtime
+
+configure_logging()
+logger = logging.getLogger(__name__)
+
+app = create_celery_app(role=Queue.INFERENCE)
+
+
+@worker_ready.connect
+def _preload_then_announce(sender: Any, **_: Any) -> None:
+    def run() -> None:
+        runtime = get_runtime()
+        runtime.models.preload([ModelName(name) for name in runtime.settings.preload_models])
+        start_heartbeat(Queue.INFERENCE, sender.hostname)
+        logger.info("inference worker %s ready on %s", sender.hostname, runtime.models.device)
+
+    threading.Thread(target=run, name="preload", daemon=True).start()

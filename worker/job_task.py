@@ -1,0 +1,43 @@
+"""Celery base task that keeps the platform's job record in step with the task.
+
+Before the task body runs the job is moved to ``running`` (atomically, so a job cancelled while
+queued never runs); afterwards it is moved to its final state with the result or the error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+
+from shared.jobs import JobStatus
+from worker.runtime import get_runtime
+
+logger = logging.getLogger(__name__)
+
+
+class JobCancelledError(Exception):
+    """Raised inside a task body when the user cancelled the job."""
+
+
+class JobTask(Task):
+    abstract = True
+
+    def __call__(self, job_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        store = get_runtime().job_store
+        if store.start(job_id, worker=self.request.hostname or "unknown") is None:
+            logger.info("job %s is cancelled, finished or expired: not running it", job_id)
+            return None
+        try:
+            result = self.run(job_id, payload)
+        except JobCancelledError as cancelled:
+            store.finish(job_id, JobStatus.CANCELLED, error={"type": "Cancelled", "message": str(cancelled)})
+            return None
+        except Exception as error:
+            store.finish(
+                job_id, JobStatus.FAILED, error={"type": type(error).__name__, "message": str(error)}
+            )
+            raise
+        store.finish(job_id, JobStatus.SUCCEEDED, result=result)
+        return result

@@ -1,0 +1,104 @@
+"""Keep loaded predictors in memory and swap in a newer version when the store publishes one.
+
+Each worker process loads a model once and reuses it for every job. Before each batch the cache
+asks the store which version is served (a directory listing, no weights read); when a training
+job has published a newer one, the cache loads it and drops the old one: hot reload, no restart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from shared.model_registry import REGISTRY, ModelName
+from shared.model_store import ModelStore, ModelVersion
+from worker.predictors import Predictor
+
+logger = logging.getLogger(__name__)
+
+Loader = Callable[[ModelVersion, torch.device], Predictor]
+
+
+class ModelNotReadyError(RuntimeError):
+    """The store has no version of a model yet."""
+
+
+@dataclass
+class LoadStats:
+    loads: int = 0
+    last_load_seconds: float = 0.0
+    version: str | None = None
+
+
+def registry_loader(name: ModelName) -> Loader:
+    module = importlib.import_module(REGISTRY[name].predictor)
+    return module.load  # type: ignore[no-any-return]
+
+
+class ModelCache:
+    def __init__(
+        self,
+        store: ModelStore,
+        device: torch.device,
+        loader_for: Callable[[ModelName], Loader] = registry_loader,
+    ) -> None:
+        self.store = store
+        self.device = device
+        self._loader_for = loader_for
+        self._loaded: dict[ModelName, Predictor] = {}
+        self._locks = {name: threading.Lock() for name in ModelName}
+        self.stats = {name: LoadStats() for name in ModelName}
+
+    def get(self, name: ModelName) -> Predictor:
+        served = self.store.served_version_id(name)
+        if served is None:
+            raise ModelNotReadyError(
+                f"model {name.value!r} has no version in the store yet; run `python -m training.bootstrap`"
+            )
+        current = self._loaded.get(name)
+        if current is not None and current.version == served:
+            return current
+        with self._locks[name]:
+            current = self._loaded.get(name)
+            if current is not None and current.version == served:
+                return current
+            return self._load(name, served)
+
+    def _load(self, name: ModelName, version_id: str) -> Predictor:
+        version = self.store.get(name, version_id)
+        if version is None:
+            raise ModelNotReadyError(f"version {version_id} of {name.value!r} vanished from the store")
+        started = time.perf_counter()
+        predictor = self._loader_for(name)(version, self.device)
+        elapsed = time.perf_counter() - started
+        self._loaded[name] = predictor
+        stats = self.stats[name]
+        stats.loads += 1
+        stats.last_load_seconds = elapsed
+        stats.version = version_id
+        logger.info("loaded %s version %s in %.2f s", name.value, version_id, elapsed)
+        return predictor
+
+    def preload(self, names: list[ModelName]) -> None:
+        for name in names:
+            try:
+                self.get(name)
+            except ModelNotReadyError as error:
+                logger.warning("not preloaded: %s", error)
+
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        return {
+            name.value: {
+                "version": s.version,
+                "loads": s.loads,
+                "last_load_seconds": round(s.last_load_seconds, 3),
+            }
+            for name, s in self.stats.items()
+            if s.loads
+        }

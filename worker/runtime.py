@@ -1,0 +1,65 @@
+"""What one worker process holds for its whole life: job store, model cache, batcher.
+
+Built on first use inside the process that serves jobs (never at import time, never in a parent
+before a fork), so no CUDA state crosses a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property, lru_cache
+from typing import Any
+
+from shared.config import get_settings
+from shared.job_store import JobStore
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
+from worker.batching import BatchScheduler
+from worker.device import get_device
+from worker.model_cache import ModelCache
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerRuntime:
+    """Device and models are created on first use, so a parent process that only forks never has them."""
+
+    def __init__(self) -> None:
+        self.settings = get_settings()
+        self.job_store = JobStore.from_url(self.settings.redis_url, self.settings.result_ttl)
+        self.model_store = ModelStore(self.settings.model_dir)
+
+    @cached_property
+    def models(self) -> ModelCache:
+        return ModelCache(self.model_store, get_device())
+
+    @cached_property
+    def batcher(self) -> BatchScheduler:
+        return BatchScheduler(
+            self._run_batch,
+            max_batch_size=self.settings.max_batch_size,
+            max_wait=self.settings.batch_wait_ms / 1000,
+        )
+
+    def _run_batch(self, model: ModelName, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        predictor = self.models.get(model)
+        outputs = predictor.predict_batch(inputs)
+        return [{**output, "model": model.value, "model_version": predictor.version} for output in outputs]
+
+    def predict(self, model: ModelName, item: dict[str, Any]) -> dict[str, Any]:
+        return self.batcher.submit(model, item).result(timeout=self.settings.inference_time_limit)
+
+    def status(self) -> dict[str, Any]:
+        """What this process has loaded and served; empty in a parent that only forks."""
+        if "models" not in self.__dict__:
+            return {}
+        return {
+            "device": str(self.models.device),
+            "models": self.models.snapshot(),
+            "batch_sizes": {str(size): count for size, count in sorted(self.batcher.batch_sizes.items())},
+        }
+
+
+@lru_cache
+def get_runtime() -> WorkerRuntime:
+    return WorkerRuntime()

@@ -1,0 +1,49 @@
+"""Celery app of the training worker (queue ``training``, one job at a time).
+
+Run: ``celery -A worker.training_app worker -Q training --pool prefork --concurrency 1``.
+A training run happens in the pool's child process, so the parent never touches CUDA and stays
+responsive (events for Flower, cancel requests). If the child or the whole worker dies mid-run,
+the job is marked failed here rather than run again: a new run must be asked for explicitly,
+and the served model version is never touched by a run that did not finish.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from billiard.exceptions import WorkerLostError
+from celery.signals import task_failure, worker_ready
+
+import worker.tasks.training  # noqa: F401  (registers the tasks)
+from shared.celery_app import create_celery_app
+from shared.jobs import JobStatus, Queue, TaskName
+from shared.logging_setup import configure_logging
+from worker.heartbeat import start_heartbeat
+from worker.runtime import get_runtime
+
+configure_logging()
+logger = logging.getLogger(__name__)
+
+app = create_celery_app(role=Queue.TRAINING)
+
+LOST_MESSAGE = (
+    "the training process was lost mid-run (killed or out of memory); no model version was published"
+)
+
+
+@task_failure.connect
+def _child_lost(sender: Any, task_id: str, exception: BaseException, **_: Any) -> None:
+    if getattr(sender, "name", None) == TaskName.FINETUNE.value and isinstance(exception, WorkerLostError):
+        get_runtime().job_store.finish(
+            task_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": LOST_MESSAGE}
+        )
+
+
+@worker_ready.connect
+def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
+    store = get_runtime().job_store
+    for record in store.running_jobs_of(sender.hostname, Queue.TRAINING):
+        logger.warning("job %s was running when this worker last died: marking it failed", record.job_id)
+        store.finish(record.job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": LOST_MESSAGE})
+    start_heartbeat(Queue.TRAINING, sender.hostname)
