@@ -1,0 +1,1 @@
+"""Start the whole platform on one machine: Redis, API, workers, Flower (``python -m launcher``)."""

@@ -10,10 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class LogFormat(StrEnum):
@@ -121,6 +122,12 @@ class Settings(BaseSettings):
         if value is not None and ":" not in value:
             raise ValueError("FLOWER_BASIC_AUTH must be user:password")
         return value
+
+    @model_validator(mode="after")
+    def _flower_auth_beyond_localhost(self) -> Settings:
+        if self.flower_host not in LOOPBACK_HOSTS and not self.flower_basic_auth:
+            raise ValueError(f"Flower listens on {self.flower_host}: set FLOWER_BASIC_AUTH=user:password")
+        return self
 
 
 @lru_cache

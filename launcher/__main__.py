@@ -1,0 +1,83 @@
+"""``python -m launcher`` (what ``make run`` runs): the whole platform in the foreground.
+
+Redis (the REDIS_URL you set, else a private one with AOF under var/), the API, Flower, an
+inference worker and a training worker, with every process's log prefixed on this console.
+The models the defaults need are imported or trained first if the store lacks them.
+Ctrl-C (SIGINT) or SIGTERM stops every process it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+import redis
+
+from launcher import services
+from launcher.ports import free_port, wait_for_port
+from launcher.redis_server import redis_command
+from launcher.supervisor import Supervisor
+from shared.config import get_settings
+
+HOST = "127.0.0.1"
+
+
+def _reachable(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=3).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    supervisor = Supervisor(env)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if "REDIS_URL" in os.environ:
+            if not _reachable(os.environ["REDIS_URL"]):
+                print(
+                    f"REDIS_URL={os.environ['REDIS_URL']} is unreachable: start that Redis or unset REDIS_URL"
+                )
+                return 2
+        else:
+            port = free_port()
+            settings = get_settings()
+            supervisor.start("redis", redis_command(port, settings.var_dir / "redis"))
+            if not wait_for_port(HOST, port, 20):
+                print("the private redis-server did not start: see its log above")
+                return 2
+            env["REDIS_URL"] = supervisor.env["REDIS_URL"] = f"redis://{HOST}:{port}/0"
+        os.environ["REDIS_URL"] = env["REDIS_URL"]
+        get_settings.cache_clear()
+        settings = get_settings()
+        supervisor.start("api", services.api_command(settings))
+        supervisor.start("flower", services.flower_command(settings), extra_env=services.flower_env(settings))
+        supervisor.log("launcher", f"API     http://{settings.api_host}:{settings.api_port}  (docs: /docs)")
+        supervisor.log("launcher", f"Flower  http://{settings.flower_host}:{settings.flower_port}")
+        supervisor.log("launcher", f"Redis   {settings.redis_url}")
+        supervisor.log("launcher", "preparing models (first run: imports the LLM, trains the small models)")
+        if supervisor.run_once("bootstrap", services.bootstrap_command()) != 0:
+            supervisor.log(
+                "launcher", "model bootstrap failed: see above; workers start anyway and report it"
+            )
+        supervisor.start("inference", services.inference_worker_command(settings))
+        supervisor.start("training", services.training_worker_command(settings))
+        supervisor.log("launcher", "all processes started; Ctrl-C stops them all")
+        supervisor.watch()
+    except KeyboardInterrupt:
+        supervisor.log("launcher", "stopping every process")
+    finally:
+        supervisor.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

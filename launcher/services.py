@@ -1,0 +1,52 @@
+"""The command line of every platform process, in one place (the launcher and the tests use it)."""
+
+from __future__ import annotations
+
+import sys
+
+from shared.config import Settings
+
+
+def api_command(settings: Settings) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "api.main:app",
+        "--host", settings.api_host, "--port", str(settings.api_port),
+        "--no-access-log",
+    ]  # fmt: skip
+
+
+def inference_worker_command(settings: Settings, name: str = "inference") -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.inference_app", "worker",
+        "-Q", "inference", "--pool", "threads", "--concurrency", str(settings.max_batch_size),
+        "-n", f"{name}@%h", "-E", "--loglevel", settings.log_level,
+        "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+
+
+def training_worker_command(settings: Settings, name: str = "training") -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.training_app", "worker",
+        "-Q", "training", "--pool", "prefork", "--concurrency", "1",
+        "-n", f"{name}@%h", "-E", "--loglevel", settings.log_level,
+        "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+
+
+def flower_command(settings: Settings) -> list[str]:
+    command = [
+        sys.executable, "-m", "celery", "-A", "shared.celery_app", "flower",
+        f"--address={settings.flower_host}", f"--port={settings.flower_port}",
+    ]  # fmt: skip
+    if settings.flower_basic_auth:
+        command.append(f"--basic_auth={settings.flower_basic_auth}")
+    return command
+
+
+def flower_env(settings: Settings) -> dict[str, str]:
+    """Flower's HTTP API is off without auth unless asked for; Settings allow that on loopback only."""
+    return {} if settings.flower_basic_auth else {"FLOWER_UNAUTHENTICATED_API": "true"}
+
+
+def bootstrap_command() -> list[str]:
+    return [sys.executable, "-m", "training.bootstrap"]

@@ -1,0 +1,126 @@
+"""Run child processes with prefixed logs, restart the ones that die, stop them all on exit.
+
+Every child gets its own process session, so stopping one also stops what it forked (Celery's
+pool processes) and nothing is left running after the launcher exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m"]
+RESET = "\033[0m"
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    restart: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    color: str = field(default="")
+
+
+class Supervisor:
+    def __init__(self, env: Mapping[str, str], out: TextIO = sys.stdout) -> None:
+        self.env = dict(env)
+        self.out = out
+        self.children: list[Child] = []
+        self._print_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._use_color = out.isatty()
+
+    def log(self, name: str, line: str, color: str = "") -> None:
+        prefix = f"{color}{name:>9} |{RESET}" if self._use_color and color else f"{name:>9} |"
+        with self._print_lock:
+            self.out.write(f"{prefix} {line}\n")
+            self.out.flush()
+
+    def start(
+        self, name: str, command: list[str], *, restart: bool = True, extra_env: dict[str, str] | None = None
+    ) -> Child:
+        color = COLORS[len(self.children) % len(COLORS)]
+        child = Child(name, command, restart=restart, extra_env=extra_env or {}, color=color)
+        self.children.append(child)
+        self._spawn(child)
+        return child
+
+    def _spawn(self, child: Child) -> None:
+        child.process = subprocess.Popen(
+            child.command,
+            env={**self.env, **child.extra_env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        child.started_at = time.monotonic()
+        threading.Thread(target=self._pump, args=(child, child.process), daemon=True).start()
+
+    def _pump(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in iter(process.stdout.readline, b""):
+            self.log(child.name, raw.decode(errors="replace").rstrip(), child.color)
+
+    def run_once(self, name: str, command: list[str]) -> int:
+        """Run a one-shot command in the foreground with prefixed output; return its exit code."""
+        child = Child(name, command, restart=False, color=COLORS[len(self.children) % len(COLORS)])
+        self.children.append(child)
+        self._spawn(child)
+        assert child.process is not None
+        code = child.process.wait()
+        self.children.remove(child)
+        return code
+
+    def watch(self, poll_interval: float = 0.5) -> None:
+        """Block until stop() is called, restarting children that die (with a growing delay)."""
+        while not self._stopping.wait(poll_interval):
+            for child in self.children:
+                if child.process is None or child.process.poll() is None:
+                    continue
+                code = child.process.returncode
+                if not child.restart:
+                    continue
+                ran_for = time.monotonic() - child.started_at
+                child.restarts = 0 if ran_for > 60 else child.restarts + 1
+                delay = min(30.0, 0.5 * 2**child.restarts)
+                self.log(child.name, f"exited with code {code}; restarting in {delay:.1f} s", child.color)
+                if self._stopping.wait(delay):
+                    return
+                self._spawn(child)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every child, newest first: SIGTERM to its whole session, SIGKILL after timeout."""
+        self._stopping.set()
+        for child in reversed(self.children):
+            self._terminate(child, timeout)
+
+    def _terminate(self, child: Child, timeout: float) -> None:
+        process = child.process
+        if process is None:
+            return
+        if process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.log(child.name, "did not stop in time: killing it", child.color)
+        _signal_group(process.pid, signal.SIGKILL)  # whatever it forked goes too
+        process.wait()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)

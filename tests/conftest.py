@@ -1,0 +1,59 @@
+"""Shared fixtures: a model store with the real default models, and a running platform."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.config import PROJECT_ROOT
+from tests.harness import Platform, base_env
+
+TEST_MODEL_DIR = PROJECT_ROOT / "var" / "test-models"
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The default models, imported/trained once and kept under var/ between runs."""
+    env = base_env(TEST_MODEL_DIR)
+    completed = subprocess.run(
+        [sys.executable, "-m", "training.bootstrap"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return TEST_MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def platform(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """Redis, the API, an inference worker, a training worker and Flower, all real processes."""
+    running = Platform(tmp_path_factory.mktemp("platform"), base_env(model_dir))
+    try:
+        running.start_redis()
+        running.start_api()
+        running.start_inference_worker()
+        running.start_training_worker()
+        running.start_flower()
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[httpx.Client]:
+    with platform.client() as client:
+        yield client
+
+
+def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict:
+    response = client.get(f"/jobs/{job_id}", params={"wait": timeout})
+    assert response.status_code == 200, response.text
+    return response.json()

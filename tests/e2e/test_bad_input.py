@@ -1,0 +1,67 @@
+"""Bad input gets a clear 4xx, never a 500, and nothing is enqueued for it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+BAD_REQUESTS = [
+    ("/extract-course-name/", {"text": ""}, "text must not be empty"),
+    ("/extract-course-name/", {"text": "   "}, "text must not be empty"),
+    ("/extract-course-name/", {}, "Field required"),
+    ("/extract-course-name/", {"text": "x" * 5001}, "the limit is 5000"),
+    ("/generate_text", {"start_word": "The", "length": 0}, "length must be between 1 and"),
+    ("/generate_text", {"start_word": "The", "length": -3}, "length must be between 1 and"),
+    ("/generate_with_rnn", {"start_word": "The", "length": 100000}, "length must be between 1 and"),
+    ("/generate_with_llm", {"start_word": "", "length": 5}, "at least 1 character"),
+    ("/generate_with_llm", {"start_word": "The", "length": "ten"}, "valid integer"),
+    ("/generate_with_llm", {"start_word": "The", "length": 5, "temperature": 0}, "greater than 0"),
+    ("/jobs", {"type": "teleport", "input": {}}, "does not match any of the expected tags"),
+    ("/jobs", {"type": "generate", "input": {"model": "gpt5", "start_word": "a", "length": 1}}, "'bigram'"),
+    (
+        "/jobs",
+        {"type": "generate", "input": {"model": "rnn", "start_word": "a", "length": 1, "x": 1}},
+        "Extra",
+    ),
+    ("/jobs", {"type": "finetune", "input": {"max_steps": 10**9}}, "max_steps must be at most"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "message"), BAD_REQUESTS)
+def test_invalid_input_is_422_with_a_readable_message(
+    api: httpx.Client, path: str, body: dict, message: str
+) -> None:
+    response = api.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert message in response.text
+
+
+def test_malformed_json_is_422(api: httpx.Client) -> None:
+    response = api.post("/jobs", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_body_over_the_limit_is_413(api: httpx.Client) -> None:
+    response = api.post("/extract-course-name/", json={"text": "a" * 200_000})
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+
+
+def test_chunked_body_over_the_limit_is_413(api: httpx.Client) -> None:
+    def chunks():
+        for _ in range(100):
+            yield b"a" * 4096
+
+    response = api.post("/jobs", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_unknown_model_is_404(api: httpx.Client) -> None:
+    assert api.get("/models/gpt-17").status_code == 404
+
+
+def test_rejected_input_enqueues_nothing(api: httpx.Client) -> None:
+    before = api.get("/jobs", params={"limit": 200}).json()["jobs"]
+    api.post("/jobs", json={"type": "generate", "input": {"model": "bigram", "start_word": "a", "length": 0}})
+    after = api.get("/jobs", params={"limit": 200}).json()["jobs"]
+    assert [j["job_id"] for j in after] == [j["job_id"] for j in before]

@@ -1,0 +1,78 @@
+"""Cancelling queued jobs, and the API's behaviour while Redis is down, with real processes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_for_job
+from tests.harness import Platform, base_env
+
+JOB = {"type": "extract-course-names", "input": {"text": "I study Machine Learning"}}
+
+
+@pytest.fixture
+def bare_platform(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
+    """Redis and the API only: jobs stay queued until a test starts a worker."""
+    running = Platform(tmp_path, base_env(model_dir))
+    try:
+        running.start_redis(append_only=True)
+        running.start_api()
+        yield running
+    finally:
+        running.stop()
+
+
+def test_cancelled_queued_job_never_runs(bare_platform: Platform) -> None:
+    with bare_platform.client() as api:
+        doomed = api.post("/jobs", json=JOB).json()["job_id"]
+        cancelled = api.delete(f"/jobs/{doomed}")
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+        assert api.delete(f"/jobs/{doomed}").status_code == 409
+
+        survivor = api.post("/jobs", json=JOB).json()["job_id"]
+        bare_platform.start_inference_worker()
+        assert wait_for_job(api, survivor, timeout=180)["status"] == "succeeded"
+
+        job = api.get(f"/jobs/{doomed}").json()
+        assert job["status"] == "cancelled"
+        assert job["started_at"] is None
+        assert job["result"] is None
+
+
+def test_sync_request_without_worker_answers_202_after_sync_timeout(bare_platform: Platform) -> None:
+    bare_platform.processes["api"].stop()
+    bare_platform.start_api(SYNC_TIMEOUT="1")
+    with bare_platform.client() as api:
+        response = api.post("/extract-course-name/", json={"text": "Data Structures and Algorithms"})
+        assert response.status_code == 202
+        job_id = response.json()["job_id"]
+        assert response.headers["Location"].endswith(f"/jobs/{job_id}")
+        assert api.get(f"/jobs/{job_id}").json()["status"] == "queued"
+
+
+def test_redis_outage_answers_503_then_recovers(bare_platform: Platform) -> None:
+    with bare_platform.client(timeout=30) as api:
+        assert api.post("/jobs", json=JOB).status_code == 202
+        bare_platform.processes["redis"].kill()
+
+        down = api.post("/jobs", json=JOB)
+        assert down.status_code == 503, down.text
+        assert "unavailable" in down.text
+        assert api.get("/jobs/anything").status_code == 503
+        assert api.post("/extract-course-name/", json={"text": "Operating Systems"}).status_code == 503
+        assert api.get("/health").status_code == 200
+        assert api.get("/ready").status_code == 503
+
+        bare_platform.start_redis(append_only=True)
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and status != 202:
+            status = api.post("/jobs", json=JOB).status_code
+            time.sleep(0.5)
+        assert status == 202
+        assert bare_platform.processes["api"].alive()

@@ -1,0 +1,49 @@
+"""The synchronous contracts users script against, through the real queue and workers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+def test_extract_course_name_contract(api: httpx.Client) -> None:
+    response = api.post("/extract-course-name/", json={"text": "Introduction to Artificial Intelligence"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"extracted_course_names": ["Introduction to Artificial Intelligence"]}
+
+
+def test_extract_finds_nothing_in_unrelated_text(api: httpx.Client) -> None:
+    response = api.post("/extract-course-name/", json={"text": "The cafeteria opens at noon."})
+    assert response.json() == {"extracted_course_names": []}
+
+
+@pytest.mark.parametrize("path", ["/generate_text", "/generate_with_rnn", "/generate_with_llm"])
+def test_generation_contract(api: httpx.Client, path: str) -> None:
+    response = api.post(path, json={"start_word": "The", "length": 8})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert list(body) == ["generated_text"]
+    assert body["generated_text"].startswith("The")
+    assert len(body["generated_text"]) > len("The")
+
+
+@pytest.mark.parametrize("path", ["/generate_text", "/generate_with_rnn", "/generate_with_llm"])
+def test_same_seed_same_text(api: httpx.Client, path: str) -> None:
+    request = {"start_word": "love", "length": 12, "seed": 7, "temperature": 0.9}
+    first = api.post(path, json=request).json()
+    second = api.post(path, json=request).json()
+    assert first == second
+
+
+@pytest.mark.parametrize("path", ["/generate_text", "/generate_with_rnn"])
+def test_length_counts_words(api: httpx.Client, path: str) -> None:
+    text = api.post(path, json={"start_word": "king", "length": 10, "seed": 3}).json()["generated_text"]
+    assert text.startswith("king")
+    assert len(text.split()) >= 5
+
+
+def test_unknown_start_word_is_not_an_error(api: httpx.Client) -> None:
+    for path in ("/generate_text", "/generate_with_rnn", "/generate_with_llm"):
+        response = api.post(path, json={"start_word": "Zyxquorblat", "length": 4, "seed": 0})
+        assert response.status_code == 200, (path, response.text)
+        assert response.json()["generated_text"].startswith("Zyxquorblat")

@@ -1,0 +1,60 @@
+"""Make sure the store has a version of every model the inference workers serve.
+
+``python -m training.bootstrap`` (run by ``make run`` before the workers start) imports the LLM
+base and trains the small models the first time; later runs find them and return at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from shared.config import get_settings
+from shared.data_files import DataUnavailableError
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, ModelVersion
+
+
+def _ensurers() -> dict[ModelName, Callable[[ModelStore], ModelVersion]]:
+    from training import bigram, course_ner, llm_base, rnn
+
+    return {
+        ModelName.BIGRAM: bigram.ensure_trained,
+        ModelName.LLM: llm_base.ensure_imported,
+        ModelName.RNN: rnn.ensure_trained,
+        ModelName.COURSE_EXTRACTOR: course_ner.ensure_trained,
+    }
+
+
+def ensure_models(store: ModelStore, names: list[ModelName]) -> dict[ModelName, ModelVersion]:
+    ensurers = _ensurers()
+    return {name: ensurers[name](store) for name in names}
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "models",
+        nargs="*",
+        choices=[m.value for m in ModelName],
+        default=settings.preload_models,
+        help="models to make sure of (default: PRELOAD_MODELS)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    store = ModelStore(settings.model_dir)
+    try:
+        versions = ensure_models(store, [ModelName(name) for name in args.models])
+    except DataUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for name, version in versions.items():
+        print(f"{name.value:>16}: {version.version}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
