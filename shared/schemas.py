@@ -95,17 +95,17 @@ class FinetuneInput(StrictModel):
 
 
 class ExtractJobRequest(StrictModel):
-    type: Literal[JobType.EXTRACT_COURSE_NAMES]
+    type: Literal["extract-course-names"]
     input: ExtractInput
 
 
 class GenerateJobRequest(StrictModel):
-    type: Literal[JobType.GENERATE]
+    type: Literal["generate"]
     input: GenerateInput
 
 
 class FinetuneJobRequest(StrictModel):
-    type: Literal[JobType.FINETUNE]
+    type: Literal["finetune"]
     input: FinetuneInput = Field(default_factory=FinetuneInput)
 
 

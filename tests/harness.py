@@ -6,6 +6,7 @@ directory; nothing is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,10 +56,8 @@ class Process:
         """Signal the whole process group (Celery's pool children included)."""
         if self.popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             self.popen.wait(timeout=20)
         except subprocess.TimeoutExpired:

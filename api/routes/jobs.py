@@ -50,7 +50,7 @@ async def create_job(
 ) -> JobAccepted:
     """Enqueue a job and answer at once with its id; poll `GET /jobs/{job_id}` for the result."""
     record = await submit_job(
-        store, celery, job.type, job.input.model_dump(), owner=owner, idempotency_key=idempotency_key
+        store, celery, JobType(job.type), job.input.model_dump(), owner=owner, idempotency_key=idempotency_key
     )
     return accepted(request, response, record)
 
@@ -119,7 +119,7 @@ async def cancel_job(
         requested = await store.transition(job_id, (JobStatus.RUNNING,), None, cancel_requested="1")
         if requested is None:
             record = await owned_record(store, job_id, owner)
-            raise JobConflictError(f"job {job_id} has already {record.status.value}")
+            raise JobConflictError(f"job {job_id} is already {record.status.value}")
         response.status_code = status.HTTP_202_ACCEPTED
     record = await owned_record(store, job_id, owner)
     return JobView.model_validate(record.view())
