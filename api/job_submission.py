@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 from celery import Celery
 
-from api.errors import IdempotencyConflictError, ServiceUnavailableError
+from api.errors import IdempotencyConflictError, QueueFullError, ServiceUnavailableError
 from shared.job_store import AsyncJobStore, JobRecord, now_iso
 from shared.jobs import JOB_ROUTES, JobStatus, JobType
 
@@ -32,10 +32,16 @@ async def submit_job(
     job_input: dict[str, Any],
     *,
     owner: str,
+    max_queued: int,
     idempotency_key: str | None = None,
 ) -> JobRecord:
     """Return the new job's record, or the existing one for a repeated Idempotency-Key."""
     task_name, queue = JOB_ROUTES[job_type]
+    if await store.queue_depth(queue) >= max_queued:
+        raise QueueFullError(
+            f"the {queue.value} queue holds {max_queued} jobs or more; retry later",
+            headers={"Retry-After": "5"},
+        )
     record = JobRecord(
         job_id=uuid.uuid4().hex,
         type=job_type,

@@ -38,7 +38,14 @@ class SyncJobs:
 
     async def run(self, job_type: JobType, job_input: dict[str, Any]) -> dict[str, Any] | JSONResponse:
         """The job's result, or a 202 response when it outlasts SYNC_TIMEOUT."""
-        record = await submit_job(self.store, self.celery, job_type, job_input, owner=self.owner)
+        record = await submit_job(
+            self.store,
+            self.celery,
+            job_type,
+            job_input,
+            owner=self.owner,
+            max_queued=self.settings.max_queued_jobs,
+        )
         final = await self.store.wait_for_final(record.job_id, self.settings.sync_timeout) or record
         if final.status is JobStatus.SUCCEEDED and final.result is not None:
             return final.result

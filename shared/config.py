@@ -75,10 +75,10 @@ class Settings(BaseSettings):
     max_finetune_steps: int = Field(5000, ge=1)
     max_queued_jobs: int = Field(1000, ge=1, description="Per queue; past it new jobs get 429")
 
-    inference_time_limit: int = Field(120, ge=1, description="Hard limit of one inference task, seconds")
+    inference_time_limit: int = Field(40, ge=1, description="Longest an inference job may take, seconds")
     training_time_limit: int = Field(6 * 3600, ge=60, description="Hard limit of one training task, seconds")
     inference_visibility_timeout: int = Field(
-        30, ge=5, description="Seconds before an unacknowledged inference job is delivered again"
+        45, ge=5, description="Seconds before an inference job lost with its worker is delivered again"
     )
 
     max_batch_size: int = Field(32, ge=1, le=256)
@@ -122,6 +122,12 @@ class Settings(BaseSettings):
         if value is not None and ":" not in value:
             raise ValueError("FLOWER_BASIC_AUTH must be user:password")
         return value
+
+    @model_validator(mode="after")
+    def _redelivery_after_time_limit(self) -> Settings:
+        if self.inference_time_limit >= self.inference_visibility_timeout:
+            raise ValueError("INFERENCE_TIME_LIMIT must be below INFERENCE_VISIBILITY_TIMEOUT")
+        return self
 
     @model_validator(mode="after")
     def _flower_auth_beyond_localhost(self) -> Settings:

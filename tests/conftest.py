@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared.config import PROJECT_ROOT
-from tests.harness import Platform, base_env
+from launcher.local_platform import Platform, base_env
 
 TEST_MODEL_DIR = PROJECT_ROOT / "var" / "test-models"
 

@@ -46,11 +46,18 @@ async def create_job(
     store: JobStoreDep,
     celery: CeleryDep,
     owner: OwnerDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Enqueue a job and answer at once with its id; poll `GET /jobs/{job_id}` for the result."""
     record = await submit_job(
-        store, celery, JobType(job.type), job.input.model_dump(), owner=owner, idempotency_key=idempotency_key
+        store,
+        celery,
+        JobType(job.type),
+        job.input.model_dump(),
+        owner=owner,
+        max_queued=settings.max_queued_jobs,
+        idempotency_key=idempotency_key,
     )
     return accepted(request, response, record)
 

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from tests.conftest import wait_for_job
-from tests.harness import Platform
+from launcher.local_platform import Platform
 
 
 def test_job_submitted_through_the_api_shows_in_flower(platform: Platform, api: httpx.Client) -> None:

@@ -1,4 +1,6 @@
-"""Start real platform processes for tests: redis-server, Celery workers, uvicorn, Flower.
+"""Start real platform processes on free local ports: redis-server, Celery workers, uvicorn, Flower.
+
+Used by the test suite and the benchmarks.
 
 Everything listens on free local ports and logs into a file per process under the test's
 directory; nothing is mocked.
@@ -141,6 +143,17 @@ class Platform:
 
     def client(self, timeout: float = 120.0) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, timeout=timeout)
+
+    def wait_ready_for(self, queue: str, timeout: float = 300.0) -> None:
+        """Until a live worker heartbeats on ``queue`` (GET /workers)."""
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while time.monotonic() < deadline:
+                if client.get("/workers").json().get(queue):
+                    return
+                time.sleep(0.2)
+        logs = "\n".join(f"--- {n}\n{p.log_tail()}" for n, p in self.processes.items())
+        raise AssertionError(f"no live {queue} worker\n{logs}")
 
     def wait_ready(self, timeout: float = 300.0) -> None:
         """Until GET /ready reports a live worker on every queue that has one started."""

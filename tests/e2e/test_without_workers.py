@@ -1,4 +1,4 @@
-"""Cancelling queued jobs, and the API's behaviour while Redis is down, with real processes."""
+"""Jobs with no worker running yet: cancel while queued, sync timeout, backpressure, Redis outage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for_job
-from tests.harness import Platform, base_env
+from launcher.local_platform import Platform, base_env
 
 JOB = {"type": "extract-course-names", "input": {"text": "I study Machine Learning"}}
 
@@ -76,3 +76,16 @@ def test_redis_outage_answers_503_then_recovers(bare_platform: Platform) -> None
             time.sleep(0.5)
         assert status == 202
         assert bare_platform.processes["api"].alive()
+
+
+def test_full_queue_answers_429_and_enqueues_nothing(bare_platform: Platform) -> None:
+    bare_platform.processes["api"].stop()
+    bare_platform.start_api(MAX_QUEUED_JOBS="3")
+    with bare_platform.client() as api:
+        accepted = [api.post("/jobs", json=JOB).status_code for _ in range(3)]
+        assert accepted == [202, 202, 202]
+        refused = api.post("/jobs", json=JOB)
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "5"
+        assert api.post("/extract-course-name/", json={"text": "Operating Systems"}).status_code == 429
+        assert len(api.get("/jobs").json()["jobs"]) == 3
