@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.config import PROJECT_ROOT
 from launcher.local_platform import Platform, base_env
+from shared.config import PROJECT_ROOT
 
 TEST_MODEL_DIR = PROJECT_ROOT / "var" / "test-models"
 
@@ -29,6 +29,17 @@ def model_dir() -> Path:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return TEST_MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server for tests that need Redis but no platform."""
+    running = Platform(tmp_path_factory.mktemp("redis"), base_env(TEST_MODEL_DIR))
+    try:
+        running.start_redis()
+        yield running.redis_url
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="session")

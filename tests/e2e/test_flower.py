@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from tests.conftest import wait_for_job
 from launcher.local_platform import Platform
+from tests.conftest import wait_for_job
 
 
 def test_job_submitted_through_the_api_shows_in_flower(platform: Platform, api: httpx.Client) -> None:

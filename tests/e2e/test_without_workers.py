@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for_job
 from launcher.local_platform import Platform, base_env
+from tests.conftest import wait_for_job
 
 JOB = {"type": "extract-course-names", "input": {"text": "I study Machine Learning"}}
 

@@ -1,0 +1,147 @@
+"""Job records and their state machine, against a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from shared.job_store import AsyncJobStore, JobRecord, JobStore, now_iso
+from shared.jobs import JobStatus, JobType, Queue
+
+
+def make_record(job_type: JobType = JobType.GENERATE, owner: str = "") -> JobRecord:
+    return JobRecord(
+        job_id=uuid.uuid4().hex,
+        type=job_type,
+        status=JobStatus.QUEUED,
+        queue=Queue.INFERENCE,
+        input={"model": "bigram", "start_word": "a", "length": 1},
+        created_at=now_iso(),
+        owner=owner,
+    )
+
+
+@pytest.fixture
+def stores(redis_url: str) -> tuple[JobStore, AsyncStoreRunner]:
+    return JobStore.from_url(redis_url, ttl=600), AsyncStoreRunner(redis_url)
+
+
+class AsyncStoreRunner:
+    """Runs one AsyncJobStore call in its own event loop (a redis.asyncio pool belongs to one loop)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __getattr__(self, name: str):
+        def call(*args, **kwargs):
+            async def once():
+                store = AsyncJobStore.from_url(self.url, ttl=600)
+                try:
+                    return await getattr(store, name)(*args, **kwargs)
+                finally:
+                    await store.close()
+
+            return asyncio.run(once())
+
+        return call
+
+
+def test_lifecycle_queued_running_succeeded(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    assert sync_store.start(record.job_id, worker="w1") is not None
+    sync_store.set_progress(record.job_id, {"step": 1})
+    assert (
+        sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={"generated_text": "a b"})
+        is JobStatus.SUCCEEDED
+    )
+    stored = sync_store.get(record.job_id)
+    assert stored is not None
+    assert stored.status is JobStatus.SUCCEEDED
+    assert stored.result == {"generated_text": "a b"}
+    assert stored.progress == {"step": 1}
+    assert stored.worker == "w1"
+
+
+def test_a_cancelled_job_cannot_start(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    previous = async_store.transition(record.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED)
+    assert previous is JobStatus.QUEUED
+    assert sync_store.start(record.job_id, worker="w1") is None
+    assert sync_store.get(record.job_id).status is JobStatus.CANCELLED
+
+
+def test_a_started_job_cannot_be_cancelled_as_queued(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    sync_store.start(record.job_id, worker="w1")
+    assert async_store.transition(record.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED) is None
+
+
+def test_cancel_requested_while_running_ends_cancelled(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    sync_store.start(record.job_id, worker="w1")
+    async_store.transition(record.job_id, (JobStatus.RUNNING,), None, cancel_requested="1")
+    assert sync_store.cancel_requested(record.job_id)
+    assert sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={"x": 1}) is JobStatus.CANCELLED
+    assert sync_store.get(record.job_id).result is None
+
+
+def test_redelivered_running_job_may_start_again(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    assert sync_store.start(record.job_id, worker="w1") is not None
+    assert sync_store.start(record.job_id, worker="w2") is not None
+    sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={})
+    assert sync_store.start(record.job_id, worker="w3") is None
+
+
+def test_wait_for_final_returns_when_the_worker_finishes(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, runner = stores
+    record = make_record()
+
+    async def scenario() -> JobRecord | None:
+        async_store = AsyncJobStore.from_url(runner.url, ttl=600)
+        await async_store.create(record)
+        sync_store.start(record.job_id, worker="w1")
+        waiter = asyncio.create_task(async_store.wait_for_final(record.job_id, timeout=10))
+        await asyncio.sleep(0.2)
+        assert not waiter.done()
+        sync_store.finish(record.job_id, JobStatus.FAILED, error={"type": "Boom", "message": "x"})
+        return await asyncio.wait_for(waiter, 5)
+
+    final = asyncio.run(scenario())
+    assert final is not None
+    assert final.status is JobStatus.FAILED
+    assert final.error == {"type": "Boom", "message": "x"}
+
+
+def test_wait_for_final_gives_up_after_timeout(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    _, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    assert async_store.wait_for_final(record.job_id, timeout=0.3).status is JobStatus.QUEUED
+
+
+def test_list_is_newest_first_and_scoped_to_owner(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    _, async_store = stores
+    owner = uuid.uuid4().hex
+    records = [make_record(owner=owner) for _ in range(5)]
+    for record in records:
+        async_store.create(record)
+    async_store.create(make_record(owner="someone-else"))
+    page, more = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=0)
+    assert [r.job_id for r in page] == [r.job_id for r in records[::-1][:3]]
+    assert more
+    rest, more = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=3)
+    assert [r.job_id for r in rest] == [records[1].job_id, records[0].job_id]
+    assert not more

@@ -1,0 +1,44 @@
+"""The versioned model store publishes complete versions only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
+
+
+def test_new_version_is_published_with_metadata(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    with store.new_version(ModelName.BIGRAM, {"base": "none"}) as version:
+        (version.path / "weights.json").write_text("{}")
+        version.metadata["metrics"] = {"perplexity": 12.5}
+    served = store.served_version(ModelName.BIGRAM)
+    assert served is not None
+    assert served.version == version.version
+    assert served.metadata["metrics"] == {"perplexity": 12.5}
+    assert served.metadata["base"] == "none"
+    assert (served.path / "weights.json").is_file()
+    assert store.served_version_id(ModelName.BIGRAM) == version.version
+
+
+def test_newest_version_is_served(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    ids = []
+    for _ in range(3):
+        with store.new_version(ModelName.LLM, {}) as version:
+            ids.append(version.version)
+    assert [v.version for v in store.versions(ModelName.LLM)] == ids
+    assert store.served_version_id(ModelName.LLM) == ids[-1]
+
+
+def test_failed_write_leaves_no_version(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    with pytest.raises(RuntimeError), store.new_version(ModelName.LLM, {}) as version:
+        (version.path / "half-written.safetensors").write_bytes(b"\0" * 10)
+        raise RuntimeError("training crashed")
+    assert store.versions(ModelName.LLM) == []
+    assert store.served_version_id(ModelName.LLM) is None
+    assert list(store.model_dir(ModelName.LLM).iterdir()) == []

@@ -1,0 +1,65 @@
+"""The batcher groups concurrent inputs into one call and routes each output to its caller."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from shared.model_registry import ModelName
+from worker.batching import BatchScheduler
+
+
+class RecordingModel:
+    """Upper-cases each text; remembers the batch sizes it was called with."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.calls: list[int] = []
+        self.gate = gate
+
+    def __call__(self, model: ModelName, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.gate is not None:
+            self.gate.wait(5)
+        self.calls.append(len(inputs))
+        return [{"text": item["text"].upper()} for item in inputs]
+
+
+def test_each_caller_gets_its_own_output() -> None:
+    model = RecordingModel()
+    scheduler = BatchScheduler(model, max_batch_size=8, max_wait=0.05)
+    with ThreadPoolExecutor(16) as pool:
+        futures = [
+            pool.submit(lambda i=i: scheduler.submit(ModelName.BIGRAM, {"text": f"t{i}"}).result(5))
+            for i in range(16)
+        ]
+        outputs = [f.result() for f in futures]
+    assert outputs == [{"text": f"T{i}"} for i in range(16)]
+    assert sum(model.calls) == 16
+    assert max(model.calls) > 1, "concurrent inputs were never batched"
+    assert max(model.calls) <= 8
+
+
+def test_inputs_waiting_during_a_batch_form_the_next_batch() -> None:
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    scheduler = BatchScheduler(model, max_batch_size=32, max_wait=0.0)
+    first = scheduler.submit(ModelName.BIGRAM, {"text": "first"})
+    waiting = [scheduler.submit(ModelName.BIGRAM, {"text": f"w{i}"}) for i in range(5)]
+    gate.set()
+    assert first.result(5) == {"text": "FIRST"}
+    assert [f.result(5)["text"] for f in waiting] == [f"W{i}" for i in range(5)]
+    assert model.calls[0] in (1, 6)
+    assert sum(model.calls) == 6
+
+
+def test_a_failing_batch_fails_every_job_in_it() -> None:
+    def broken(model: ModelName, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise ValueError("model exploded")
+
+    scheduler = BatchScheduler(broken, max_batch_size=4, max_wait=0.01)
+    futures = [scheduler.submit(ModelName.RNN, {"text": "x"}) for _ in range(3)]
+    for future in futures:
+        with pytest.raises(ValueError, match="model exploded"):
+            future.result(5)
