@@ -70,6 +70,9 @@ class GenerationParams(StrictModel):
 
 class GenerateInput(GenerationParams):
     model: GeneratorName = Field(description="Which generator: bigram, rnn or llm")
+    stream: bool = Field(
+        False, description="llm: send each token on GET /jobs/{job_id}/events as it is produced"
+    )
 
 
 class FinetuneInput(StrictModel):

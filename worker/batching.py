@@ -22,12 +22,14 @@ from shared.model_registry import ModelName
 
 logger = logging.getLogger(__name__)
 
-RunBatch = Callable[[ModelName, list[dict[str, Any]]], list[dict[str, Any]]]
+TokenCallback = Callable[[str], None]
+RunBatch = Callable[[ModelName, list[dict[str, Any]], list[TokenCallback | None]], list[dict[str, Any]]]
 
 
 @dataclass
 class _Pending:
     input: dict[str, Any]
+    on_token: TokenCallback | None = None
     future: Future[dict[str, Any]] = field(default_factory=Future)
 
 
@@ -40,8 +42,11 @@ class BatchScheduler:
         self._lock = threading.Lock()
         self.batch_sizes: Counter[int] = Counter()
 
-    def submit(self, model: ModelName, item: dict[str, Any]) -> Future[dict[str, Any]]:
-        pending = _Pending(item)
+    def submit(
+        self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
+    ) -> Future[dict[str, Any]]:
+        """Queue one input; ``on_token`` receives generated text pieces as they are produced."""
+        pending = _Pending(item, on_token)
         self._queue_for(model).put(pending)
         return pending.future
 
@@ -72,7 +77,7 @@ class BatchScheduler:
             batch = self._collect(waiting)
             self.batch_sizes[len(batch)] += 1
             try:
-                outputs = self._run_batch(model, [pending.input for pending in batch])
+                outputs = self._run_batch(model, [p.input for p in batch], [p.on_token for p in batch])
                 if len(outputs) != len(batch):
                     raise RuntimeError(
                         f"{model.value} returned {len(outputs)} outputs for {len(batch)} inputs"

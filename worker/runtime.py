@@ -14,7 +14,7 @@ from shared.config import get_settings
 from shared.job_store import JobStore
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from worker.batching import BatchScheduler
+from worker.batching import BatchScheduler, TokenCallback
 from worker.device import get_device
 from worker.model_cache import ModelCache
 
@@ -41,13 +41,27 @@ class WorkerRuntime:
             max_wait=self.settings.batch_wait_ms / 1000,
         )
 
-    def _run_batch(self, model: ModelName, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _run_batch(
+        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list[TokenCallback | None]
+    ) -> list[dict[str, Any]]:
         predictor = self.models.get(model)
-        outputs = predictor.predict_batch(inputs)
+        if any(on_token) and model is ModelName.LLM:
+
+            def route(row: int, piece: str) -> None:
+                callback = on_token[row]
+                if callback is not None:
+                    callback(piece)
+
+            outputs = predictor.predict_batch(inputs, on_token=route)  # type: ignore[call-arg]
+        else:
+            outputs = predictor.predict_batch(inputs)
         return [{**output, "model": model.value, "model_version": predictor.version} for output in outputs]
 
-    def predict(self, model: ModelName, item: dict[str, Any]) -> dict[str, Any]:
-        return self.batcher.submit(model, item).result(timeout=self.settings.inference_time_limit)
+    def predict(
+        self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
+    ) -> dict[str, Any]:
+        future = self.batcher.submit(model, item, on_token)
+        return future.result(timeout=self.settings.inference_time_limit)
 
     def status(self) -> dict[str, Any]:
         """What this process has loaded and served; empty in a parent that only forks."""

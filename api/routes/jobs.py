@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
 from api.errors import JobConflictError, NotFoundError
+from api.job_events import job_event_stream
 from api.job_submission import submit_job
 from shared.job_store import JobRecord, final_event, now_iso
 from shared.jobs import JobStatus, JobType
@@ -99,6 +101,29 @@ async def get_job(
     if wait > 0 and not record.status.is_final:
         record = await store.wait_for_final(job_id, min(wait, settings.max_wait)) or record
     return JobView.model_validate(record.view())
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def job_events(
+    job_id: str,
+    store: JobStoreDep,
+    owner: OwnerDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", pattern=r"^\d+-\d+$")] = None,
+) -> StreamingResponse:
+    """Stream the job's events: tokens (`stream: true` llm jobs), training progress, then `final`.
+
+    A client that connects late first gets everything it missed.
+    """
+    await owned_record(store, job_id, owner)
+    return StreamingResponse(
+        job_event_stream(store, job_id, after=last_event_id or "0-0"),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.delete(

@@ -19,7 +19,9 @@ class RecordingModel:
         self.calls: list[int] = []
         self.gate = gate
 
-    def __call__(self, model: ModelName, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def __call__(
+        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list
+    ) -> list[dict[str, Any]]:
         if self.gate is not None:
             self.gate.wait(5)
         self.calls.append(len(inputs))
@@ -55,7 +57,7 @@ def test_inputs_waiting_during_a_batch_form_the_next_batch() -> None:
 
 
 def test_a_failing_batch_fails_every_job_in_it() -> None:
-    def broken(model: ModelName, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def broken(model: ModelName, inputs: list[dict[str, Any]], on_token: list) -> list[dict[str, Any]]:
         raise ValueError("model exploded")
 
     scheduler = BatchScheduler(broken, max_batch_size=4, max_wait=0.01)

@@ -19,6 +19,13 @@ def extract_course_names(self: JobTask, job_id: str, payload: dict[str, Any]) ->
 
 @shared_task(name=TaskName.GENERATE.value, base=JobTask, bind=True)
 def generate(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    runtime = get_runtime()
     model = ModelName(payload["model"])
-    params = {key: value for key, value in payload.items() if key != "model"}
-    return get_runtime().predict(model, params)
+    params = {key: value for key, value in payload.items() if key not in ("model", "stream")}
+    on_token = None
+    if payload.get("stream"):
+
+        def on_token(piece: str) -> None:
+            runtime.job_store.add_event(job_id, {"type": "token", "text": piece})
+
+    return runtime.predict(model, params, on_token)

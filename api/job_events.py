@@ -1,0 +1,42 @@
+"""Server-Sent Events for one job: what it did so far, then what it does live.
+
+Each event of the job's Redis stream becomes one SSE message (``id`` is the stream entry id, so
+a client that reconnects with ``Last-Event-ID`` resumes where it left off). Tokens arrive as
+``token`` events, training steps as ``progress``; the stream ends with a ``final`` event whose data
+is the whole job (result or error included).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from shared.job_store import AsyncJobStore
+
+KEEP_ALIVE_MS = 15_000
+
+
+def sse_message(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    lines = [f"id: {event_id}"] if event_id else []
+    lines += [f"event: {event}", f"data: {json.dumps(data, default=str)}"]
+    return "\n".join(lines) + "\n\n"
+
+
+async def job_event_stream(store: AsyncJobStore, job_id: str, after: str = "0-0") -> AsyncIterator[str]:
+    last = after
+    while True:
+        events = await store.read_events(job_id, last, block_ms=KEEP_ALIVE_MS)
+        if not events:
+            record = await store.get(job_id)
+            if record is None:
+                return
+            yield ": keep-alive\n\n"
+            continue
+        for entry_id, event in events:
+            last = entry_id
+            if event.get("type") == "final":
+                record = await store.get(job_id)
+                yield sse_message("final", record.view() if record else event, entry_id)
+                return
+            yield sse_message(str(event.get("type", "message")), event, entry_id)
