@@ -21,6 +21,13 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class UnauthorizedError(ApiError):
+    status_code = 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
 class NotFoundError(ApiError):
     status_code = 404
 

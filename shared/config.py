@@ -95,10 +95,19 @@ class Settings(BaseSettings):
         None, description="Text corpus for bigram and rnn; default: DATA_DIR corpus"
     )
 
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API keys; when set, every endpoint but /health needs one",
+    )
+    inference_metrics_port: int = Field(
+        9101, ge=0, le=65535, description="Inference worker /metrics (0: off)"
+    )
+    training_metrics_port: int = Field(9102, ge=0, le=65535, description="Training worker /metrics (0: off)")
+
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
 
-    @field_validator("preload_models", mode="before")
+    @field_validator("preload_models", "api_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -122,6 +131,14 @@ class Settings(BaseSettings):
         if value is not None and ":" not in value:
             raise ValueError("FLOWER_BASIC_AUTH must be user:password")
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _strong_keys(cls, keys: list[str]) -> list[str]:
+        weak = [key for key in keys if len(key) < 16]
+        if weak:
+            raise ValueError("every API key must be at least 16 characters long")
+        return keys
 
     @model_validator(mode="after")
     def _redelivery_after_time_limit(self) -> Settings:

@@ -1,0 +1,78 @@
+"""API keys: every endpoint but /health needs one, and a job is visible only to the key that made it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from launcher.local_platform import Platform, base_env
+
+KEY_A = "team-a-0123456789abcdef"
+KEY_B = "team-b-0123456789abcdef"
+JOB = {"type": "extract-course-names", "input": {"text": "Operating Systems"}}
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[Platform]:
+    """Redis and the API only: nothing here needs a model."""
+    running = Platform(tmp_path, base_env(tmp_path / "models"))
+    try:
+        running.start_redis()
+        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}")
+        yield running
+    finally:
+        running.stop()
+
+
+def as_key(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_health_is_open_everything_else_needs_a_key(secured: Platform) -> None:
+    with secured.client() as api:
+        assert api.get("/health").status_code == 200
+        for method, path in [("GET", "/jobs"), ("POST", "/jobs"), ("GET", "/models"), ("GET", "/ready")]:
+            response = api.request(method, path, json=JOB if method == "POST" else None)
+            assert response.status_code == 401, (path, response.text)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+        wrong = api.post("/extract-course-name/", json={"text": "x"}, headers=as_key("not-a-key-0123456789"))
+        assert wrong.status_code == 401
+
+
+def test_a_job_is_visible_only_to_its_key(secured: Platform) -> None:
+    with secured.client() as api:
+        created = api.post("/jobs", json=JOB, headers=as_key(KEY_A))
+        assert created.status_code == 202
+        job_id = created.json()["job_id"]
+        assert api.get(f"/jobs/{job_id}", headers=as_key(KEY_A)).status_code == 200
+        assert api.get(f"/jobs/{job_id}", headers=as_key(KEY_B)).status_code == 404
+        assert api.delete(f"/jobs/{job_id}", headers=as_key(KEY_B)).status_code == 404
+        assert api.get(f"/jobs/{job_id}/events", headers=as_key(KEY_B)).status_code == 404
+        assert api.get("/jobs", headers=as_key(KEY_B)).json()["jobs"] == []
+        assert [j["job_id"] for j in api.get("/jobs", headers=as_key(KEY_A)).json()["jobs"]] == [job_id]
+
+
+def test_short_keys_are_refused_at_start() -> None:
+    from pydantic import ValidationError
+
+    from shared.config import Settings
+
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings(api_keys="short")
+
+
+def test_flower_beyond_localhost_needs_basic_auth() -> None:
+    from pydantic import ValidationError
+
+    from shared.config import Settings
+
+    with pytest.raises(ValidationError, match="FLOWER_BASIC_AUTH"):
+        Settings(flower_host="0.0.0.0", flower_basic_auth=None)
+    assert Settings(flower_host="0.0.0.0", flower_basic_auth="admin:pw").flower_basic_auth == "admin:pw"
+
+
+def test_unknown_key_cannot_read_models(secured: Platform) -> None:
+    assert httpx.get(f"{secured.api_url}/models", timeout=10).status_code == 401
