@@ -56,7 +56,7 @@ async def submit_job(
         fingerprint = _fingerprint(job_type, job_input)
         bound = await store.claim_idempotency_key(owner, idempotency_key, record.job_id, fingerprint)
         if bound is not None:
-            await store.delete(record.job_id)
+            await store.delete(record.job_id, job_type)
             existing_id, _, existing_fingerprint = bound.partition(":")
             if existing_fingerprint != fingerprint:
                 raise IdempotencyConflictError(
@@ -76,15 +76,15 @@ async def submit_job(
     try:
         await anyio.to_thread.run_sync(publish)
     except Exception as error:
-        await _forget(store, record.job_id)
+        await _forget(store, record.job_id, job_type)
         raise ServiceUnavailableError(
             f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
         ) from error
     return record
 
 
-async def _forget(store: AsyncJobStore, job_id: str) -> None:
+async def _forget(store: AsyncJobStore, job_id: str, job_type: JobType) -> None:
     """A job that was never published must not linger as 'queued' forever."""
     # Redis itself may be what failed; the record then expires after RESULT_TTL.
     with contextlib.suppress(Exception):
-        await store.delete(job_id)
+        await store.delete(job_id, job_type)

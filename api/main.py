@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from api import metrics
 from api.auth import authenticate
 from api.body_limit import BodySizeLimitMiddleware
 from api.errors import install_error_handlers
+from api.metrics import RequestMetricsMiddleware, install_job_metrics
 from api.routes import extraction, generation, health, jobs, models
 from shared.celery_app import create_celery_app
 from shared.config import get_settings
@@ -22,6 +24,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.job_store = AsyncJobStore.from_url(settings.redis_url, settings.result_ttl)
     app.state.celery = create_celery_app(settings=settings)
+    install_job_metrics(settings.redis_url)
     yield
     await app.state.job_store.close()
 
@@ -40,8 +43,9 @@ def create_app() -> FastAPI:
         dependencies=[Depends(authenticate)],
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)
     install_error_handlers(app)
-    for module in (jobs, extraction, generation, models, health):
+    for module in (jobs, extraction, generation, models, health, metrics):
         app.include_router(module.router)
     return app
 

@@ -63,6 +63,12 @@ def main() -> int:
         supervisor.log("launcher", f"API     http://{settings.api_host}:{settings.api_port}  (docs: /docs)")
         supervisor.log("launcher", f"Flower  http://{settings.flower_host}:{settings.flower_port}")
         supervisor.log("launcher", f"Redis   {settings.redis_url}")
+        for role, port in (
+            ("inference", settings.inference_metrics_port),
+            ("training", settings.training_metrics_port),
+        ):
+            if port:
+                supervisor.log("launcher", f"Metrics http://127.0.0.1:{port}/metrics ({role} worker)")
         supervisor.log("launcher", "preparing models (first run: imports the LLM, trains the small models)")
         if supervisor.run_once("bootstrap", services.bootstrap_command()) != 0:
             supervisor.log(

@@ -86,6 +86,7 @@ class Platform:
     api_port: int = 0
     flower_port: int = 0
     redis_port: int = 0
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def redis_url(self) -> str:
@@ -102,8 +103,8 @@ class Platform:
     def settings(self) -> Settings:
         return Settings(**{k.lower(): v for k, v in self.env.items() if k.lower() in Settings.model_fields})
 
-    def _start(self, name: str, command: list[str]) -> Process:
-        process = Process(name, command, self.workdir / f"{name}.log", self.env).start()
+    def _start(self, name: str, command: list[str], **extra_env: str) -> Process:
+        process = Process(name, command, self.workdir / f"{name}.log", {**self.env, **extra_env}).start()
         self.processes[name] = process
         return process
 

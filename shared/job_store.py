@@ -20,6 +20,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from shared.job_metrics import COUNTS_KEY, count_job, observe, seconds_between
 from shared.jobs import JobStatus, JobType, Queue
 
 INDEX_KEY = "jobs:index"
@@ -207,7 +208,11 @@ class JobStore:
             started_at=now_iso(),
             worker=worker,
         )
-        return self.get(job_id) if started else None
+        record = self.get(job_id) if started else None
+        waited = seconds_between(record.created_at, record.started_at) if record else None
+        if record and waited is not None and started is JobStatus.QUEUED:
+            observe(self.client, "queue_wait", record.type.value, waited)
+        return record
 
     def set_progress(self, job_id: str, progress: dict[str, Any]) -> None:
         self.transition(
@@ -239,7 +244,15 @@ class JobStore:
             fields.pop("result", None)
             fields["error"] = {"type": "Cancelled", "message": "cancelled while running"}
         previous = self.transition(job_id, (JobStatus.RUNNING,), status, event=final_event(status), **fields)
-        return status if previous else None
+        if previous is None or record is None:
+            return None
+        with self.client.pipeline(transaction=False) as pipe:
+            count_job(pipe, record.type.value, status.value)
+            ran = seconds_between(record.started_at, fields["finished_at"])
+            if ran is not None:
+                observe(pipe, "run_time", record.type.value, ran)
+            pipe.execute()
+        return status
 
     def cancel_requested(self, job_id: str) -> bool:
         return self.client.hget(job_key(job_id), "cancel_requested") == "1"
@@ -292,11 +305,19 @@ class AsyncJobStore:
             pipe.expire(events_key(record.job_id), self.ttl)
             pipe.zadd(INDEX_KEY, {record.job_id: score})
             pipe.zremrangebyscore(INDEX_KEY, "-inf", score - self.ttl)
+            count_job(pipe, record.type.value, "submitted")
             await pipe.execute()
 
-    async def delete(self, job_id: str) -> None:
-        await self.client.delete(job_key(job_id), events_key(job_id))
-        await self.client.zrem(INDEX_KEY, job_id)
+    async def delete(self, job_id: str, job_type: JobType) -> None:
+        """Forget a job that was never published (its submission is not counted either)."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(job_key(job_id), events_key(job_id))
+            pipe.zrem(INDEX_KEY, job_id)
+            pipe.hincrby(COUNTS_KEY, f"{job_type.value}:submitted", -1)
+            await pipe.execute()
+
+    async def count_cancelled(self, job_type: JobType) -> None:
+        await self.client.hincrby(COUNTS_KEY, f"{job_type.value}:cancelled", 1)
 
     async def claim_idempotency_key(self, owner: str, key: str, job_id: str, fingerprint: str) -> str | None:
         """Bind key to job_id; if the key is already bound, return the stored ``job_id:fingerprint``."""

@@ -19,6 +19,7 @@ from shared.jobs import Queue
 from shared.logging_setup import configure_logging
 from shared.model_registry import ModelName
 from worker.heartbeat import start_heartbeat
+from worker.metrics import serve_metrics
 from worker.runtime import get_runtime
 
 configure_logging()
@@ -31,6 +32,7 @@ app = create_celery_app(role=Queue.INFERENCE)
 def _preload_then_announce(sender: Any, **_: Any) -> None:
     def run() -> None:
         runtime = get_runtime()
+        serve_metrics(runtime.settings.inference_metrics_port)
         runtime.models.preload([ModelName(name) for name in runtime.settings.preload_models])
         start_heartbeat(Queue.INFERENCE, sender.hostname)
         logger.info("inference worker %s ready on %s", sender.hostname, runtime.models.device)

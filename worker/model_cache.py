@@ -18,6 +18,7 @@ import torch
 
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore, ModelVersion
+from worker import metrics
 from worker.predictors import Predictor
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class ModelCache:
         stats.loads += 1
         stats.last_load_seconds = elapsed
         stats.version = version_id
+        metrics.record_load(name.value, elapsed)
         logger.info("loaded %s version %s in %.2f s", name.value, version_id, elapsed)
         return predictor
 

@@ -7,13 +7,15 @@ before a fork), so no CUDA state crosses a fork.
 from __future__ import annotations
 
 import logging
+import time
 from functools import cached_property, lru_cache
 from typing import Any
 
 from shared.config import get_settings
 from shared.job_store import JobStore
-from shared.model_registry import ModelName
+from shared.model_registry import GENERATORS, ModelName
 from shared.model_store import ModelStore
+from worker import metrics
 from worker.batching import BatchScheduler, TokenCallback
 from worker.device import get_device
 from worker.model_cache import ModelCache
@@ -45,6 +47,7 @@ class WorkerRuntime:
         self, model: ModelName, inputs: list[dict[str, Any]], on_token: list[TokenCallback | None]
     ) -> list[dict[str, Any]]:
         predictor = self.models.get(model)
+        started = time.perf_counter()
         if any(on_token) and model is ModelName.LLM:
 
             def route(row: int, piece: str) -> None:
@@ -55,6 +58,8 @@ class WorkerRuntime:
             outputs = predictor.predict_batch(inputs, on_token=route)  # type: ignore[call-arg]
         else:
             outputs = predictor.predict_batch(inputs)
+        generated = sum(int(item.get("length", 0)) for item in inputs) if model in GENERATORS else 0
+        metrics.record_batch(model.value, len(inputs), time.perf_counter() - started, generated)
         return [{**output, "model": model.value, "model_version": predictor.version} for output in outputs]
 
     def predict(

@@ -20,6 +20,7 @@ from shared.celery_app import create_celery_app
 from shared.jobs import JobStatus, Queue, TaskName
 from shared.logging_setup import configure_logging
 from worker.heartbeat import start_heartbeat
+from worker.metrics import serve_metrics
 from worker.runtime import get_runtime
 
 configure_logging()
@@ -46,4 +47,5 @@ def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
     for record in store.running_jobs_of(sender.hostname, Queue.TRAINING):
         logger.warning("job %s was running when this worker last died: marking it failed", record.job_id)
         store.finish(record.job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": LOST_MESSAGE})
+    serve_metrics(get_runtime().settings.training_metrics_port)
     start_heartbeat(Queue.TRAINING, sender.hostname)

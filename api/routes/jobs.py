@@ -134,11 +134,9 @@ async def job_events(
         409: {"description": "Already finished"},
     },
 )
-async def cancel_job(
-    job_id: str, response: Response, store: JobStoreDep, celery: CeleryDep, owner: OwnerDep
-) -> JobView:
+async def cancel_job(job_id: str, response: Response, store: JobStoreDep, owner: OwnerDep) -> JobView:
     """Cancel a job: a queued job never runs; a running one stops at its next step."""
-    await owned_record(store, job_id, owner)
+    record = await owned_record(store, job_id, owner)
     cancelled = await store.transition(
         job_id,
         (JobStatus.QUEUED,),
@@ -147,7 +145,9 @@ async def cancel_job(
         finished_at=now_iso(),
         error={"type": "Cancelled", "message": "cancelled before it ran"},
     )
-    if cancelled is None:
+    if cancelled is not None:
+        await store.count_cancelled(record.type)
+    else:
         requested = await store.transition(job_id, (JobStatus.RUNNING,), None, cancel_requested="1")
         if requested is None:
             record = await owned_record(store, job_id, owner)

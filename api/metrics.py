@@ -1,0 +1,69 @@
+"""Prometheus metrics of the API: requests per route and status, plus the job metrics in Redis."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import redis
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.job_metrics import JobMetricsCollector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter(
+    "http_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=REGISTRY
+)
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+
+router = APIRouter(tags=["health"])
+
+
+class RequestMetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(scope["method"], route, str(status)).inc()
+            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+def install_job_metrics(redis_url: str) -> None:
+    """Expose the Redis-held job metrics (idempotent: one collector per process)."""
+    if not getattr(install_job_metrics, "done", False):
+        client = redis.Redis.from_url(
+            redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2
+        )
+        REGISTRY.register(JobMetricsCollector(client))
+        install_job_metrics.done = True  # type: ignore[attr-defined]
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: requests, jobs per type and outcome, queue depth, job timings."""
+    body = await anyio.to_thread.run_sync(generate_latest, REGISTRY)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,49 @@
+"""Prometheus metrics of the API and of the inference worker."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from launcher.local_platform import Platform
+from tests.conftest import wait_for_job
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (labels in any order)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {name}{labels}")
+
+
+def test_api_metrics_count_requests_jobs_and_timings(api: httpx.Client) -> None:
+    before = api.get("/metrics").text
+    done_before = sample(before, "jobs_total", type="generate", event="succeeded")
+    job_id = api.post(
+        "/jobs", json={"type": "generate", "input": {"model": "bigram", "start_word": "a", "length": 2}}
+    )
+    assert wait_for_job(api, job_id.json()["job_id"])["status"] == "succeeded"
+
+    after = api.get("/metrics").text
+    assert sample(after, "jobs_total", type="generate", event="succeeded") == done_before + 1
+    assert sample(after, "jobs_total", type="generate", event="submitted") >= done_before + 1
+    assert sample(after, "queue_depth", queue="inference") >= 0
+    assert sample(after, "job_run_time_seconds_count", type="generate") >= 1
+    assert sample(after, "job_queue_wait_seconds_count", type="generate") >= 1
+    assert sample(after, "http_requests_total", method="POST", route="/jobs", status="202") >= 1
+    assert sample(after, "http_request_duration_seconds_count", method="GET", route="/jobs/{job_id}") >= 1
+
+
+def test_inference_worker_serves_its_own_metrics(platform: Platform, api: httpx.Client) -> None:
+    api.post("/generate_text", json={"start_word": "a", "length": 3})
+    port = platform.metrics_ports["inference"]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert sample(text, "worker_batch_size_count", model="bigram") >= 1
+    assert sample(text, "worker_model_loads_total", model="bigram") == 1
+    assert sample(text, "worker_model_load_seconds", model="bigram") > 0
+    assert sample(text, "worker_generated_tokens_total", model="bigram") >= 3
