@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
+from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class JobConflictError(ApiError):
 
 
 class IdempotencyConflictError(ApiError):
-    status_code = 422
+    status_code = 409
 
 
 class PayloadTooLargeError(ApiError):
@@ -56,6 +59,19 @@ class JobFailedError(ApiError):
     """A job the client waited for failed in the worker: a server-side fault, not the client's."""
 
     status_code = 500
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    return {code: {"model": ErrorBody, "description": HTTPStatus(code).phrase} for code in codes}
+
+
+# Any route can answer these: API keys, body size, backpressure, Redis down.
+COMMON_ERRORS = documented(401, 413, 429, 503)
 
 
 async def _api_error(_: Request, error: Exception) -> JSONResponse:

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from api import metrics
 from api.auth import authenticate
 from api.body_limit import BodySizeLimitMiddleware
-from api.errors import install_error_handlers
+from api.errors import COMMON_ERRORS, install_error_handlers
 from api.metrics import RequestMetricsMiddleware, install_job_metrics
 from api.routes import extraction, generation, health, jobs, models
 from shared.celery_app import create_celery_app
@@ -41,6 +41,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(authenticate)],
+        responses=COMMON_ERRORS,
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)

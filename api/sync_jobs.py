@@ -12,15 +12,14 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
-from api.errors import JobFailedError, ServiceUnavailableError
+from api.errors import JobFailedError, ServiceUnavailableError, documented
 from api.job_submission import submit_job
 from shared.jobs import JobStatus, JobType
 from shared.schemas import JobAccepted
 
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": JobAccepted, "description": "Still running after SYNC_TIMEOUT: poll the job's url"},
-    413: {"description": "Body over MAX_BODY_BYTES"},
-    503: {"description": "Queue unavailable, or the model is not ready yet"},
+    **documented(500),
 }
 
 _NOT_READY_ERRORS = {"ModelNotReadyError"}

@@ -6,6 +6,7 @@ from typing import Any
 
 import redis
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
 
 from api.deps import JobStoreDep
 from shared.jobs import Queue
@@ -19,19 +20,29 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
-async def ready(response: Response, store: JobStoreDep) -> dict[str, Any]:
+class Readiness(BaseModel):
+    ready: bool
+    redis: str
+    workers: dict[str, int] = Field(description="Live workers per queue")
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Redis unreachable or a queue has no live worker"}},
+)
+async def ready(response: Response, store: JobStoreDep) -> Readiness:
     """Readiness: Redis answers and at least one live worker consumes each queue."""
     try:
         await store.ping()
         workers = {queue.value: len(await store.live_workers(queue)) for queue in Queue}
     except (redis.RedisError, OSError) as error:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return {"ready": False, "redis": f"unreachable: {error}", "workers": {}}
+        return Readiness(ready=False, redis=f"unreachable: {error}", workers={})
     is_ready = all(workers.values())
     if not is_ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return {"ready": is_ready, "redis": "ok", "workers": workers}
+    return Readiness(ready=is_ready, redis="ok", workers=workers)
 
 
 @router.get("/workers")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
-from api.errors import JobConflictError, NotFoundError
+from api.errors import JobConflictError, NotFoundError, documented
 from api.job_events import job_event_stream
 from api.job_submission import submit_job
 from shared.job_store import JobRecord, final_event, now_iso
@@ -40,7 +40,7 @@ async def owned_record(store: JobStoreDep, job_id: str, owner: str) -> JobRecord
     return record
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses=documented(409))
 async def create_job(
     request: Request,
     response: Response,
@@ -85,7 +85,7 @@ async def list_jobs(
     )
 
 
-@router.get("/{job_id}", response_model=JobView, name="get_job")
+@router.get("/{job_id}", response_model=JobView, name="get_job", responses=documented(404))
 async def get_job(
     job_id: str,
     store: JobStoreDep,
@@ -106,7 +106,10 @@ async def get_job(
 @router.get(
     "/{job_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        **documented(404),
+    },
 )
 async def job_events(
     job_id: str,
@@ -130,8 +133,8 @@ async def job_events(
     "/{job_id}",
     response_model=JobView,
     responses={
-        202: {"description": "Running: it stops at its next step"},
-        409: {"description": "Already finished"},
+        202: {"model": JobView, "description": "Running: it stops at its next step"},
+        **documented(404, 409),
     },
 )
 async def cancel_job(job_id: str, response: Response, store: JobStoreDep, owner: OwnerDep) -> JobView:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import SettingsDep
-from api.errors import NotFoundError
+from api.errors import NotFoundError, documented
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore
 from shared.schemas import ModelVersionView, ModelView
@@ -33,7 +33,7 @@ async def list_models(settings: SettingsDep) -> list[ModelView]:
     return [_view(store, name) for name in ModelName]
 
 
-@router.get("/{name}", response_model=ModelView)
+@router.get("/{name}", response_model=ModelView, responses=documented(404))
 async def get_model(name: str, settings: SettingsDep) -> ModelView:
     if name not in {m.value for m in ModelName}:
         raise NotFoundError(f"no model {name!r}; known: {[m.value for m in ModelName]}")

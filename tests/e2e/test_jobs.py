@@ -52,7 +52,7 @@ def test_idempotency_key_returns_the_same_job(api: httpx.Client) -> None:
 
     changed = {"type": "extract-course-names", "input": {"text": "something else"}}
     conflict = api.post("/jobs", json=changed, headers=headers)
-    assert conflict.status_code == 422
+    assert conflict.status_code == 409
     assert "Idempotency-Key" in conflict.json()["detail"]
 
 
