@@ -75,10 +75,10 @@ class Settings(BaseSettings):
     max_finetune_steps: int = Field(5000, ge=1)
     max_queued_jobs: int = Field(1000, ge=1, description="Per queue; past it new jobs get 429")
 
-    inference_time_limit: int = Field(40, ge=1, description="Longest an inference job may take, seconds")
+    inference_time_limit: int = Field(25, ge=1, description="Longest an inference job may take, seconds")
     training_time_limit: int = Field(6 * 3600, ge=60, description="Hard limit of one training task, seconds")
     inference_visibility_timeout: int = Field(
-        45, ge=5, description="Seconds before an inference job lost with its worker is delivered again"
+        30, ge=5, description="Seconds before an inference job lost with its worker is delivered again"
     )
 
     max_batch_size: int = Field(32, ge=1, le=256)

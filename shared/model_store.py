@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from typing import Any
 from shared.model_registry import ModelName
 
 METADATA_FILE = "metadata.json"
+WRITER_FILE = ".writer"
+PARTIAL_SUFFIX = ".partial"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,23 @@ class ModelStore:
                 return candidate
         return None
 
+    def remove_abandoned_partials(self) -> list[Path]:
+        """Delete staging folders whose writer process (on this host) no longer exists.
+
+        A training process killed mid-write leaves one behind; it was never visible, and this
+        reclaims its disk space.
+        """
+        removed = []
+        for model in ModelName:
+            directory = self.model_dir(model)
+            if not directory.is_dir():
+                continue
+            for staging in directory.glob(f".*{PARTIAL_SUFFIX}"):
+                if not _writer_alive(staging / WRITER_FILE):
+                    shutil.rmtree(staging, ignore_errors=True)
+                    removed.append(staging)
+        return removed
+
     @contextmanager
     def new_version(self, model: ModelName, metadata: dict[str, Any]) -> Iterator[WritableVersion]:
         """Yield a temporary directory to write weights into; publish it atomically on success.
@@ -93,19 +113,37 @@ class ModelStore:
         version_id = new_version_id()
         directory = self.model_dir(model)
         directory.mkdir(parents=True, exist_ok=True)
-        staging = directory / f".{version_id}.partial"
+        staging = directory / f".{version_id}{PARTIAL_SUFFIX}"
         staging.mkdir()
+        (staging / WRITER_FILE).write_text(f"{socket.gethostname()}:{os.getpid()}")
         writable = WritableVersion(model, version_id, staging, dict(metadata))
         try:
             yield writable
             writable.metadata.setdefault("created_at", datetime.now(UTC).isoformat())
             writable.metadata["version"] = version_id
             writable.metadata["model"] = model.value
+            (staging / WRITER_FILE).unlink()
             (staging / METADATA_FILE).write_text(json.dumps(writable.metadata, indent=2, sort_keys=True))
             os.replace(staging, directory / version_id)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+
+
+def _writer_alive(writer_file: Path) -> bool:
+    try:
+        host, _, pid = writer_file.read_text().partition(":")
+    except OSError:
+        return False
+    if host != socket.gethostname():
+        return True  # another machine's writer: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass

@@ -43,7 +43,10 @@ def _child_lost(sender: Any, task_id: str, exception: BaseException, **_: Any) -
 
 @worker_ready.connect
 def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
-    store = get_runtime().job_store
+    runtime = get_runtime()
+    for staging in runtime.model_store.remove_abandoned_partials():
+        logger.warning("removed %s, left by a training run that was killed mid-write", staging)
+    store = runtime.job_store
     for record in store.running_jobs_of(sender.hostname, Queue.TRAINING):
         logger.warning("job %s was running when this worker last died: marking it failed", record.job_id)
         store.finish(record.job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": LOST_MESSAGE})

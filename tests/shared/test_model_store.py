@@ -42,3 +42,23 @@ def test_failed_write_leaves_no_version(tmp_path: Path) -> None:
     assert store.versions(ModelName.LLM) == []
     assert store.served_version_id(ModelName.LLM) is None
     assert list(store.model_dir(ModelName.LLM).iterdir()) == []
+
+
+def test_abandoned_partial_of_a_dead_writer_is_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store = ModelStore(tmp_path)
+    script = (
+        "import os; from pathlib import Path; from shared.model_store import ModelStore; "
+        "from shared.model_registry import ModelName; "
+        f"cm = ModelStore(Path({str(tmp_path)!r})).new_version(ModelName.LLM, {{}}); "
+        "cm.__enter__(); os._exit(0)"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    partials = list(store.model_dir(ModelName.LLM).glob(".*.partial"))
+    assert len(partials) == 1
+    with store.new_version(ModelName.LLM, {}) as in_progress:
+        assert store.remove_abandoned_partials() == partials
+        assert in_progress.path.exists(), "a live writer's staging folder must be kept"
+    assert store.versions(ModelName.LLM)[0].version == in_progress.version
