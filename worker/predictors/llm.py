@@ -1,0 +1,103 @@
+"""Batched text generation with the causal LM: one forward pass per step for the whole batch.
+
+Prompts are left-padded so every row's next token sits in the last column; the key/value cache
+holds the past. Each row samples with its own parameters and its own seeded generator, so a
+seeded request gives the same text whatever else shares its batch. Rows stop at their own
+length or at end-of-sequence; the loop stops when every row has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from shared.model_store import ModelVersion
+from worker.sampling import SamplingParams, sample
+
+TokenSink = Callable[[int, str], None]
+
+
+class IncrementalText:
+    """Text pieces whose concatenation is exactly the decoded continuation (no split characters)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.tokens: list[int] = []
+        self.emitted = ""
+
+    def add(self, token: int) -> str:
+        self.tokens.append(token)
+        text = self.text()
+        if text.endswith("\ufffd"):  # a multi-byte character is not complete yet
+            return ""
+        piece, self.emitted = text[len(self.emitted) :], text
+        return piece
+
+    def text(self) -> str:
+        return str(self.tokenizer.decode(self.tokens, skip_special_tokens=True))
+
+
+class LLMPredictor:
+    def __init__(self, version: ModelVersion, device: torch.device) -> None:
+        self.version = version.version
+        self.device = device
+        self.tokenizer = AutoTokenizer.from_pretrained(version.path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        self.model = AutoModelForCausalLM.from_pretrained(version.path, dtype=dtype).to(device).eval()
+
+    @torch.inference_mode()
+    def predict_batch(
+        self, inputs: list[dict[str, Any]], on_token: TokenSink | None = None
+    ) -> list[dict[str, Any]]:
+        encoded = self.tokenizer([item["start_word"] for item in inputs], return_tensors="pt", padding=True)
+        input_ids = encoded.input_ids.to(self.device)
+        attention = encoded.attention_mask.to(self.device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        params = [SamplingParams.from_input(item) for item in inputs]
+        generators = [p.generator() for p in params]
+        remaining = [int(item["length"]) for item in inputs]
+        texts = [IncrementalText(self.tokenizer) for _ in inputs]
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        past = None
+        while any(remaining):
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=attention,
+                position_ids=positions,
+                past_key_values=past,
+                use_cache=True,
+            )
+            past = out.past_key_values
+            logits = out.logits[:, -1, :]
+            next_ids = []
+            for row in range(len(inputs)):
+                if not remaining[row]:
+                    next_ids.append(pad)
+                    continue
+                token = sample(logits[row], params[row], generators[row])
+                if token == eos:
+                    remaining[row] = 0
+                    next_ids.append(pad)
+                    continue
+                remaining[row] -= 1
+                piece = texts[row].add(token)
+                if piece and on_token is not None:
+                    on_token(row, piece)
+                next_ids.append(token)
+            input_ids = torch.tensor(next_ids, device=self.device).unsqueeze(1)
+            attention = torch.cat([attention, attention.new_ones((len(inputs), 1))], dim=1)
+            positions = positions[:, -1:] + 1
+        return [
+            {"generated_text": item["start_word"] + text.text(), "generated_tokens": len(text.tokens)}
+            for item, text in zip(inputs, texts, strict=True)
+        ]
+
+
+def load(version: ModelVersion, device: torch.device) -> LLMPredictor:
+    return LLMPredictor(version, device)
