@@ -12,6 +12,7 @@ import pytest
 
 from launcher.local_platform import Platform, base_env
 from shared.config import PROJECT_ROOT
+from tests.model_fixtures import build_tiny_bert, build_tiny_gpt2
 
 TEST_MODEL_DIR = PROJECT_ROOT / "var" / "test-models"
 
@@ -29,6 +30,16 @@ def model_dir() -> Path:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return TEST_MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")

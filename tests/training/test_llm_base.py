@@ -1,0 +1,77 @@
+"""Importing an LLM base into the store, and batched generation with per-row seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
+from training import llm_base
+from worker.predictors.llm import load
+
+
+@pytest.fixture(scope="module")
+def tiny_llm_store(tiny_gpt2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
+    store = ModelStore(tmp_path_factory.mktemp("llm-store"))
+    llm_base.import_base(store, tiny_gpt2_dir)
+    return store
+
+
+def test_import_base_from_a_local_gpt2(tiny_llm_store: ModelStore) -> None:
+    version = tiny_llm_store.served_version(ModelName.LLM)
+    assert version is not None
+    assert version.metadata["kind"] == "base"
+    assert version.metadata["architecture"] == "GPT2LMHeadModel"
+    assert version.metadata["metrics"]["held_out_corpus_perplexity"] > 1
+    assert (version.path / "model.safetensors").is_file()
+
+
+def test_unknown_base_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(llm_base.UnknownBaseError):
+        llm_base.import_base(ModelStore(tmp_path), "someone/arbitrary-model")
+
+
+def test_seeded_rows_do_not_depend_on_batch_mates(tiny_llm_store: ModelStore) -> None:
+    predictor = load(tiny_llm_store.served_version(ModelName.LLM), torch.device("cpu"))
+    request = {"start_word": "Once", "length": 8, "seed": 11, "temperature": 0.8}
+    alone = predictor.predict_batch([request])[0]
+    mates = [
+        {"start_word": "The queen said", "length": 3, "seed": 2},
+        request,
+        {"start_word": "I", "length": 12},
+    ]
+    assert predictor.predict_batch(mates)[1] == alone
+    assert alone["generated_text"].startswith("Once")
+    assert alone["generated_tokens"] <= 8
+
+
+def test_greedy_output_is_exact_and_streamed_pieces_add_up(tiny_llm_store: ModelStore) -> None:
+    version = tiny_llm_store.served_version(ModelName.LLM)
+    predictor = load(version, torch.device("cpu"))
+    pieces: list[tuple[int, str]] = []
+    out = predictor.predict_batch(
+        [{"start_word": "The", "length": 6, "top_k": 1}], on_token=lambda r, p: pieces.append((r, p))
+    )
+    again = load(version, torch.device("cpu")).predict_batch([{"start_word": "The", "length": 6, "top_k": 1}])
+    assert out == again
+    assert out[0]["generated_text"] == "The" + "".join(piece for _, piece in pieces)
+
+
+@pytest.mark.slow
+def test_packaged_smollm2_gguf_converts_to_a_fast_safetensors_version(tmp_path: Path) -> None:
+    import time
+
+    store = ModelStore(tmp_path)
+    version = llm_base.import_base(store, "smollm2-135m-instruct-gguf")
+    assert version.metadata["architecture"] == "LlamaForCausalLM"
+    assert version.metadata["metrics"]["held_out_corpus_perplexity"] < 200
+    started = time.perf_counter()
+    predictor = load(version, torch.device("cpu"))
+    assert time.perf_counter() - started < 10  # safetensors load, not a 20 s de-quantization
+    greedy = {"start_word": "The capital of France is", "length": 5, "top_k": 1}
+    first, second = predictor.predict_batch([greedy, greedy])
+    assert first == second
+    assert "Paris" in first["generated_text"]

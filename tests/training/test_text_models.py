@@ -1,0 +1,82 @@
+"""Bigram and word-LSTM generators trained on a small corpus, and the shared word tokeniser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
+from training import bigram, rnn
+from training.text_corpus import detokenize, load_corpus, tokenize
+from worker.predictors.bigram import load as load_bigram
+from worker.predictors.rnn import load as load_rnn
+
+SMALL_CORPUS = (
+    "The king is dead. Long live the king! The queen is here, and the king is not.\n" * 30
+    + "To be, or not to be: that is the question.\n" * 30
+)
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text(SMALL_CORPUS)
+    return path
+
+
+def test_tokenize_and_detokenize_round_trip_punctuation() -> None:
+    words = tokenize("To be, or not to be: that's the question!")
+    assert words == ["To", "be", ",", "or", "not", "to", "be", ":", "that's", "the", "question", "!"]
+    assert detokenize(words) == "To be, or not to be: that's the question!"
+
+
+def test_corpus_holds_out_its_last_tenth(corpus_file: Path) -> None:
+    corpus = load_corpus(corpus_file)
+    total = len(tokenize(SMALL_CORPUS))
+    assert len(corpus.train) + len(corpus.held_out) == total
+    assert len(corpus.held_out) == total - int(total * 0.9)
+
+
+def test_bigram_follows_the_counts(tmp_path: Path, corpus_file: Path) -> None:
+    version = bigram.train(ModelStore(tmp_path), corpus_path=corpus_file)
+    assert version.metadata["metrics"]["held_out_perplexity"] > 1
+    predictor = load_bigram(version, None)
+    # "live" is always followed by "the", and "the" by "king", "queen" or "question".
+    text = predictor.predict_batch([{"start_word": "live", "length": 2, "seed": 0}])[0]["generated_text"]
+    assert text.split()[:2] == ["live", "the"]
+    assert text.split()[2] in {"king", "queen", "question"}
+
+
+def test_bigram_is_reproducible_with_a_seed_and_handles_unknown_words(
+    tmp_path: Path, corpus_file: Path
+) -> None:
+    predictor = load_bigram(bigram.train(ModelStore(tmp_path), corpus_path=corpus_file), None)
+    request = {"start_word": "The", "length": 12, "seed": 42}
+    alone = predictor.predict_batch([request])
+    in_batch = predictor.predict_batch([{"start_word": "To", "length": 5, "seed": 1}, request])
+    assert alone[0] == in_batch[1]
+    unknown = predictor.predict_batch([{"start_word": "Xylophone", "length": 4, "seed": 0}])[0][
+        "generated_text"
+    ]
+    assert unknown.startswith("Xylophone ")
+    assert len(tokenize(unknown)) == 5
+
+
+def test_rnn_trains_generates_and_reloads(tmp_path: Path, corpus_file: Path) -> None:
+    config = rnn.RnnTrainingConfig(epochs=3, batch_size=8, sequence_length=8, vocab_size=50, hidden_dim=32)
+    store = ModelStore(tmp_path)
+    version = rnn.train(store, corpus_path=corpus_file, config=config)
+    assert store.served_version_id(ModelName.RNN) == version.version
+    assert (version.path / "loss_curve.png").stat().st_size > 0
+    assert version.metadata["metrics"]["held_out_perplexity"] < 50  # vocabulary of ~20 words: it learned
+
+    predictor = load_rnn(version, __import__("torch").device("cpu"))
+    request = {"start_word": "The", "length": 6, "seed": 3}
+    first = predictor.predict_batch([request, {"start_word": "Nonexistent", "length": 3, "seed": 1}])
+    second = load_rnn(version, __import__("torch").device("cpu")).predict_batch([request])
+    assert first[0] == second[0]
+    assert len(tokenize(first[0]["generated_text"])) == 7
+    assert first[1]["generated_text"].startswith("Nonexistent")
+    assert "<unk>" not in first[0]["generated_text"]

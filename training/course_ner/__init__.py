@@ -1,0 +1,5 @@
+"""Course-name extraction: BIO token classification on course titles placed in sentences."""
+
+from training.course_ner.train import NerTrainingConfig, ensure_trained, train
+
+__all__ = ["NerTrainingConfig", "ensure_trained", "train"]

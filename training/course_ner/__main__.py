@@ -1,0 +1,27 @@
+"""``python -m training.course_ner``: train the course-name extractor and publish a version."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from shared.config import get_settings
+from shared.model_store import ModelStore
+from training.course_ner.train import NerTrainingConfig, train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=NerTrainingConfig.epochs)
+    parser.add_argument("--seed", type=int, default=NerTrainingConfig.seed)
+    parser.add_argument("--train-size", type=int, default=NerTrainingConfig.train_size)
+    parser.add_argument("--base", default=None, help="an EXTRACTOR_BASE value or a local directory")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = NerTrainingConfig(epochs=args.epochs, seed=args.seed, train_size=args.train_size)
+    version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)
+    print(f"course-extractor {version.version}: {version.metadata['metrics']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Fine-tune the extractor: a plain PyTorch loop, then entity-level scores on held-out data."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from shared.data_files import DataFile, sha256_of
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, ModelVersion
+from training.course_ner.data import Example, build_splits
+from training.course_ner.encoding import bio_labels, encode, names_from_windows
+from training.course_ner.model import base_source, load_base
+from training.plots import save_loss_plot
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NerTrainingConfig:
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    warmup_share: float = 0.1
+    train_size: int = 8000
+    held_out_size: int = 1500
+    seed: int = 0
+
+
+def _batches(
+    tokenizer: Any, examples: list[Example], batch_size: int, shuffle: bool, seed: int
+) -> DataLoader:
+    def collate(batch: list[Example]) -> dict[str, torch.Tensor]:
+        encoded = encode(tokenizer, [e.text for e in batch])
+        inputs = encoded["model_inputs"]
+        labels = [
+            bio_labels(offsets, batch[i].spans)
+            for offsets, i in zip(encoded["offsets"], encoded["window_of"], strict=True)
+        ]
+        return {**inputs, "labels": torch.tensor(labels)}
+
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        examples, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=generator
+    )  # type: ignore[arg-type]
+
+
+@torch.inference_mode()
+def predict_names(model: Any, tokenizer: Any, texts: list[str], batch_size: int = 64) -> list[list[str]]:
+    model.eval()
+    device = next(model.parameters()).device
+    results: list[list[str]] = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        encoded = encode(tokenizer, chunk)
+        inputs = {k: v.to(device) for k, v in encoded["model_inputs"].items()}
+        tags = model(**inputs).logits.argmax(-1).tolist()
+        results += names_from_windows(chunk, encoded["offsets"], encoded["window_of"], tags)
+    return results
+
+
+def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:
+    """Exact-match entity precision, recall and F1 (multiset per sentence)."""
+    true_positive = found = expected = 0
+    for gold_names, predicted_names in zip(gold, predicted, strict=True):
+        remaining = list(gold_names)
+        for name in predicted_names:
+            if name in remaining:
+                remaining.remove(name)
+                true_positive += 1
+        found += len(predicted_names)
+        expected += len(gold_names)
+    precision = true_positive / found if found else 1.0
+    recall = true_positive / expected if expected else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "entities": expected,
+    }
+
+
+def train(
+    store: ModelStore,
+    *,
+    base: str | Path | None = None,
+    config: NerTrainingConfig | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> ModelVersion:
+    config = config or NerTrainingConfig()
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    splits = build_splits(config.seed, config.train_size, config.held_out_size)
+    model, tokenizer = load_base(base)
+    loader = _batches(tokenizer, splits.train, config.batch_size, shuffle=True, seed=config.seed)
+    total_steps = config.epochs * len(loader)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_share * total_steps), total_steps)
+    losses: list[float] = []
+    model.train()
+    with tqdm(total=total_steps, desc="course-ner") as bar:
+        for _epoch in range(config.epochs):
+            for batch in loader:
+                loss = model(**batch).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+                losses.append(loss.item())
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                if progress:
+                    progress({"step": len(losses), "total_steps": total_steps, "loss": losses[-1]})
+    predicted = predict_names(model, tokenizer, [e.text for e in splits.held_out])
+    metrics = entity_scores([e.names() for e in splits.held_out], predicted)
+    logger.info("held-out entity scores: %s", metrics)
+    metadata = {
+        "base": str(base or base_source(None)),
+        "kind": "finetuned",
+        "data_sha256": sha256_of(DataFile.COURSE_TITLES),
+        "training": {**asdict(config), "train_examples": len(splits.train), "steps": total_steps},
+        "held_out": {
+            "examples": len(splits.held_out),
+            "titles": len(splits.held_out_titles),
+            "templates": len(splits.held_out_templates),
+        },
+        "metrics": {**metrics, "final_train_loss": round(losses[-1], 4)},
+    }
+    with store.new_version(ModelName.COURSE_EXTRACTOR, metadata) as version:
+        model.save_pretrained(version.path, safe_serialization=True)
+        tokenizer.save_pretrained(version.path)
+        save_loss_plot(losses, version.path / "loss_curve.png", title="course-name extractor: training loss")
+    published = store.get(ModelName.COURSE_EXTRACTOR, version.version)
+    assert published is not None
+    return published
+
+
+def ensure_trained(store: ModelStore) -> ModelVersion:
+    return store.served_version(ModelName.COURSE_EXTRACTOR) or train(store)
