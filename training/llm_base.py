@@ -80,7 +80,8 @@ def corpus_perplexity(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, window: int = 256
 ) -> float:
     ids = tokenizer(text, return_tensors="pt").input_ids[0]
-    context = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 1024)
+    config = model.config
+    context = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024)
     window = min(window, context - 1)
     model.eval()
     total_loss, total_tokens = 0.0, 0

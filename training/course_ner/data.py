@@ -294,6 +294,20 @@ def _examples(
     return examples
 
 
+def _featuring(
+    rng: random.Random, templates: list[str], featured: list[str], others: list[str], per_title: int
+) -> list[Example]:
+    """Examples that surely contain each featured title (the original exercise's five)."""
+    examples = []
+    for title in featured:
+        for _ in range(per_title):
+            template = rng.choice(templates)
+            names = [title, *rng.sample(others, slots(template) - 1)]
+            rng.shuffle(names)
+            examples.append(fill(template, names, rng.random() < LOWERCASE_SHARE))
+    return examples
+
+
 def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 1500) -> Splits:
     rng = random.Random(seed)
     real = catalog_titles()
@@ -312,6 +326,7 @@ def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 150
     )
     held_out = _examples(rng, positives[:p_cut], negatives[:n_cut], held_out_titles, held_out_size)
     train = _examples(rng, positives[p_cut:], negatives[n_cut:], train_titles, train_size)
+    train += _featuring(rng, positives[p_cut:], ORIGINAL_TITLES, train_titles, per_title=10)
     return Splits(
         train, held_out, frozenset(held_out_titles), frozenset(positives[:p_cut] + negatives[:n_cut])
     )
