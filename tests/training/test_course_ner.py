@@ -68,6 +68,7 @@ def test_decode_spans_handles_adjacent_names_a_name_at_the_end_and_stray_inside_
 
 def test_capitalisation_flags_whole_words() -> None:
     assert capitalised_chars("an Intro course") == [0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert capitalised_chars("Go. Now") == [0] * 7
 
 
 def test_only_allowlisted_bases_load() -> None:

@@ -136,7 +136,7 @@ POSITIVE_TEMPLATES = [
     "My schedule: {0}, {1}, and {2}.",
     "This fall I signed up for {0}, {1} and {2}",
     "Should I drop {0} or {1}?",
-    "The prerequisite for {1} is {0}.",
+    "The prerequisite for {0} is {1}.",
     "{0} and {1} meet on the same day.",
     "I need a tutor for {0}",
     "We covered recursion in {0} yesterday",
@@ -229,6 +229,38 @@ NEGATIVE_TEMPLATES = [
     "Welcome to the College of Arts and Sciences!",
 ]
 
+# Openers and trailers wrap a template to vary what surrounds the names; many carry capitalised
+# words that are not courses (people, places, days, schools), so capitals alone never decide.
+OPENERS = [
+    "",
+    "",
+    "",
+    "",
+    "Honestly, ",
+    "Quick question: ",
+    "Hey all, ",
+    "So ",
+    "This spring, ",
+    "At UW, ",
+    "According to Professor Diaz, ",
+    "Since Monday, ",
+    "FYI: ",
+    "Ugh. ",
+    "As a junior at Boston College, ",
+    "Dear Dr. Nguyen, ",
+    "Okay so ",
+    "In January ",
+    "Update from Kane Hall: ",
+    "My mom asked: ",
+    "Reminder - ",
+]
+TRAILERS = [
+    "", "", "", "", " next year", " with Dr. Chen", " in Kane Hall", " on Mondays and Wednesdays",
+    " at 10:30", " this winter", ", right?", " lol", " (Section B)", " for my Biology major",
+    " at the University of Oregon", " before Thanksgiving", " according to Sarah",
+    " - Room 118, Gates Center", " in Seattle", " again :(",
+]  # fmt: skip
+NEGATIVE_SHARE = 0.25
 HELD_OUT_TEMPLATE_SHARE = 0.2
 HELD_OUT_TITLE_SHARE = 0.1
 LOWERCASE_SHARE = 0.15
@@ -259,6 +291,16 @@ def catalog_titles() -> list[str]:
     return [line.strip() for line in read_text(DataFile.COURSE_TITLES).splitlines() if line.strip()]
 
 
+def wrap(rng: random.Random, template: str) -> str:
+    core = template.rstrip(".!?")
+    ending = template[len(core) :] if rng.random() < 0.7 else ""
+    opener = rng.choice(OPENERS)
+    continues_sentence = opener and not opener.rstrip().endswith((".", ":", "-", "!"))
+    if continues_sentence and core[:1].isupper() and not core.startswith(("I ", "I'", "{")):
+        core = core[0].lower() + core[1:]
+    return opener + core + rng.choice(TRAILERS) + ending
+
+
 def fill(template: str, titles: list[str], lowercase: bool) -> Example:
     """Place titles into a template, recording where each one lands."""
     text, spans, rest = "", [], template
@@ -284,13 +326,13 @@ def _examples(
     examples = []
     for _ in range(count):
         lowercase = rng.random() < LOWERCASE_SHARE
-        if rng.random() < 0.2:
-            examples.append(
-                Example(rng.choice(negatives).lower() if lowercase else rng.choice(negatives), ())
-            )
+        if rng.random() < NEGATIVE_SHARE:
+            negative = wrap(rng, rng.choice(negatives))
+            examples.append(Example(negative.lower() if lowercase else negative, ()))
             continue
         template = rng.choice(templates)
-        examples.append(fill(template, rng.sample(titles, slots(template)), lowercase))
+        wrapped = wrap(rng, template) if template != "{0}" else template
+        examples.append(fill(wrapped, rng.sample(titles, slots(template)), lowercase))
     return examples
 
 
@@ -304,7 +346,7 @@ def _featuring(
             template = rng.choice(templates)
             names = [title, *rng.sample(others, slots(template) - 1)]
             rng.shuffle(names)
-            examples.append(fill(template, names, rng.random() < LOWERCASE_SHARE))
+            examples.append(fill(wrap(rng, template), names, rng.random() < LOWERCASE_SHARE))
     return examples
 
 

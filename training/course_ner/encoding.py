@@ -21,10 +21,15 @@ MAX_TOKENS = 128
 STRIDE = 32
 
 
+SENTENCE_BREAK = re.compile(r"[.!?:;\n]\s*$")
+
+
 def capitalised_chars(text: str) -> list[int]:
+    """1 for the characters of capitalised words, except a sentence's first word (capitalised anyway)."""
     flags = [0] * len(text)
     for match in WORD.finditer(text):
-        if match.group()[0].isupper():
+        starts_sentence = match.start() == 0 or bool(SENTENCE_BREAK.search(text[: match.start()]))
+        if match.group()[0].isupper() and not starts_sentence:
             flags[match.start() : match.end()] = [1] * (match.end() - match.start())
     return flags
 

@@ -1,0 +1,81 @@
+"""Prompt and target tokens for each question, loss masked to the answer, dynamic padding.
+
+A context too long for the model's window is cut to a window of tokens that contains the
+answer (and counted), never dropped and never cut blindly from the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+IGNORE = -100
+
+
+def prompt_text(context: str, question: str) -> str:
+    return f"Context: {context}\nQuestion: {question}\nAnswer:"
+
+
+@dataclass
+class Encoder:
+    tokenizer: Any
+    max_length: int
+    truncated: int = field(default=0)
+
+    def fit_context(self, context: str, answer_start: int, answer_text: str, budget: int) -> str:
+        """The context, or the window of at most ``budget`` tokens around the answer."""
+        encoded = self.tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = encoded["offset_mapping"]
+        if len(offsets) <= budget:
+            return context
+        self.truncated += 1
+        answer_end = answer_start + len(answer_text)
+        first = next((i for i, (_, end) in enumerate(offsets) if end > answer_start), 0)
+        last = next((i for i, (start, _) in enumerate(offsets) if start >= answer_end), len(offsets)) - 1
+        spare = max(0, budget - (last - first + 1))
+        start = max(0, min(first - spare // 2, len(offsets) - budget))
+        end = min(len(offsets), start + budget)
+        return context[offsets[start][0] : offsets[end - 1][1]]
+
+    def encode(self, example: dict[str, Any]) -> dict[str, list[int]]:
+        answer = example["answers"]["text"][0]
+        target = self.tokenizer(" " + answer, add_special_tokens=False)["input_ids"] + [
+            self.tokenizer.eos_token_id
+        ]
+        frame = self.tokenizer(prompt_text("", example["question"]), add_special_tokens=False)["input_ids"]
+        budget = max(16, self.max_length - len(target) - len(frame) - 2)
+        context = self.fit_context(example["context"], example["answers"]["answer_start"][0], answer, budget)
+        prompt = self.tokenizer(prompt_text(context, example["question"]), add_special_tokens=False)[
+            "input_ids"
+        ]
+        input_ids = (prompt + target)[: self.max_length]
+        labels = ([IGNORE] * len(prompt) + target)[: self.max_length]
+        return {"input_ids": input_ids, "labels": labels}
+
+    def prompt_only(self, example: dict[str, Any]) -> str:
+        budget = max(16, self.max_length - 64)
+        context = self.fit_context(
+            example["context"], example["answers"]["answer_start"][0], example["answers"]["text"][0], budget
+        )
+        return prompt_text(context, example["question"])
+
+
+def collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:
+    """Pad each batch to its own longest example (right padding for training)."""
+
+    def pad(batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(item["input_ids"]) for item in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, item in enumerate(batch):
+            n = len(item["input_ids"])
+            ids[row, :n] = torch.tensor(item["input_ids"])
+            labels[row, :n] = torch.tensor(item["labels"])
+            mask[row, :n] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+    return pad

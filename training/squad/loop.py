@@ -1,0 +1,221 @@
+"""The fine-tuning loop: hand-written PyTorch, no Trainer.
+
+AdamW (fused on CUDA), linear warm-up then cosine decay, gradient accumulation, clipping, bf16
+autocast on CUDA, optional torch.compile, periodic evaluation (loss, then EM/F1 by greedy
+generation on held-out questions). The new version is published into the store only when the
+run completes: a failure or a cancel leaves the served version as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+from torch.utils.data import DataLoader
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, ModelVersion
+from training.plots import save_loss_plot
+from training.squad.data import load_squad
+from training.squad.evaluation import generate_answers, squad_scores
+from training.squad.features import Encoder, collate
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class TrainingCancelledError(Exception):
+    """The run was asked to stop; nothing was published."""
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    max_steps: int = 20
+    batch_size: int = 4
+    grad_accum_steps: int = 1
+    learning_rate: float = 5e-5
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    eval_questions: int = 16
+    eval_every: int = 0
+    eval_batch_size: int = 16
+    max_seq_len: int = 384
+    seed: int = 0
+    compile: bool = False
+    zero_shot_eval: bool = False
+    dataset: Literal["squad"] = "squad"
+    source: Literal["local", "hub"] = "local"
+    eval_articles: int = 8
+
+
+def learning_rate_factor(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def base_version(store: ModelStore) -> ModelVersion:
+    """The newest imported base (fine-tunes start from the base, not from each other)."""
+    from training.llm_base import ensure_imported
+
+    ensure_imported(store)
+    bases = [v for v in store.versions(ModelName.LLM) if v.metadata.get("kind") == "base"]
+    return bases[-1] if bases else store.versions(ModelName.LLM)[-1]
+
+
+def _forever(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
+    while True:
+        yield from loader
+
+
+def _set_seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@torch.no_grad()
+def eval_loss(model: Any, loader: DataLoader, device: torch.device) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for batch in loader:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        tokens = int((batch["labels"] != -100).sum())
+        total += float(model(**batch).loss) * tokens
+        count += tokens
+    model.train()
+    return total / max(1, count)
+
+
+def finetune(
+    store: ModelStore,
+    config: FinetuneConfig,
+    *,
+    base: ModelVersion | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: torch.device | None = None,
+) -> ModelVersion:
+    _set_seed(config.seed)
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    base = base or base_version(store)
+    tokenizer = AutoTokenizer.from_pretrained(base.path)
+    tokenizer.padding_side = "right"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32).to(device)
+    context = getattr(model.config, "max_position_embeddings", None) or getattr(
+        model.config, "n_positions", 1024
+    )
+    encoder = Encoder(tokenizer, min(config.max_seq_len, context))
+
+    splits = load_squad(config.source, eval_articles=config.eval_articles, seed=config.seed)
+    train_features = [
+        encoder.encode(example)
+        for example in splits.train.shuffle(seed=config.seed).select(
+            range(min(len(splits.train), config.max_steps * config.batch_size * config.grad_accum_steps))
+        )
+    ]
+    eval_examples = list(
+        splits.eval.shuffle(seed=config.seed).select(range(min(len(splits.eval), config.eval_questions)))
+    )
+    eval_features = [encoder.encode(example) for example in eval_examples]
+    pad = collate(tokenizer.pad_token_id)
+    generator = torch.Generator().manual_seed(config.seed)
+    train_loader = DataLoader(
+        train_features, batch_size=config.batch_size, shuffle=True, collate_fn=pad, generator=generator
+    )  # type: ignore[arg-type]
+    eval_loader = DataLoader(eval_features, batch_size=config.eval_batch_size, collate_fn=pad)  # type: ignore[arg-type]
+
+    def scores() -> dict[str, float]:
+        answers = generate_answers(model, tokenizer, encoder, eval_examples, config.eval_batch_size)
+        model.train()
+        return squad_scores(answers, eval_examples)
+
+    zero_shot = scores() if config.zero_shot_eval and eval_examples else None
+    use_cuda = device.type == "cuda"
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=use_cuda
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, config.warmup_steps, config.max_steps)
+    )
+    forward = torch.compile(model) if config.compile else model
+    batches = _forever(train_loader)
+    losses: list[float] = []
+    eval_history: list[tuple[int, float]] = []
+    real_tokens, started = 0, time.perf_counter()
+    model.train()
+    for step in range(1, config.max_steps + 1):
+        if should_stop and should_stop():
+            raise TrainingCancelledError(f"cancelled at step {step - 1} of {config.max_steps}")
+        step_loss = 0.0
+        for _ in range(config.grad_accum_steps):
+            batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+            real_tokens += int(batch["attention_mask"].sum())
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_cuda):
+                loss = forward(**batch).loss / config.grad_accum_steps
+            loss.backward()
+            step_loss += loss.item()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(step_loss)
+        elapsed = time.perf_counter() - started
+        if progress:
+            progress({
+                "phase": "train",
+                "step": step,
+                "total_steps": config.max_steps,
+                "loss": round(step_loss, 4),
+                "tokens_per_s": round(real_tokens / elapsed, 1),
+                "eta_s": round(elapsed / step * (config.max_steps - step), 1),
+            })  # fmt: skip
+        if config.eval_every and step % config.eval_every == 0 and step < config.max_steps and eval_features:
+            eval_history.append((step, eval_loss(model, eval_loader, device)))
+    train_seconds = time.perf_counter() - started
+
+    if progress:
+        progress({"phase": "eval", "step": config.max_steps, "total_steps": config.max_steps, "eta_s": None})
+    metrics: dict[str, Any] = {
+        "final_train_loss": round(losses[-1], 4),
+        "train_tokens_per_s": round(real_tokens / train_seconds, 1),
+    }
+    if eval_features:
+        eval_history.append((config.max_steps, eval_loss(model, eval_loader, device)))
+        metrics["eval_loss"] = round(eval_history[-1][1], 4)
+        metrics.update(scores())
+    if zero_shot:
+        metrics["zero_shot_exact_match"], metrics["zero_shot_f1"] = zero_shot["exact_match"], zero_shot["f1"]
+    if should_stop and should_stop():
+        raise TrainingCancelledError("cancelled during the final evaluation")
+
+    metadata = {
+        "base": base.metadata.get("base"),
+        "base_version": base.version,
+        "kind": "finetuned",
+        "dataset": splits.source,
+        "data_sha256": splits.data_sha256,
+        "split": {"train_articles": splits.train_articles, "eval_articles": splits.eval_articles},
+        "training": {**asdict(config), "device": str(device), "truncated_contexts": encoder.truncated},
+        "metrics": metrics,
+    }
+    with store.new_version(ModelName.LLM, metadata) as version:
+        model.save_pretrained(version.path, safe_serialization=True)
+        tokenizer.save_pretrained(version.path)
+        save_loss_plot(
+            losses, version.path / "loss_curve.png", title="SQuAD fine-tuning", eval_losses=eval_history
+        )
+    published = store.get(ModelName.LLM, version.version)
+    assert published is not None
+    return published
