@@ -52,11 +52,20 @@ def generate_answers(
 ) -> list[str]:
     device = next(model.parameters()).device
     model.eval()
-    tokenizer.padding_side = "left"
+    tokenizer.padding_side = tokenizer.truncation_side = "left"
     answers = []
     for start in range(0, len(examples), batch_size):
-        prompts = [encoder.prompt_only(example) for example in examples[start : start + batch_size]]
-        batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+        prompts = [
+            encoder.prompt_only(example, max_new_tokens) for example in examples[start : start + batch_size]
+        ]
+        batch = tokenizer(
+            prompts,
+            return_tensors="pt",
+            padding=True,
+            truncation=True,  # a long question must not push the answer past the model's window
+            max_length=encoder.max_length - max_new_tokens,
+            add_special_tokens=False,
+        ).to(device)
         output = model.generate(
             **batch,
             max_new_tokens=max_new_tokens,
@@ -66,7 +75,7 @@ def generate_answers(
         )
         for row in output[:, batch["input_ids"].shape[1] :]:
             answers.append(tokenizer.decode(row, skip_special_tokens=True).strip().split("\n")[0].strip())
-    tokenizer.padding_side = "right"
+    tokenizer.padding_side = tokenizer.truncation_side = "right"
     return answers
 
 

@@ -55,8 +55,10 @@ class Encoder:
         labels = ([IGNORE] * len(prompt) + target)[: self.max_length]
         return {"input_ids": input_ids, "labels": labels}
 
-    def prompt_only(self, example: dict[str, Any]) -> str:
-        budget = max(16, self.max_length - 64)
+    def prompt_only(self, example: dict[str, Any], room_for_answer: int) -> str:
+        """The prompt alone, leaving ``room_for_answer`` tokens of the window for generation."""
+        frame = self.tokenizer(prompt_text("", example["question"]), add_special_tokens=False)["input_ids"]
+        budget = max(16, self.max_length - room_for_answer - len(frame) - 2)
         context = self.fit_context(
             example["context"], example["answers"]["answer_start"][0], example["answers"]["text"][0], budget
         )

@@ -96,6 +96,45 @@ def eval_loss(model: Any, loader: DataLoader, device: torch.device) -> float:
     return total / max(1, count)
 
 
+def optimizer_step(
+    forward: Any,
+    model: Any,
+    batches: Iterator[dict[str, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    config: FinetuneConfig,
+    device: torch.device,
+) -> tuple[float, int]:
+    """One optimizer step over ``grad_accum_steps`` batches; returns its loss and real (non-pad) tokens."""
+    step_loss, tokens = 0.0, 0
+    for _ in range(config.grad_accum_steps):
+        batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+        tokens += int(batch["attention_mask"].sum())
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = forward(**batch).loss / config.grad_accum_steps
+        loss.backward()
+        step_loss += loss.item()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad(set_to_none=True)
+    return step_loss, tokens
+
+
+def new_optimizer(model: Any, config: FinetuneConfig, device: torch.device) -> tuple[Any, Any]:
+    """AdamW (fused on CUDA) with linear warm-up then cosine decay."""
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+        fused=device.type == "cuda",
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, config.warmup_steps, config.max_steps)
+    )
+    return optimizer, schedule
+
+
 def finetune(
     store: ModelStore,
     config: FinetuneConfig,
@@ -142,13 +181,7 @@ def finetune(
         return squad_scores(answers, eval_examples)
 
     zero_shot = scores() if config.zero_shot_eval and eval_examples else None
-    use_cuda = device.type == "cuda"
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=use_cuda
-    )
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, config.warmup_steps, config.max_steps)
-    )
+    optimizer, schedule = new_optimizer(model, config, device)
     forward = torch.compile(model) if config.compile else model
     batches = _forever(train_loader)
     losses: list[float] = []
@@ -158,18 +191,8 @@ def finetune(
     for step in range(1, config.max_steps + 1):
         if should_stop and should_stop():
             raise TrainingCancelledError(f"cancelled at step {step - 1} of {config.max_steps}")
-        step_loss = 0.0
-        for _ in range(config.grad_accum_steps):
-            batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
-            real_tokens += int(batch["attention_mask"].sum())
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_cuda):
-                loss = forward(**batch).loss / config.grad_accum_steps
-            loss.backward()
-            step_loss += loss.item()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
+        step_loss, tokens = optimizer_step(forward, model, batches, optimizer, schedule, config, device)
+        real_tokens += tokens
         losses.append(step_loss)
         elapsed = time.perf_counter() - started
         if progress:

@@ -1,0 +1,121 @@
+"""Fine-tuning as a job: progress, hot reload without restart, cancel, a killed trainer.
+
+The platform gets a model store of its own whose versions link to the test store's, so the
+versions these tests publish never leak into other tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from launcher.local_platform import Platform, base_env
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
+from tests.conftest import wait_for_job
+
+SMALL_RUN = {"max_steps": 3, "batch_size": 1, "eval_questions": 2, "max_seq_len": 128, "learning_rate": 1e-5}
+
+
+@pytest.fixture
+def trainer_platform(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
+    source, linked = ModelStore(model_dir), tmp_path / "models"
+    for name in ModelName:
+        served = source.served_version(name)
+        assert served is not None
+        (linked / name.value).mkdir(parents=True)
+        (linked / name.value / served.version).symlink_to(served.path, target_is_directory=True)
+    env = base_env(linked)
+    env["PRELOAD_MODELS"] = "llm,bigram"
+    running = Platform(tmp_path, env)
+    try:
+        running.start_redis()
+        running.start_api()
+        running.start_inference_worker()
+        running.start_training_worker()
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+def llm_versions(api: httpx.Client) -> list[str]:
+    return [v["version"] for v in api.get("/models/llm").json()["versions"]]
+
+
+def wait_for_progress(api: httpx.Client, job_id: str, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.get(f"/jobs/{job_id}").json()
+        if job["status"] == "running" and job["progress"] and job["progress"].get("step", 0) >= 1:
+            return job
+        assert job["status"] in ("queued", "running"), job
+        time.sleep(0.2)
+    raise AssertionError("no training progress")
+
+
+def test_finetune_reports_progress_and_is_served_without_restart(trainer_platform: Platform) -> None:
+    with trainer_platform.client(timeout=300) as api:
+        before = llm_versions(api)
+        api.post("/generate_with_llm", json={"start_word": "Hi", "length": 2})
+        job_id = api.post("/jobs", json={"type": "finetune", "input": SMALL_RUN}).json()["job_id"]
+
+        running = wait_for_progress(api, job_id)
+        assert {"step", "total_steps", "loss", "tokens_per_s", "eta_s"} <= set(running["progress"])
+        assert running["progress"]["total_steps"] == 3
+        during = api.post("/generate_text", json={"start_word": "the", "length": 3})
+        assert during.status_code == 200, "inference must not wait for training"
+
+        job = wait_for_job(api, job_id, timeout=600)
+        assert job["status"] == "succeeded", job
+        new_version = job["result"]["version"]
+        assert {"exact_match", "f1", "eval_loss", "train_tokens_per_s"} <= set(job["result"]["metrics"])
+        assert llm_versions(api) == [*before, new_version]
+        assert api.get("/models/llm").json()["served_version"] == new_version
+
+        generated = api.post(
+            "/jobs", json={"type": "generate", "input": {"model": "llm", "start_word": "Q", "length": 2}}
+        )
+        served_by = wait_for_job(api, generated.json()["job_id"])["result"]["model_version"]
+        assert served_by == new_version
+        worker = api.get("/workers").json()["inference"][0]
+        assert worker["models"]["llm"]["version"] == new_version
+        assert worker["models"]["llm"]["loads"] == 2
+
+
+def test_cancel_stops_training_at_the_next_step_and_publishes_nothing(trainer_platform: Platform) -> None:
+    with trainer_platform.client(timeout=300) as api:
+        before = llm_versions(api)
+        job_id = api.post(
+            "/jobs", json={"type": "finetune", "input": {**SMALL_RUN, "max_steps": 500}}
+        ).json()["job_id"]
+        wait_for_progress(api, job_id)
+        response = api.delete(f"/jobs/{job_id}")
+        assert response.status_code == 202
+        assert response.json()["cancel_requested"] is True
+        job = wait_for_job(api, job_id, timeout=120)
+        assert job["status"] == "cancelled", job
+        assert job["progress"]["step"] < 500
+        assert llm_versions(api) == before
+
+
+def test_killed_training_worker_fails_the_job_and_leaves_the_store_alone(trainer_platform: Platform) -> None:
+    store = ModelStore(Path(trainer_platform.env["MODEL_DIR"]))
+    with trainer_platform.client(timeout=300) as api:
+        before = llm_versions(api)
+        job_id = api.post(
+            "/jobs", json={"type": "finetune", "input": {**SMALL_RUN, "max_steps": 500}}
+        ).json()["job_id"]
+        wait_for_progress(api, job_id)
+        trainer_platform.processes["training"].kill()
+        trainer_platform.start_training_worker()
+        job = wait_for_job(api, job_id, timeout=120)
+        assert job["status"] == "failed", job
+        assert job["error"]["type"] == "WorkerLost"
+        assert "no model version was published" in job["error"]["message"]
+        assert llm_versions(api) == before
+        assert not list(store.model_dir(ModelName.LLM).glob(".*.partial"))

@@ -1,0 +1,150 @@
+"""SQuAD fine-tuning on a tiny GPT-2: data split, features, scores, the loop, cancel, reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
+from training import llm_base
+from training.squad import FinetuneConfig, TrainingCancelled, finetune
+from training.squad.data import flatten, load_squad, split_by_article
+from training.squad.evaluation import exact_match, f1, normalize_answer, squad_scores
+from training.squad.features import IGNORE, Encoder, collate
+from worker.predictors.llm import load
+
+EXAMPLE = {
+    "context": "The Normans were in Normandy. " * 40
+    + "Their leader was Rollo, a Viking. "
+    + "Filler text. " * 40,
+    "question": "Who led the Normans?",
+    "answers": {"text": ["Rollo"], "answer_start": [len("The Normans were in Normandy. " * 40) + 17]},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tiny_gpt2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
+    store = ModelStore(tmp_path_factory.mktemp("squad-store"))
+    llm_base.import_base(store, tiny_gpt2_dir)
+    return store
+
+
+def test_split_is_by_article_disjoint_and_deterministic() -> None:
+    splits = load_squad(eval_articles=8, seed=0)
+    assert len(splits.eval_articles) == 8
+    assert len(splits.train_articles) == 40
+    assert not set(splits.train_articles) & set(splits.eval_articles)
+    assert set(splits.eval["title"]) == set(splits.eval_articles)
+    assert not set(splits.train["context"]) & set(splits.eval["context"])
+    assert load_squad(eval_articles=8, seed=0).eval_articles == splits.eval_articles
+    assert load_squad(eval_articles=8, seed=1).eval_articles != splits.eval_articles
+
+
+def test_flatten_and_split_of_official_json() -> None:
+    qa = {"question": "q", "answers": [{"text": "c", "answer_start": 0}]}
+    squad = {
+        "data": [{"title": t, "paragraphs": [{"context": "c", "qas": [{"id": t, **qa}]}]} for t in "ABCDE"]
+    }
+    rows = flatten(squad)
+    assert [r["title"] for r in rows] == list("ABCDE")
+    train, held_out = split_by_article(rows, 2, seed=0)
+    assert len(held_out) == 2
+    assert sorted(train + held_out) == list("ABCDE")
+
+
+def test_loss_mask_covers_exactly_the_answer_and_truncation_keeps_it(tiny_gpt2_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    encoder = Encoder(tokenizer, max_length=96)
+    features = encoder.encode(EXAMPLE)
+    assert len(features["input_ids"]) <= 96
+    assert encoder.truncated == 1
+    answer_ids = [
+        t for t, label in zip(features["input_ids"], features["labels"], strict=True) if label != IGNORE
+    ]
+    assert tokenizer.decode(answer_ids[:-1]) == " Rollo"
+    assert answer_ids[-1] == tokenizer.eos_token_id
+    assert "Rollo" in encoder.prompt_only(EXAMPLE, room_for_answer=24)
+
+
+def test_collate_pads_to_the_longest_in_the_batch() -> None:
+    batch = collate(pad_id=0)(
+        [{"input_ids": [5, 6, 7], "labels": [IGNORE, 6, 7]}, {"input_ids": [8], "labels": [8]}]
+    )
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["labels"].tolist() == [[IGNORE, 6, 7], [8, IGNORE, IGNORE]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_official_normalisation_exact_match_and_f1() -> None:
+    assert normalize_answer("The  Eiffel Tower!") == "eiffel tower"
+    assert exact_match("the Eiffel tower", "Eiffel Tower.") == 1.0
+    assert f1("Eiffel", "the Eiffel Tower") == pytest.approx(2 / 3)
+    assert f1("Paris", "London") == 0.0
+    scores = squad_scores(
+        ["Rollo", "nobody"], [{"answers": {"text": ["Rollo"]}}, {"answers": {"text": ["x", "y"]}}]
+    )
+    assert scores == {"exact_match": 50.0, "f1": 50.0, "questions": 2}
+
+
+def test_loss_goes_down_checkpoint_reloads_with_the_same_outputs(tiny_store: ModelStore) -> None:
+    base = tiny_store.served_version(ModelName.LLM)
+    progress: list[dict] = []
+    config = FinetuneConfig(
+        max_steps=20, batch_size=4, learning_rate=3e-3, eval_questions=4, eval_every=10, max_seq_len=128
+    )
+    version = finetune(tiny_store, config, base=base, progress=progress.append, device=torch.device("cpu"))
+    train_steps = [p for p in progress if p["phase"] == "train"]
+    assert [p["step"] for p in train_steps] == list(range(1, 21))
+    assert set(train_steps[0]) == {"phase", "step", "total_steps", "loss", "tokens_per_s", "eta_s"}
+    assert sum(p["loss"] for p in train_steps[-5:]) < sum(p["loss"] for p in train_steps[:5])
+    metadata = version.metadata
+    assert metadata["kind"] == "finetuned"
+    assert metadata["base_version"] == base.version
+    assert set(metadata["split"]["eval_articles"]).isdisjoint(metadata["split"]["train_articles"])
+    assert {"eval_loss", "exact_match", "f1", "train_tokens_per_s"} <= set(metadata["metrics"])
+    assert (version.path / "loss_curve.png").is_file()
+    assert tiny_store.served_version_id(ModelName.LLM) == version.version
+
+    request = [{"start_word": "Context:", "length": 8, "top_k": 1}]
+    assert load(version, torch.device("cpu")).predict_batch(request) == load(
+        version, torch.device("cpu")
+    ).predict_batch(request)
+
+
+def test_cancel_stops_without_publishing(tiny_store: ModelStore) -> None:
+    before = [v.version for v in tiny_store.versions(ModelName.LLM)]
+    base = tiny_store.versions(ModelName.LLM)[0]
+    steps: list[int] = []
+    config = FinetuneConfig(max_steps=50, batch_size=2, eval_questions=0, max_seq_len=128)
+    with pytest.raises(TrainingCancelled):
+        finetune(
+            tiny_store,
+            config,
+            base=base,
+            progress=lambda p: steps.append(p["step"]),
+            should_stop=lambda: len(steps) >= 3,
+        )
+    assert steps == [1, 2, 3]
+    assert [v.version for v in tiny_store.versions(ModelName.LLM)] == before
+    assert not list(tiny_store.model_dir(ModelName.LLM).glob(".*"))
+
+
+def test_same_seed_same_run(tiny_store: ModelStore) -> None:
+    base = tiny_store.versions(ModelName.LLM)[0]
+    config = FinetuneConfig(max_steps=3, batch_size=2, eval_questions=0, max_seq_len=128, seed=5)
+    losses = []
+    for _ in range(2):
+        run: list[float] = []
+        finetune(
+            tiny_store,
+            config,
+            base=base,
+            progress=lambda p, run=run: run.append(p.get("loss")),
+            device=torch.device("cpu"),
+        )
+        losses.append(run)
+    assert losses[0] == losses[1]
