@@ -1,0 +1,97 @@
+"""`python -m launcher` (what `make run` runs): everything starts, a dead worker comes back,
+and Ctrl-C leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from launcher.local_platform import base_env
+from launcher.ports import free_port
+from shared.config import PROJECT_ROOT
+
+
+def processes_with(marker: str) -> list[int]:
+    """PIDs whose environment carries the marker: the launcher and everything it started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    marker = f"LAUNCHER_TEST_{uuid.uuid4().hex}"
+    env = base_env(model_dir)
+    env.pop("FLOWER_BASIC_AUTH")
+    api_port, flower_port = free_port(), free_port()
+    env.update(
+        {marker: "1"},
+        API_PORT=str(api_port),
+        FLOWER_PORT=str(flower_port),
+        VAR_DIR=str(tmp_path / "var"),
+        INFERENCE_METRICS_PORT=str(free_port()),
+        TRAINING_METRICS_PORT=str(free_port()),
+        PRELOAD_MODELS="bigram",
+    )
+    log = (tmp_path / "launcher.log").open("wb")
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "launcher"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
+    try:
+
+        def ready() -> bool:
+            try:
+                return api.get("/ready").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 300, "the platform to be ready")
+        assert api.post("/generate_text", json={"start_word": "the", "length": 3}).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{flower_port}/api/workers", timeout=10).status_code == 200
+        assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()  # the private Redis keeps an AOF
+
+        worker_pid = api.get("/workers").json()["inference"][0]["pid"]
+        os.killpg(worker_pid, signal.SIGKILL)
+
+        def new_worker() -> bool:
+            workers = api.get("/workers").json()["inference"]
+            return any(w["pid"] != worker_pid for w in workers)
+
+        wait_until(new_worker, 120, "the launcher to restart the inference worker")
+        assert api.post("/generate_text", json={"start_word": "the", "length": 3}).status_code == 200
+    finally:
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=60)
+        api.close()
+        log.close()
+    output = (tmp_path / "launcher.log").read_text(errors="replace")
+    assert "restarting" in output
+    assert "stopping every process" in output
+    wait_until(lambda: not processes_with(marker), 30, "every process the launcher started to stop")
