@@ -190,6 +190,47 @@ POSITIVE_TEMPLATES = [
     "{0} starts next week, right?",
 ]
 
+# {L} is a list of one to three names joined by varied connectors (see list_template).
+POSITIVE_TEMPLATES += [
+    "I'm taking {L} this term",
+    "Should I drop {L}?",
+    "Looking for study partners in {L}",
+    "my schedule: {L}",
+    "Next year I want {L}.",
+    "Any advice on {L}?",
+    "Enrolled in {L} for fall",
+    "I still need notes from {L}.",
+    "Tutoring available for {L}",
+    "help with {L} please",
+    "The midterms for {L} are on the same day.",
+    "She is auditing {L}",
+    "Does anyone have old exams for {L}?",
+    "we compared {L} in class",
+    "Thinking of switching into {L}",
+    "Books for {L} are on reserve.",
+    "I got into {L}!",
+    "Waitlisted: {L}",
+    "Took {L} over the summer",
+    "Remote sections of {L} were cancelled",
+    "Anyone selling the textbook for {L}?",
+    "Our club tutors students in {L}.",
+    "I regret skipping {L}",
+    "Is it worth taking {L} as a senior?",
+    "Grades are out for {L}",
+]
+LIST_CONNECTORS_TWO = [
+    " and ",
+    " or ",
+    " & ",
+    ", ",
+    " / ",
+    " and also ",
+    " plus ",
+    " and then ",
+    " as well as ",
+]
+LIST_CONNECTORS_LAST = [", and ", " and ", ", or ", " or ", ", ", " & "]
+
 NEGATIVE_TEMPLATES = [
     "The cafeteria opens at noon.",
     "I study at Stanford University.",
@@ -270,6 +311,7 @@ LOWERCASE_SHARE = 0.15
 class Example:
     text: str
     spans: tuple[tuple[int, int], ...]  # character offsets of each course name
+    template: str = ""  # the sentence shape it came from (before wrapping and list expansion)
 
     def names(self) -> list[str]:
         return [self.text[start:end] for start, end in self.spans]
@@ -320,6 +362,20 @@ def slots(template: str) -> int:
     return sum("{" + str(i) + "}" in template for i in range(3))
 
 
+def list_template(rng: random.Random, template: str) -> str:
+    """Expand {L} into one to three numbered slots with varied connectors."""
+    if "{L}" not in template:
+        return template
+    count = rng.choices([1, 2, 3], weights=[4, 4, 2])[0]
+    if count == 1:
+        names = "{0}"
+    elif count == 2:
+        names = "{0}" + rng.choice(LIST_CONNECTORS_TWO) + "{1}"
+    else:
+        names = "{0}, {1}" + rng.choice(LIST_CONNECTORS_LAST) + "{2}"
+    return template.replace("{L}", names)
+
+
 def _examples(
     rng: random.Random, templates: list[str], negatives: list[str], titles: list[str], count: int
 ) -> list[Example]:
@@ -327,12 +383,15 @@ def _examples(
     for _ in range(count):
         lowercase = rng.random() < LOWERCASE_SHARE
         if rng.random() < NEGATIVE_SHARE:
-            negative = wrap(rng, rng.choice(negatives))
-            examples.append(Example(negative.lower() if lowercase else negative, ()))
+            shape = rng.choice(negatives)
+            negative = wrap(rng, shape)
+            examples.append(Example(negative.lower() if lowercase else negative, (), shape))
             continue
-        template = rng.choice(templates)
+        shape = rng.choice(templates)
+        template = list_template(rng, shape)
         wrapped = wrap(rng, template) if template != "{0}" else template
-        examples.append(fill(wrapped, rng.sample(titles, slots(template)), lowercase))
+        example = fill(wrapped, rng.sample(titles, slots(template)), lowercase)
+        examples.append(Example(example.text, example.spans, shape))
     return examples
 
 
@@ -343,10 +402,12 @@ def _featuring(
     examples = []
     for title in featured:
         for _ in range(per_title):
-            template = rng.choice(templates)
+            shape = rng.choice(templates)
+            template = list_template(rng, shape)
             names = [title, *rng.sample(others, slots(template) - 1)]
             rng.shuffle(names)
-            examples.append(fill(wrap(rng, template), names, rng.random() < LOWERCASE_SHARE))
+            example = fill(wrap(rng, template), names, rng.random() < LOWERCASE_SHARE)
+            examples.append(Example(example.text, example.spans, shape))
     return examples
 
 
