@@ -268,6 +268,46 @@ NEGATIVE_TEMPLATES = [
     "Financial aid deadlines are in February.",
     "the exam room is on the second floor",
     "Welcome to the College of Arts and Sciences!",
+    "She holds a Master of Science in Electrical Engineering.",
+    "He is finishing a PhD in Comparative Literature.",
+    "The Department of Mathematics moved to Padelford Hall.",
+    "Professor Alvarez chairs the Physics Department.",
+    "I was accepted into the School of Public Health!",
+    "The Career Center hosts a job fair on Thursday.",
+    "Our team won the Robotics Challenge last spring.",
+    "The Student Health Center is open until 5 pm.",
+    "Dr. Okafor published a paper in Nature.",
+    "I am a sophomore majoring in Economics.",
+    "My sister studies at the University of Michigan.",
+    "The Honors Program sent out acceptance letters.",
+    "We met at the Graduate Student Association meeting.",
+    "Campus Recreation offers yoga on Sunday mornings.",
+    "The Office of the Registrar is in Schmitz Hall.",
+    "He got a scholarship from the National Science Foundation.",
+    "Tuition went up again this year.",
+    "The Computer Science building has a new cafe.",
+    "I'm going home to Portland for Thanksgiving.",
+    "The commencement speaker is Barack Obama.",
+    "Housing applications are due on April 1.",
+    "My advisor, Professor Brown, is very helpful.",
+    "The Writing Center is closed on Fridays.",
+    "She interned at Microsoft last summer.",
+    "The marching band practices near Husky Stadium.",
+    "Volunteers are needed for the Science Fair.",
+    "The Biology Club meets every other Wednesday.",
+    "A Doctor of Medicine takes four years here.",
+    "The Law School library is open all night during finals week.",
+    "The Associated Students elected a new president.",
+    "Meet at the Suzzallo Library entrance at noon.",
+    "Bring your laptop and a photo ID.",
+    "The Department of Chemistry is hiring a lab manager.",
+    "He works for Amazon in South Lake Union.",
+    "The International Student Office helps with visas.",
+    "financial aid and scholarships are handled by the same office",
+    "I love the view from the Engineering Library.",
+    "Professor Chen won the Distinguished Teaching Award.",
+    "Our apartment is near the Burke Museum.",
+    "The dean of the College of Engineering resigned.",
 ]
 
 # Openers and trailers wrap a template to vary what surrounds the names; many carry capitalised
@@ -301,7 +341,7 @@ TRAILERS = [
     " at the University of Oregon", " before Thanksgiving", " according to Sarah",
     " - Room 118, Gates Center", " in Seattle", " again :(",
 ]  # fmt: skip
-NEGATIVE_SHARE = 0.25
+NEGATIVE_SHARE = 0.3
 HELD_OUT_TEMPLATE_SHARE = 0.2
 HELD_OUT_TITLE_SHARE = 0.1
 LOWERCASE_SHARE = 0.15
