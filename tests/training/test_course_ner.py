@@ -90,3 +90,25 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     second = load(version, torch.device("cpu")).predict_batch(texts)
     assert first == second
     assert all(name in texts[0]["text"] for name in first[0]["extracted_course_names"])
+
+
+def test_a_word_takes_the_tag_of_its_first_piece() -> None:
+    from training.course_ner.encoding import whole_words
+
+    text = "auditing Survey"
+    words, tags = whole_words(text, [(0, 5), (5, 8), (9, 15)], [O, B, I])
+    assert words == [(0, 8), (9, 15)]
+    assert tags == [O, I]
+    assert decode_spans(words, tags) == [(9, 15)]
+
+
+def test_leading_fillers_before_a_capitalised_name_are_dropped() -> None:
+    from training.course_ner.encoding import trim_leading_fillers
+
+    text = "help for Managing People and the Embedded Systems Capstone, also the art of war"
+    spans = [(5, 24), (29, 58), (65, 79)]
+    assert [text[a:b] for a, b in trim_leading_fillers(text, spans)] == [
+        "Managing People",
+        "Embedded Systems Capstone",
+        "the art of war",
+    ]

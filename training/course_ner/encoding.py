@@ -96,6 +96,50 @@ def decode_spans(offsets: Sequence[tuple[int, int]], tags: Sequence[int]) -> lis
     return spans
 
 
+def whole_words(
+    text: str, offsets: Sequence[tuple[int, int]], tags: Sequence[int]
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Join sub-word tokens into words; a word takes the tag of its first token.
+
+    Tokens touch inside a word ("Ambi" + "##tious"); a span can then never start or end in the
+    middle of a word.
+    """
+    words: list[tuple[int, int]] = []
+    word_tags: list[int] = []
+    for (start, end), tag in zip(offsets, tags, strict=True):
+        if end <= start:
+            continue
+        joined = words and start == words[-1][1] and text[start - 1].isalnum() and text[start].isalnum()
+        if joined:
+            words[-1] = (words[-1][0], end)
+        else:
+            words.append((start, end))
+            word_tags.append(tag)
+    return words, word_tags
+
+
+LEADING_FILLERS = frozenset(
+    {"the", "for", "in", "of", "to", "and", "or", "a", "an", "my", "into", "on", "at"}
+)
+
+
+def trim_leading_fillers(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop lower-case filler words before a capitalised name ("for Managing People" -> "Managing People")."""
+    trimmed = []
+    for start, end in spans:
+        while True:
+            word_end = text.find(" ", start, end)
+            if word_end == -1:
+                break
+            word, rest = text[start:word_end], text[word_end + 1 : end]
+            if word in LEADING_FILLERS and rest[:1].isupper():
+                start = word_end + 1
+            else:
+                break
+        trimmed.append((start, end))
+    return trimmed
+
+
 def names_from_windows(
     texts: Sequence[str], offsets: list[list[tuple[int, int]]], window_of: list[int], tags: list[list[int]]
 ) -> list[list[str]]:
@@ -108,6 +152,7 @@ def names_from_windows(
     results = []
     for text, tokens in zip(texts, per_text, strict=True):
         ordered = sorted(tokens.items())
-        spans = decode_spans([o for o, _ in ordered], [t for _, t in ordered])
+        words, word_tags = whole_words(text, [o for o, _ in ordered], [t for _, t in ordered])
+        spans = trim_leading_fillers(text, decode_spans(words, word_tags))
         results.append([text[start:end] for start, end in spans])
     return results
