@@ -40,14 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         "models",
         nargs="*",
         choices=[m.value for m in ModelName],
-        default=settings.preload_models,
         help="models to make sure of (default: PRELOAD_MODELS)",
     )
     args = parser.parse_args(argv)
+    names = args.models or settings.preload_models
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     store = ModelStore(settings.model_dir)
     try:
-        versions = ensure_models(store, [ModelName(name) for name in args.models])
+        versions = ensure_models(store, [ModelName(name) for name in names])
     except DataUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
