@@ -36,14 +36,13 @@ def ensure_models(store: ModelStore, names: list[ModelName]) -> dict[ModelName, 
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "models",
-        nargs="*",
-        choices=[m.value for m in ModelName],
-        help="models to make sure of (default: PRELOAD_MODELS)",
-    )
+    known = [m.value for m in ModelName]
+    parser.add_argument("models", nargs="*", help=f"models to make sure of, of {known} (default: PRELOAD_MODELS)")
     args = parser.parse_args(argv)
     names = args.models or settings.preload_models
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        parser.error(f"unknown models {unknown}; known: {known}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     store = ModelStore(settings.model_dir)
     try:
