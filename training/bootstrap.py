@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__)
     known = [m.value for m in ModelName]
-    parser.add_argument("models", nargs="*", help=f"models to make sure of, of {known} (default: PRELOAD_MODELS)")
+    parser.add_argument("models", nargs="*", help=f"any of {known} (default: PRELOAD_MODELS)")
     args = parser.parse_args(argv)
     names = args.models or settings.preload_models
     unknown = sorted(set(names) - set(known))
