@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.job_store import AsyncJobStore
 
-KEEP_ALIVE_MS = 15_000
+KEEP_ALIVE_MS = 4_000  # a comment line this often keeps proxies from closing an idle stream
 
 
 def sse_message(event: str, data: dict[str, Any], event_id: str | None = None) -> str:

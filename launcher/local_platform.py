@@ -126,14 +126,14 @@ class Platform:
         return process
 
     def start_inference_worker(self, name: str = "inference") -> Process:
-        return self._start(
-            name, services.inference_worker_command(self.settings(), name=f"{name}-{self.api_port}")
-        )
+        self.metrics_ports[name] = free_port()
+        command = services.inference_worker_command(self.settings(), name=f"{name}-{self.api_port}")
+        return self._start(name, command, INFERENCE_METRICS_PORT=str(self.metrics_ports[name]))
 
     def start_training_worker(self, name: str = "training") -> Process:
-        return self._start(
-            name, services.training_worker_command(self.settings(), name=f"{name}-{self.api_port}")
-        )
+        self.metrics_ports[name] = free_port()
+        command = services.training_worker_command(self.settings(), name=f"{name}-{self.api_port}")
+        return self._start(name, command, TRAINING_METRICS_PORT=str(self.metrics_ports[name]))
 
     def start_flower(self) -> Process:
         self.flower_port = free_port()

@@ -24,6 +24,10 @@ from shared.job_metrics import COUNTS_KEY, count_job, observe, seconds_between
 from shared.jobs import JobStatus, JobType, Queue
 
 INDEX_KEY = "jobs:index"
+# Each blocking read waits at most this long, well inside the client's socket timeout; longer
+# waits are loops of such reads.
+MAX_BLOCK_MS = 4_000
+SOCKET_TIMEOUT_S = 10
 STREAM_MAXLEN = 10_000
 WORKER_HEARTBEAT_PREFIX = "workers"
 
@@ -286,7 +290,11 @@ class AsyncJobStore:
     @classmethod
     def from_url(cls, url: str, ttl: int) -> AsyncJobStore:
         client = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=3, max_connections=2000
+            url,
+            decode_responses=True,
+            socket_connect_timeout=3,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            max_connections=2000,
         )
         return cls(client, ttl)
 
@@ -389,14 +397,16 @@ class AsyncJobStore:
             if remaining_ms <= 0:
                 return record
             replies = await self.client.xread(
-                {events_key(job_id): last_event_id}, count=500, block=remaining_ms
+                {events_key(job_id): last_event_id}, count=500, block=min(remaining_ms, MAX_BLOCK_MS)
             )
             for _stream, entries in replies or []:
                 if entries:
                     last_event_id = entries[-1][0]
 
     async def read_events(self, job_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
-        replies = await self.client.xread({events_key(job_id): after}, count=500, block=block_ms)
+        replies = await self.client.xread(
+            {events_key(job_id): after}, count=500, block=min(block_ms, MAX_BLOCK_MS)
+        )
         events = []
         for _stream, entries in replies or []:
             for entry_id, values in entries:

@@ -82,9 +82,14 @@ def test_finetune_reports_progress_and_is_served_without_restart(trainer_platfor
         )
         served_by = wait_for_job(api, generated.json()["job_id"])["result"]["model_version"]
         assert served_by == new_version
-        worker = api.get("/workers").json()["inference"][0]
-        assert worker["models"]["llm"]["version"] == new_version
-        assert worker["models"]["llm"]["loads"] == 2
+        deadline = time.monotonic() + 15  # heartbeats refresh every 2 s
+        while time.monotonic() < deadline:
+            llm = api.get("/workers").json()["inference"][0]["models"]["llm"]
+            if llm["version"] == new_version:
+                break
+            time.sleep(0.5)
+        assert llm["version"] == new_version
+        assert llm["loads"] == 2
 
 
 def test_cancel_stops_training_at_the_next_step_and_publishes_nothing(trainer_platform: Platform) -> None:

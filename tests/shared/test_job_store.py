@@ -145,3 +145,27 @@ def test_list_is_newest_first_and_scoped_to_owner(stores: tuple[JobStore, AsyncS
     rest, more = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=3)
     assert [r.job_id for r in rest] == [records[1].job_id, records[0].job_id]
     assert not more
+
+
+def test_a_long_wait_outlasts_the_client_socket_timeout(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    """Waits longer than one blocking read (and than the socket timeout) are loops of short reads."""
+    import threading
+
+    sync_store, runner = stores
+    record = make_record()
+
+    async def scenario() -> JobRecord | None:
+        async_store = AsyncJobStore.from_url(runner.url, ttl=600)
+        await async_store.create(record)
+        sync_store.start(record.job_id, worker="w1")
+        finisher = threading.Timer(
+            11, lambda: sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={})
+        )
+        finisher.start()
+        try:
+            return await async_store.wait_for_final(record.job_id, timeout=30)
+        finally:
+            finisher.cancel()
+            await async_store.close()
+
+    assert asyncio.run(scenario()).status is JobStatus.SUCCEEDED
