@@ -1,8 +1,9 @@
 """Training throughput: the project's SQuAD loop against a baseline ``Trainer``, same data, same model.
 
 The baseline is configured as the original course material did: fp32, every example padded to
-384 tokens (``padding="max_length"``), batch 8. The project's loop pads each batch only to its
-longest example, and on CUDA adds bf16 autocast, fused AdamW and (``--compile``) torch.compile.
+384 tokens (``padding="max_length"``), batch 8. The project's loop groups examples of similar
+length and pads each batch only to its longest example, and on CUDA adds bf16 autocast, fused
+AdamW and (``--compile``) torch.compile.
 Both count real (non-pad) tokens per second. The model is randomly initialised (throughput
 only): a small GPT-2 configuration on the CPU, GPT-2 124M on a CUDA GPU. The tokenizer is the
 served LLM's (MODEL_DIR), so no download is needed.
@@ -24,7 +25,7 @@ from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.squad.data import load_squad
-from training.squad.features import Encoder, collate, prompt_text
+from training.squad.features import Encoder, collate, length_grouped_batches, prompt_text
 from training.squad.loop import FinetuneConfig, new_optimizer, optimizer_step
 
 MAX_LENGTH = 384
@@ -47,9 +48,12 @@ def project_loop(
 ) -> float:
     encoder = Encoder(tokenizer, MAX_LENGTH)
     features = [encoder.encode(example) for example in examples]
+    lengths = [len(f["input_ids"]) for f in features]
     loader = DataLoader(
-        features, batch_size=batch_size, shuffle=True, collate_fn=collate(tokenizer.pad_token_id)
-    )  # type: ignore[arg-type]
+        features,  # type: ignore[arg-type]
+        batch_sampler=length_grouped_batches(lengths, batch_size, seed=0),
+        collate_fn=collate(tokenizer.pad_token_id),
+    )
     model = fresh_model(len(tokenizer), device)
     config = FinetuneConfig(max_steps=steps, batch_size=batch_size, learning_rate=5e-5, compile=compile_model)
     optimizer, schedule = new_optimizer(model, config, device)

@@ -148,3 +148,14 @@ def test_same_seed_same_run(tiny_store: ModelStore) -> None:
         )
         losses.append(run)
     assert losses[0] == losses[1]
+
+
+def test_length_grouped_batches_cover_every_example_once_with_little_padding() -> None:
+    from training.squad.features import length_grouped_batches
+
+    lengths = [(i * 37) % 300 + 10 for i in range(400)]
+    batches = length_grouped_batches(lengths, batch_size=8, seed=0, window=10)
+    assert sorted(i for batch in batches for i in batch) == list(range(400))
+    assert batches == length_grouped_batches(lengths, batch_size=8, seed=0, window=10)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert padded < 1.1 * sum(lengths)  # random batches of 8 would pad about half

@@ -25,7 +25,7 @@ from shared.model_store import ModelStore, ModelVersion
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
 from training.squad.evaluation import generate_answers, squad_scores
-from training.squad.features import Encoder, collate
+from training.squad.features import Encoder, collate, length_grouped_batches
 
 logger = logging.getLogger(__name__)
 
@@ -169,10 +169,12 @@ def finetune(
     )
     eval_features = [encoder.encode(example) for example in eval_examples]
     pad = collate(tokenizer.pad_token_id)
-    generator = torch.Generator().manual_seed(config.seed)
+    lengths = [len(feature["input_ids"]) for feature in train_features]
     train_loader = DataLoader(
-        train_features, batch_size=config.batch_size, shuffle=True, collate_fn=pad, generator=generator
-    )  # type: ignore[arg-type]
+        train_features,  # type: ignore[arg-type]
+        batch_sampler=length_grouped_batches(lengths, config.batch_size, config.seed),
+        collate_fn=pad,
+    )
     eval_loader = DataLoader(eval_features, batch_size=config.eval_batch_size, collate_fn=pad)  # type: ignore[arg-type]
 
     def scores() -> dict[str, float]:
