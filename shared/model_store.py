@@ -87,6 +87,13 @@ class ModelStore:
                 return candidate
         return None
 
+    def published(self, version: WritableVersion) -> ModelVersion:
+        """The store's view of a version once its ``new_version`` block has completed."""
+        found = self.get(version.model, version.version)
+        if found is None:
+            raise LookupError(f"{version.model.value} {version.version} was not published")
+        return found
+
     def remove_abandoned_partials(self) -> list[Path]:
         """Delete staging folders whose writer process (on this host) no longer exists.
 

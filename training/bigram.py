@@ -59,9 +59,7 @@ def train(store: ModelStore, *, corpus_path: Path | None = None) -> ModelVersion
     with store.new_version(ModelName.BIGRAM, metadata) as version:
         table = {word: dict(counts) for word, counts in following.items()}
         (version.path / COUNTS_FILE).write_text(json.dumps(table))
-    published = store.get(ModelName.BIGRAM, version.version)
-    assert published is not None
-    return published
+    return store.published(version)
 
 
 def ensure_trained(store: ModelStore) -> ModelVersion:

@@ -114,9 +114,7 @@ def import_base(store: ModelStore, base: str | Path | None = None) -> ModelVersi
     with store.new_version(ModelName.LLM, metadata) as version:
         model.save_pretrained(version.path, safe_serialization=True)
         tokenizer.save_pretrained(version.path)
-    published = store.get(ModelName.LLM, version.version)
-    assert published is not None
-    return published
+    return store.published(version)
 
 
 def ensure_imported(store: ModelStore) -> ModelVersion:

@@ -141,9 +141,7 @@ def train(
         model.save_pretrained(version.path, safe_serialization=True)
         tokenizer.save_pretrained(version.path)
         save_loss_plot(losses, version.path / "loss_curve.png", title="course-name extractor: training loss")
-    published = store.get(ModelName.COURSE_EXTRACTOR, version.version)
-    assert published is not None
-    return published
+    return store.published(version)
 
 
 def ensure_trained(store: ModelStore) -> ModelVersion:

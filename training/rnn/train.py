@@ -107,9 +107,7 @@ def train(
     with store.new_version(ModelName.RNN, metadata) as version:
         save(model, vocabulary, version.path)
         save_loss_plot(losses, version.path / "loss_curve.png", title="word LSTM: training loss")
-    published = store.get(ModelName.RNN, version.version)
-    assert published is not None
-    return published
+    return store.published(version)
 
 
 def ensure_trained(store: ModelStore) -> ModelVersion:

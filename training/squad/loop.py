@@ -241,6 +241,4 @@ def finetune(
         save_loss_plot(
             losses, version.path / "loss_curve.png", title="SQuAD fine-tuning", eval_losses=eval_history
         )
-    published = store.get(ModelName.LLM, version.version)
-    assert published is not None
-    return published
+    return store.published(version)
