@@ -24,8 +24,9 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer, Tr
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
+from training.length_grouping import length_grouped_batches
 from training.squad.data import load_squad
-from training.squad.features import Encoder, collate, length_grouped_batches, prompt_text
+from training.squad.features import Encoder, collate, prompt_text
 from training.squad.loop import FinetuneConfig, new_optimizer, optimizer_step
 
 MAX_LENGTH = 384

@@ -151,7 +151,7 @@ def test_same_seed_same_run(tiny_store: ModelStore) -> None:
 
 
 def test_length_grouped_batches_cover_every_example_once_with_little_padding() -> None:
-    from training.squad.features import length_grouped_batches
+    from training.length_grouping import length_grouped_batches
 
     lengths = [(i * 37) % 300 + 10 for i in range(400)]
     batches = length_grouped_batches(lengths, batch_size=8, seed=0, window=10)

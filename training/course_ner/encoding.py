@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 LABELS = ("O", "B-COURSE", "I-COURSE")
 OUTSIDE, BEGIN, INSIDE = range(3)
+LABELS_RANGE = (OUTSIDE, BEGIN, INSIDE)
+WORD_BREAKS = frozenset(",;:.!?()[]\"'")
+Score = TypeVar("Score")
 WORD = re.compile(r"[^\W_][\w'\u2019-]*")
 MAX_TOKENS = 128
 STRIDE = 32
@@ -97,62 +100,172 @@ def decode_spans(offsets: Sequence[tuple[int, int]], tags: Sequence[int]) -> lis
 
 
 def whole_words(
-    text: str, offsets: Sequence[tuple[int, int]], tags: Sequence[int]
-) -> tuple[list[tuple[int, int]], list[int]]:
-    """Join sub-word tokens into words; a word takes the tag of its first token.
+    text: str, offsets: Sequence[tuple[int, int]], scores: Sequence[Score]
+) -> tuple[list[tuple[int, int]], list[Score]]:
+    """Join touching tokens into words; a word takes the scores (or tag) of its first token.
 
-    Tokens touch inside a word ("Ambi" + "##tious"); a span can then never start or end in the
-    middle of a word.
+    Tokens touch inside a word ("Ambi" + "##tious", "P" + "-" + "Introduction", "EHR" + "/" +
+    "HI"), so a span can never start or end in the middle of one; punctuation that ends a clause
+    or quotes a name (",;:.!?()[]\"'") still stands apart.
     """
     words: list[tuple[int, int]] = []
-    word_tags: list[int] = []
-    for (start, end), tag in zip(offsets, tags, strict=True):
+    word_scores: list[Score] = []
+    for (start, end), score in zip(offsets, scores, strict=True):
         if end <= start:
             continue
-        joined = words and start == words[-1][1] and text[start - 1].isalnum() and text[start].isalnum()
-        if joined:
+        touching = bool(words) and start == words[-1][1]
+        if touching and text[start - 1] not in WORD_BREAKS and text[start] not in WORD_BREAKS:
             words[-1] = (words[-1][0], end)
         else:
             words.append((start, end))
-            word_tags.append(tag)
-    return words, word_tags
+            word_scores.append(score)
+    return words, word_scores
 
 
-LEADING_FILLERS = frozenset(
-    {"the", "for", "in", "of", "to", "and", "or", "a", "an", "my", "into", "on", "at"}
+FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "nor",
+        "but",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "with",
+        "by",
+        "through",
+        "into",
+        "via",
+        "vs",
+        "as",
+        "about",
+        "after",
+        "before",
+        "during",
+        "since",
+        "until",
+        "upon",
+        "within",
+        "without",
+        "across",
+        "among",
+        "between",
+        "over",
+        "under",
+        "toward",
+        "towards",
+        "beyond",
+        "per",
+        "against",
+        "around",
+        "along",
+        "my",
+    ]
 )
+SPAN_WORD = re.compile(r"\S+")
 
 
-def trim_leading_fillers(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop lower-case filler words before a capitalised name ("for Managing People" -> "Managing People")."""
-    trimmed = []
-    for start, end in spans:
-        while True:
-            word_end = text.find(" ", start, end)
-            if word_end == -1:
-                break
-            word, rest = text[start:word_end], text[word_end + 1 : end]
-            if word in LEADING_FILLERS and rest[:1].isupper():
-                start = word_end + 1
+def _bare(word: str) -> str:
+    return word.strip(",;:.!?()[]\"'")
+
+
+def _is_capitalised(word: str) -> bool:
+    return _bare(word)[:1].isupper()
+
+
+def _is_lowercase_content(word: str) -> bool:
+    bare = _bare(word)
+    return bare[:1].islower() and bare.lower() not in FUNCTION_WORDS
+
+
+def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Cut what cannot belong to a course title off a predicted span.
+
+    Catalog titles are in title case: every word but the small function words is capitalised
+    (all but 9 of the 6,533 real titles), and none ends in a function word. So in a span that has
+    capitalised words, a lower-case content word ("sections", "final") is context: the title is
+    the run between such words with the most capitalised words ("Remote sections of Web
+    Technologies" -> "Web Technologies"). Function words never start a capitalised run or end any
+    span ("Sports Nutrition and" -> "Sports Nutrition"). Spans with no capitals (lower-case text)
+    keep their content words. None when nothing is left.
+    """
+    words = [(m.start() + start, m.end() + start) for m in SPAN_WORD.finditer(text[start:end])]
+    if any(_is_capitalised(text[a:b]) for a, b in words):
+        runs: list[list[tuple[int, int]]] = [[]]
+        for a, b in words:
+            if _is_lowercase_content(text[a:b]):
+                runs.append([])
             else:
-                break
-        trimmed.append((start, end))
-    return trimmed
+                runs[-1].append((a, b))
+        words = max(runs, key=lambda run: sum(_is_capitalised(text[a:b]) for a, b in run))
+        while words and _bare(text[words[0][0] : words[0][1]]) in FUNCTION_WORDS:
+            words = words[1:]
+    while words and _bare(text[words[-1][0] : words[-1][1]]) in FUNCTION_WORDS:
+        words = words[:-1]
+    if not words:
+        return None
+    first, last = words[0][0], words[-1][1]
+    while last > first and text[last - 1] in ",;:-&/":
+        last -= 1
+    return (first, last) if last > first else None
+
+
+def tidy_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    tidied = (tidy_span(text, start, end) for start, end in spans)
+    return [span for span in tidied if span is not None]
+
+
+def best_tags(word_scores: Sequence[Sequence[float]]) -> list[int]:
+    """The most likely valid BIO sequence (Viterbi over per-word log-probabilities).
+
+    An I- tag may only follow a B- or an I-: a lone word the model is unsure of ("into",
+    "tutoring") then joins the name beside it or none, instead of becoming a name of its own.
+    """
+    if not word_scores:
+        return []
+    allowed = {OUTSIDE: (OUTSIDE, BEGIN), BEGIN: (OUTSIDE, BEGIN, INSIDE), INSIDE: (OUTSIDE, BEGIN, INSIDE)}
+    impossible = float("-inf")
+    best = [word_scores[0][OUTSIDE], word_scores[0][BEGIN], impossible]
+    back: list[list[int]] = []
+    for scores in word_scores[1:]:
+        step, pointers = [], []
+        for tag in LABELS_RANGE:
+            previous = max((p for p in LABELS_RANGE if tag in allowed[p]), key=lambda p: best[p])
+            step.append(best[previous] + scores[tag])
+            pointers.append(previous)
+        best, back = step, [*back, pointers]
+    tags = [max(LABELS_RANGE, key=lambda t: best[t])]
+    for pointers in reversed(back):
+        tags.append(pointers[tags[-1]])
+    return tags[::-1]
 
 
 def names_from_windows(
-    texts: Sequence[str], offsets: list[list[tuple[int, int]]], window_of: list[int], tags: list[list[int]]
+    texts: Sequence[str],
+    offsets: list[list[tuple[int, int]]],
+    window_of: list[int],
+    scores: list[list[list[float]]],
 ) -> list[list[str]]:
-    """Merge the windows of each text (first window wins where they overlap), then decode."""
-    per_text: list[dict[tuple[int, int], int]] = [{} for _ in texts]
+    """Merge the windows of each text (first window wins where they overlap), then decode.
+
+    ``scores`` holds each token's log-probabilities of the three labels.
+    """
+    per_text: list[dict[tuple[int, int], list[float]]] = [{} for _ in texts]
     for row, text_index in enumerate(window_of):
-        for offset, tag in zip(offsets[row], tags[row], strict=True):
+        for offset, token_scores in zip(offsets[row], scores[row], strict=True):
             if offset[1] > offset[0]:
-                per_text[text_index].setdefault((offset[0], offset[1]), tag)
+                per_text[text_index].setdefault((offset[0], offset[1]), token_scores)
     results = []
     for text, tokens in zip(texts, per_text, strict=True):
         ordered = sorted(tokens.items())
-        words, word_tags = whole_words(text, [o for o, _ in ordered], [t for _, t in ordered])
-        spans = trim_leading_fillers(text, decode_spans(words, word_tags))
+        words, word_scores = whole_words(text, [o for o, _ in ordered], [t for _, t in ordered])
+        spans = tidy_spans(text, decode_spans(words, best_tags(word_scores)))
         results.append([text[start:end] for start, end in spans])
     return results

@@ -22,10 +22,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
 from training.squad.evaluation import generate_answers, squad_scores
-from training.squad.features import Encoder, collate, length_grouped_batches
+from training.squad.features import Encoder, collate
 
 logger = logging.getLogger(__name__)
 
