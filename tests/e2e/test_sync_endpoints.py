@@ -12,6 +12,23 @@ def test_extract_course_name_contract(api: httpx.Client) -> None:
     assert response.json() == {"extracted_course_names": ["Introduction to Artificial Intelligence"]}
 
 
+def test_trained_extractor_finds_held_out_titles_through_the_api(api: httpx.Client) -> None:
+    """Titles and sentence shapes the served model never trained on, one request each."""
+    from training.course_ner.data import build_splits
+    from training.course_ner.train import NerTrainingConfig, entity_scores
+
+    config = NerTrainingConfig()
+    examples = build_splits(config.seed, config.train_size, config.held_out_size).held_out[:60]
+    predicted = []
+    for example in examples:
+        response = api.post("/extract-course-name/", json={"text": example.text})
+        assert response.status_code == 200, response.text
+        predicted.append(response.json()["extracted_course_names"])
+    scores = entity_scores([e.names() for e in examples], predicted)
+    assert scores["entities"] >= 40
+    assert scores["f1"] >= 0.75, scores
+
+
 def test_extract_finds_nothing_in_unrelated_text(api: httpx.Client) -> None:
     response = api.post("/extract-course-name/", json={"text": "The cafeteria opens at noon."})
     assert response.json() == {"extracted_course_names": []}
