@@ -71,13 +71,14 @@ def catalog_titles() -> list[str]:
 
 
 def wrap(rng: random.Random, template: str) -> str:
+    """Surround a template with an opener and a trailer, and fill its distractor slots."""
     core = template.rstrip(".!?")
     ending = template[len(core) :] if rng.random() < 0.7 else ""
     opener = rng.choice(OPENERS)
     continues_sentence = opener and not opener.rstrip().endswith((".", ":", "-", "!"))
     if continues_sentence and core[:1].isupper() and not core.startswith(("I ", "I'", "{")):
         core = core[0].lower() + core[1:]
-    return opener + core + rng.choice(TRAILERS) + ending
+    return fill_distractors(rng, opener + core + rng.choice(TRAILERS) + ending)
 
 
 def fill_distractors(rng: random.Random, template: str) -> str:
@@ -164,13 +165,13 @@ def _examples(
         composed = rng.random() < composed_share
         if rng.random() < NEGATIVE_SHARE:
             shape = composed_template(rng, positive=False) if composed else rng.choice(negatives)
-            negative = fill_distractors(rng, wrap(rng, shape))
+            negative = wrap(rng, shape)
             label = "composed" if composed else shape
             examples.append(Example(negative.lower() if lowercase else negative, (), label))
             continue
         shape = composed_template(rng, positive=True) if composed else rng.choice(templates)
         template = list_template(rng, shape)
-        wrapped = fill_distractors(rng, wrap(rng, template)) if template != "{0}" else template
+        wrapped = wrap(rng, template) if template != "{0}" else template
         example = fill(wrapped, rng.sample(titles, slots(template)), lowercase)
         examples.append(Example(example.text, example.spans, "composed" if composed else shape))
     return examples
@@ -187,7 +188,7 @@ def _featuring(
             template = list_template(rng, shape)
             names = [title, *rng.sample(others, slots(template) - 1)]
             rng.shuffle(names)
-            example = fill(fill_distractors(rng, wrap(rng, template)), names, rng.random() < LOWERCASE_SHARE)
+            example = fill(wrap(rng, template), names, rng.random() < LOWERCASE_SHARE)
             examples.append(Example(example.text, example.spans, shape))
     return examples
 
