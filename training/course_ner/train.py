@@ -145,6 +145,7 @@ def train(
         "base": str(base or base_source(None)),
         "kind": "finetuned",
         "data_sha256": sha256_of(DataFile.COURSE_TITLES),
+        "negatives_data_sha256": sha256_of(DataFile.SQUAD_DEV),  # the Wikipedia sentences
         "training": {**asdict(config), "train_examples": len(splits.train), "steps": total_steps},
         "held_out": {
             "examples": len(splits.held_out),
