@@ -130,6 +130,51 @@ def test_spans_are_tidied_to_what_a_title_case_title_can_be() -> None:
     assert tidy("go for and", "for and") == []
 
 
+def _spans(text: str, *names: str) -> list[tuple[int, int]]:
+    return [(text.index(name), text.index(name) + len(name)) for name in names]
+
+
+def test_a_name_runs_on_over_the_capitalised_words_right_after_it() -> None:
+    from training.course_ner.encoding import extend_through_capitals
+
+    def extend(text: str, *names: str) -> list[str]:
+        return [text[a:b] for a, b in extend_through_capitals(text, _spans(text, *names))]
+
+    text = "The professor for Global Environmental Politics used to work at the UN."
+    assert extend(text, "Global Environmental") == ["Global Environmental Politics"]
+    assert extend("Does Ceramics: Wheel Throwing, a studio, cost more?", "Ceramics: Wheel") == [
+        "Ceramics: Wheel Throwing"
+    ]
+    # Not over "I", weekdays, people's titles, another name, or past punctuation.
+    assert extend("Once I finish Calculus I'm off", "Calculus") == ["Calculus"]
+    assert extend("I have Calculus Monday and Friday", "Calculus") == ["Calculus"]
+    assert extend("Ask for Biology Professor Lee", "Biology") == ["Biology"]
+    assert extend("took Sales Management Marketing", "Sales Management", "Marketing") == [
+        "Sales Management",
+        "Marketing",
+    ]
+    assert extend("took Biology. Then Chemistry", "Biology") == ["Biology"]
+    assert extend("TOOK BIOLOGY LAB", "BIOLOGY") == ["BIOLOGY"]
+
+
+def test_lower_case_spans_go_when_the_other_names_are_capitalised() -> None:
+    from training.course_ner.encoding import keep_consistent_case
+
+    def keep(text: str, *names: str) -> list[str]:
+        return [text[a:b] for a, b in keep_consistent_case(text, _spans(text, *names))]
+
+    text = "she recommends Election Law for anyone interested in research"
+    assert keep(text, "Election Law", "research") == ["Election Law"]
+    assert keep("i love intro to psych but stats is hard", "intro to psych", "stats") == [
+        "intro to psych",
+        "stats",
+    ]
+    assert keep("Statistics first, then Linear Algebra", "Statistics", "Linear Algebra") == [
+        "Statistics",
+        "Linear Algebra",
+    ]
+
+
 def test_constrained_decoding_never_starts_a_name_with_an_inside_tag() -> None:
     from training.course_ner.encoding import best_tags
 

@@ -1,4 +1,4 @@
-"""Hand-written sentences that no template produced, with titles the catalog file does not hold.
+"""Hand-written sentences that no template produced, most with titles the catalog file does not hold.
 
 The held-out split measures titles and templates the model never saw, but its sentences still come
 from the same generator. These were written by hand, in the way students and staff really write
@@ -86,6 +86,72 @@ CHALLENGE_SENTENCES = [
     "Why is [Differential Geometry] only offered in autumn?",
     "Registration for [Art of the Italian Renaissance] opens Monday at 7 am.",
     "[Human Anatomy and Physiology II], [General Microbiology], then nursing school.",
+]
+# A second set, written later and before any training change was scored on it: everyday titles of
+# the kind most students take (ten of them are also in the catalog file), plain lists joined by
+# "and", and sentences with no course.
+CHALLENGE_SENTENCES += [
+    "I'm taking [Calculus II] and [Introduction to Psychology] this semester.",
+    "Has anyone taken [Linear Algebra] with Professor Smith?",
+    "The library is open until 10 pm on weekdays.",
+    "My favorite class so far is [Organic Chemistry].",
+    "i love [intro to psych] but [stats] is killing me",
+    "Can someone explain what [Discrete Structures] covers?",
+    "[Principles of Macroeconomics] is a prerequisite for [Money and Banking].",
+    "We're meeting at Starbucks before the game on Saturday.",
+    "I just registered for [Introduction to Philosophy], [World Religions], and [Public Speaking].",
+    "Is [Business Statistics] offered in the summer?",
+    "[Data Structures] was way harder than [Programming Fundamentals].",
+    "My brother goes to Texas A&M and studies petroleum engineering.",
+    "Professor Garcia teaches [Spanish Conversation] on Tuesdays.",
+    "Did anyone else fail the midterm in [Physics I]?",
+    "I need to drop either [Microbiology] or [Anatomy and Physiology I].",
+    "The campus bookstore is having a sale this week.",
+    "[Introduction to Computer Science] fills up really fast.",
+    "She is a teaching assistant for [Financial Accounting].",
+    "The exam for [Ancient Greek Philosophy] is on Friday morning.",
+    "Our professor canceled class because of the snowstorm.",
+    "He recommended [Critical Thinking] and [Introduction to Ethics] for freshmen.",
+    "What's the difference between [Biology 101] and [General Biology]?",
+    "I'm enrolled in [Web Programming] this term.",
+    "Next year I plan to take [Artificial Intelligence] and [Computer Vision].",
+    "The Dean's List was posted on the university website yesterday.",
+    "[American Government] is required for all students in Texas.",
+    "Any tips for surviving [Thermodynamics]?",
+    "I transferred from Miami Dade College last spring.",
+    "[Introduction to Marketing] and [Consumer Behavior] share a textbook.",
+    "My roommate is taking [Music Appreciation] as an easy elective.",
+    "The Student Government meeting is in the Union Ballroom.",
+    "I got a B+ in [Differential Equations] last quarter.",
+    "[Intro to Film] is my favorite class this year!",
+    "Do I need [Precalculus] before [Calculus I]?",
+    "The soccer team practices at Husky Field every afternoon.",
+    "I'm thinking about [Human Resource Management] or [Organizational Behavior].",
+    "Dr. Williams published a book on climate change.",
+    "Lectures for [Database Systems] are recorded and posted online.",
+    "I'm a junior majoring in Biology with a minor in Chemistry.",
+    "[Creative Writing: Poetry] meets in the English building.",
+    "My advisor said I should take [Technical Writing] before graduating.",
+    "We have a quiz in [Statistics for Engineers] tomorrow.",
+    "The parking garage on 15th Avenue is full again.",
+    "[Environmental Ethics] was one of the best courses I've taken.",
+    "Does anyone have the syllabus for [Cognitive Neuroscience]?",
+    "i'm so behind in [computer architecture] and [operating systems]",
+    "The Graduate School sends admission decisions in March.",
+    "I'm retaking [College Algebra] because I failed it last fall.",
+    "[Introduction to Sociology], [Cultural Anthropology] and [Human Geography] all count as social "
+    "sciences.",
+    "Our study group for [Genetics] meets in the library on Sundays.",
+    "Harvard and Yale are playing football this weekend.",
+    "Should I take [Machine Learning] or [Deep Learning] first?",
+    "The professor who teaches [Medieval History] is retiring.",
+    "We learned about recursion in [Introduction to Programming] today.",
+    "Apple is recruiting software engineers on campus next week.",
+    "Is [Nutrition and Health] an online class?",
+    "I finished all the assignments for [Digital Photography] early.",
+    "The Math Department is hosting a colloquium on Thursday.",
+    "[Astronomy 101] is a fun lab science for non-majors.",
+    "I am enrolled in [Marketing Research] and [Sales Management] this fall.",
 ]
 
 MARKED = re.compile(r"\[([^\]]+)\]")

@@ -22,8 +22,12 @@ from training.course_ner.phrasebook import (
     DISTRACTORS,
     LIST_CONNECTORS_LAST,
     LIST_CONNECTORS_TWO,
+    NAME_PREDICATES,
+    NAME_RELATIONS,
+    NAMES_PREDICATES,
     NEGATIVE_PHRASES,
     NEGATIVE_TEMPLATES,
+    NOUN_LINKS,
     NOUN_PREDICATES,
     OPENERS,
     ORIGINAL_TITLES,
@@ -34,11 +38,20 @@ from training.course_ner.phrasebook import (
 )
 
 NEGATIVE_SHARE = 0.3
-COMPOSED_SHARE = 0.4  # of the training sentences: composed from parts rather than a template
+COMPOSED_SHARE = 0.5  # of the training sentences: composed from parts rather than a template
 ENCYCLOPEDIA_SHARE = 0.08  # of the training examples: negatives taken from Wikipedia prose
 DISTRACTOR_SLOT = re.compile(r"<[a-z]+>")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 TEACHING = re.compile(r"cours|class|lectur|semester|curricul|taught|teach|syllab|degree", re.IGNORECASE)
+MAX_NAMES = 4  # course names in one sentence
+COMPOSED_LIST_SHARE = 0.7  # of the composed positives: a list of names rather than one
+PLAIN_AND_SHARE = 0.5  # of the composed lists: joined by a plain "and"
+LIST_WEIGHTS = (2, 5, 3, 1)  # how often a composed list holds one, two, three or four names
+# Of the training lists: names drawn only from short titles with no "and" of their own. A quarter of
+# the catalog's titles hold an "and", so without these the model reads "Sales Management and
+# Marketing Research" as one name far more often than people mean one.
+SHORT_LIST_SHARE = 0.35
+SHORT_TITLE_WORDS = 3
 HELD_OUT_TEMPLATE_SHARE = 0.2
 HELD_OUT_TITLE_SHARE = 0.1
 LOWERCASE_SHARE = 0.15
@@ -109,19 +122,36 @@ def composed_template(rng: random.Random, positive: bool) -> str:
     """A sentence shape put together from parts: subject and verb, the names, what follows."""
     if not positive:
         phrase = rng.choice(NEGATIVE_PHRASES) + rng.choice(AFTER_NAMES)
-    elif rng.random() < 0.25:
-        noun, predicate = rng.choice(COURSE_NOUNS), rng.choice(NOUN_PREDICATES)
-        phrase = f"the {{0}} {noun} {predicate}" + rng.choice(AFTER_NAMES)
+        return phrase[0].upper() + phrase[1:]
+    if rng.random() >= COMPOSED_LIST_SHARE:
+        names = "{0}"
+    elif rng.random() < PLAIN_AND_SHARE:  # the way most people list: "A and B", "A, B, and C"
+        names = rng.choice(["{0} and {1}", "{0} and {1}", "{0}, {1} and {2}", "{0}, {1}, and {2}"])
     else:
-        names = "{L}" if rng.random() < 0.4 else "{0}"
-        phrase = f"{rng.choice(COURSE_VERB_PHRASES)} {names}" + rng.choice(AFTER_NAMES)
-    return phrase[0].upper() + phrase[1:]
+        names = list_template(rng, "{L}", LIST_WEIGHTS)
+    shape = rng.random()
+    if shape < 0.12:  # the {0} final is brutal
+        phrase = f"the {{0}} {rng.choice(COURSE_NOUNS)} {rng.choice(NOUN_PREDICATES)}"
+    elif shape < 0.24:  # Homework for {0} and {1} is posted
+        phrase = f"{rng.choice(COURSE_NOUNS)} {rng.choice(NOUN_LINKS)} {names} {rng.choice(NOUN_PREDICATES)}"
+    elif shape < 0.36:  # {0} and {1} are full; Both {0} and {1} are full; {0} is full
+        if names == "{0}":
+            phrase = f"{{0}} {rng.choice(NAME_PREDICATES)}"
+        else:
+            both = "both " if names == "{0} and {1}" and rng.random() < 0.3 else ""
+            phrase = f"{both}{names} {rng.choice(NAMES_PREDICATES)}"
+    elif shape < 0.46:  # {0} is a prerequisite for {1}
+        phrase = f"{{0}} {rng.choice(NAME_RELATIONS)} {{1}}"
+    else:  # I'm taking {0} and {1}
+        phrase = f"{rng.choice(COURSE_VERB_PHRASES)} {names}"
+    phrase += rng.choice(AFTER_NAMES)
+    return phrase if phrase.startswith("{") else phrase[0].upper() + phrase[1:]
 
 
 def fill(template: str, titles: list[str], lowercase: bool) -> Example:
     """Place titles into a template, recording where each one lands."""
     text, spans, rest = "", [], template
-    for index in range(3):
+    for index in range(MAX_NAMES):
         slot = "{" + str(index) + "}"
         if slot not in rest:
             break
@@ -133,21 +163,28 @@ def fill(template: str, titles: list[str], lowercase: bool) -> Example:
     return Example(text.lower() if lowercase else text, tuple(spans))
 
 
+def is_short(title: str) -> bool:
+    """A title of a few words that has no list inside it: "Human Anatomy", "Calculus II"."""
+    words = [word.lower() for word in title.split()]
+    return len(words) <= SHORT_TITLE_WORDS and not {"and", "&", "or"} & set(words) and "," not in title
+
+
 def slots(template: str) -> int:
-    return sum("{" + str(i) + "}" in template for i in range(3))
+    return sum("{" + str(i) + "}" in template for i in range(MAX_NAMES))
 
 
-def list_template(rng: random.Random, template: str) -> str:
-    """Expand {L} into one to three numbered slots with varied connectors."""
+def list_template(rng: random.Random, template: str, weights: tuple[int, ...] = (4, 4, 2, 1)) -> str:
+    """Expand {L} into one to four numbered slots with varied connectors."""
     if "{L}" not in template:
         return template
-    count = rng.choices([1, 2, 3], weights=[4, 4, 2])[0]
+    count = rng.choices(range(1, MAX_NAMES + 1), weights=weights)[0]
     if count == 1:
         names = "{0}"
     elif count == 2:
         names = "{0}" + rng.choice(LIST_CONNECTORS_TWO) + "{1}"
     else:
-        names = "{0}, {1}" + rng.choice(LIST_CONNECTORS_LAST) + "{2}"
+        names = ", ".join("{" + str(i) + "}" for i in range(count - 1))
+        names += rng.choice(LIST_CONNECTORS_LAST) + "{" + str(count - 1) + "}"
     return template.replace("{L}", names)
 
 
@@ -158,7 +195,9 @@ def _examples(
     titles: list[str],
     count: int,
     composed_share: float = 0.0,
+    short_list_share: float = 0.0,
 ) -> list[Example]:
+    short_titles = [title for title in titles if is_short(title)]
     examples = []
     for _ in range(count):
         lowercase = rng.random() < LOWERCASE_SHARE
@@ -172,7 +211,9 @@ def _examples(
         shape = composed_template(rng, positive=True) if composed else rng.choice(templates)
         template = list_template(rng, shape)
         wrapped = wrap(rng, template) if template != "{0}" else template
-        example = fill(wrapped, rng.sample(titles, slots(template)), lowercase)
+        names = slots(template)
+        short = names > 1 and short_list_share > 0 and rng.random() < short_list_share
+        example = fill(wrapped, rng.sample(short_titles if short else titles, names), lowercase)
         examples.append(Example(example.text, example.spans, "composed" if composed else shape))
     return examples
 
@@ -210,7 +251,9 @@ def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 150
         int(len(negatives) * HELD_OUT_TEMPLATE_SHARE),
     )
     held_out = _examples(rng, positives[:p_cut], negatives[:n_cut], held_out_titles, held_out_size)
-    train = _examples(rng, positives[p_cut:], negatives[n_cut:], train_titles, train_size, COMPOSED_SHARE)
+    train = _examples(
+        rng, positives[p_cut:], negatives[n_cut:], train_titles, train_size, COMPOSED_SHARE, SHORT_LIST_SHARE
+    )
     train += _featuring(rng, positives[p_cut:], ORIGINAL_TITLES, train_titles, per_title=10)
     prose = encyclopedia_sentences(int(train_size * ENCYCLOPEDIA_SHARE), seed)
     train += [Example(sentence, (), "encyclopedia") for sentence in prose]

@@ -222,6 +222,74 @@ def tidy_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]
     return [span for span in tidied if span is not None]
 
 
+# Capitalised words that follow a course name without being part of it.
+NOT_TITLE_WORDS = frozenset(
+    [
+        *("I", "I'm", "I've", "I'll", "I'd", "Professor", "Prof", "Dr", "Mr", "Mrs", "Ms"),
+        *("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        *("January", "February", "March", "April", "May", "June", "July", "August"),
+        *("September", "October", "November", "December"),
+    ]
+)
+NEXT_WORD = re.compile(r" ([A-Z][\w'\u2019&/-]*)([,;:.!?)]*)")
+
+
+def extend_through_capitals(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Carry a span on over the capitalised words that directly follow it.
+
+    The model sometimes stops one word short of a title's end ("Global Environmental" of "Global
+    Environmental Politics used to"), but a title-case word right after a name, with only a space
+    between, is almost always more of it. Not over a word that starts another span, nor over
+    weekdays, months, "I" or titles of people; punctuation after a word ends the extension.
+    """
+    starts = {start for start, _ in spans}
+    extended = []
+    for start, end in spans:
+        while (match := NEXT_WORD.match(text, end)) and match.start(1) not in starts:
+            if match.group(1) in NOT_TITLE_WORDS or text.isupper():
+                break
+            end = match.end(1)
+            if match.group(2):
+                break
+        extended.append((start, end))
+    return extended
+
+
+def keep_consistent_case(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop all-lower-case spans from a text whose other names are capitalised.
+
+    Someone who writes "Election Law" writes "Research Methods" too, so "research" in "she
+    recommends Election Law for anyone interested in research" is not a course name. Texts written
+    all in lower case keep their spans.
+    """
+    capital = capitalised_chars(text)
+    cased = [any(capital[start:end]) for start, end in spans]
+    if not any(cased):
+        return spans
+    return [span for span, is_cased in zip(spans, cased, strict=True) if is_cased or text[span[0]].isupper()]
+
+
+CONJUNCTIONS = frozenset(["and", "&", "or"])
+# Real catalog titles often hold an "and" ("Signals and Systems": 27% of the 6,533), so the model
+# leans towards one long name where a message lists two ("Marketing Research and Sales
+# Management"). A conjunction between words gets this much log-odds towards "outside": chosen on
+# the held-out split and the hand-written sentences (see `python -m training.course_ner.evaluate`).
+CONJUNCTION_OUTSIDE_BONUS = 1.0
+
+
+def lean_to_split(
+    text: str, words: Sequence[tuple[int, int]], word_scores: Sequence[Sequence[float]]
+) -> list[list[float]]:
+    """Word scores with the conjunctions' outside score raised by CONJUNCTION_OUTSIDE_BONUS."""
+    leaned = []
+    for (start, end), scores in zip(words, word_scores, strict=True):
+        row = list(scores)
+        if text[start:end].lower() in CONJUNCTIONS:
+            row[OUTSIDE] += CONJUNCTION_OUTSIDE_BONUS
+        leaned.append(row)
+    return leaned
+
+
 def best_tags(word_scores: Sequence[Sequence[float]]) -> list[int]:
     """The most likely valid BIO sequence (Viterbi over per-word log-probabilities).
 
@@ -266,6 +334,8 @@ def names_from_windows(
     for text, tokens in zip(texts, per_text, strict=True):
         ordered = sorted(tokens.items())
         words, word_scores = whole_words(text, [o for o, _ in ordered], [t for _, t in ordered])
-        spans = tidy_spans(text, decode_spans(words, best_tags(word_scores)))
+        tags = best_tags(lean_to_split(text, words, word_scores))
+        spans = tidy_spans(text, decode_spans(words, tags))
+        spans = keep_consistent_case(text, extend_through_capitals(text, spans))
         results.append([text[start:end] for start, end in spans])
     return results

@@ -110,6 +110,102 @@ SUBJECTS = [
     "Game Design",
     "Human-Computer Interaction",
     "Information Retrieval",
+    "Calculus with Applications",
+    "Pre-Calculus",
+    "Trigonometry",
+    "Geometry",
+    "Business Calculus",
+    "Managerial Economics",
+    "Cost Accounting",
+    "Auditing",
+    "Taxation",
+    "Investments",
+    "Business Ethics",
+    "Supply Chain Management",
+    "Operations Management",
+    "Project Management",
+    "Entrepreneurship",
+    "Digital Marketing",
+    "Advertising",
+    "Journalism",
+    "Mass Communication",
+    "Rhetoric",
+    "Composition",
+    "British Literature",
+    "American Literature",
+    "Shakespeare",
+    "Poetry Writing",
+    "Latin",
+    "Italian",
+    "Portuguese",
+    "Arabic",
+    "Russian",
+    "Sign Language",
+    "Child Development",
+    "Developmental Psychology",
+    "Personality Psychology",
+    "Research Methods",
+    "Criminology",
+    "Criminal Justice",
+    "Criminal Law",
+    "Family Law",
+    "Gender Studies",
+    "African American Studies",
+    "Native American Studies",
+    "Religious Studies",
+    "Comparative Politics",
+    "Public Policy",
+    "Urban Studies",
+    "Physical Geography",
+    "Meteorology",
+    "Earth Science",
+    "Physical Anthropology",
+    "Archaeology",
+    "Zoology",
+    "Botany",
+    "Marine Biology",
+    "Evolutionary Biology",
+    "Immunology",
+    "Virology",
+    "Kinesiology",
+    "Exercise Science",
+    "Health Education",
+    "Medical Terminology",
+    "Pathophysiology",
+    "Nursing Fundamentals",
+    "Analytical Chemistry",
+    "Inorganic Chemistry",
+    "Modern Physics",
+    "Optics",
+    "Solid State Physics",
+    "Statics",
+    "Electronics",
+    "Digital Logic",
+    "Computer Organization",
+    "Programming Languages",
+    "Theory of Computation",
+    "Mobile App Development",
+    "Parallel Computing",
+    "Data Mining",
+    "Game Theory",
+    "Econometrics",
+    "Music History",
+    "Piano",
+    "Choir",
+    "Drawing",
+    "Painting",
+    "Sculpture",
+    "Acting",
+    "Theater Production",
+    "Dance Technique",
+    "Interior Design",
+    "Fashion Design",
+    "Culinary Arts",
+    "Hospitality Management",
+    "Sports Management",
+    "Personal Finance",
+    "Study Skills",
+    "College Success",
 ]
 
 TITLE_PATTERNS = [
@@ -118,6 +214,7 @@ TITLE_PATTERNS = [
     "Seminar in {s}",
     "Fundamentals of {s}", "Elementary {s}", "Intermediate {s}", "{s}", "Special Topics in {s}", "{s} Lab",
     "Honors {s}", "Graduate {s}", "Research Methods in {s}", "{s} and Society", "History of {s}",
+    "{s} 101", "{s} 210", "{s} 2",
 ]  # fmt: skip
 
 # {0}, {1}, {2} are course names; every template of a list holds as many as it names.
@@ -212,17 +309,11 @@ POSITIVE_TEMPLATES += [
     "Is it worth taking {L} as a senior?",
     "Grades are out for {L}",
 ]
+# Weighted by repetition: "and" joins most lists people write.
 LIST_CONNECTORS_TWO = [
-    " and ",
-    " or ",
-    " & ",
-    ", ",
-    " / ",
-    " and also ",
-    " plus ",
-    " and then ",
-    " as well as ",
-]
+    " and ", " and ", " and ", " and ", " or ", " or ", " & ", ", ", " / ", " and also ", " plus ",
+    " and then ", " as well as ",
+]  # fmt: skip
 LIST_CONNECTORS_LAST = [", and ", " and ", ", or ", " or ", ", ", " & "]
 
 NEGATIVE_TEMPLATES = [
@@ -444,6 +535,8 @@ FIELDS = [
     "Statistics", "Business", "Law", "Medicine", "Education", "Environmental Science", "Astronomy",
     "Oceanography", "Communication", "Social Work", "Informatics", "Design", "Neuroscience",
     "Robotics", "Data Science", "Film", "Journalism", "Classics", "Asian Languages", "Dance",
+    "Earth and Space Sciences", "Ecology and Evolutionary Biology", "Speech and Hearing Sciences",
+    "Mechanical and Aerospace Engineering", "Scandinavian Studies", "Global Health",
 ]  # fmt: skip
 PEOPLE = [
     "Professor Diaz", "Dr. Okafor", "Sarah", "Jamal", "Ms. Oduya", "Coach Taylor", "Emily Chen",
@@ -461,22 +554,29 @@ BUILDINGS = [
 SCHOOLS = [
     "Ohio State", "the University of Oregon", "Boston College", "UCLA", "Seattle Central College",
     "Harvard", "Princeton", "the University of Michigan", "Purdue", "Reed College", "NYU",
-    "Garfield High School", "Western Washington University", "Oxford", "Carnegie Mellon",
+    "Garfield High School", "Western Washington University", "Oxford", "Carnegie Mellon", "USC",
+    "UCSD", "UIUC", "BYU", "UT Austin", "Caltech", "Rice", "Johns Hopkins", "William and Mary",
 ]  # fmt: skip
 ORGANISATIONS = [
     "Microsoft", "Amazon", "the Gates Foundation", "Seattle Children's Hospital", "NASA",
     "the World Health Organization", "Google", "the Seattle Art Museum", "Starbucks",
     "the National Institutes of Health", "Pacific Northwest National Laboratory", "Costco",
-    "the Red Cross", "Blue Origin", "the Seattle Times",
+    "the Red Cross", "Blue Origin", "the Seattle Times", "IBM", "the FBI", "Nike", "the ACLU",
+    "Procter and Gamble", "Johnson and Johnson", "Ernst and Young", "the Peace Corps",
 ]  # fmt: skip
 WORKS = [
     "War and Peace", "The Great Gatsby", "Crime and Punishment", "Sense and Sensibility",
     "The Origin of Species", "A Brief History of Time", "Guns, Germs, and Steel", "Moby-Dick",
     "The Republic", "One Hundred Years of Solitude", "The Wealth of Nations", "Beloved",
-    "Things Fall Apart", "The Structure of Scientific Revolutions", "Hamlet",
+    "Things Fall Apart", "The Structure of Scientific Revolutions", "Hamlet", "Of Mice and Men",
+    "Romeo and Juliet", "The Old Man and the Sea", "Little Women", "Dune", "The Hobbit",
+    "Frankenstein", "The Grapes of Wrath", "Brave New World", "Thinking, Fast and Slow",
 ]  # fmt: skip
 CITIES = ["Seattle", "Tacoma", "Portland", "Chicago", "Vancouver", "Spokane", "Berlin", "Tokyo", "Madrid"]
-SOFTWARE = ["MATLAB", "SolidWorks", "Excel", "Python", "R Studio", "Photoshop", "ArcGIS", "Blender"]
+SOFTWARE = [
+    "MATLAB", "SolidWorks", "Excel", "Python", "R Studio", "Photoshop", "ArcGIS", "Blender", "SPSS",
+    "Tableau", "LabVIEW", "Unity", "Revit", "Stata", "Mathematica", "Jupyter", "Fusion 360", "Git",
+]  # fmt: skip
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 DISTRACTORS: dict[str, list[str]] = {
     "<field>": FIELDS,
@@ -498,6 +598,8 @@ COURSE_VERB_PHRASES = [
     "I'm cramming for", "I got waitlisted for", "I'm registered for", "everyone is complaining about",
     "I can't stand", "I'm really enjoying", "I withdrew from", "I'm tutoring two freshmen in",
     "we have a quiz in", "I have a paper due for", "I'm behind in", "my friends recommended",
+    "dropped", "took", "taking", "finished", "passed", "failed", "retaking", "loving",
+    "signed up for", "currently in", "done with", "next up:", "kept",
     "I'm considering", "I'm planning to take", "I was placed into", "I tested out of",
     "I got an A- in", "I got a B in", "I'm on the waitlist for", "I need a permission code for",
     "I'm a grader for", "<person> teaches", "<person> is co-teaching", "the department cancelled",
@@ -507,6 +609,31 @@ COURSE_VERB_PHRASES = [
     "do I need", "where do I sign up for", "I'm so glad I took", "my advisor made me take",
     "I accidentally enrolled in", "I'm loving", "I'm thinking of dropping", "we're reading Plato in",
     "my mom keeps asking about", "I spent all night on homework for", "my lab partner from",
+    "I'm the grader for", "I got a C in", "I aced", "we presented our project in",
+    "I'm volunteering as a peer mentor for", "the waitlist is huge for", "I'm doing an independent study on",
+    "my transcript shows", "I placed out of", "the school requires", "I'm overloaded with",
+    "the only seats left are in", "my scholarship covers", "I'm helping my cousin with",
+    "we got extra credit in", "there's a new professor for", "I almost failed", "I'm excelling in",
+    "can I still add", "how do I get into", "is there a waitlist for", "my dream is to teach",
+    "the exam schedule lists", "<person> told me to drop", "<person> and I are taking",
+    "I'm stuck between", "I have to choose between", "I'm halfway through", "I'm preparing for",
+    "<person> is a teaching assistant for", "I'm a lab assistant for", "I'm the course assistant for",
+    "she's the instructor of record for", "I'm writing the review sheet for",
+]  # fmt: skip
+# Between two names: "{0} is a prerequisite for {1}".
+NAME_RELATIONS = [
+    "is a prerequisite for", "is a corequisite of", "is required before", "comes right before",
+    "is harder than", "overlaps a lot with", "is the follow-up to", "pairs well with",
+    "counts the same as", "is cross-listed with", "replaced", "prepares you for", "leads into",
+    "is easier than", "conflicts with", "is a good warm-up for", "is the honors version of",
+]  # fmt: skip
+# After one name at the start of a sentence: "{0} is required for all majors".
+NAME_PREDICATES = [
+    "is required for all <field> majors", "is required for everyone", "is full", "was cancelled",
+    "was my hardest class", "is offered every spring", "starts next week", "has no final",
+    "is taught by <person>", "got moved to <building>", "meets on <day>s", "is worth taking",
+    "is a lot of reading", "has a group project", "counts as a lab science", "is only 2 credits",
+    "ruined my GPA", "changed my life", "is online this year", "is graded pass/fail",
 ]  # fmt: skip
 AFTER_NAMES = [
     "", "", "", " this quarter", " next fall", " with <person>", " at <school>", " online", " again",
@@ -519,6 +646,13 @@ AFTER_NAMES = [
 COURSE_NOUNS = [
     "final", "midterm", "lab", "lecture", "homework", "problem sets", "textbook", "syllabus", "TA",
     "professor", "group project", "discussion section", "reading list", "exam", "quiz", "waitlist",
+]  # fmt: skip
+NOUN_LINKS = ["for", "in", "from", "of", "for both"]
+NAMES_PREDICATES = [
+    "are full", "were cancelled", "both have labs", "meet at the same time", "are online this year",
+    "count toward the <field> minor", "are on my schedule", "start next week", "have no final",
+    "are taught by <person>", "are what I'm taking", "look interesting", "got moved to <building>",
+    "clash on <day>s", "were my hardest classes", "is all I'm taking",
 ]  # fmt: skip
 NOUN_PREDICATES = [
     "is brutal", "was moved to <day>", "is posted", "is online now", "starts at 9", "got cancelled",
@@ -534,4 +668,10 @@ NEGATIVE_PHRASES = [
     "I'm working in <person>'s lab", "the <field> Library is open late", "I want to minor in <field>",
     "my sister studies <field> at <school>", "<person> gave a talk at <organisation>",
     "the <field> students are protesting in <building>", "I'm volunteering at <organisation>",
+    "<organisation> needs more nurses and pharmacists", "my dad is a civil engineer",
+    "she works as a data analyst at <organisation>", "I want to be a marine biologist",
+    "our book club picked <work>", "I'm rereading <work>", "the movie version of <work> is out",
+    "<person> wrote a review of <work>", "I installed <software>", "<software> keeps crashing",
+    "we're visiting <school>", "<school> beat <school>", "I got into <school>",
+    "the <field> Department at <school> is ranked first", "<person> is a <field> professor",
 ]  # fmt: skip

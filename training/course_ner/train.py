@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NerTrainingConfig:
-    epochs: int = 2
+    epochs: int = 3
     batch_size: int = 32
     learning_rate: float = 1e-4
     warmup_share: float = 0.1
