@@ -39,6 +39,10 @@ def main() -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Both set explicitly: a launcher started in the background by a non-interactive shell
+    # (`nohup make run &`, CI scripts) inherits SIGINT ignored, and Ctrl-C or `kill -INT` must
+    # still stop everything.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         if "REDIS_URL" in os.environ:

@@ -60,8 +60,15 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
         PRELOAD_MODELS="bigram",
     )
     log = (tmp_path / "launcher.log").open("wb")
+    # Started with SIGINT ignored, as a shell's background job (`nohup make run &`) is: Ctrl-C
+    # and `kill -INT` must stop it all the same.
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "launcher"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "launcher"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
     try:
