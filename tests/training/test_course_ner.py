@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,51 @@ def test_hand_written_sentences_lose_their_brackets_and_keep_exact_spans() -> No
     # None of them was produced by a training template: no sentence is in the training split.
     trained = {e.text for e in build_splits(0, 2000, 10).train}
     assert not trained & set(by_text) - {"Introduction to Artificial Intelligence"}
+
+
+def test_unseen_sentences_titles_never_train_whatever_the_seed() -> None:
+    from training.course_ner.challenge import unseen_examples
+    from training.course_ner.data import unseen_titles
+
+    examples = unseen_examples()
+    assert len(examples) == 150
+    assert sum(len(e.names()) for e in examples) == 179
+    assert not any("[" in e.text or "]" in e.text for e in examples)
+    titles = unseen_titles()
+    assert "planning history, theory, and ethics" in titles
+    for seed in (0, 1):
+        trained = {name.lower() for e in build_splits(seed, 3000, 10).train for name in e.names()}
+        assert not trained & titles
+
+
+def test_capitalised_names_that_are_no_course_fill_the_distractor_slots() -> None:
+    from training.course_ner.data import _capitalised_runs, distractor_pools, fill_distractors
+
+    pools = distractor_pools()
+    assert "the Department of Linguistics" in pools["<institution>"]
+    assert "Bachelor of Arts in Informatics" in pools["<degree>"]
+    assert "Bachelor of Science in Statistics" in pools["<degree>"]
+    assert "CSE 101" in pools["<code>"]
+    # Wikipedia names whose words all also make course titles are left out.
+    assert "Denver Broncos" in pools["<entity>"]
+    assert "Climate Change and Environment" not in pools["<entity>"]
+    runs = _capitalised_runs("Later the Denver Broncos beat the Carolina Panthers, 24 to 10.")
+    assert [run for run in runs if run] == [["Denver", "Broncos"], ["Carolina", "Panthers"]]
+    filled = fill_distractors(random.Random(0), "Re: <code> - ask <entity> at <institution>")
+    assert "<" not in filled
+
+
+def test_a_trailing_full_stop_and_an_unclosed_parenthesis_leave_the_span() -> None:
+    from training.course_ner.encoding import tidy_spans
+
+    text = "Fifty Oral Lesions - Selective. Then Linear Systems (EE 235) and Optics (A)"
+    spans = [
+        (text.index("Fifty"), text.index(". Then") + 1),
+        (text.index("Linear"), text.index("235")),
+        (text.index("Optics"), len(text)),
+    ]
+    assert [text[a:b] for a, b in tidy_spans(text, spans)] == [
+        "Fifty Oral Lesions - Selective",
+        "Linear Systems",
+        "Optics (A)",
+    ]

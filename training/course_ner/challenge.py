@@ -9,9 +9,7 @@ mark each course name; they are removed before the text reaches the model.
 
 from __future__ import annotations
 
-import re
-
-from training.course_ner.data import Example
+from training.course_ner.data import MARKED_NAME, UNSEEN_SENTENCES_FILE, Example
 
 CHALLENGE_SENTENCES = [
     "I'm enrolled in [Operating Systems] and [Advanced Mathematics] this term",
@@ -205,18 +203,29 @@ CHALLENGE_SENTENCES += [
     "I recommend [Nutrition and Health] to anyone who needs an easy science credit.",
 ]
 
-MARKED = re.compile(r"\[([^\]]+)\]")
 
-
-def challenge_examples() -> list[Example]:
+def marked_examples(lines: list[str], label: str) -> list[Example]:
+    """Examples from sentences whose course names are in square brackets."""
     examples = []
-    for marked in CHALLENGE_SENTENCES:
+    for marked in lines:
         text, spans, cursor = "", [], 0
-        for match in MARKED.finditer(marked):
+        for match in MARKED_NAME.finditer(marked):
             text += marked[cursor : match.start()]
             spans.append((len(text), len(text) + len(match.group(1))))
             text += match.group(1)
             cursor = match.end()
         text += marked[cursor:]
-        examples.append(Example(text, tuple(spans), "challenge"))
+        examples.append(Example(text, tuple(spans), label))
     return examples
+
+
+def challenge_examples() -> list[Example]:
+    return marked_examples(CHALLENGE_SENTENCES, "challenge")
+
+
+def unseen_examples() -> list[Example]:
+    """150 sentences (179 names) written after the training data was settled, by someone who never
+    saw the templates or the phrasebook, with real titles the training never sees (see
+    ``data.unseen_titles``). Closest to how the extractor is finally judged."""
+    lines = UNSEEN_SENTENCES_FILE.read_text(encoding="utf-8").splitlines()
+    return marked_examples([line for line in lines if line.strip()], "unseen")

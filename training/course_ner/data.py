@@ -13,13 +13,22 @@ import json
 import random
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from shared.data_files import DataFile, read_text
 from training.course_ner.phrasebook import (
     AFTER_NAMES,
+    CODE_PREFIXES,
     COURSE_NOUNS,
     COURSE_VERB_PHRASES,
+    DEGREE_PATTERNS,
     DISTRACTORS,
+    ENTITY_NEGATIVE_PHRASES,
+    ENTITY_OPENERS,
+    ENTITY_TRAILERS,
+    FIELDS,
+    INSTITUTION_PATTERNS,
     LIST_CONNECTORS_LAST,
     LIST_CONNECTORS_TWO,
     NAME_PREDICATES,
@@ -55,6 +64,15 @@ SHORT_TITLE_WORDS = 3
 HELD_OUT_TEMPLATE_SHARE = 0.2
 HELD_OUT_TITLE_SHARE = 0.1
 LOWERCASE_SHARE = 0.15
+# Of the wrapped sentences: an opener, and as often a trailer, that names something capitalised
+# which is no course (a department, a degree, a course code, a company from Wikipedia).
+ENTITY_WRAP_SHARE = 0.3
+ENCYCLOPEDIA_NAME_JOINERS = frozenset(["of", "the", "for", "and", "de", "on", "&"])
+
+
+# Evaluation sentences written apart from the templates (see challenge.py); their titles never train.
+UNSEEN_SENTENCES_FILE = Path(__file__).with_name("unseen_sentences.txt")
+MARKED_NAME = re.compile(r"\[([^\]]+)\]")
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,15 @@ class Splits:
     held_out_templates: frozenset[str]
 
 
+def unseen_titles() -> frozenset[str]:
+    """The titles of the unseen evaluation sentences, lower-cased, so no training seed ever sees them.
+
+    They were drawn from seed 0's held-out titles; with another seed they would otherwise train.
+    """
+    text = UNSEEN_SENTENCES_FILE.read_text(encoding="utf-8")
+    return frozenset(name.lower() for name in MARKED_NAME.findall(text))
+
+
 def generated_titles() -> list[str]:
     return sorted({pattern.format(s=subject) for subject in SUBJECTS for pattern in TITLE_PATTERNS})
 
@@ -87,16 +114,72 @@ def wrap(rng: random.Random, template: str) -> str:
     """Surround a template with an opener and a trailer, and fill its distractor slots."""
     core = template.rstrip(".!?")
     ending = template[len(core) :] if rng.random() < 0.7 else ""
-    opener = rng.choice(OPENERS)
+    opener = rng.choice(ENTITY_OPENERS if rng.random() < ENTITY_WRAP_SHARE else OPENERS)
+    trailer = rng.choice(ENTITY_TRAILERS if rng.random() < ENTITY_WRAP_SHARE else TRAILERS)
     continues_sentence = opener and not opener.rstrip().endswith((".", ":", "-", "!"))
     if continues_sentence and core[:1].isupper() and not core.startswith(("I ", "I'", "{")):
         core = core[0].lower() + core[1:]
-    return fill_distractors(rng, opener + core + rng.choice(TRAILERS) + ending)
+    return fill_distractors(rng, opener + core + trailer + ending)
 
 
 def fill_distractors(rng: random.Random, template: str) -> str:
     """Replace each <person>, <building>, <field>, ... with a capitalised word that is no course."""
-    return DISTRACTOR_SLOT.sub(lambda slot: rng.choice(DISTRACTORS[slot.group()]), template)
+    pools = distractor_pools()
+    return DISTRACTOR_SLOT.sub(lambda slot: rng.choice(pools[slot.group()]), template)
+
+
+@lru_cache
+def distractor_pools() -> dict[str, list[str]]:
+    """The phrasebook's distractors plus generated institutions, degrees, codes and Wikipedia names."""
+    fields = sorted(set(FIELDS) | set(SUBJECTS))
+    return {
+        **DISTRACTORS,
+        "<institution>": [pattern.format(f=field) for pattern in INSTITUTION_PATTERNS for field in fields],
+        "<degree>": [pattern.format(f=field) for pattern in DEGREE_PATTERNS for field in fields],
+        "<code>": [f"{prefix} {number}" for prefix in CODE_PREFIXES for number in range(101, 600, 11)],
+        "<entity>": encyclopedia_names(),
+    }
+
+
+def _capitalised_runs(sentence: str) -> list[list[str]]:
+    """Runs of capitalised words (with "of", "the", "and", ... inside) after a sentence's first word."""
+    runs: list[list[str]] = [[]]
+    for index, word in enumerate(sentence.split()):
+        bare = word.strip(",;:()\"'!?")
+        closes = word != bare or word.endswith(".")
+        plain = bare.rstrip(".")
+        if index and plain[:1].isupper() and re.fullmatch(r"[\w'\u2019.-]+", plain):
+            runs[-1].append(plain)
+        elif runs[-1] and bare in ENCYCLOPEDIA_NAME_JOINERS and not closes:
+            runs[-1].append(bare)
+            continue
+        else:
+            runs.append([])
+            continue
+        if closes:
+            runs.append([])
+    return runs
+
+
+@lru_cache
+def encyclopedia_names() -> list[str]:
+    """Multi-word names from the SQuAD Wikipedia paragraphs: teams, companies, people, places, works.
+
+    Names all of whose words also occur in catalog titles ("Climate Change and Environment") are
+    left out: they might well be a course somewhere.
+    """
+    squad = json.loads(read_text(DataFile.SQUAD_DEV))
+    title_words = {word.lower() for title in catalog_titles() for word in title.split()}
+    names = set()
+    for article in squad["data"]:
+        for paragraph in article["paragraphs"]:
+            for sentence in SENTENCE_END.split(paragraph["context"]):
+                for run in _capitalised_runs(sentence):
+                    while run and run[-1] in ENCYCLOPEDIA_NAME_JOINERS:
+                        run = run[:-1]
+                    if 2 <= len(run) <= 6 and not {w.lower() for w in run} <= title_words:
+                        names.add(" ".join(run))
+    return sorted(names)
 
 
 def encyclopedia_sentences(limit: int, seed: int) -> list[str]:
@@ -121,7 +204,7 @@ def encyclopedia_sentences(limit: int, seed: int) -> list[str]:
 def composed_template(rng: random.Random, positive: bool) -> str:
     """A sentence shape put together from parts: subject and verb, the names, what follows."""
     if not positive:
-        phrase = rng.choice(NEGATIVE_PHRASES) + rng.choice(AFTER_NAMES)
+        phrase = rng.choice(NEGATIVE_PHRASES + ENTITY_NEGATIVE_PHRASES) + rng.choice(AFTER_NAMES)
         return phrase[0].upper() + phrase[1:]
     if rng.random() >= COMPOSED_LIST_SHARE:
         names = "{0}"
@@ -241,7 +324,10 @@ def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 150
     cut = int(len(real) * HELD_OUT_TITLE_SHARE)
     held_out_titles, train_real = real[:cut], real[cut:]
     train_titles = train_real + generated_titles() + ORIGINAL_TITLES
-    train_titles = [t for t in dict.fromkeys(train_titles) if t not in set(held_out_titles)]
+    never_train = set(held_out_titles) | unseen_titles()
+    train_titles = [
+        t for t in dict.fromkeys(train_titles) if t not in never_train and t.lower() not in never_train
+    ]
 
     positives, negatives = list(POSITIVE_TEMPLATES), list(NEGATIVE_TEMPLATES)
     rng.shuffle(positives)

@@ -196,6 +196,9 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     span ("Sports Nutrition and" -> "Sports Nutrition"). Spans with no capitals (lower-case text)
     keep their content words. None when nothing is left.
     """
+    opening = text.find("(", start, end)
+    if opening != -1 and text.find(")", opening, end) == -1:  # "Linear Systems (EE 235": a code follows
+        end = opening
     words = [(m.start() + start, m.end() + start) for m in SPAN_WORD.finditer(text[start:end])]
     if any(_is_capitalised(text[a:b]) for a, b in words):
         runs: list[list[tuple[int, int]]] = [[]]
@@ -212,7 +215,7 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     if not words:
         return None
     first, last = words[0][0], words[-1][1]
-    while last > first and text[last - 1] in ",;:-&/":
+    while last > first and text[last - 1] in ",;:-&/.":
         last -= 1
     return (first, last) if last > first else None
 

@@ -675,3 +675,46 @@ NEGATIVE_PHRASES = [
     "we're visiting <school>", "<school> beat <school>", "I got into <school>",
     "the <field> Department at <school> is ranked first", "<person> is a <field> professor",
 ]  # fmt: skip
+
+# Names built from the same subjects that course titles are made of, which are still no course:
+# departments, schools, degrees, programs, clubs, prizes. "Bachelor of Arts in Informatics" and "the
+# Center for Environmental Politics" must read as outside, however course-like their words are.
+INSTITUTION_PATTERNS = [
+    "the Department of {f}", "the {f} Department", "the School of {f}", "the College of {f}",
+    "the Center for {f}", "the Institute for {f}", "the {f} Institute", "the {f} Program",
+    "the {f} Honors Program", "the {f} Club", "the {f} Society", "the Society for {f}",
+    "the {f} Student Association", "the {f} Fellowship", "the {f} Scholarship", "the {f} Prize",
+    "the {f} Research Center", "the Journal of {f}", "the {f} Conference", "the {f} Symposium",
+    "the {f} Library", "the {f} Advising Office", "the Women in {f} network", "the {f} Hall of Fame",
+]  # fmt: skip
+DEGREE_PATTERNS = [
+    "Bachelor of Science in {f}", "Bachelor of Arts in {f}", "Master of Science in {f}",
+    "Master of Arts in {f}", "PhD in {f}", "Doctor of Philosophy in {f}", "Graduate Certificate in {f}",
+    "Minor in {f}", "BS in {f}", "MA in {f}",
+]  # fmt: skip
+# Department codes as catalogs print them: a course code next to a name is not part of it.
+CODE_PREFIXES = [
+    "CSE", "EE", "MATH", "CHEM", "BIOL", "PHYS", "ECON", "STAT", "PSYCH", "ENGL", "HIST", "INFO",
+    "ME", "CEE", "AA", "ARCH", "ART H", "MUSIC", "NURS", "PHIL", "POL S", "B BIO", "ENV H", "URBDP",
+    "LING", "CS", "ECE", "COMM", "GEOG", "ESS", "BIOEN", "AMATH", "ACCTG", "MKTG", "EDUC", "SOC",
+]  # fmt: skip
+ENTITY_OPENERS = [
+    "<field> people, ", "<field> majors: ", "<field> advisors say ", "<field> question: ",
+    "From <institution>: ", "Posted by <entity>: ", "<entity> update: ", "Re: <code> - ",
+]  # fmt: skip
+ENTITY_TRAILERS = [
+    " (<code>)", " (<code>)", ", aka <code>", " at <institution>", " through <institution>",
+    " for my <degree>", " - ask <entity>", " while I intern at <entity>", " per <institution>",
+    " toward the <degree>", ", not <code>", " for <field>",
+]  # fmt: skip
+ENTITY_NEGATIVE_PHRASES = [
+    "I applied to <institution>", "<institution> waived my application fee", "I joined <institution>",
+    "<institution> is looking for volunteers", "I got <institution> this year", "<entity> is hiring",
+    "my cousin works at <entity>", "we read about <entity> for the book club", "<entity> gave a talk",
+    "I'm doing a <degree>", "is a <degree> better than a <degree>",
+    "which looks better, a <degree> or a <degree>",
+    "is <code> the hard one", "<code> and <code> are both at 10", "I'm reading <entity>",
+    "<entity> and <entity> were on the news", "my advisor at <institution> is <person>",
+    "<person> runs <institution>", "the <degree> takes two years", "I got a letter from <institution>",
+    "<entity> sponsored the hackathon", "we toured <entity>", "<institution> meets in <building>",
+]  # fmt: skip
