@@ -29,6 +29,38 @@ def test_trained_extractor_finds_held_out_titles_through_the_api(api: httpx.Clie
     assert scores["f1"] >= 0.75, scores
 
 
+def test_trained_extractor_on_sentences_written_apart_from_the_project(api: httpx.Client) -> None:
+    """Real catalog titles that never train, in sentences no template made, one request each."""
+    from training.course_ner.challenge import unseen_examples
+    from training.course_ner.train import entity_scores
+
+    examples = unseen_examples()[::2]
+    predicted = []
+    for example in examples:
+        response = api.post("/extract-course-name/", json={"text": example.text})
+        assert response.status_code == 200, response.text
+        predicted.append(response.json()["extracted_course_names"])
+    scores = entity_scores([e.names() for e in examples], predicted)
+    assert scores["entities"] >= 80
+    assert scores["f1"] >= 0.78, scores
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (
+            "I'm enrolled in Operating Systems and Advanced Mathematics this term",
+            ["Operating Systems", "Advanced Mathematics"],
+        ),
+        ("Introduction to Artificial Intelligence", ["Introduction to Artificial Intelligence"]),
+        ("The cafeteria opens at noon.", []),
+    ],
+)
+def test_the_issues_examples(api: httpx.Client, text: str, names: list[str]) -> None:
+    response = api.post("/extract-course-name/", json={"text": text})
+    assert response.json() == {"extracted_course_names": names}
+
+
 def test_extract_finds_nothing_in_unrelated_text(api: httpx.Client) -> None:
     response = api.post("/extract-course-name/", json={"text": "The cafeteria opens at noon."})
     assert response.json() == {"extracted_course_names": []}

@@ -261,9 +261,11 @@ def test_capitalised_names_that_are_no_course_fill_the_distractor_slots() -> Non
     assert "<" not in filled
 
 
-def test_a_trailing_full_stop_and_an_unclosed_parenthesis_leave_the_span() -> None:
+def test_a_trailing_full_stop_an_unclosed_parenthesis_and_the_i_of_im_leave_the_span() -> None:
     from training.course_ner.encoding import tidy_spans
 
+    for text, name in [("In Logic I I'm lost", "Logic I"), ("In Logic I'm lost", "Logic")]:
+        assert [text[a:b] for a, b in tidy_spans(text, [(3, 10)])] == [name]
     text = "Fifty Oral Lesions - Selective. Then Linear Systems (EE 235) and Optics (A)"
     spans = [
         (text.index("Fifty"), text.index(". Then") + 1),

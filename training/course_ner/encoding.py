@@ -196,6 +196,8 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     span ("Sports Nutrition and" -> "Sports Nutrition"). Spans with no capitals (lower-case text)
     keep their content words. None when nothing is left.
     """
+    if text[start:end].endswith(" I") and text[end : end + 1] in ("'", "\u2019"):  # "Probability I'm"
+        end -= 2
     opening = text.find("(", start, end)
     if opening != -1 and text.find(")", opening, end) == -1:  # "Linear Systems (EE 235": a code follows
         end = opening

@@ -1,8 +1,9 @@
 """``python -m training.course_ner.evaluate``: score the served extractor and show its mistakes.
 
-Scores the held-out split (titles and sentence shapes never trained on) and the hand-written
-challenge sentences, then prints every sentence of the challenge set it got wrong and a sample of
-the held-out ones, so that changes to the training data can be judged by what they fix.
+Scores the held-out split (titles and sentence shapes never trained on), the hand-written
+challenge sentences and the unseen sentences (written apart from the project, with titles that never
+train), then prints every sentence of the last two it got wrong and a sample of the held-out ones,
+so that changes to the training data can be judged by what they fix.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from training.course_ner.challenge import challenge_examples
+from training.course_ner.challenge import challenge_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
 from training.course_ner.train import NerTrainingConfig, entity_scores, predict_names
 
@@ -57,13 +58,17 @@ def main() -> None:
     ).held_out
     held_out_scores, held_out_mistakes = score_with_mistakes(model, tokenizer, held_out)
     challenge_scores, challenge_mistakes = score_with_mistakes(model, tokenizer, challenge_examples())
+    unseen_scores, unseen_mistakes = score_with_mistakes(model, tokenizer, unseen_examples())
     print(f"course-extractor {version.version}")
     for line in held_out_mistakes[: args.show]:
         print("held-out:", line)
     for line in challenge_mistakes:
         print("challenge:", line)
+    for line in unseen_mistakes:
+        print("unseen:", line)
     print(f"held-out  {held_out_scores}  ({len(held_out_mistakes)} sentences wrong)")
     print(f"challenge {challenge_scores}  ({len(challenge_mistakes)} sentences wrong)")
+    print(f"unseen    {unseen_scores}  ({len(unseen_mistakes)} sentences wrong)")
 
 
 if __name__ == "__main__":

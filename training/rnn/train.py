@@ -65,7 +65,7 @@ def train(
         LstmConfig(len(vocabulary), embedding_dim=config.embedding_dim, hidden_dim=config.hidden_dim)
     )
     inputs, targets = _windows(train_ids, config.sequence_length)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, fused=True)
     steps_per_epoch = math.ceil(len(inputs) / config.batch_size)
     total = config.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=total)
