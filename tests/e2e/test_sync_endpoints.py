@@ -34,15 +34,16 @@ def test_trained_extractor_on_sentences_written_apart_from_the_project(api: http
     from training.course_ner.challenge import unseen_examples
     from training.course_ner.train import entity_scores
 
-    examples = unseen_examples()[::2]
+    examples = unseen_examples()
     predicted = []
     for example in examples:
         response = api.post("/extract-course-name/", json={"text": example.text})
         assert response.status_code == 200, response.text
         predicted.append(response.json()["extracted_course_names"])
     scores = entity_scores([e.names() for e in examples], predicted)
-    assert scores["entities"] >= 80
-    assert scores["f1"] >= 0.78, scores
+    assert scores["entities"] == 179
+    # The default CPU training scores 0.79 here (the README has the spread across seeds).
+    assert scores["f1"] >= 0.72, scores
 
 
 @pytest.mark.parametrize(
