@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from training.course_ner.data import Example
 
 
 def test_extract_course_name_contract(api: httpx.Client) -> None:
@@ -12,19 +17,26 @@ def test_extract_course_name_contract(api: httpx.Client) -> None:
     assert response.json() == {"extracted_course_names": ["Introduction to Artificial Intelligence"]}
 
 
-def test_trained_extractor_finds_held_out_titles_through_the_api(api: httpx.Client) -> None:
-    """Titles and sentence shapes the served model never trained on, one request each."""
-    from training.course_ner.data import build_splits
-    from training.course_ner.train import NerTrainingConfig, entity_scores
+def _scores_through_the_api(api: httpx.Client, examples: list[Example]) -> dict[str, float]:
+    """Entity scores of the served extractor, one request per sentence."""
+    from training.course_ner.train import entity_scores
 
-    config = NerTrainingConfig()
-    examples = build_splits(config.seed, config.train_size, config.held_out_size).held_out[:60]
     predicted = []
     for example in examples:
         response = api.post("/extract-course-name/", json={"text": example.text})
         assert response.status_code == 200, response.text
         predicted.append(response.json()["extracted_course_names"])
-    scores = entity_scores([e.names() for e in examples], predicted)
+    return entity_scores([e.names() for e in examples], predicted)
+
+
+def test_trained_extractor_finds_held_out_titles_through_the_api(api: httpx.Client) -> None:
+    """Titles and sentence shapes the served model never trained on, one request each."""
+    from training.course_ner.data import build_splits
+    from training.course_ner.train import NerTrainingConfig
+
+    config = NerTrainingConfig()
+    examples = build_splits(config.seed, config.train_size, config.held_out_size).held_out[:60]
+    scores = _scores_through_the_api(api, examples)
     assert scores["entities"] >= 40
     assert scores["f1"] >= 0.75, scores
 
@@ -32,15 +44,8 @@ def test_trained_extractor_finds_held_out_titles_through_the_api(api: httpx.Clie
 def test_trained_extractor_on_sentences_written_apart_from_the_project(api: httpx.Client) -> None:
     """Real catalog titles that never train, in sentences no template made, one request each."""
     from training.course_ner.challenge import unseen_examples
-    from training.course_ner.train import entity_scores
 
-    examples = unseen_examples()
-    predicted = []
-    for example in examples:
-        response = api.post("/extract-course-name/", json={"text": example.text})
-        assert response.status_code == 200, response.text
-        predicted.append(response.json()["extracted_course_names"])
-    scores = entity_scores([e.names() for e in examples], predicted)
+    scores = _scores_through_the_api(api, unseen_examples())
     assert scores["entities"] == 179
     # The default CPU training scores 0.79 here (the README has the spread across seeds).
     assert scores["f1"] >= 0.72, scores
