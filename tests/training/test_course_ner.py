@@ -277,3 +277,15 @@ def test_a_trailing_full_stop_an_unclosed_parenthesis_and_the_i_of_im_leave_the_
         "Linear Systems",
         "Optics (A)",
     ]
+
+
+def test_a_capitalised_the_inside_a_sentence_starts_the_name() -> None:
+    from training.course_ner.encoding import take_in_a_leading_the
+
+    def take(text: str, name: str) -> list[str]:
+        return [text[a:b] for a, b in take_in_a_leading_the(text, _spans(text, name))]
+
+    assert take("I'm in The Politics of Rights", "Politics of Rights") == ["The Politics of Rights"]
+    assert take("The Operating Systems final is hard", "Operating Systems") == ["Operating Systems"]
+    assert take("Done. The Cryosphere is next", "Cryosphere") == ["Cryosphere"]
+    assert take("i'm in the politics of rights", "politics of rights") == ["politics of rights"]

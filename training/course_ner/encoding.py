@@ -260,6 +260,22 @@ def extend_through_capitals(text: str, spans: list[tuple[int, int]]) -> list[tup
     return extended
 
 
+def take_in_a_leading_the(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Start a span at a capitalised "The" right before it, unless the "The" starts a sentence.
+
+    Mid-sentence, "The" is only capitalised as the first word of a title ("in The Cryosphere"); at
+    a sentence's start it says nothing ("The Operating Systems final is brutal").
+    """
+    capital = capitalised_chars(text)
+    taken = []
+    for start, end in spans:
+        before = start - len("The ")
+        if before >= 0 and text[before:start] == "The " and capital[before]:
+            start = before
+        taken.append((start, end))
+    return taken
+
+
 def keep_consistent_case(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Drop all-lower-case spans from a text whose other names are capitalised.
 
@@ -341,6 +357,6 @@ def names_from_windows(
         words, word_scores = whole_words(text, [o for o, _ in ordered], [t for _, t in ordered])
         tags = best_tags(lean_to_split(text, words, word_scores))
         spans = tidy_spans(text, decode_spans(words, tags))
-        spans = keep_consistent_case(text, extend_through_capitals(text, spans))
+        spans = keep_consistent_case(text, extend_through_capitals(text, take_in_a_leading_the(text, spans)))
         results.append([text[start:end] for start, end in spans])
     return results
