@@ -15,20 +15,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=NerTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=NerTrainingConfig.seed)
     parser.add_argument("--train-size", type=int, default=NerTrainingConfig.train_size)
-    parser.add_argument(
-        "--freeze-word-embeddings",
-        action="store_true",
-        help="keep the base's word embeddings as they are: a fifth faster on a CPU, slightly less accurate",
-    )
     parser.add_argument("--base", default=None, help="an EXTRACTOR_BASE value or a local directory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    config = NerTrainingConfig(
-        epochs=args.epochs,
-        seed=args.seed,
-        train_size=args.train_size,
-        train_word_embeddings=not args.freeze_word_embeddings,
-    )
+    config = NerTrainingConfig(epochs=args.epochs, seed=args.seed, train_size=args.train_size)
     version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)
     print(f"course-extractor {version.version}: {version.metadata['metrics']}")
 
