@@ -324,10 +324,8 @@ def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 150
     cut = int(len(real) * HELD_OUT_TITLE_SHARE)
     held_out_titles, train_real = real[:cut], real[cut:]
     train_titles = train_real + generated_titles() + ORIGINAL_TITLES
-    never_train = set(held_out_titles) | unseen_titles()
-    train_titles = [
-        t for t in dict.fromkeys(train_titles) if t not in never_train and t.lower() not in never_train
-    ]
+    never_train = {title.lower() for title in held_out_titles} | unseen_titles()
+    train_titles = [t for t in dict.fromkeys(train_titles) if t.lower() not in never_train]
 
     positives, negatives = list(POSITIVE_TEMPLATES), list(NEGATIVE_TEMPLATES)
     rng.shuffle(positives)
