@@ -24,6 +24,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer, Tr
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
+from training.device import get_device
 from training.length_grouping import length_grouped_batches
 from training.squad.data import load_squad
 from training.squad.features import Encoder, collate, prompt_text
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the project's model")
     parser.add_argument("--tokenizer", help="a directory with a tokenizer (default: the served LLM's)")
     args = parser.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = get_device()
     source = args.tokenizer or ModelStore(get_settings().model_dir).served_version(ModelName.LLM).path  # type: ignore[union-attr]
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token_id is None:

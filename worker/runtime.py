@@ -15,9 +15,9 @@ from shared.config import get_settings
 from shared.job_store import JobStore
 from shared.model_registry import GENERATORS, ModelName
 from shared.model_store import ModelStore
+from training.device import get_device
 from worker import metrics
 from worker.batching import BatchScheduler, TokenCallback
-from worker.device import get_device
 from worker.model_cache import ModelCache
 
 logger = logging.getLogger(__name__)

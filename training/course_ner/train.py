@@ -21,6 +21,7 @@ from training.course_ner.challenge import challenge_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
 from training.course_ner.encoding import bio_labels, encode, names_from_windows
 from training.course_ner.model import base_source, load_base
+from training.device import get_device
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
 
@@ -114,7 +115,7 @@ def train(
     torch.manual_seed(config.seed)
     splits = build_splits(config.seed, config.train_size, config.held_out_size)
     model, tokenizer = load_base(base)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = get_device()
     model.to(device)
     loaders = [
         _batches(tokenizer, splits.train, config.batch_size, seed=config.seed + epoch)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from training.device import get_device
 from training.plots import save_loss_plot
 from training.rnn.model import LstmConfig, Vocabulary, WordLstm, save
 from training.text_corpus import load_corpus
@@ -59,11 +60,12 @@ def train(
     torch.manual_seed(config.seed)
     corpus = load_corpus(corpus_path)
     vocabulary = Vocabulary.build(corpus.train, config.vocab_size)
-    train_ids = torch.tensor(vocabulary.ids(corpus.train))
-    held_out_ids = torch.tensor(vocabulary.ids(corpus.held_out))
+    device = get_device()
+    train_ids = torch.tensor(vocabulary.ids(corpus.train), device=device)
+    held_out_ids = torch.tensor(vocabulary.ids(corpus.held_out), device=device)
     model = WordLstm(
         LstmConfig(len(vocabulary), embedding_dim=config.embedding_dim, hidden_dim=config.hidden_dim)
-    )
+    ).to(device)
     inputs, targets = _windows(train_ids, config.sequence_length)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, fused=True)
     steps_per_epoch = math.ceil(len(inputs) / config.batch_size)

@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from training.device import get_device
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
@@ -146,7 +147,7 @@ def finetune(
     device: torch.device | None = None,
 ) -> ModelVersion:
     _set_seed(config.seed)
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or get_device()
     base = base or base_version(store)
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     tokenizer.padding_side = "right"

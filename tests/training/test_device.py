@@ -1,0 +1,37 @@
+"""The DEVICE setting steers every model, training included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from shared.config import get_settings
+from training.device import NoCudaError, get_device
+
+
+@pytest.fixture(autouse=True)
+def fresh_choice() -> Iterator[None]:
+    get_settings.cache_clear()
+    get_device.cache_clear()
+    yield
+    get_settings.cache_clear()
+    get_device.cache_clear()
+
+
+def test_cpu_is_chosen_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+
+
+def test_auto_follows_what_torch_sees(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVICE", "auto")
+    assert get_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_fails_with_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVICE", "cuda")
+    with pytest.raises(NoCudaError, match="DEVICE=cuda"):
+        get_device()
