@@ -2,7 +2,8 @@
 
 Redis (the REDIS_URL you set, else a private one with AOF under var/), the API, Flower, an
 inference worker and a training worker, with every process's log prefixed on this console.
-The models the defaults need are imported or trained first if the store lacks them.
+The models the defaults need are imported first if the store lacks them; those that take
+minutes to train (the LSTM, the extractor) are trained in the background while the rest is served.
 Ctrl-C (SIGINT) or SIGTERM stops every process it started.
 """
 
@@ -73,13 +74,25 @@ def main() -> int:
         ):
             if port:
                 supervisor.log("launcher", f"Metrics http://127.0.0.1:{port}/metrics ({role} worker)")
-        supervisor.log("launcher", "preparing models (first run: imports the LLM, trains the small models)")
-        if supervisor.run_once("bootstrap", services.bootstrap_command()) != 0:
-            supervisor.log(
-                "launcher", "model bootstrap failed: see above; workers start anyway and report it"
-            )
+        quick, slow = services.split_by_preparation(settings.preload_models)
+        if quick:
+            supervisor.log("launcher", f"preparing {', '.join(quick)} (first run: seconds)")
+            if supervisor.run_once("bootstrap", services.bootstrap_command(quick)) != 0:
+                supervisor.log(
+                    "launcher", "model bootstrap failed: see above; workers start anyway and report it"
+                )
         supervisor.start("inference", services.inference_worker_command(settings))
         supervisor.start("training", services.training_worker_command(settings))
+        if slow:
+            # Trained models take minutes the first time (the extractor about 10 on 2 CPU cores):
+            # the rest is served meanwhile, and their endpoints answer 503 with Retry-After until
+            # a version is in the store, which the workers then load on the next request.
+            supervisor.log(
+                "launcher",
+                f"checking {', '.join(slow)} in the background; a first run trains them (minutes, "
+                "progress below) and their endpoints answer 503 until then",
+            )
+            supervisor.start("bootstrap", services.bootstrap_command(slow), restart=False)
         supervisor.log("launcher", "all processes started; Ctrl-C stops them all")
         supervisor.watch()
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from shared.config import Settings
+from shared.model_registry import REGISTRY, ModelName
 
 
 def api_command(settings: Settings) -> list[str]:
@@ -48,5 +49,11 @@ def flower_env(settings: Settings) -> dict[str, str]:
     return {} if settings.flower_basic_auth else {"FLOWER_UNAUTHENTICATED_API": "true"}
 
 
-def bootstrap_command() -> list[str]:
-    return [sys.executable, "-m", "training.bootstrap"]
+def bootstrap_command(models: list[str]) -> list[str]:
+    return [sys.executable, "-m", "training.bootstrap", *models]
+
+
+def split_by_preparation(models: list[str]) -> tuple[list[str], list[str]]:
+    """The models ready in seconds (imported or counted) and those trained for minutes on a first run."""
+    slow = [name for name in models if REGISTRY[ModelName(name)].slow_to_prepare]
+    return [name for name in models if name not in slow], slow

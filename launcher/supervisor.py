@@ -29,6 +29,7 @@ class Child:
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    finished: bool = False  # a one-shot child (restart=False) that exited, once reported
     started_at: float = 0.0
     color: str = field(default="")
 
@@ -92,6 +93,9 @@ class Supervisor:
                     continue
                 code = child.process.returncode
                 if not child.restart:
+                    if not child.finished:
+                        child.finished = True
+                        self.log(child.name, "done" if code == 0 else f"failed with code {code}", child.color)
                     continue
                 ran_for = time.monotonic() - child.started_at
                 child.restarts = 0 if ran_for > 60 else child.restarts + 1

@@ -57,7 +57,7 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
         VAR_DIR=str(tmp_path / "var"),
         INFERENCE_METRICS_PORT=str(free_port()),
         TRAINING_METRICS_PORT=str(free_port()),
-        PRELOAD_MODELS="bigram",
+        PRELOAD_MODELS="bigram,rnn",  # rnn: a model `make run` checks (or trains) in the background
     )
     log = (tmp_path / "launcher.log").open("wb")
     # Started with SIGINT ignored, as a shell's background job (`nohup make run &`) is: Ctrl-C
@@ -81,6 +81,9 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
 
         wait_until(ready, 300, "the platform to be ready")
         assert api.post("/generate_text", json={"start_word": "the", "length": 3}).status_code == 200
+        launcher_log = tmp_path / "launcher.log"
+        wait_until(lambda: "bootstrap | done" in launcher_log.read_text(errors="replace"), 120, "rnn checked")
+        assert api.post("/generate_with_rnn", json={"start_word": "the", "length": 3}).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{flower_port}/api/workers", timeout=10).status_code == 200
         assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()  # the private Redis keeps an AOF
 
