@@ -60,8 +60,9 @@ class ModelCache:
         served = self.store.served_version_id(name)
         if served is None:
             raise ModelNotReadyError(
-                f"model {name.value!r} has no version in the store yet: a first `make run` is training it"
-                f" in the background (see its log), or run `python -m training.bootstrap {name.value}`"
+                f"model {name.value!r} has no version in the store yet: a first `make run` (or compose's"
+                f" model-init) prepares it in the background, see its log; or run"
+                f" `python -m training.bootstrap {name.value}`"
             )
         current = self._loaded.get(name)
         if current is not None and current.version == served:
