@@ -10,12 +10,14 @@ import hashlib
 import json
 import uuid
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import anyio
 from celery import Celery
 
 from api.errors import IdempotencyConflictError, QueueFullError, ServiceUnavailableError
+from api.model_readiness import require_model_ready
 from shared.job_store import AsyncJobStore, JobRecord, now_iso
 from shared.jobs import JOB_ROUTES, JobStatus, JobType
 
@@ -33,9 +35,11 @@ async def submit_job(
     *,
     owner: str,
     max_queued: int,
+    model_dir: Path,
     idempotency_key: str | None = None,
 ) -> JobRecord:
     """Return the new job's record, or the existing one for a repeated Idempotency-Key."""
+    require_model_ready(model_dir, job_type, job_input)
     task_name, queue = JOB_ROUTES[job_type]
     if await store.queue_depth(queue) >= max_queued:
         raise QueueFullError(

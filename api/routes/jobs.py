@@ -59,6 +59,7 @@ async def create_job(
         job.input.model_dump(),
         owner=owner,
         max_queued=settings.max_queued_jobs,
+        model_dir=settings.model_dir,
         idempotency_key=idempotency_key,
     )
     return accepted(request, response, record)

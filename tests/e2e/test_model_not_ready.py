@@ -1,5 +1,6 @@
-"""A model with no version yet (a first `make run` still training it): 503 with Retry-After, then
-served as soon as a version lands in the store, with no worker restart."""
+"""A model with no version yet (a first `make run` still training it): 503 with Retry-After and
+nothing queued, for waiting and async requests alike; then served as soon as a version lands in
+the store, with no worker restart."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ def test_endpoint_answers_503_until_the_model_is_trained_then_serves_it(tmp_path
             assert waiting.status_code == 503, waiting.text
             assert waiting.headers["Retry-After"] == "10"
             assert "python -m training.bootstrap bigram" in waiting.json()["detail"]
+            job = {"type": "generate", "input": {"model": "bigram", **request}}
+            refused = api.post("/jobs", json=job)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["Retry-After"] == "10"
+            assert api.get("/jobs").json()["jobs"] == []  # nothing was queued to fail later
 
             trained = subprocess.run(
                 [sys.executable, "-m", "training.bigram"],
@@ -39,5 +45,11 @@ def test_endpoint_answers_503_until_the_model_is_trained_then_serves_it(tmp_path
             served = api.post("/generate_text", json=request)
             assert served.status_code == 200, served.text
             assert served.json()["generated_text"].lower().startswith("the ")
+            accepted = api.post("/jobs", json=job)
+            assert accepted.status_code == 202, accepted.text
+            done = api.get(f"/jobs/{accepted.json()['job_id']}", params={"wait": 60}).json()
+            assert done["status"] == "succeeded", done
+            # the same seed, the same text
+            assert done["result"]["generated_text"] == served.json()["generated_text"]
     finally:
         running.stop()
