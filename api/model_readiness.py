@@ -14,7 +14,7 @@ from typing import Any
 from api.errors import ServiceUnavailableError
 from shared.jobs import JobType
 from shared.model_registry import ModelName
-from shared.model_store import ModelStore
+from shared.model_store import ModelStore, missing_version_message
 
 RETRY_AFTER_SECONDS = 10
 
@@ -29,8 +29,6 @@ def require_model_ready(model_dir: Path, job_type: JobType, job_input: dict[str,
     name = model_needed(job_type, job_input)
     if ModelStore(model_dir).served_version_id(name) is None:
         raise ServiceUnavailableError(
-            f"model {name.value!r} is not ready: it has no version in the store yet. A first"
-            f" `make run` (or compose's model-init) prepares it in the background, see its log;"
-            f" or run `python -m training.bootstrap {name.value}`",
+            missing_version_message(name),
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

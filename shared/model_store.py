@@ -45,6 +45,15 @@ def new_version_id() -> str:
     return f"v{stamp}-{secrets.token_hex(3)}"
 
 
+def missing_version_message(model: ModelName) -> str:
+    """What to tell a client whose request needs a model that has no version yet."""
+    return (
+        f"model {model.value!r} has no version in the store yet: a first `make run` (or compose's"
+        f" model-init) prepares it in the background, see its log; or run"
+        f" `python -m training.bootstrap {model.value}`"
+    )
+
+
 class ModelStore:
     def __init__(self, root: Path) -> None:
         self.root = root

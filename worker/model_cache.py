@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from shared.model_registry import REGISTRY, ModelName
-from shared.model_store import ModelStore, ModelVersion
+from shared.model_store import ModelStore, ModelVersion, missing_version_message
 from worker import metrics
 from worker.predictors import Predictor
 
@@ -59,11 +59,7 @@ class ModelCache:
     def get(self, name: ModelName) -> Predictor:
         served = self.store.served_version_id(name)
         if served is None:
-            raise ModelNotReadyError(
-                f"model {name.value!r} has no version in the store yet: a first `make run` (or compose's"
-                f" model-init) prepares it in the background, see its log; or run"
-                f" `python -m training.bootstrap {name.value}`"
-            )
+            raise ModelNotReadyError(missing_version_message(name))
         current = self._loaded.get(name)
         if current is not None and current.version == served:
             return current
