@@ -16,9 +16,9 @@ JOB = {"type": "extract-course-names", "input": {"text": "Operating Systems"}}
 
 
 @pytest.fixture
-def secured(tmp_path: Path) -> Iterator[Platform]:
-    """Redis and the API only: nothing here needs a model."""
-    running = Platform(tmp_path, base_env(tmp_path / "models"))
+def secured(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
+    """Redis and the API only: jobs stay queued (the store has the models, so they are accepted)."""
+    running = Platform(tmp_path, base_env(model_dir))
     try:
         running.start_redis()
         running.start_api(API_KEYS=f"{KEY_A},{KEY_B}")
