@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
 from api.errors import JobFailedError, ServiceUnavailableError, documented
 from api.job_submission import submit_job
+from api.model_readiness import RETRY_AFTER_SECONDS
 from shared.jobs import JobStatus, JobType
 from shared.schemas import JobAccepted
 
@@ -53,7 +54,7 @@ class SyncJobs:
             error = final.error or {"type": "Unknown", "message": "no error recorded"}
             message = f"job {final.job_id} {final.status.value}: {error.get('message')}"
             if error.get("type") in _NOT_READY_ERRORS:
-                raise ServiceUnavailableError(message, headers={"Retry-After": "10"})
+                raise ServiceUnavailableError(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
             raise JobFailedError(message)
         url = str(self.request.url_for("get_job", job_id=final.job_id))
         body = JobAccepted(job_id=final.job_id, status=final.status, url=url)

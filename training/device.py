@@ -25,11 +25,7 @@ def get_device() -> torch.device:
     preference = get_settings().device
     if preference is DevicePreference.CUDA and not torch.cuda.is_available():
         raise NoCudaError("DEVICE=cuda but torch sees no CUDA GPU: set DEVICE=auto or DEVICE=cpu")
-    if preference is DevicePreference.CUDA or (
-        preference is DevicePreference.AUTO and torch.cuda.is_available()
-    ):
-        device = torch.device("cuda")
-    else:
-        device = torch.device("cpu")
+    use_cuda = preference is not DevicePreference.CPU and torch.cuda.is_available()
+    device = torch.device("cuda" if use_cuda else "cpu")
     logger.info("torch device: %s (DEVICE=%s)", device, preference.value)
     return device
