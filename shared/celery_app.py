@@ -17,6 +17,9 @@ from kombu import Queue as KombuQueue
 from shared.config import Settings, get_settings
 from shared.jobs import JOB_ROUTES, Queue
 
+UNACKED_RESTORE_INTERVAL_SECONDS = 5
+UNACKED_MUTEX_EXPIRE_SECONDS = 10
+
 
 def transport_options(settings: Settings, role: Queue | None) -> dict[str, Any]:
     options: dict[str, Any] = {"socket_connect_timeout": 3}
@@ -30,7 +33,13 @@ def transport_options(settings: Settings, role: Queue | None) -> dict[str, Any]:
     else:
         options.update(
             visibility_timeout=settings.inference_visibility_timeout,
-            unacked_restore_interval=5,
+            # Each worker looks for lost jobs every 5 s. kombu scans only on every
+            # ``unacked_restore_throttle``-th look (default 10), so without the 1 a lost job
+            # waited up to visibility timeout + 50 s.
+            unacked_restore_interval=UNACKED_RESTORE_INTERVAL_SECONDS,
+            unacked_restore_throttle=1,
+            # A worker killed during a scan holds the scan lock until it expires (default 300 s).
+            unacked_mutex_expire=UNACKED_MUTEX_EXPIRE_SECONDS,
         )
     return options
 
