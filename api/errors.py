@@ -55,6 +55,12 @@ class ServiceUnavailableError(ApiError):
     status_code = 503
 
 
+class JobTimedOutError(ApiError):
+    """A job the client waited for ran past the worker's INFERENCE_TIME_LIMIT."""
+
+    status_code = 504
+
+
 class JobFailedError(ApiError):
     """A job the client waited for failed in the worker: a server-side fault, not the client's."""
 

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
-from api.errors import JobFailedError, ServiceUnavailableError, documented
+from api.errors import JobFailedError, JobTimedOutError, ServiceUnavailableError, documented
 from api.job_submission import submit_job
 from api.model_readiness import RETRY_AFTER_SECONDS
 from shared.jobs import JobStatus, JobType
@@ -20,10 +20,11 @@ from shared.schemas import JobAccepted
 
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": JobAccepted, "description": "Still running after SYNC_TIMEOUT: poll the job's url"},
-    **documented(500),
+    **documented(500, 504),
 }
 
 _NOT_READY_ERRORS = {"ModelNotReadyError"}
+_TIMED_OUT_ERRORS = {"InferenceTimeLimitError"}
 
 
 class SyncJobs:
@@ -55,6 +56,8 @@ class SyncJobs:
             message = f"job {final.job_id} {final.status.value}: {error.get('message')}"
             if error.get("type") in _NOT_READY_ERRORS:
                 raise ServiceUnavailableError(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            if error.get("type") in _TIMED_OUT_ERRORS:
+                raise JobTimedOutError(message)
             raise JobFailedError(message)
         url = str(self.request.url_for("get_job", job_id=final.job_id))
         body = JobAccepted(job_id=final.job_id, status=final.status, url=url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -21,6 +22,10 @@ from worker.batching import BatchScheduler, TokenCallback
 from worker.model_cache import ModelCache
 
 logger = logging.getLogger(__name__)
+
+
+class InferenceTimeLimitError(TimeoutError):
+    """The job's batch did not finish within INFERENCE_TIME_LIMIT seconds."""
 
 
 class WorkerRuntime:
@@ -66,7 +71,14 @@ class WorkerRuntime:
         self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
     ) -> dict[str, Any]:
         future = self.batcher.submit(model, item, on_token)
-        return future.result(timeout=self.settings.inference_time_limit)
+        limit = self.settings.inference_time_limit
+        try:
+            return future.result(timeout=limit)
+        except FutureTimeoutError:
+            raise InferenceTimeLimitError(
+                f"{model.value} did not answer within INFERENCE_TIME_LIMIT={limit} s; the worker may be "
+                "overloaded: ask for less (a smaller length) or raise the limit"
+            ) from None
 
     def status(self) -> dict[str, Any]:
         """What this process has loaded and served; empty in a parent that only forks."""
