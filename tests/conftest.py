@@ -19,7 +19,8 @@ TEST_MODEL_DIR = PROJECT_ROOT / "var" / "test-models"
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    """The default models, imported/trained once and kept under var/ between runs."""
+    """The default models, imported/trained once and kept under var/ between runs (`make test` fills
+    the store before pytest starts; run alone, pytest fills it here)."""
     env = base_env(TEST_MODEL_DIR)
     completed = subprocess.run(
         [sys.executable, "-m", "training.bootstrap"],
