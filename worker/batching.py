@@ -3,7 +3,8 @@
 The inference worker runs many Celery tasks at once (thread pool). Each task submits its input
 here and waits for its own result; one thread per model collects whatever is waiting, up to
 ``max_batch_size`` inputs or ``max_wait`` seconds after the first, runs the model once on the
-whole list and hands each job its own output, as TGI's ``Batch`` does.
+whole list and hands each job its own output, as TGI's ``Batch`` does. An input whose caller
+gave up (cancelled its future, e.g. past the time limit) while it waited is dropped unrun.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class BatchScheduler:
         self._queues: dict[ModelName, queue.Queue[_Pending]] = {}
         self._lock = threading.Lock()
         self.batch_sizes: Counter[int] = Counter()
+        self.dropped = 0  # inputs whose callers gave up before they ran
 
     def submit(
         self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
@@ -61,15 +63,24 @@ class BatchScheduler:
             return self._queues[model]
 
     def _collect(self, waiting: queue.Queue[_Pending]) -> list[_Pending]:
-        batch = [waiting.get()]
+        """Inputs still wanted, marked running so that their callers can no longer cancel them."""
+        batch: list[_Pending] = []
+        while not batch:
+            batch = self._keep_wanted([waiting.get()])
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch_size:
             remaining = deadline - time.monotonic()
             try:
-                batch.append(waiting.get(timeout=remaining) if remaining > 0 else waiting.get_nowait())
+                pending = waiting.get(timeout=remaining) if remaining > 0 else waiting.get_nowait()
             except queue.Empty:
                 break
+            batch += self._keep_wanted([pending])
         return batch
+
+    def _keep_wanted(self, pendings: list[_Pending]) -> list[_Pending]:
+        wanted = [p for p in pendings if p.future.set_running_or_notify_cancel()]
+        self.dropped += len(pendings) - len(wanted)
+        return wanted
 
     def _serve(self, model: ModelName) -> None:
         waiting = self._queues[model]

@@ -75,6 +75,7 @@ class WorkerRuntime:
         try:
             return future.result(timeout=limit)
         except FutureTimeoutError:
+            future.cancel()  # still waiting for a batch: it will not run
             raise InferenceTimeLimitError(
                 f"{model.value} did not answer within INFERENCE_TIME_LIMIT={limit} s; the worker may be "
                 "overloaded: ask for less (a smaller length) or raise the limit"
@@ -88,6 +89,7 @@ class WorkerRuntime:
             "device": str(self.models.device),
             "models": self.models.snapshot(),
             "batch_sizes": {str(size): count for size, count in sorted(self.batcher.batch_sizes.items())},
+            "dropped_inputs": self.batcher.dropped,
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -65,3 +66,20 @@ def test_a_failing_batch_fails_every_job_in_it() -> None:
     for future in futures:
         with pytest.raises(ValueError, match="model exploded"):
             future.result(5)
+
+
+def test_an_input_whose_caller_gave_up_is_not_run() -> None:
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    scheduler = BatchScheduler(model, max_batch_size=32, max_wait=0.0)
+    first = scheduler.submit(ModelName.BIGRAM, {"text": "first"})
+    while scheduler.batch_sizes.total() == 0:  # the first batch is running (held at the gate)
+        time.sleep(0.001)
+    abandoned = scheduler.submit(ModelName.BIGRAM, {"text": "abandoned"})
+    kept = scheduler.submit(ModelName.BIGRAM, {"text": "kept"})
+    assert abandoned.cancel()
+    gate.set()
+    assert first.result(5) == {"text": "FIRST"}
+    assert kept.result(5) == {"text": "KEPT"}
+    assert model.calls == [1, 1]
+    assert scheduler.dropped == 1
