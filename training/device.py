@@ -29,3 +29,15 @@ def get_device() -> torch.device:
     device = torch.device("cuda" if use_cuda else "cpu")
     logger.info("torch device: %s (DEVICE=%s)", device, preference.value)
     return device
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bfloat16 matmuls run natively here (a recent GPU, or a CPU with AVX512-BF16/AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def training_autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """bfloat16 autocast for a training step where it is native, else a no-op context."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and bf16_is_fast(device))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from shared.config import get_settings
-from training.device import NoCudaError, get_device
+from training.device import NoCudaError, bf16_is_fast, get_device, training_autocast
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +35,14 @@ def test_cuda_without_a_gpu_fails_with_a_message(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("DEVICE", "cuda")
     with pytest.raises(NoCudaError, match="DEVICE=cuda"):
         get_device()
+
+
+def test_training_autocast_is_bf16_only_where_the_hardware_has_it() -> None:
+    layer = torch.nn.Linear(4, 4)
+    cpu = torch.device("cpu")
+    with training_autocast(cpu, enabled=True):
+        fast = layer(torch.ones(1, 4))
+    with training_autocast(cpu, enabled=False):
+        plain = layer(torch.ones(1, 4))
+    assert fast.dtype == (torch.bfloat16 if bf16_is_fast(cpu) else torch.float32)
+    assert plain.dtype == torch.float32

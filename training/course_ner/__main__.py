@@ -15,10 +15,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=NerTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=NerTrainingConfig.seed)
     parser.add_argument("--train-size", type=int, default=NerTrainingConfig.train_size)
+    parser.add_argument(
+        "--fp32", action="store_true", help="no bfloat16 autocast, even where the hardware has it"
+    )
     parser.add_argument("--base", default=None, help="an EXTRACTOR_BASE value or a local directory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    config = NerTrainingConfig(epochs=args.epochs, seed=args.seed, train_size=args.train_size)
+    config = NerTrainingConfig(
+        epochs=args.epochs, seed=args.seed, train_size=args.train_size, mixed_precision=not args.fp32
+    )
     version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)
     print(f"course-extractor {version.version}: {version.metadata['metrics']}")
 

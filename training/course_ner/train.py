@@ -21,7 +21,7 @@ from training.course_ner.challenge import challenge_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
 from training.course_ner.encoding import bio_labels, encode, names_from_windows
 from training.course_ner.model import base_source, load_base
-from training.device import get_device
+from training.device import bf16_is_fast, get_device, training_autocast
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
 
@@ -40,6 +40,8 @@ class NerTrainingConfig:
     # Letting the word embeddings train costs 2% more time per step (with the fused optimizer) and
     # scored about 0.02 F1 higher on sentences written apart from the templates (5 seeds each).
     train_word_embeddings: bool = True
+    # bfloat16 autocast where the hardware runs it natively: 1.6x faster steps on an AVX512-BF16 CPU.
+    mixed_precision: bool = True
 
 
 def _batches(tokenizer: Any, examples: list[Example], batch_size: int, seed: int) -> DataLoader:
@@ -132,7 +134,8 @@ def train(
     with tqdm(total=total_steps, desc="course-ner") as bar:
         for loader in loaders:
             for batch in loader:
-                loss = model(**{name: tensor.to(device) for name, tensor in batch.items()}).loss
+                with training_autocast(device, config.mixed_precision):
+                    loss = model(**{name: tensor.to(device) for name, tensor in batch.items()}).loss
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 optimizer.step()
@@ -154,7 +157,12 @@ def train(
         "kind": "finetuned",
         "data_sha256": sha256_of(DataFile.COURSE_TITLES),
         "negatives_data_sha256": sha256_of(DataFile.SQUAD_DEV),  # the Wikipedia sentences
-        "training": {**asdict(config), "train_examples": len(splits.train), "steps": total_steps},
+        "training": {
+            **asdict(config),
+            "bf16_autocast": config.mixed_precision and bf16_is_fast(device),
+            "train_examples": len(splits.train),
+            "steps": total_steps,
+        },
         "held_out": {
             "examples": len(splits.held_out),
             "titles": len(splits.held_out_titles),
