@@ -2,8 +2,9 @@
 
 The baseline is configured as the original course material did: fp32, every example padded to
 384 tokens (``padding="max_length"``), batch 8. The project's loop groups examples of similar
-length and pads each batch only to its longest example, and on CUDA adds bf16 autocast, fused
-AdamW and (``--compile``) torch.compile.
+length and pads each batch only to its longest example, uses fused AdamW, bf16 autocast where
+the hardware runs it natively (a recent GPU, a CPU with AVX512-BF16; ``--fp32`` turns it off)
+and (``--compile``) torch.compile.
 Both count real (non-pad) tokens per second. The model is randomly initialised (throughput
 only): a small GPT-2 configuration on the CPU, GPT-2 124M on a CUDA GPU. The tokenizer is the
 served LLM's (MODEL_DIR), so no download is needed.
@@ -24,7 +25,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer, Tr
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from training.device import get_device
+from training.device import bf16_is_fast, get_device
 from training.length_grouping import length_grouped_batches
 from training.squad.data import load_squad
 from training.squad.features import Encoder, collate, prompt_text
@@ -46,7 +47,13 @@ def fresh_model(vocab_size: int, device: torch.device) -> GPT2LMHeadModel:
 
 
 def project_loop(
-    tokenizer, examples, steps: int, batch_size: int, device: torch.device, compile_model: bool
+    tokenizer,
+    examples,
+    steps: int,
+    batch_size: int,
+    device: torch.device,
+    compile_model: bool,
+    mixed_precision: bool,
 ) -> float:
     encoder = Encoder(tokenizer, MAX_LENGTH)
     features = [encoder.encode(example) for example in examples]
@@ -57,7 +64,13 @@ def project_loop(
         collate_fn=collate(tokenizer.pad_token_id),
     )
     model = fresh_model(len(tokenizer), device)
-    config = FinetuneConfig(max_steps=steps, batch_size=batch_size, learning_rate=5e-5, compile=compile_model)
+    config = FinetuneConfig(
+        max_steps=steps,
+        batch_size=batch_size,
+        learning_rate=5e-5,
+        compile=compile_model,
+        mixed_precision=mixed_precision,
+    )
     optimizer, schedule = new_optimizer(model, config, device)
     forward = torch.compile(model) if compile_model else model
     batches = itertools.cycle(loader)
@@ -117,23 +130,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8, help="the project loop's batch size")
     parser.add_argument("--compile", action="store_true", help="torch.compile the project's model")
+    parser.add_argument("--fp32", action="store_true", help="no bf16 autocast in the project's loop")
     parser.add_argument("--tokenizer", help="a directory with a tokenizer (default: the served LLM's)")
     args = parser.parse_args()
     device = get_device()
-    source = args.tokenizer or ModelStore(get_settings().model_dir).served_version(ModelName.LLM).path  # type: ignore[union-attr]
+    served = ModelStore(get_settings().model_dir).served_version(ModelName.LLM)
+    if args.tokenizer is None and served is None:
+        parser.error("no LLM in MODEL_DIR to take the tokenizer from: run `make models` or pass --tokenizer")
+    source = args.tokenizer or served.path  # type: ignore[union-attr]
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     needed = (args.steps + 2) * max(args.batch_size, BASELINE_BATCH)
     examples = list(load_squad().train.shuffle(seed=0).select(range(needed)))
 
-    ours = project_loop(tokenizer, examples, args.steps, args.batch_size, device, args.compile)
+    ours = project_loop(tokenizer, examples, args.steps, args.batch_size, device, args.compile, not args.fp32)
     with tempfile.TemporaryDirectory() as workdir:
         baseline = baseline_trainer(tokenizer, examples, args.steps, device, workdir)
     cuda = device.type == "cuda"
     name = torch.cuda.get_device_name() if cuda else "CPU"
     print(f"device: {name}; model: {'GPT-2 124M' if cuda else 'small GPT-2 (4 layers, 256 wide)'}")
-    extras = ", bf16, fused AdamW" if cuda else ""
+    extras = (", bf16" if not args.fp32 and bf16_is_fast(device) else ", fp32") + ", fused AdamW"
     print(f"project loop (dynamic padding{extras}): {ours:12,.0f} real tokens/s")
     print(f"baseline Trainer (fp32, max_length 384, batch 8):        {baseline:12,.0f} real tokens/s")
     print(f"ratio: {ours / baseline:.2f}x")

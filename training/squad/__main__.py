@@ -25,7 +25,7 @@ def main() -> None:
     for field in dataclasses.fields(FinetuneConfig):
         flag = "--" + field.name.replace("_", "-")
         if field.type in ("bool", bool):
-            parser.add_argument(flag, action="store_true", default=field.default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
         else:
             kind = {"int": int, "float": float}.get(str(field.type), str)
             parser.add_argument(flag, type=kind, default=field.default)

@@ -1,9 +1,10 @@
 """The fine-tuning loop: hand-written PyTorch, no Trainer.
 
-AdamW (fused on CUDA), linear warm-up then cosine decay, gradient accumulation, clipping, bf16
-autocast on CUDA, optional torch.compile, periodic evaluation (loss, then EM/F1 by greedy
-generation on held-out questions). The new version is published into the store only when the
-run completes: a failure or a cancel leaves the served version as it was.
+Fused AdamW, linear warm-up then cosine decay, gradient accumulation, clipping, bf16 autocast where
+the hardware runs it natively (a recent GPU, a CPU with AVX512-BF16), optional torch.compile,
+periodic evaluation (loss, then EM/F1 by greedy generation on held-out questions). The new version
+is published into the store only when the run completes: a failure or a cancel leaves the served
+version as it was.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.device import get_device
+from training.device import get_device, training_autocast
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
@@ -57,6 +58,7 @@ class FinetuneConfig:
     dataset: Literal["squad"] = "squad"
     source: Literal["local", "hub"] = "local"
     eval_articles: int = 8
+    mixed_precision: bool = True  # bf16 autocast where native; False: fp32 everywhere
 
 
 def learning_rate_factor(step: int, warmup: int, total: int) -> float:
@@ -112,7 +114,7 @@ def optimizer_step(
     for _ in range(config.grad_accum_steps):
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
         tokens += int(batch["attention_mask"].sum())
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with training_autocast(device, config.mixed_precision):
             loss = forward(**batch).loss / config.grad_accum_steps
         loss.backward()
         step_loss += loss.item()
@@ -124,12 +126,12 @@ def optimizer_step(
 
 
 def new_optimizer(model: Any, config: FinetuneConfig, device: torch.device) -> tuple[Any, Any]:
-    """AdamW (fused on CUDA) with linear warm-up then cosine decay."""
+    """Fused AdamW (one kernel for all parameters, on CPUs too) with linear warm-up then cosine decay."""
     optimizer = torch.optim.AdamW(
         model.parameters(),
         lr=config.learning_rate,
         weight_decay=config.weight_decay,
-        fused=device.type == "cuda",
+        fused=True,
     )
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: learning_rate_factor(step, config.warmup_steps, config.max_steps)
