@@ -64,9 +64,10 @@ class BatchScheduler:
 
     def _collect(self, waiting: queue.Queue[_Pending]) -> list[_Pending]:
         """Inputs still wanted, marked running so that their callers can no longer cancel them."""
-        batch: list[_Pending] = []
-        while not batch:
-            batch = self._keep_wanted([waiting.get()])
+        first = waiting.get()
+        while not self._still_wanted(first):
+            first = waiting.get()
+        batch = [first]
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch_size:
             remaining = deadline - time.monotonic()
@@ -74,12 +75,14 @@ class BatchScheduler:
                 pending = waiting.get(timeout=remaining) if remaining > 0 else waiting.get_nowait()
             except queue.Empty:
                 break
-            batch += self._keep_wanted([pending])
+            if self._still_wanted(pending):
+                batch.append(pending)
         return batch
 
-    def _keep_wanted(self, pendings: list[_Pending]) -> list[_Pending]:
-        wanted = [p for p in pendings if p.future.set_running_or_notify_cancel()]
-        self.dropped += len(pendings) - len(wanted)
+    def _still_wanted(self, pending: _Pending) -> bool:
+        """False for an input its caller cancelled; else marks it running (no longer cancellable)."""
+        wanted = pending.future.set_running_or_notify_cancel()
+        self.dropped += not wanted
         return wanted
 
     def _serve(self, model: ModelName) -> None:
