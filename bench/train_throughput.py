@@ -25,7 +25,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer, Tr
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from training.device import bf16_is_fast, get_device
+from training.device import get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.squad.data import load_squad
 from training.squad.features import Encoder, collate, prompt_text
@@ -71,7 +71,7 @@ def project_loop(
         compile=compile_model,
         mixed_precision=mixed_precision,
     )
-    optimizer, schedule = new_optimizer(model, config, device)
+    optimizer, schedule = new_optimizer(model, config)
     forward = torch.compile(model) if compile_model else model
     batches = itertools.cycle(loader)
     optimizer_step(forward, model, batches, optimizer, schedule, config, device)  # warm-up (and compile)
@@ -150,7 +150,7 @@ def main() -> None:
     cuda = device.type == "cuda"
     name = torch.cuda.get_device_name() if cuda else "CPU"
     print(f"device: {name}; model: {'GPT-2 124M' if cuda else 'small GPT-2 (4 layers, 256 wide)'}")
-    extras = (", bf16" if not args.fp32 and bf16_is_fast(device) else ", fp32") + ", fused AdamW"
+    extras = (", bf16" if uses_bf16(device, not args.fp32) else ", fp32") + ", fused AdamW"
     print(f"project loop (dynamic padding{extras}): {ours:12,.0f} real tokens/s")
     print(f"baseline Trainer (fp32, max_length 384, batch 8):        {baseline:12,.0f} real tokens/s")
     print(f"ratio: {ours / baseline:.2f}x")

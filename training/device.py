@@ -31,6 +31,7 @@ def get_device() -> torch.device:
     return device
 
 
+@lru_cache
 def bf16_is_fast(device: torch.device) -> bool:
     """Whether bfloat16 matmuls run natively here (a recent GPU, or a CPU with AVX512-BF16/AMX)."""
     if device.type == "cuda":
@@ -38,6 +39,11 @@ def bf16_is_fast(device: torch.device) -> bool:
     return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def uses_bf16(device: torch.device, requested: bool) -> bool:
+    """Whether a training run that asked for mixed precision really gets bfloat16 here."""
+    return requested and bf16_is_fast(device)
+
+
 def training_autocast(device: torch.device, enabled: bool) -> torch.autocast:
     """bfloat16 autocast for a training step where it is native, else a no-op context."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and bf16_is_fast(device))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(device, enabled))

@@ -21,7 +21,7 @@ from training.course_ner.challenge import challenge_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
 from training.course_ner.encoding import bio_labels, encode, names_from_windows
 from training.course_ner.model import base_source, load_base
-from training.device import bf16_is_fast, get_device, training_autocast
+from training.device import get_device, training_autocast, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
 
@@ -159,7 +159,7 @@ def train(
         "negatives_data_sha256": sha256_of(DataFile.SQUAD_DEV),  # the Wikipedia sentences
         "training": {
             **asdict(config),
-            "bf16_autocast": config.mixed_precision and bf16_is_fast(device),
+            "bf16_autocast": uses_bf16(device, config.mixed_precision),
             "train_examples": len(splits.train),
             "steps": total_steps,
         },

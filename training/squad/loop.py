@@ -125,7 +125,7 @@ def optimizer_step(
     return step_loss, tokens
 
 
-def new_optimizer(model: Any, config: FinetuneConfig, device: torch.device) -> tuple[Any, Any]:
+def new_optimizer(model: Any, config: FinetuneConfig) -> tuple[Any, Any]:
     """Fused AdamW (one kernel for all parameters, on CPUs too) with linear warm-up then cosine decay."""
     optimizer = torch.optim.AdamW(
         model.parameters(),
@@ -187,7 +187,7 @@ def finetune(
         return squad_scores(answers, eval_examples)
 
     zero_shot = scores() if config.zero_shot_eval and eval_examples else None
-    optimizer, schedule = new_optimizer(model, config, device)
+    optimizer, schedule = new_optimizer(model, config)
     forward = torch.compile(model) if config.compile else model
     batches = _forever(train_loader)
     losses: list[float] = []
