@@ -11,6 +11,7 @@ from transformers import AutoTokenizer
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training import llm_base
+from training.device import bf16_is_fast
 from training.squad import FinetuneConfig, TrainingCancelled, finetune
 from training.squad.data import flatten, load_squad, split_by_article
 from training.squad.evaluation import exact_match, f1, normalize_answer, squad_scores
@@ -106,6 +107,7 @@ def test_loss_goes_down_checkpoint_reloads_with_the_same_outputs(tiny_store: Mod
     assert metadata["base_version"] == base.version
     assert set(metadata["split"]["eval_articles"]).isdisjoint(metadata["split"]["train_articles"])
     assert {"eval_loss", "exact_match", "f1", "train_tokens_per_s"} <= set(metadata["metrics"])
+    assert metadata["training"]["bf16_autocast"] == bf16_is_fast(torch.device("cpu"))
     assert (version.path / "loss_curve.png").is_file()
     assert tiny_store.served_version_id(ModelName.LLM) == version.version
 

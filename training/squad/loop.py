@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.device import get_device, training_autocast
+from training.device import get_device, training_autocast, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
@@ -236,7 +236,12 @@ def finetune(
         "dataset": splits.source,
         "data_sha256": splits.data_sha256,
         "split": {"train_articles": splits.train_articles, "eval_articles": splits.eval_articles},
-        "training": {**asdict(config), "device": str(device), "truncated_contexts": encoder.truncated},
+        "training": {
+            **asdict(config),
+            "device": str(device),
+            "bf16_autocast": uses_bf16(device, config.mixed_precision),
+            "truncated_contexts": encoder.truncated,
+        },
         "metrics": metrics,
     }
     with store.new_version(ModelName.LLM, metadata) as version:
