@@ -289,3 +289,16 @@ def test_a_capitalised_the_inside_a_sentence_starts_the_name() -> None:
     assert take("The Operating Systems final is hard", "Operating Systems") == ["Operating Systems"]
     assert take("Done. The Cryosphere is next", "Cryosphere") == ["Cryosphere"]
     assert take("i'm in the politics of rights", "politics of rights") == ["politics of rights"]
+
+
+def test_context_masking_hides_only_tokens_outside_names() -> None:
+    from training.course_ner.train import mask_context
+
+    input_ids = torch.arange(10, 20).repeat(2, 1)
+    labels = torch.tensor([[-100, O, B, I, O, O, B, O, O, -100]] * 2)
+    masked = mask_context(input_ids, labels, 99, 1.0, torch.Generator().manual_seed(0))
+    assert masked[0].tolist() == [10, 99, 12, 13, 99, 99, 16, 99, 99, 19]
+    assert torch.equal(mask_context(input_ids, labels, 99, 0.0, torch.Generator()), input_ids)
+    some = mask_context(input_ids, labels, 99, 0.5, torch.Generator().manual_seed(0))
+    assert (some == 99).sum() < (labels == O).sum()
+    assert torch.equal(some[labels != O], input_ids[labels != O])

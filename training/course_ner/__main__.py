@@ -18,11 +18,21 @@ def main() -> None:
     parser.add_argument(
         "--fp32", action="store_true", help="no bfloat16 autocast, even where the hardware has it"
     )
+    parser.add_argument(
+        "--context-mask",
+        type=float,
+        default=NerTrainingConfig.context_mask_share,
+        help="share of the tokens outside names replaced by [MASK] in training (default %(default)s)",
+    )
     parser.add_argument("--base", default=None, help="an EXTRACTOR_BASE value or a local directory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = NerTrainingConfig(
-        epochs=args.epochs, seed=args.seed, train_size=args.train_size, mixed_precision=not args.fp32
+        epochs=args.epochs,
+        seed=args.seed,
+        train_size=args.train_size,
+        mixed_precision=not args.fp32,
+        context_mask_share=args.context_mask,
     )
     version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)
     print(f"course-extractor {version.version}: {version.metadata['metrics']}")

@@ -19,7 +19,7 @@ from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.course_ner.challenge import challenge_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
-from training.course_ner.encoding import bio_labels, encode, names_from_windows
+from training.course_ner.encoding import OUTSIDE, bio_labels, encode, names_from_windows
 from training.course_ner.model import base_source, load_base
 from training.device import get_device, training_autocast, uses_bf16
 from training.length_grouping import length_grouped_batches
@@ -42,19 +42,41 @@ class NerTrainingConfig:
     train_word_embeddings: bool = True
     # bfloat16 autocast where the hardware runs it natively: 1.6x faster steps on an AVX512-BF16 CPU.
     mixed_precision: bool = True
+    # Of the tokens outside names, the share hidden behind [MASK] in each batch: the words around a
+    # name then decide less and the name's own words more ("Organic Chemistry is where ...").
+    context_mask_share: float = 0.15
 
 
-def _batches(tokenizer: Any, examples: list[Example], batch_size: int, seed: int) -> DataLoader:
+def mask_context(
+    input_ids: torch.Tensor, labels: torch.Tensor, mask_id: int, share: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Replace a share of the tokens outside every name with the mask token."""
+    outside = labels == OUTSIDE
+    chosen = torch.rand(input_ids.shape, generator=generator) < share
+    return torch.where(outside & chosen, torch.full_like(input_ids, mask_id), input_ids)
+
+
+def _batches(
+    tokenizer: Any, examples: list[Example], batch_size: int, seed: int, context_mask_share: float = 0.0
+) -> DataLoader:
     """Shuffled batches of sentences of similar length, each padded to its own longest."""
+    generator = torch.Generator().manual_seed(seed)
+    mask_id = tokenizer.unk_token_id if tokenizer.mask_token_id is None else tokenizer.mask_token_id
 
     def collate(batch: list[Example]) -> dict[str, torch.Tensor]:
         encoded = encode(tokenizer, [e.text for e in batch])
         inputs = encoded["model_inputs"]
-        labels = [
-            bio_labels(offsets, batch[i].spans)
-            for offsets, i in zip(encoded["offsets"], encoded["window_of"], strict=True)
-        ]
-        return {**inputs, "labels": torch.tensor(labels)}
+        labels = torch.tensor(
+            [
+                bio_labels(offsets, batch[i].spans)
+                for offsets, i in zip(encoded["offsets"], encoded["window_of"], strict=True)
+            ]
+        )
+        if context_mask_share:
+            inputs["input_ids"] = mask_context(
+                inputs["input_ids"], labels, mask_id, context_mask_share, generator
+            )
+        return {**inputs, "labels": labels}
 
     lengths = [len(example.text) for example in examples]
     return DataLoader(
@@ -120,7 +142,7 @@ def train(
     device = get_device()
     model.to(device)
     loaders = [
-        _batches(tokenizer, splits.train, config.batch_size, seed=config.seed + epoch)
+        _batches(tokenizer, splits.train, config.batch_size, config.seed + epoch, config.context_mask_share)
         for epoch in range(config.epochs)
     ]
     total_steps = sum(len(loader) for loader in loaders)
