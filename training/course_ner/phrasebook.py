@@ -635,7 +635,7 @@ NAME_PREDICATES = [
     "is a lot of reading", "has a group project", "counts as a lab science", "is only 2 credits",
     "ruined my GPA", "changed my life", "is online this year", "is graded pass/fail",
     "is where I learned to code", "is where most people give up", "is where you learn the theory",
-    "is the class everyone warns you about", "is basically a second job", "was the best class I took",
+    "is the class everyone warns you about", "is basically a second job", "was my favourite class so far",
     "is curved really hard", "has a reputation for being easy", "fills up in minutes",
     "isn't offered next year", "has weekly quizzes", "was worth every minute", "made me switch majors",
     "is what got me into research", "needs a permission code", "is listed under two departments",
@@ -654,7 +654,7 @@ AFTER_NAMES = [
 COURSE_NOUNS = [
     "final", "midterm", "lab", "lecture", "homework", "problem sets", "textbook", "syllabus", "TA",
     "professor", "group project", "discussion section", "reading list", "exam", "quiz", "waitlist",
-    "instructor", "teaching assistant", "lecturer", "grader", "study group", "final project",
+    "instructor", "teaching assistant", "lecturer", "grader", "review session", "final project",
     "lab report", "office hours", "group chat", "recitation",
 ]  # fmt: skip
 NOUN_LINKS = ["for", "in", "from", "of", "for both"]
@@ -663,15 +663,15 @@ NAMES_PREDICATES = [
     "count toward the <field> minor", "are on my schedule", "start next week", "have no final",
     "are taught by <person>", "are what I'm taking", "look interesting", "got moved to <building>",
     "clash on <day>s", "were my hardest classes", "is all I'm taking",
-    "are where most people struggle", "both have brutal finals", "are curved", "share a textbook",
+    "are where most people struggle", "both have brutal finals", "are curved", "use the same course reader",
     "are taught back to back", "fill up fast", "aren't offered this year", "have the same TA",
-    "were the best classes I took", "are both cross-listed",
+    "were my favourite classes so far", "are both cross-listed",
 ]  # fmt: skip
 NOUN_PREDICATES = [
     "is brutal", "was moved to <day>", "is posted", "is online now", "starts at 9", "got cancelled",
     "is open book", "is worth 40%", "was easier than expected", "is in <building>",
     "said the midterm is curved", "says attendance counts", "told us to start early",
-    "just emailed the class", "cancelled office hours", "is really helpful", "posted the grades",
+    "just emailed the class", "moved office hours to Zoom", "is really helpful", "posted the grades",
     "was rescheduled", "takes forever to grade", "is due Friday", "was pushed back a week",
     "counts for half the grade",
 ]  # fmt: skip
