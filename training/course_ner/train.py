@@ -57,7 +57,7 @@ def mask_context(
 
 
 def _batches(
-    tokenizer: Any, examples: list[Example], batch_size: int, seed: int, context_mask_share: float = 0.0
+    tokenizer: Any, examples: list[Example], batch_size: int, seed: int, context_mask_share: float
 ) -> DataLoader:
     """Shuffled batches of sentences of similar length, each padded to its own longest."""
     generator = torch.Generator().manual_seed(seed)
