@@ -13,8 +13,9 @@ from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner import NerTrainingConfig, train
 from training.course_ner.data import ORIGINAL_TITLES, build_splits, fill
-from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE, bio_labels, capitalised_chars, decode_spans
-from training.course_ner.model import UnknownBaseError, base_source
+from training.course_ner.decoding import decode_spans
+from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE, bio_labels, capitalised_chars
+from training.course_ner.model import UnknownBaseError, base_source, load_title_words
 from worker.predictors.course_extractor import load
 
 O, B, I = OUTSIDE, BEGIN, INSIDE  # noqa: E741
@@ -84,6 +85,9 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     assert set(version.metadata["metrics"]) >= {"precision", "recall", "f1", "hand_written"}
     assert set(version.metadata["metrics"]["hand_written"]) >= {"precision", "recall", "f1"}
     assert (version.path / "loss_curve.png").is_file()
+    title_words = load_title_words(version.path)
+    assert {"operating", "systems", "introduction"} <= title_words  # the original exercise's titles train
+    assert load(version, torch.device("cpu")).title_words == title_words
 
     texts = [
         {"text": "I'm enrolled in Operating Systems and Advanced Mathematics this term"},
@@ -96,7 +100,7 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
 
 
 def test_a_word_takes_the_tag_of_its_first_piece() -> None:
-    from training.course_ner.encoding import whole_words
+    from training.course_ner.decoding import whole_words
 
     text = "auditing Survey"
     words, tags = whole_words(text, [(0, 5), (5, 8), (9, 15)], [O, B, I])
@@ -105,79 +109,8 @@ def test_a_word_takes_the_tag_of_its_first_piece() -> None:
     assert decode_spans(words, tags) == [(9, 15)]
 
 
-def test_spans_are_tidied_to_what_a_title_case_title_can_be() -> None:
-    from training.course_ner.encoding import tidy_spans
-
-    def tidy(text: str, *names: str) -> list[str]:
-        spans = [(text.index(name), text.index(name) + len(name)) for name in names]
-        return [text[a:b] for a, b in tidy_spans(text, spans)]
-
-    text = "help for Managing People and the Embedded Systems Capstone, also the art of war"
-    assert tidy(text, "for Managing People", "the Embedded Systems Capstone,", "the art of war") == [
-        "Managing People",
-        "Embedded Systems Capstone",
-        "the art of war",  # lower-case text keeps its words
-    ]
-    assert tidy("Remote sections of Web Technologies were cut", "Remote sections of Web Technologies") == [
-        "Web Technologies"
-    ]
-    assert tidy("Is the Intro to Cybersecurity final hard?", "Intro to Cybersecurity final") == [
-        "Intro to Cybersecurity"
-    ]
-    assert tidy("Between Sports Nutrition and Yoga", "Sports Nutrition and") == ["Sports Nutrition"]
-    assert tidy("see The Politics of Rights III", "The Politics of Rights III") == [
-        "The Politics of Rights III"
-    ]
-    assert tidy("go for and", "for and") == []
-
-
-def _spans(text: str, *names: str) -> list[tuple[int, int]]:
-    return [(text.index(name), text.index(name) + len(name)) for name in names]
-
-
-def test_a_name_runs_on_over_the_capitalised_words_right_after_it() -> None:
-    from training.course_ner.encoding import extend_through_capitals
-
-    def extend(text: str, *names: str) -> list[str]:
-        return [text[a:b] for a, b in extend_through_capitals(text, _spans(text, *names))]
-
-    text = "The professor for Global Environmental Politics used to work at the UN."
-    assert extend(text, "Global Environmental") == ["Global Environmental Politics"]
-    assert extend("Does Ceramics: Wheel Throwing, a studio, cost more?", "Ceramics: Wheel") == [
-        "Ceramics: Wheel Throwing"
-    ]
-    # Not over "I", weekdays, people's titles, another name, or past punctuation.
-    assert extend("Once I finish Calculus I'm off", "Calculus") == ["Calculus"]
-    assert extend("I have Calculus Monday and Friday", "Calculus") == ["Calculus"]
-    assert extend("Ask for Biology Professor Lee", "Biology") == ["Biology"]
-    assert extend("took Sales Management Marketing", "Sales Management", "Marketing") == [
-        "Sales Management",
-        "Marketing",
-    ]
-    assert extend("took Biology. Then Chemistry", "Biology") == ["Biology"]
-    assert extend("TOOK BIOLOGY LAB", "BIOLOGY") == ["BIOLOGY"]
-
-
-def test_lower_case_spans_go_when_the_other_names_are_capitalised() -> None:
-    from training.course_ner.encoding import keep_consistent_case
-
-    def keep(text: str, *names: str) -> list[str]:
-        return [text[a:b] for a, b in keep_consistent_case(text, _spans(text, *names))]
-
-    text = "she recommends Election Law for anyone interested in research"
-    assert keep(text, "Election Law", "research") == ["Election Law"]
-    assert keep("i love intro to psych but stats is hard", "intro to psych", "stats") == [
-        "intro to psych",
-        "stats",
-    ]
-    assert keep("Statistics first, then Linear Algebra", "Statistics", "Linear Algebra") == [
-        "Statistics",
-        "Linear Algebra",
-    ]
-
-
 def test_constrained_decoding_never_starts_a_name_with_an_inside_tag() -> None:
-    from training.course_ner.encoding import best_tags
+    from training.course_ner.decoding import best_tags
 
     def scores(o: float, b: float, i: float) -> list[float]:
         return [math.log(o), math.log(b), math.log(i)]
@@ -192,7 +125,7 @@ def test_constrained_decoding_never_starts_a_name_with_an_inside_tag() -> None:
 
 
 def test_hyphens_and_slashes_stay_inside_a_word_but_commas_and_colons_split() -> None:
-    from training.course_ner.encoding import whole_words
+    from training.course_ner.decoding import whole_words
 
     text = "EHR/HI Burke-Gilman Ethics, Values: x"
     offsets = [
@@ -259,36 +192,6 @@ def test_capitalised_names_that_are_no_course_fill_the_distractor_slots() -> Non
     assert [run for run in runs if run] == [["Denver", "Broncos"], ["Carolina", "Panthers"]]
     filled = fill_distractors(random.Random(0), "Re: <code> - ask <entity> at <institution>")
     assert "<" not in filled
-
-
-def test_a_trailing_full_stop_an_unclosed_parenthesis_and_the_i_of_im_leave_the_span() -> None:
-    from training.course_ner.encoding import tidy_spans
-
-    for text, name in [("In Logic I I'm lost", "Logic I"), ("In Logic I'm lost", "Logic")]:
-        assert [text[a:b] for a, b in tidy_spans(text, [(3, 10)])] == [name]
-    text = "Fifty Oral Lesions - Selective. Then Linear Systems (EE 235) and Optics (A)"
-    spans = [
-        (text.index("Fifty"), text.index(". Then") + 1),
-        (text.index("Linear"), text.index("235")),
-        (text.index("Optics"), len(text)),
-    ]
-    assert [text[a:b] for a, b in tidy_spans(text, spans)] == [
-        "Fifty Oral Lesions - Selective",
-        "Linear Systems",
-        "Optics (A)",
-    ]
-
-
-def test_a_capitalised_the_inside_a_sentence_starts_the_name() -> None:
-    from training.course_ner.encoding import take_in_a_leading_the
-
-    def take(text: str, name: str) -> list[str]:
-        return [text[a:b] for a, b in take_in_a_leading_the(text, _spans(text, name))]
-
-    assert take("I'm in The Politics of Rights", "Politics of Rights") == ["The Politics of Rights"]
-    assert take("The Operating Systems final is hard", "Operating Systems") == ["Operating Systems"]
-    assert take("Done. The Cryosphere is next", "Cryosphere") == ["Cryosphere"]
-    assert take("i'm in the politics of rights", "politics of rights") == ["politics of rights"]
 
 
 def test_context_masking_hides_only_tokens_outside_names() -> None:

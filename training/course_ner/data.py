@@ -91,6 +91,7 @@ class Splits:
     held_out: list[Example]
     held_out_titles: frozenset[str]
     held_out_templates: frozenset[str]
+    train_titles: frozenset[str]
 
 
 def unseen_titles() -> frozenset[str]:
@@ -342,5 +343,9 @@ def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 150
     prose = encyclopedia_sentences(int(train_size * ENCYCLOPEDIA_SHARE), seed)
     train += [Example(sentence, (), "encyclopedia") for sentence in prose]
     return Splits(
-        train, held_out, frozenset(held_out_titles), frozenset(positives[:p_cut] + negatives[:n_cut])
+        train,
+        held_out,
+        frozenset(held_out_titles),
+        frozenset(positives[:p_cut] + negatives[:n_cut]),
+        frozenset(train_titles),
     )

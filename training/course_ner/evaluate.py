@@ -9,6 +9,7 @@ so that changes to the training data can be judged by what they fix.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 from typing import Any
 
 from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -18,13 +19,14 @@ from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner.challenge import challenge_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
+from training.course_ner.model import load_title_words
 from training.course_ner.train import NerTrainingConfig, entity_scores, predict_names
 
 
 def score_with_mistakes(
-    model: Any, tokenizer: Any, examples: list[Example]
+    model: Any, tokenizer: Any, examples: list[Example], title_words: Collection[str]
 ) -> tuple[dict[str, float], list[str]]:
-    predicted = predict_names(model, tokenizer, [e.text for e in examples])
+    predicted = predict_names(model, tokenizer, [e.text for e in examples], title_words=title_words)
     gold = [e.names() for e in examples]
     mistakes = [
         f"{e.text!r}\n    expected {g}\n    found    {p}"
@@ -49,6 +51,7 @@ def main() -> None:
         raise SystemExit("no course-extractor version in the store: run `python -m training.course_ner`")
     tokenizer = AutoTokenizer.from_pretrained(version.path)
     model = AutoModelForTokenClassification.from_pretrained(version.path)
+    title_words = load_title_words(version.path)
     training = version.metadata.get("training", {})
     config = NerTrainingConfig()
     held_out = build_splits(
@@ -56,19 +59,20 @@ def main() -> None:
         training.get("train_size", config.train_size),
         training.get("held_out_size", config.held_out_size),
     ).held_out
-    held_out_scores, held_out_mistakes = score_with_mistakes(model, tokenizer, held_out)
-    challenge_scores, challenge_mistakes = score_with_mistakes(model, tokenizer, challenge_examples())
-    unseen_scores, unseen_mistakes = score_with_mistakes(model, tokenizer, unseen_examples())
+    evaluated = {
+        name: score_with_mistakes(model, tokenizer, examples, title_words)
+        for name, examples in [
+            ("held-out", held_out),
+            ("challenge", challenge_examples()),
+            ("unseen", unseen_examples()),
+        ]
+    }
     print(f"course-extractor {version.version}")
-    for line in held_out_mistakes[: args.show]:
-        print("held-out:", line)
-    for line in challenge_mistakes:
-        print("challenge:", line)
-    for line in unseen_mistakes:
-        print("unseen:", line)
-    print(f"held-out  {held_out_scores}  ({len(held_out_mistakes)} sentences wrong)")
-    print(f"challenge {challenge_scores}  ({len(challenge_mistakes)} sentences wrong)")
-    print(f"unseen    {unseen_scores}  ({len(unseen_mistakes)} sentences wrong)")
+    for name, (_, mistakes) in evaluated.items():
+        for line in mistakes[: args.show] if name == "held-out" else mistakes:
+            print(f"{name}:", line)
+    for name, (scores, mistakes) in evaluated.items():
+        print(f"{name:<9} {scores}  ({len(mistakes)} sentences wrong)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""The token-classification model and its base encoder (an allowlisted name or a local directory)."""
+"""The token-classification model, its base encoder (an allowlisted name or a local directory),
+and the vocabulary of the titles it trained on, kept beside it in each version."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +44,16 @@ def load_base(base: str | Path | None = None) -> tuple[PreTrainedModel, Any]:
         ignore_mismatched_sizes=True,
     )
     return model, tokenizer
+
+
+TITLE_WORDS_FILE = "title_words.json"
+
+
+def save_title_words(directory: Path, title_words: Collection[str]) -> None:
+    (directory / TITLE_WORDS_FILE).write_text(json.dumps(sorted(title_words)), encoding="utf-8")
+
+
+def load_title_words(directory: Path) -> frozenset[str]:
+    """The words of the version's training titles; empty for a version saved without them."""
+    path = directory / TITLE_WORDS_FILE
+    return frozenset(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else frozenset()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,10 @@ from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.course_ner.challenge import challenge_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
-from training.course_ner.encoding import OUTSIDE, bio_labels, encode, names_from_windows
-from training.course_ner.model import base_source, load_base
+from training.course_ner.decoding import names_from_windows
+from training.course_ner.encoding import OUTSIDE, bio_labels, encode
+from training.course_ner.model import base_source, load_base, save_title_words
+from training.course_ner.title_rules import title_vocabulary
 from training.device import get_device, training_autocast, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
@@ -87,7 +89,13 @@ def _batches(
 
 
 @torch.inference_mode()
-def predict_names(model: Any, tokenizer: Any, texts: list[str], batch_size: int = 64) -> list[list[str]]:
+def predict_names(
+    model: Any,
+    tokenizer: Any,
+    texts: list[str],
+    batch_size: int = 64,
+    title_words: Collection[str] = frozenset(),
+) -> list[list[str]]:
     model.eval()
     device = next(model.parameters()).device
     results: list[list[str]] = []
@@ -96,7 +104,7 @@ def predict_names(model: Any, tokenizer: Any, texts: list[str], batch_size: int 
         encoded = encode(tokenizer, chunk)
         inputs = {k: v.to(device) for k, v in encoded["model_inputs"].items()}
         scores = model(**inputs).logits.float().log_softmax(-1).tolist()
-        results += names_from_windows(chunk, encoded["offsets"], encoded["window_of"], scores)
+        results += names_from_windows(chunk, encoded["offsets"], encoded["window_of"], scores, title_words)
     return results
 
 
@@ -122,8 +130,10 @@ def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str
     }
 
 
-def score(model: Any, tokenizer: Any, examples: list[Example]) -> dict[str, float]:
-    predicted = predict_names(model, tokenizer, [e.text for e in examples])
+def score(
+    model: Any, tokenizer: Any, examples: list[Example], title_words: Collection[str] = frozenset()
+) -> dict[str, float]:
+    predicted = predict_names(model, tokenizer, [e.text for e in examples], title_words=title_words)
     return entity_scores([e.names() for e in examples], predicted)
 
 
@@ -168,9 +178,10 @@ def train(
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
                 if progress:
                     progress({"step": len(losses), "total_steps": total_steps, "loss": losses[-1]})
-    metrics = score(model, tokenizer, splits.held_out)
-    hand_written = score(model, tokenizer, challenge_examples())
-    unseen = score(model, tokenizer, unseen_examples())
+    title_words = title_vocabulary(splits.train_titles)
+    metrics = score(model, tokenizer, splits.held_out, title_words)
+    hand_written = score(model, tokenizer, challenge_examples(), title_words)
+    unseen = score(model, tokenizer, unseen_examples(), title_words)
     logger.info(
         "entity scores: held-out %s; hand-written %s; unseen sentences %s", metrics, hand_written, unseen
     )
@@ -200,6 +211,7 @@ def train(
     with store.new_version(ModelName.COURSE_EXTRACTOR, metadata) as version:
         model.save_pretrained(version.path, safe_serialization=True)
         tokenizer.save_pretrained(version.path)
+        save_title_words(version.path, title_words)
         save_loss_plot(losses, version.path / "loss_curve.png", title="course-name extractor: training loss")
     return store.published(version)
 

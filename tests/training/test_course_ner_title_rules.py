@@ -1,0 +1,184 @@
+"""What a course title can be: the rules that shape predicted spans, one text at a time."""
+
+from __future__ import annotations
+
+from training.course_ner.title_rules import (
+    drop_programs,
+    drop_unknown_single_words,
+    extend_through_capitals,
+    keep_consistent_case,
+    merge_quoted_title,
+    split_before_a_capitalised_the,
+    take_in_a_leading_the,
+    tidy_spans,
+    title_vocabulary,
+)
+
+
+def test_spans_are_tidied_to_what_a_title_case_title_can_be() -> None:
+    def tidy(text: str, *names: str) -> list[str]:
+        spans = [(text.index(name), text.index(name) + len(name)) for name in names]
+        return [text[a:b] for a, b in tidy_spans(text, spans)]
+
+    text = "help for Managing People and the Embedded Systems Capstone, also the art of war"
+    assert tidy(text, "for Managing People", "the Embedded Systems Capstone,", "the art of war") == [
+        "Managing People",
+        "Embedded Systems Capstone",
+        "the art of war",  # lower-case text keeps its words
+    ]
+    assert tidy("Remote sections of Web Technologies were cut", "Remote sections of Web Technologies") == [
+        "Web Technologies"
+    ]
+    assert tidy("Is the Intro to Cybersecurity final hard?", "Intro to Cybersecurity final") == [
+        "Intro to Cybersecurity"
+    ]
+    assert tidy("Between Sports Nutrition and Yoga", "Sports Nutrition and") == ["Sports Nutrition"]
+    assert tidy("see The Politics of Rights III", "The Politics of Rights III") == [
+        "The Politics of Rights III"
+    ]
+    assert tidy("go for and", "for and") == []
+
+
+def _spans(text: str, *names: str) -> list[tuple[int, int]]:
+    return [(text.index(name), text.index(name) + len(name)) for name in names]
+
+
+def test_a_name_runs_on_over_the_capitalised_words_right_after_it() -> None:
+    def extend(text: str, *names: str) -> list[str]:
+        return [text[a:b] for a, b in extend_through_capitals(text, _spans(text, *names))]
+
+    text = "The professor for Global Environmental Politics used to work at the UN."
+    assert extend(text, "Global Environmental") == ["Global Environmental Politics"]
+    assert extend("Does Ceramics: Wheel Throwing, a studio, cost more?", "Ceramics: Wheel") == [
+        "Ceramics: Wheel Throwing"
+    ]
+    # Not over "I", weekdays, people's titles, another name, or past punctuation.
+    assert extend("Once I finish Calculus I'm off", "Calculus") == ["Calculus"]
+    assert extend("I have Calculus Monday and Friday", "Calculus") == ["Calculus"]
+    assert extend("Ask for Biology Professor Lee", "Biology") == ["Biology"]
+    assert extend("took Sales Management Marketing", "Sales Management", "Marketing") == [
+        "Sales Management",
+        "Marketing",
+    ]
+    assert extend("took Biology. Then Chemistry", "Biology") == ["Biology"]
+    assert extend("TOOK BIOLOGY LAB", "BIOLOGY") == ["BIOLOGY"]
+
+
+def test_lower_case_spans_go_when_the_other_names_are_capitalised() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return [text[a:b] for a, b in keep_consistent_case(text, _spans(text, *names))]
+
+    text = "she recommends Election Law for anyone interested in research"
+    assert keep(text, "Election Law", "research") == ["Election Law"]
+    assert keep("i love intro to psych but stats is hard", "intro to psych", "stats") == [
+        "intro to psych",
+        "stats",
+    ]
+    assert keep("Statistics first, then Linear Algebra", "Statistics", "Linear Algebra") == [
+        "Statistics",
+        "Linear Algebra",
+    ]
+
+
+def test_a_trailing_full_stop_an_unclosed_parenthesis_and_the_i_of_im_leave_the_span() -> None:
+    for text, name in [("In Logic I I'm lost", "Logic I"), ("In Logic I'm lost", "Logic")]:
+        assert [text[a:b] for a, b in tidy_spans(text, [(3, 10)])] == [name]
+    text = "Fifty Oral Lesions - Selective. Then Linear Systems (EE 235) and Optics (A)"
+    spans = [
+        (text.index("Fifty"), text.index(". Then") + 1),
+        (text.index("Linear"), text.index("235")),
+        (text.index("Optics"), len(text)),
+    ]
+    assert [text[a:b] for a, b in tidy_spans(text, spans)] == [
+        "Fifty Oral Lesions - Selective",
+        "Linear Systems",
+        "Optics (A)",
+    ]
+
+
+def test_a_capitalised_the_inside_a_sentence_starts_the_name() -> None:
+    def take(text: str, name: str) -> list[str]:
+        return [text[a:b] for a, b in take_in_a_leading_the(text, _spans(text, name))]
+
+    assert take("I'm in The Politics of Rights", "Politics of Rights") == ["The Politics of Rights"]
+    assert take("The Operating Systems final is hard", "Operating Systems") == ["Operating Systems"]
+    assert take("Done. The Cryosphere is next", "Cryosphere") == ["Cryosphere"]
+    assert take("i'm in the politics of rights", "politics of rights") == ["politics of rights"]
+
+
+def _names(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    return [text[a:b] for a, b in spans]
+
+
+def test_a_list_that_goes_on_with_a_capitalised_the_is_split_there() -> None:
+    def split(text: str, *names: str) -> list[str]:
+        return _names(text, split_before_a_capitalised_the(text, _spans(text, *names)))
+
+    text = "International Justice and The Politics of Rights are one class"
+    assert split(text, "International Justice and The Politics of Rights") == [
+        "International Justice",
+        "The Politics of Rights",
+    ]
+    text = "Studies in Narrative, and The Theory of Literature I: The Literary Text overlap"
+    assert split(text, "Studies in Narrative, and The Theory of Literature I: The Literary Text") == [
+        "Studies in Narrative",
+        "The Theory of Literature I: The Literary Text",  # ": The" stays inside a title
+    ]
+    assert split("Ethics, The Self and Society", "Ethics, The Self and Society") == [
+        "Ethics",
+        "The Self and Society",
+    ]
+    # A lower-case "the" after "and" is part of many titles.
+    assert split("Art and the Study of Chinese Bronzes", "Art and the Study of Chinese Bronzes") == [
+        "Art and the Study of Chinese Bronzes"
+    ]
+
+
+def test_names_that_fill_a_pair_of_quotes_become_the_one_quoted_title() -> None:
+    def merge(text: str, *names: str) -> list[str]:
+        return _names(text, merge_quoted_title(text, _spans(text, *names)))
+
+    text = 'Has anyone taken "Understanding Addiction, Pharmacology of Drugs, and Treatment Methods" yet?'
+    assert merge(text, "Understanding Addiction", "Pharmacology of Drugs, and Treatment Methods") == [
+        "Understanding Addiction, Pharmacology of Drugs, and Treatment Methods"
+    ]
+    text = "I loved \u201cRace, Gender, and Class.\u201d Also Yoga"
+    assert merge(text, "Race", "Gender, and Class", "Yoga") == ["Race, Gender, and Class", "Yoga"]
+    # Names that do not reach both ends of the quotes, or one name alone, stay as found.
+    text = 'She said "take Calculus and Physics" to me'
+    assert merge(text, "Calculus", "Physics") == ["Calculus", "Physics"]
+    text = '"Statistics" and "Linear Algebra" both'
+    assert merge(text, "Statistics", "Linear Algebra") == ["Statistics", "Linear Algebra"]
+
+
+def test_a_name_followed_by_major_minor_or_department_is_no_course() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_programs(text, _spans(text, *names)))
+
+    text = "Is Senior Seminar required for the Law, Societies, and Justice major or not?"
+    assert keep(text, "Senior Seminar", "Law, Societies, and Justice") == ["Senior Seminar"]
+    assert keep("the Marine Biology minor needs Ecology", "Marine Biology", "Ecology") == ["Ecology"]
+    assert keep("the Physics Department runs Mechanics", "Physics", "Mechanics") == ["Mechanics"]
+    assert keep("Calculus majorly stresses me", "Calculus") == ["Calculus"]
+
+
+def test_a_single_capitalised_word_no_training_title_holds_is_dropped() -> None:
+    title_words = title_vocabulary(["Business Data Analysis", "Ethics", "Eco-Capitalism", "Calculus II"])
+    assert {"business", "ethics", "eco-capitalism", "eco", "capitalism", "ii"} <= title_words
+
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_unknown_single_words(text, _spans(text, *names), title_words))
+
+    text = "Business Data Analysis is fine, and Foster is already brutal."
+    assert keep(text, "Business Data Analysis", "Foster") == ["Business Data Analysis"]
+    assert keep("My Ethics class and the Jesuit core", "Ethics", "Jesuit") == ["Ethics"]
+    # Known words, hyphenated known parts, several words, lower-case text and a word alone stay.
+    assert keep("I take Capitalism and Eco-Ethics", "Capitalism", "Eco-Ethics") == [
+        "Capitalism",
+        "Eco-Ethics",
+    ]
+    assert keep("I take Herpetology Lab", "Herpetology Lab") == ["Herpetology Lab"]
+    assert keep("i take herpetology", "herpetology") == ["herpetology"]
+    assert keep("Herpetology", "Herpetology") == ["Herpetology"]
+    # A model saved without a vocabulary drops nothing.
+    assert drop_unknown_single_words("I take Herpetology", [(7, 18)], frozenset()) == [(7, 18)]

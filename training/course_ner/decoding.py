@@ -1,0 +1,172 @@
+"""From the model's per-token scores back to course names in the text.
+
+Tokens are joined into words, the most likely valid BIO sequence is chosen per text, and the spans
+it gives are then shaped by what a course title can be (`title_rules`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import TypeVar
+
+from training.course_ner.encoding import BEGIN, INSIDE, LABELS_RANGE, OUTSIDE
+from training.course_ner.title_rules import (
+    drop_programs,
+    drop_unknown_single_words,
+    extend_through_capitals,
+    keep_consistent_case,
+    merge_quoted_title,
+    split_before_a_capitalised_the,
+    take_in_a_leading_the,
+    tidy_spans,
+)
+
+WORD_BREAKS = frozenset(",;:.!?()[]\"'")
+Score = TypeVar("Score")
+
+
+def decode_spans(offsets: Sequence[tuple[int, int]], tags: Sequence[int]) -> list[tuple[int, int]]:
+    """Character spans from BIO tags; an I- that follows O starts a span too."""
+    spans: list[tuple[int, int]] = []
+    current: list[int] | None = None
+    for (start, end), tag in zip(offsets, tags, strict=True):
+        if end <= start:
+            continue
+        if tag == BEGIN or (tag == INSIDE and current is None):
+            if current:
+                spans.append((current[0], current[1]))
+            current = [start, end]
+        elif tag == INSIDE and current is not None:
+            current[1] = end
+        else:
+            if current:
+                spans.append((current[0], current[1]))
+            current = None
+    if current:
+        spans.append((current[0], current[1]))
+    return spans
+
+
+def whole_words(
+    text: str, offsets: Sequence[tuple[int, int]], scores: Sequence[Score]
+) -> tuple[list[tuple[int, int]], list[Score]]:
+    """Join touching tokens into words; a word takes the scores (or tag) of its first token.
+
+    Tokens touch inside a word ("Ambi" + "##tious", "P" + "-" + "Introduction", "EHR" + "/" +
+    "HI"), so a span can never start or end in the middle of one; punctuation that ends a clause
+    or quotes a name (",;:.!?()[]\"'") still stands apart.
+    """
+    words: list[tuple[int, int]] = []
+    word_scores: list[Score] = []
+    for (start, end), score in zip(offsets, scores, strict=True):
+        if end <= start:
+            continue
+        touching = bool(words) and start == words[-1][1]
+        if touching and text[start - 1] not in WORD_BREAKS and text[start] not in WORD_BREAKS:
+            words[-1] = (words[-1][0], end)
+        else:
+            words.append((start, end))
+            word_scores.append(score)
+    return words, word_scores
+
+
+CONJUNCTIONS = frozenset(["and", "&", "or"])
+# Real catalog titles often hold an "and" ("Signals and Systems": 27% of the 6,533), so the model
+# leans towards one long name where a message lists two ("Marketing Research and Sales
+# Management"). A conjunction between words gets this much log-odds towards "outside": chosen on
+# the held-out split and the hand-written sentences (see `python -m training.course_ner.evaluate`).
+CONJUNCTION_OUTSIDE_BONUS = 1.0
+
+
+def lean_to_split(
+    text: str, words: Sequence[tuple[int, int]], word_scores: Sequence[Sequence[float]]
+) -> list[list[float]]:
+    """Word scores with the conjunctions' outside score raised by CONJUNCTION_OUTSIDE_BONUS."""
+    leaned = []
+    for (start, end), scores in zip(words, word_scores, strict=True):
+        row = list(scores)
+        if text[start:end].lower() in CONJUNCTIONS:
+            row[OUTSIDE] += CONJUNCTION_OUTSIDE_BONUS
+        leaned.append(row)
+    return leaned
+
+
+def best_tags(word_scores: Sequence[Sequence[float]]) -> list[int]:
+    """The most likely valid BIO sequence (Viterbi over per-word log-probabilities).
+
+    An I- tag may only follow a B- or an I-: a lone word the model is unsure of ("into",
+    "tutoring") then joins the name beside it or none, instead of becoming a name of its own.
+    """
+    if not word_scores:
+        return []
+    allowed = {OUTSIDE: (OUTSIDE, BEGIN), BEGIN: (OUTSIDE, BEGIN, INSIDE), INSIDE: (OUTSIDE, BEGIN, INSIDE)}
+    impossible = float("-inf")
+    best = [word_scores[0][OUTSIDE], word_scores[0][BEGIN], impossible]
+    back: list[list[int]] = []
+    for scores in word_scores[1:]:
+        step, pointers = [], []
+        for tag in LABELS_RANGE:
+            previous = max((p for p in LABELS_RANGE if tag in allowed[p]), key=lambda p: best[p])
+            step.append(best[previous] + scores[tag])
+            pointers.append(previous)
+        best, back = step, [*back, pointers]
+    tags = [max(LABELS_RANGE, key=lambda t: best[t])]
+    for pointers in reversed(back):
+        tags.append(pointers[tags[-1]])
+    return tags[::-1]
+
+
+def words_of_windows(
+    texts: Sequence[str],
+    offsets: list[list[tuple[int, int]]],
+    window_of: list[int],
+    scores: list[list[list[float]]],
+) -> list[tuple[list[tuple[int, int]], list[list[float]]]]:
+    """Each text's words and their scores, its windows merged (the first wins where they overlap).
+
+    ``scores`` holds each token's log-probabilities of the three labels.
+    """
+    per_text: list[dict[tuple[int, int], list[float]]] = [{} for _ in texts]
+    for row, text_index in enumerate(window_of):
+        for offset, token_scores in zip(offsets[row], scores[row], strict=True):
+            if offset[1] > offset[0]:
+                per_text[text_index].setdefault((offset[0], offset[1]), token_scores)
+    merged = []
+    for text, tokens in zip(texts, per_text, strict=True):
+        ordered = sorted(tokens.items())
+        merged.append(whole_words(text, [o for o, _ in ordered], [t for _, t in ordered]))
+    return merged
+
+
+def names_in_text(
+    text: str,
+    words: Sequence[tuple[int, int]],
+    word_scores: Sequence[Sequence[float]],
+    title_words: Collection[str] = frozenset(),
+) -> list[str]:
+    """The course names of one text: the best tag sequence, then the title rules."""
+    spans = decode_spans(words, best_tags(lean_to_split(text, words, word_scores)))
+    spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
+    spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
+    spans = keep_consistent_case(text, extend_through_capitals(text, spans))
+    spans = drop_unknown_single_words(text, drop_programs(text, spans), title_words)
+    return [text[start:end] for start, end in spans]
+
+
+def names_from_windows(
+    texts: Sequence[str],
+    offsets: list[list[tuple[int, int]]],
+    window_of: list[int],
+    scores: list[list[list[float]]],
+    title_words: Collection[str] = frozenset(),
+) -> list[list[str]]:
+    """The course names of each text, from its tokens' label log-probabilities in every window.
+
+    ``title_words``: the vocabulary of the titles the model trained on; empty, no word is unknown.
+    """
+    return [
+        names_in_text(text, words, word_scores, title_words)
+        for text, (words, word_scores) in zip(
+            texts, words_of_windows(texts, offsets, window_of, scores), strict=True
+        )
+    ]

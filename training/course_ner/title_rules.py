@@ -1,0 +1,278 @@
+"""What a course title can be: rules that shape the spans the model predicts.
+
+Catalog titles are title case, never end in a function word, never name a major or a department,
+and are quoted whole; these rules cut, extend, split, merge or drop predicted spans accordingly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from training.course_ner.encoding import capitalised_chars
+
+FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "nor",
+        "but",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "with",
+        "by",
+        "through",
+        "into",
+        "via",
+        "vs",
+        "as",
+        "about",
+        "after",
+        "before",
+        "during",
+        "since",
+        "until",
+        "upon",
+        "within",
+        "without",
+        "across",
+        "among",
+        "between",
+        "over",
+        "under",
+        "toward",
+        "towards",
+        "beyond",
+        "per",
+        "against",
+        "around",
+        "along",
+        "my",
+    ]
+)
+SPAN_WORD = re.compile(r"\S+")
+
+
+def _bare(word: str) -> str:
+    return word.strip(",;:.!?()[]\"'")
+
+
+def _is_capitalised(word: str) -> bool:
+    return _bare(word)[:1].isupper()
+
+
+def _is_lowercase_content(word: str) -> bool:
+    bare = _bare(word)
+    return bare[:1].islower() and bare.lower() not in FUNCTION_WORDS
+
+
+def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Cut what cannot belong to a course title off a predicted span.
+
+    Catalog titles are in title case: every word but the small function words is capitalised
+    (all but 9 of the 6,533 real titles), and none ends in a function word. So in a span that has
+    capitalised words, a lower-case content word ("sections", "final") is context: the title is
+    the run between such words with the most capitalised words ("Remote sections of Web
+    Technologies" -> "Web Technologies"). Function words never start a capitalised run or end any
+    span ("Sports Nutrition and" -> "Sports Nutrition"). Spans with no capitals (lower-case text)
+    keep their content words. None when nothing is left.
+    """
+    if text[start:end].endswith(" I") and text[end : end + 1] in ("'", "\u2019"):  # "Probability I'm"
+        end -= 2
+    opening = text.find("(", start, end)
+    if opening != -1 and text.find(")", opening, end) == -1:  # "Linear Systems (EE 235": a code follows
+        end = opening
+    words = [(m.start() + start, m.end() + start) for m in SPAN_WORD.finditer(text[start:end])]
+    if any(_is_capitalised(text[a:b]) for a, b in words):
+        runs: list[list[tuple[int, int]]] = [[]]
+        for a, b in words:
+            if _is_lowercase_content(text[a:b]):
+                runs.append([])
+            else:
+                runs[-1].append((a, b))
+        words = max(runs, key=lambda run: sum(_is_capitalised(text[a:b]) for a, b in run))
+        while words and _bare(text[words[0][0] : words[0][1]]) in FUNCTION_WORDS:
+            words = words[1:]
+    while words and _bare(text[words[-1][0] : words[-1][1]]) in FUNCTION_WORDS:
+        words = words[:-1]
+    if not words:
+        return None
+    first, last = words[0][0], words[-1][1]
+    while last > first and text[last - 1] in ",;:-&/.":
+        last -= 1
+    return (first, last) if last > first else None
+
+
+def tidy_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    tidied = (tidy_span(text, start, end) for start, end in spans)
+    return [span for span in tidied if span is not None]
+
+
+# Capitalised words that follow a course name without being part of it.
+NOT_TITLE_WORDS = frozenset(
+    [
+        *("I", "I'm", "I've", "I'll", "I'd", "Professor", "Prof", "Dr", "Mr", "Mrs", "Ms"),
+        *("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        *("January", "February", "March", "April", "May", "June", "July", "August"),
+        *("September", "October", "November", "December"),
+    ]
+)
+NEXT_WORD = re.compile(r" ([A-Z][\w'\u2019&/-]*)([,;:.!?)]*)")
+
+
+def extend_through_capitals(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Carry a span on over the capitalised words that directly follow it.
+
+    The model sometimes stops one word short of a title's end ("Global Environmental" of "Global
+    Environmental Politics used to"), but a title-case word right after a name, with only a space
+    between, is almost always more of it. Not over a word that starts another span, nor over
+    weekdays, months, "I" or titles of people; punctuation after a word ends the extension.
+    """
+    starts = {start for start, _ in spans}
+    extended = []
+    for start, end in spans:
+        while (match := NEXT_WORD.match(text, end)) and match.start(1) not in starts:
+            if match.group(1) in NOT_TITLE_WORDS or text.isupper():
+                break
+            end = match.end(1)
+            if match.group(2):
+                break
+        extended.append((start, end))
+    return extended
+
+
+def take_in_a_leading_the(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Start a span at a capitalised "The" right before it, unless the "The" starts a sentence.
+
+    Mid-sentence, "The" is only capitalised as the first word of a title ("in The Cryosphere"); at
+    a sentence's start it says nothing ("The Operating Systems final is brutal").
+    """
+    capital = capitalised_chars(text)
+    taken = []
+    for start, end in spans:
+        before = start - len("The ")
+        if before >= 0 and text[before:start] == "The " and capital[before]:
+            start = before
+        taken.append((start, end))
+    return taken
+
+
+def keep_consistent_case(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop all-lower-case spans from a text whose other names are capitalised.
+
+    Someone who writes "Election Law" writes "Research Methods" too, so "research" in "she
+    recommends Election Law for anyone interested in research" is not a course name. Texts written
+    all in lower case keep their spans.
+    """
+    capital = capitalised_chars(text)
+    cased = [any(capital[start:end]) for start, end in spans]
+    if not any(cased):
+        return spans
+    return [span for span, is_cased in zip(spans, cased, strict=True) if is_cased or text[span[0]].isupper()]
+
+
+# A comma or a conjunction, then a capitalised "The": no catalog title holds either inside, so it
+# starts another title ("International Justice and The Politics of Rights").
+LIST_BREAK_BEFORE_THE = re.compile(r",?\s+(?:and|or|&)\s+(?=The\b)|,\s+(?=The\b)")
+
+
+def split_before_a_capitalised_the(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Split a span where a list goes on with a title that starts with "The"."""
+    pieces = []
+    for start, end in spans:
+        piece_start = start
+        for match in LIST_BREAK_BEFORE_THE.finditer(text, start, end):
+            if match.start() > piece_start:
+                pieces.append((piece_start, match.start()))
+            piece_start = match.end()
+        if end > piece_start:
+            pieces.append((piece_start, end))
+    return pieces
+
+
+QUOTED = re.compile(r'"([^"\n]+)"|\u201c([^\u201d\n]+)\u201d')
+QUOTE_TRIM = " \t,;:.!?"
+
+
+def merge_quoted_title(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """One name for a quoted title that the model cut into pieces.
+
+    People quote a course by its whole title ("Understanding Addiction, Pharmacology of Drugs, and
+    Treatment Methods"): when the names found inside a pair of quotes start where the quoted text
+    starts and end where it ends, they were one title.
+    """
+    for match in QUOTED.finditer(text):
+        group = 1 if match.group(1) is not None else 2
+        start, end = match.start(group), match.end(group)
+        while start < end and text[start] in QUOTE_TRIM:
+            start += 1
+        while end > start and text[end - 1] in QUOTE_TRIM:
+            end -= 1
+        inside = [(a, b) for a, b in spans if start <= a and b <= end]
+        if len(inside) >= 2 and inside[0][0] == start and max(b for _, b in inside) == end:
+            spans = sorted([span for span in spans if span not in inside] + [(start, end)])
+    return spans
+
+
+# Words that, right after a name, make it a field of study rather than a course.
+PROGRAM_NOUN_AFTER = re.compile(
+    r"\s+(?:major|majors|minor|minors|department|dept|program|programs|programme|degree|degrees|club)\b",
+    re.IGNORECASE,
+)
+
+
+def drop_programs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop names directly followed by "major", "minor", "department", "program", "degree", "club".
+
+    "the Law, Societies, and Justice major" or "the Marine Biology minor" name a field, never a
+    course; the model knows "majoring in Economics" but not every way to say it.
+    """
+    return [(start, end) for start, end in spans if not PROGRAM_NOUN_AFTER.match(text, end)]
+
+
+WORD_PARTS = re.compile(r"[-/]")
+
+
+def title_vocabulary(titles: Collection[str]) -> frozenset[str]:
+    """Every word of the given titles, lower-cased, and each part of a hyphenated or slashed word."""
+    words = set()
+    for title in titles:
+        for word in title.split():
+            bare = _bare(word).lower()
+            words.add(bare)
+            words.update(part for part in WORD_PARTS.split(bare) if part)
+    return frozenset(words)
+
+
+def _is_known(word: str, title_words: Collection[str]) -> bool:
+    bare = _bare(word).lower()
+    return bare in title_words or all(part in title_words for part in WORD_PARTS.split(bare) if part)
+
+
+def drop_unknown_single_words(
+    text: str, spans: list[tuple[int, int]], title_words: Collection[str]
+) -> list[tuple[int, int]]:
+    """Drop a name of one capitalised word that no training title holds ("Foster", "Jesuit", "Myers").
+
+    A single capitalised word the model takes for a course is far more often a person, a place or
+    a school than one of the 1.5% of catalog titles that are one word, and those words ("Ethics",
+    "Genetics") are in the titles' vocabulary. A text that is that word alone keeps it.
+    """
+    if not title_words:
+        return spans
+    alone = text.strip(QUOTE_TRIM + "\"'")
+    kept = []
+    for start, end in spans:
+        word = text[start:end]
+        single_capitalised = " " not in word and word[:1].isupper() and word != alone
+        if not single_capitalised or _is_known(word, title_words):
+            kept.append((start, end))
+    return kept
