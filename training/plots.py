@@ -11,10 +11,18 @@ import matplotlib.pyplot as plt
 
 
 def save_loss_plot(
-    losses: list[float], path: Path, *, title: str, eval_losses: list[tuple[int, float]] | None = None
+    losses: list[float] | list[list[float]],
+    path: Path,
+    *,
+    title: str,
+    eval_losses: list[tuple[int, float]] | None = None,
 ) -> None:
+    """One train-loss line, or one per run given a list of them (an ensemble's members)."""
+    runs = losses if losses and isinstance(losses[0], list) else [losses]
     figure, axes = plt.subplots(figsize=(7, 4))
-    axes.plot(range(1, len(losses) + 1), losses, label="train loss", linewidth=1)
+    for index, run in enumerate(runs):
+        label = "train loss" if len(runs) == 1 else f"train loss, member {index}"
+        axes.plot(range(1, len(run) + 1), run, label=label, linewidth=1)
     if eval_losses:
         steps, values = zip(*eval_losses, strict=True)
         axes.plot(steps, values, "o-", label="eval loss")

@@ -24,6 +24,12 @@ def main() -> None:
         default=NerTrainingConfig.context_mask_share,
         help="share of the tokens outside names replaced by [MASK] in training (default %(default)s)",
     )
+    parser.add_argument(
+        "--ensemble-size",
+        type=int,
+        default=NerTrainingConfig.ensemble_size,
+        help="models trained and averaged (default %(default)s; 1 trains in half the time)",
+    )
     parser.add_argument("--base", default=None, help="an EXTRACTOR_BASE value or a local directory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -33,6 +39,7 @@ def main() -> None:
         train_size=args.train_size,
         mixed_precision=not args.fp32,
         context_mask_share=args.context_mask,
+        ensemble_size=args.ensemble_size,
     )
     version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)
     print(f"course-extractor {version.version}: {version.metadata['metrics']}")

@@ -9,24 +9,24 @@ so that changes to the training data can be judged by what they fix.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoTokenizer
 
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner.challenge import challenge_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
-from training.course_ner.model import load_title_words
+from training.course_ner.model import load_ensemble, load_title_words
 from training.course_ner.train import NerTrainingConfig, entity_scores, predict_names
 
 
 def score_with_mistakes(
-    model: Any, tokenizer: Any, examples: list[Example], title_words: Collection[str]
+    models: Sequence[Any], tokenizer: Any, examples: list[Example], title_words: Collection[str]
 ) -> tuple[dict[str, float], list[str]]:
-    predicted = predict_names(model, tokenizer, [e.text for e in examples], title_words=title_words)
+    predicted = predict_names(models, tokenizer, [e.text for e in examples], title_words=title_words)
     gold = [e.names() for e in examples]
     mistakes = [
         f"{e.text!r}\n    expected {g}\n    found    {p}"
@@ -50,7 +50,7 @@ def main() -> None:
     if version is None:
         raise SystemExit("no course-extractor version in the store: run `python -m training.course_ner`")
     tokenizer = AutoTokenizer.from_pretrained(version.path)
-    model = AutoModelForTokenClassification.from_pretrained(version.path)
+    models = load_ensemble(version.path)
     title_words = load_title_words(version.path)
     training = version.metadata.get("training", {})
     config = NerTrainingConfig()
@@ -60,7 +60,7 @@ def main() -> None:
         training.get("held_out_size", config.held_out_size),
     ).held_out
     evaluated = {
-        name: score_with_mistakes(model, tokenizer, examples, title_words)
+        name: score_with_mistakes(models, tokenizer, examples, title_words)
         for name, examples in [
             ("held-out", held_out),
             ("challenge", challenge_examples()),

@@ -1,13 +1,21 @@
 """The token-classification model, its base encoder (an allowlisted name or a local directory),
-and the vocabulary of the titles it trained on, kept beside it in each version."""
+and how a version keeps its ensemble and the vocabulary of the titles it trained on.
+
+A version directory is the first member in ``save_pretrained`` layout (loadable alone by any
+transformers user), the other members' weights as ``member-<k>.safetensors`` beside it, and
+``title_words.json``.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import load_file, save_file
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel
 
 from shared.config import ExtractorBase, get_settings
@@ -57,3 +65,28 @@ def load_title_words(directory: Path) -> frozenset[str]:
     """The words of the version's training titles; empty for a version saved without them."""
     path = directory / TITLE_WORDS_FILE
     return frozenset(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else frozenset()
+
+
+MEMBER_FILE = re.compile(r"member-(\d+)\.safetensors")
+
+
+def save_ensemble(directory: Path, models: Sequence[PreTrainedModel], tokenizer: Any) -> None:
+    models[0].save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    for member, model in enumerate(models[1:], start=1):
+        state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+        save_file(state, str(directory / f"member-{member}.safetensors"))
+
+
+def load_ensemble(directory: Path) -> list[PreTrainedModel]:
+    """Every member of the version's ensemble: one model for a version saved with one."""
+    first = AutoModelForTokenClassification.from_pretrained(directory)
+    members = [first]
+    files = [
+        (int(m.group(1)), path) for path in directory.iterdir() if (m := MEMBER_FILE.fullmatch(path.name))
+    ]
+    for _, path in sorted(files):
+        member = copy.deepcopy(first)
+        member.load_state_dict(load_file(str(path)))
+        members.append(member)
+    return members

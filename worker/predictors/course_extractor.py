@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoTokenizer
 
 from shared.model_store import ModelVersion
-from training.course_ner.model import load_title_words
+from training.course_ner.model import load_ensemble, load_title_words
 from training.course_ner.train import predict_names
 
 
@@ -16,13 +16,13 @@ class CourseExtractor:
     def __init__(self, version: ModelVersion, device: torch.device) -> None:
         self.version = version.version
         self.tokenizer = AutoTokenizer.from_pretrained(version.path)
-        self.model = AutoModelForTokenClassification.from_pretrained(version.path).to(device).eval()
+        self.models = [member.to(device).eval() for member in load_ensemble(version.path)]
         self.title_words = load_title_words(version.path)
 
     def predict_batch(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         texts = [item["text"] for item in inputs]
         names = predict_names(
-            self.model, self.tokenizer, texts, batch_size=len(texts), title_words=self.title_words
+            self.models, self.tokenizer, texts, batch_size=len(texts), title_words=self.title_words
         )
         return [{"extracted_course_names": found} for found in names]
 
