@@ -38,7 +38,7 @@ def test_trained_extractor_finds_held_out_titles_through_the_api(api: httpx.Clie
     examples = build_splits(config.seed, config.train_size, config.held_out_size).held_out[:60]
     scores = _scores_through_the_api(api, examples)
     assert scores["entities"] >= 40
-    assert scores["f1"] >= 0.75, scores
+    assert scores["f1"] >= 0.75, scores  # the default training: 0.80 on these 60, 0.87 on all 1,500
 
 
 def test_trained_extractor_on_sentences_written_apart_from_the_project(api: httpx.Client) -> None:
@@ -47,8 +47,9 @@ def test_trained_extractor_on_sentences_written_apart_from_the_project(api: http
 
     scores = _scores_through_the_api(api, unseen_examples())
     assert scores["entities"] == 179
-    # The default CPU training scores 0.79 here (the README has the spread across seeds).
-    assert scores["f1"] >= 0.72, scores
+    # The default training (two members, seed 0) scores 0.94 here; seeds 0-2 span 0.86-0.94, and a
+    # CPU without bfloat16 trains a little differently (training/course_ner/README.md).
+    assert scores["f1"] >= 0.82, scores
 
 
 def test_two_names_in_one_sentence_come_back_apart(api: httpx.Client) -> None:
