@@ -215,3 +215,14 @@ def test_context_masking_hides_only_tokens_outside_names() -> None:
     some = mask_context(input_ids, labels, 99, 0.5, torch.Generator().manual_seed(0))
     assert (some == 99).sum() < (labels == O).sum()
     assert torch.equal(some[labels != O], input_ids[labels != O])
+
+
+def test_decoding_applies_the_title_rules_with_the_versions_vocabulary() -> None:
+    from training.course_ner.decoding import names_in_text
+
+    text = "I take Ethics and Foster"
+    words = [(0, 1), (2, 6), (7, 13), (14, 17), (18, 24)]
+    sure = {O: [0.0, -9.0, -9.0], B: [-9.0, 0.0, -9.0]}
+    scores = [sure[O], sure[O], sure[B], sure[O], sure[B]]
+    assert names_in_text(text, words, scores) == ["Ethics", "Foster"]
+    assert names_in_text(text, words, scores, frozenset({"ethics"})) == ["Ethics"]
