@@ -78,11 +78,13 @@ def test_only_allowlisted_bases_load() -> None:
 def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     tmp_path: Path, tiny_bert_dir: Path
 ) -> None:
-    losses: list[float] = []
+    reports: list[dict] = []
     config = NerTrainingConfig(epochs=2, batch_size=16, learning_rate=3e-3, train_size=320, held_out_size=40)
     store = ModelStore(tmp_path)
-    version = train(store, base=tiny_bert_dir, config=config, progress=lambda p: losses.append(p["loss"]))
+    version = train(store, base=tiny_bert_dir, config=config, progress=reports.append)
+    losses = [report["loss"] for report in reports]
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5, "training loss did not go down"
+    assert reports[-1]["step"] == reports[-1]["total_steps"] == version.metadata["training"]["steps"]
     assert store.served_version_id(ModelName.COURSE_EXTRACTOR) == version.version
     assert set(version.metadata["metrics"]) >= {"precision", "recall", "f1", "hand_written"}
     assert set(version.metadata["metrics"]["hand_written"]) >= {"precision", "recall", "f1"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
@@ -155,13 +154,13 @@ def _train_member(
     splits: Splits,
     config: NerTrainingConfig,
     member: int,
+    device: torch.device,
     on_step: Callable[[float], None],
 ) -> tuple[PreTrainedModel, Any, list[float]]:
     """Fine-tune one member of the ensemble: its own head initialisation, batch order and masking."""
     seed = config.seed + MEMBER_SEED_STRIDE * member
     torch.manual_seed(seed)
     model, tokenizer = load_base(base)
-    device = get_device()
     model.to(device)
     loaders = [
         _batches(tokenizer, splits.train, config.batch_size, seed + epoch, config.context_mask_share)
@@ -209,8 +208,10 @@ def train(
     config = config or NerTrainingConfig()
     random.seed(config.seed)
     splits = build_splits(config.seed, config.train_size, config.held_out_size)
-    steps_per_member = config.epochs * math.ceil(len(splits.train) / config.batch_size)
-    total_steps = steps_per_member * config.ensemble_size
+    device = get_device()
+    # Every member cuts the same sentences into as many batches, whatever its seed.
+    batches_per_epoch = len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
+    total_steps = config.epochs * batches_per_epoch * config.ensemble_size
     all_losses: list[float] = []
     with tqdm(total=total_steps, desc="course-ner") as bar:
 
@@ -222,7 +223,8 @@ def train(
                 progress({"step": len(all_losses), "total_steps": total_steps, "loss": loss})
 
         trained = [
-            _train_member(base, splits, config, member, on_step) for member in range(config.ensemble_size)
+            _train_member(base, splits, config, member, device, on_step)
+            for member in range(config.ensemble_size)
         ]
     models, tokenizer = [model for model, _, _ in trained], trained[0][1]
     title_words = title_vocabulary(splits.train_titles)
@@ -236,7 +238,7 @@ def train(
         "negatives_data_sha256": sha256_of(DataFile.SQUAD_DEV),  # the Wikipedia sentences
         "training": {
             **asdict(config),
-            "bf16_autocast": uses_bf16(get_device(), config.mixed_precision),
+            "bf16_autocast": uses_bf16(device, config.mixed_precision),
             "train_examples": len(splits.train),
             "steps": total_steps,
         },
