@@ -136,6 +136,47 @@ def test_constrained_decoding_never_starts_a_name_with_an_inside_tag() -> None:
     assert best_tags([]) == []
 
 
+def test_a_name_holds_a_second_and_only_after_a_comma_or_colon() -> None:
+    from training.course_ner.decoding import best_tags, whole_words, word_kinds
+
+    def words_of(text: str) -> list[tuple[int, int]]:
+        offsets, start = [], 0
+        for piece in text.split(" "):
+            offsets.append((start, start + len(piece)))
+            start += len(piece) + 1
+        return whole_words(text, offsets, offsets)[0]
+
+    def scores(o: float, b: float, i: float) -> list[float]:
+        return [math.log(o), math.log(b), math.log(i)]
+
+    # The model reads all six words as one name, but leans a little more towards a cut at the
+    # second "and": with the rule that is where the name splits; without it, one name.
+    text = "Land Law and Equity and Trusts"
+    words = words_of(text)
+    model = [
+        scores(0.05, 0.9, 0.05),
+        scores(0.05, 0.05, 0.9),
+        scores(0.3, 0.05, 0.65),
+        scores(0.1, 0.1, 0.8),
+        scores(0.35, 0.05, 0.6),
+        scores(0.1, 0.4, 0.5),
+    ]
+    assert best_tags(model) == [B, I, I, I, I, I]
+    tags = best_tags(model, word_kinds(text, words))
+    assert [text[a:b] for a, b in decode_spans(words, tags)] == ["Land Law and Equity", "Trusts"]
+    # Three "and"s with no comma: never one name, whatever the model says.
+    text = "Crop Production and Management and Farm Power and Machinery"
+    words = words_of(text)
+    confident = [scores(0.05, 0.9, 0.05)] + [scores(0.05, 0.05, 0.9)] * (len(words) - 1)
+    names = [text[a:b] for a, b in decode_spans(words, best_tags(confident, word_kinds(text, words)))]
+    assert all(name.split().count("and") <= 1 for name in names)
+    # After a colon a title may list on: "Digital Art and New Media: History, Theory, and Practice".
+    text = "Digital Art and New Media : History , Theory , and Practice and more"
+    words = words_of(text)
+    confident = [scores(0.05, 0.9, 0.05)] + [scores(0.05, 0.05, 0.9)] * (len(words) - 1)
+    assert best_tags(confident, word_kinds(text, words)) == [B] + [I] * (len(words) - 1)
+
+
 def test_hyphens_and_slashes_stay_inside_a_word_but_commas_and_colons_split() -> None:
     from training.course_ner.decoding import whole_words
 

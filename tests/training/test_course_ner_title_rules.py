@@ -94,16 +94,28 @@ def test_a_trailing_full_stop_an_unclosed_parenthesis_and_the_i_of_im_leave_the_
         "Linear Systems",
         "Optics (A)",
     ]
+    text = "Financial Accounting / Managerial Accounting \u2014 done"
+    assert [text[a:b] for a, b in tidy_spans(text, [(0, 22), (23, 46)])] == [
+        "Financial Accounting",
+        "Managerial Accounting",
+    ]
 
 
-def test_a_capitalised_the_inside_a_sentence_starts_the_name() -> None:
-    def take(text: str, name: str) -> list[str]:
-        return [text[a:b] for a, b in take_in_a_leading_the(text, _spans(text, name))]
+def test_a_capitalised_the_starts_the_name_unless_a_noun_after_the_name_takes_it() -> None:
+    def take(text: str, *names: str) -> list[str]:
+        return [text[a:b] for a, b in take_in_a_leading_the(text, _spans(text, *names))]
 
     assert take("I'm in The Politics of Rights", "Politics of Rights") == ["The Politics of Rights"]
-    assert take("The Operating Systems final is hard", "Operating Systems") == ["Operating Systems"]
-    assert take("Done. The Cryosphere is next", "Cryosphere") == ["Cryosphere"]
     assert take("i'm in the politics of rights", "politics of rights") == ["politics of rights"]
+    # At a sentence's start: the title's "The", unless it is the noun's after the name.
+    assert take("Done. The Cryosphere is next", "Cryosphere") == ["The Cryosphere"]
+    assert take("The Age of Empires on Coursera", "Age of Empires") == ["The Age of Empires"]
+    assert take("The Operating Systems final is hard", "Operating Systems") == ["Operating Systems"]
+    assert take("The Ancient World and Medieval Europe are full", "Ancient World", "Medieval Europe") == [
+        "The Ancient World",
+        "Medieval Europe",
+    ]
+    assert take("The Calculus and Physics midterms clash", "Calculus", "Physics") == ["Calculus", "Physics"]
 
 
 def _names(text: str, spans: list[tuple[int, int]]) -> list[str]:

@@ -4,12 +4,16 @@ Scores the held-out split (titles and sentence shapes never trained on), the han
 challenge sentences and the unseen sentences (written apart from the project, with titles that never
 train), then prints every sentence of the last two it got wrong and a sample of the held-out ones,
 so that changes to the training data can be judged by what they fix.
+
+``--sentences FILE`` scores your own sentences too: one per line, each course name in square
+brackets ("I'm taking [Operating Systems] this term"); a line with no brackets has no name.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 from transformers import AutoTokenizer
@@ -17,7 +21,7 @@ from transformers import AutoTokenizer
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from training.course_ner.challenge import challenge_examples, unseen_examples
+from training.course_ner.challenge import challenge_examples, marked_examples, unseen_examples
 from training.course_ner.data import Example, build_splits
 from training.course_ner.model import load_ensemble, load_title_words
 from training.course_ner.train import NerTrainingConfig, entity_scores, predict_names
@@ -40,6 +44,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--version", default=None, help="a version id (default: the served one)")
     parser.add_argument("--show", type=int, default=25, help="held-out mistakes to print")
+    parser.add_argument(
+        "--sentences",
+        type=Path,
+        default=None,
+        help="a file of your own sentences, one per line, course names in [square brackets]",
+    )
     args = parser.parse_args()
     store = ModelStore(get_settings().model_dir)
     version = (
@@ -59,13 +69,12 @@ def main() -> None:
         training.get("train_size", config.train_size),
         training.get("held_out_size", config.held_out_size),
     ).held_out
+    sets = [("held-out", held_out), ("challenge", challenge_examples()), ("unseen", unseen_examples())]
+    if args.sentences is not None:
+        lines = args.sentences.read_text(encoding="utf-8").splitlines()
+        sets.append(("yours", marked_examples([line for line in lines if line.strip()], "yours")))
     evaluated = {
-        name: score_with_mistakes(models, tokenizer, examples, title_words)
-        for name, examples in [
-            ("held-out", held_out),
-            ("challenge", challenge_examples()),
-            ("unseen", unseen_examples()),
-        ]
+        name: score_with_mistakes(models, tokenizer, examples, title_words) for name, examples in sets
     }
     print(f"course-extractor {version.version}")
     for name, (_, mistakes) in evaluated.items():
