@@ -44,6 +44,19 @@ def test_held_out_templates_never_train() -> None:
     assert {example.template for example in splits.held_out} <= splits.held_out_templates
 
 
+def test_training_sentences_give_one_word_titles_their_share_and_pairs_that_are_no_list() -> None:
+    from training.course_ner.data import ONE_WORD_TITLE_SHARE
+
+    splits = build_splits(seed=0, train_size=3000, held_out_size=100)
+    positives = [example for example in splits.train if example.spans]
+    with_one_word = [e for e in positives if any(len(name.split()) == 1 for name in e.names())]
+    # Drawn on their own, one-word titles would fill about 2% of these sentences.
+    assert len(with_one_word) / len(positives) > ONE_WORD_TITLE_SHARE * 0.8
+    assert "Histology" in splits.train_titles
+    pairs = [e for e in positives if " switched from " in e.text or "rather take " in e.text]
+    assert pairs and all(len(e.spans) == 2 for e in pairs)
+
+
 def test_fill_records_exact_spans() -> None:
     example = fill("Is {0} harder than {1}?", ["Operating Systems", "Topology"], lowercase=False)
     assert example.text == "Is Operating Systems harder than Topology?"

@@ -31,6 +31,9 @@ from training.course_ner.phrasebook import (
     INSTITUTION_PATTERNS,
     LIST_CONNECTORS_LAST,
     LIST_CONNECTORS_TWO,
+    NAME_LEAD_INS,
+    NAME_MODIFIERS,
+    NAME_PAIR_PHRASES,
     NAME_PREDICATES,
     NAME_RELATIONS,
     NAMES_PREDICATES,
@@ -38,6 +41,7 @@ from training.course_ner.phrasebook import (
     NEGATIVE_TEMPLATES,
     NOUN_LINKS,
     NOUN_PREDICATES,
+    ONE_WORD_TITLES,
     OPENERS,
     ORIGINAL_TITLES,
     POSITIVE_TEMPLATES,
@@ -61,6 +65,12 @@ LIST_WEIGHTS = (2, 5, 3, 1)  # how often a composed list holds one, two, three o
 # Marketing Research" as one name far more often than people mean one.
 SHORT_LIST_SHARE = 0.35
 SHORT_TITLE_WORDS = 3
+# Of the training sentences with names: one name is a title of a single word ("Histology is
+# brutal"), which otherwise makes 1.5% of the names and goes unread in plain sentences.
+ONE_WORD_TITLE_SHARE = 0.1
+# Of the training sentences whose shape starts with a name: no opener before it. People often open
+# with the name ("Computer Graphics uses OpenGL"), where its first word's capital says nothing.
+NAME_FIRST_SHARE = 0.5
 HELD_OUT_TEMPLATE_SHARE = 0.2
 HELD_OUT_TITLE_SHARE = 0.1
 LOWERCASE_SHARE = 0.15
@@ -104,18 +114,25 @@ def unseen_titles() -> frozenset[str]:
 
 
 def generated_titles() -> list[str]:
-    return sorted({pattern.format(s=subject) for subject in SUBJECTS for pattern in TITLE_PATTERNS})
+    patterned = {pattern.format(s=subject) for subject in SUBJECTS for pattern in TITLE_PATTERNS}
+    return sorted(patterned | set(ONE_WORD_TITLES))
 
 
 def catalog_titles() -> list[str]:
     return [line.strip() for line in read_text(DataFile.COURSE_TITLES).splitlines() if line.strip()]
 
 
-def wrap(rng: random.Random, template: str) -> str:
-    """Surround a template with an opener and a trailer, and fill its distractor slots."""
+def wrap(rng: random.Random, template: str, name_first_share: float = 0.0) -> str:
+    """Surround a template with an opener and a trailer, and fill its distractor slots.
+
+    A template that starts with a name keeps it first, with no opener, ``name_first_share`` of the
+    time (over the openers' own share of nothing).
+    """
     core = template.rstrip(".!?")
     ending = template[len(core) :] if rng.random() < 0.7 else ""
     opener = rng.choice(ENTITY_OPENERS if rng.random() < ENTITY_WRAP_SHARE else OPENERS)
+    if name_first_share and template.startswith("{") and rng.random() < name_first_share:
+        opener = ""
     trailer = rng.choice(ENTITY_TRAILERS if rng.random() < ENTITY_WRAP_SHARE else TRAILERS)
     continues_sentence = opener and not opener.rstrip().endswith((".", ":", "-", "!"))
     if continues_sentence and core[:1].isupper() and not core.startswith(("I ", "I'", "{")):
@@ -215,17 +232,23 @@ def composed_template(rng: random.Random, positive: bool) -> str:
         names = list_template(rng, "{L}", LIST_WEIGHTS)
     shape = rng.random()
     if shape < 0.12:  # the {0} final is brutal
-        phrase = f"the {{0}} {rng.choice(COURSE_NOUNS)} {rng.choice(NOUN_PREDICATES)}"
+        determiner = rng.choice(["the", "the", "our", "my"])
+        phrase = f"{determiner} {{0}} {rng.choice(COURSE_NOUNS)} {rng.choice(NOUN_PREDICATES)}"
     elif shape < 0.24:  # Homework for {0} and {1} is posted
         phrase = f"{rng.choice(COURSE_NOUNS)} {rng.choice(NOUN_LINKS)} {names} {rng.choice(NOUN_PREDICATES)}"
-    elif shape < 0.36:  # {0} and {1} are full; Both {0} and {1} are full; {0} is full
+    elif shape < 0.42:  # {0} and {1} are full; Both {0} and {1} are full; {0} is full
         if names == "{0}":
-            phrase = f"{{0}} {rng.choice(NAME_PREDICATES)}"
+            phrase = f"{{0}}{rng.choice(NAME_MODIFIERS)} {rng.choice(NAME_PREDICATES)}"
         else:
             both = "both " if names == "{0} and {1}" and rng.random() < 0.3 else ""
             phrase = f"{both}{names} {rng.choice(NAMES_PREDICATES)}"
-    elif shape < 0.46:  # {0} is a prerequisite for {1}
-        phrase = f"{{0}} {rng.choice(NAME_RELATIONS)} {{1}}"
+    elif shape < 0.52:  # {0} is a prerequisite for {1}; can I substitute {0} for {1}
+        if rng.random() < 0.5:
+            phrase = f"{{0}} {rng.choice(NAME_RELATIONS)} {{1}}"
+        else:
+            phrase = rng.choice(NAME_PAIR_PHRASES)
+    elif shape < 0.58:  # For {0} we're reading ...
+        phrase = rng.choice(NAME_LEAD_INS).replace("<noun>", rng.choice(COURSE_NOUNS))
     else:  # I'm taking {0} and {1}
         phrase = f"{rng.choice(COURSE_VERB_PHRASES)} {names}"
     phrase += rng.choice(AFTER_NAMES)
@@ -280,8 +303,11 @@ def _examples(
     count: int,
     composed_share: float = 0.0,
     short_list_share: float = 0.0,
+    one_word_share: float = 0.0,
+    name_first_share: float = 0.0,
 ) -> list[Example]:
     short_titles = [title for title in titles if is_short(title)]
+    one_word_titles = [title for title in titles if len(title.split()) == 1]
     examples = []
     for _ in range(count):
         lowercase = rng.random() < LOWERCASE_SHARE
@@ -294,10 +320,13 @@ def _examples(
             continue
         shape = composed_template(rng, positive=True) if composed else rng.choice(templates)
         template = list_template(rng, shape)
-        wrapped = wrap(rng, template) if template != "{0}" else template
+        wrapped = wrap(rng, template, name_first_share) if template != "{0}" else template
         names = slots(template)
         short = names > 1 and short_list_share > 0 and rng.random() < short_list_share
-        example = fill(wrapped, rng.sample(short_titles if short else titles, names), lowercase)
+        chosen = rng.sample(short_titles if short else titles, names)
+        if one_word_titles and rng.random() < one_word_share:
+            chosen[rng.randrange(names)] = rng.choice(one_word_titles)
+        example = fill(wrapped, chosen, lowercase)
         examples.append(Example(example.text, example.spans, "composed" if composed else shape))
     return examples
 
@@ -337,7 +366,15 @@ def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 150
     )
     held_out = _examples(rng, positives[:p_cut], negatives[:n_cut], held_out_titles, held_out_size)
     train = _examples(
-        rng, positives[p_cut:], negatives[n_cut:], train_titles, train_size, COMPOSED_SHARE, SHORT_LIST_SHARE
+        rng,
+        positives[p_cut:],
+        negatives[n_cut:],
+        train_titles,
+        train_size,
+        COMPOSED_SHARE,
+        SHORT_LIST_SHARE,
+        ONE_WORD_TITLE_SHARE,
+        NAME_FIRST_SHARE,
     )
     train += _featuring(rng, positives[p_cut:], ORIGINAL_TITLES, train_titles, per_title=10)
     prose = encyclopedia_sentences(int(train_size * ENCYCLOPEDIA_SHARE), seed)

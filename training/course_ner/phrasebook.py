@@ -208,6 +208,26 @@ SUBJECTS = [
     "College Success",
 ]
 
+# Course titles of one word, as many catalogs have them ("Histology", "Torts"): the catalog file
+# holds few (1.5%), so on their own the model rarely reads a lone capitalised subject as a course.
+ONE_WORD_TITLES = [
+    "Acoustics", "Anatomy", "Biochemistry", "Botany", "Ceramics", "Combinatorics", "Cosmology",
+    "Cryptography", "Demography", "Ecology", "Econometrics", "Embryology", "Endocrinology",
+    "Epidemiology", "Ethnomusicology", "Forensics", "Geomorphology", "Histology", "Hydrology",
+    "Immunology", "Kinesiology", "Logic", "Metaphysics", "Microbiology", "Mycology", "Neuroanatomy",
+    "Nutrition", "Optics", "Ornithology", "Paleontology", "Parasitology", "Pathology",
+    "Pharmacology", "Phonetics", "Phonology", "Photography", "Physiology", "Printmaking",
+    "Semantics", "Syntax", "Thermodynamics", "Toxicology", "Typography", "Virology", "Zoology",
+    "Torts", "Trusts", "Remedies", "Jurisprudence", "Conducting", "Counterpoint", "Harmony",
+    "Improvisation", "Choreography", "Playwriting", "Screenwriting", "Drawing", "Sculpture",
+    "Painting", "Animation", "Oceanography", "Mineralogy", "Petrology", "Seismology",
+    "Glaciology", "Meteorology", "Astrophysics", "Electromagnetism", "Probability", "Geodesy",
+    "Auditing", "Taxation", "Marketing", "Leadership", "Entrepreneurship", "Bioethics",
+    "Hermeneutics", "Rhetoric", "Poetry", "Mythology", "Archaeology", "Ethnography", "Cartography",
+    "Surgery", "Pediatrics", "Obstetrics", "Dermatology", "Radiology", "Psychiatry", "Agronomy",
+    "Horticulture", "Forestry", "Aquaculture", "Viticulture", "Robotics", "Compilers", "Networking",
+]  # fmt: skip
+
 TITLE_PATTERNS = [
     "Introduction to {s}", "Advanced {s}", "{s} I", "{s} II", "{s} III", "Topics in {s}",
     "Foundations of {s}", "{s} Laboratory", "Principles of {s}", "Applied {s}", "{s} for Engineers",
@@ -312,9 +332,9 @@ POSITIVE_TEMPLATES += [
 # Weighted by repetition: "and" joins most lists people write.
 LIST_CONNECTORS_TWO = [
     " and ", " and ", " and ", " and ", " or ", " or ", " & ", ", ", " / ", " and also ", " plus ",
-    " and then ", " as well as ",
+    " and then ", " as well as ", " then ", ", then ", " -> ", " vs ",
 ]  # fmt: skip
-LIST_CONNECTORS_LAST = [", and ", " and ", ", or ", " or ", ", ", " & "]
+LIST_CONNECTORS_LAST = [", and ", " and ", ", or ", " or ", ", ", " & ", ", then "]
 
 NEGATIVE_TEMPLATES = [
     "The cafeteria opens at noon.",
@@ -562,7 +582,8 @@ ORGANISATIONS = [
     "the World Health Organization", "Google", "the Seattle Art Museum", "Starbucks",
     "the National Institutes of Health", "Pacific Northwest National Laboratory", "Costco",
     "the Red Cross", "Blue Origin", "the Seattle Times", "IBM", "the FBI", "Nike", "the ACLU",
-    "Procter and Gamble", "Johnson and Johnson", "Ernst and Young", "the Peace Corps",
+    "Procter and Gamble", "Johnson and Johnson", "Ernst and Young", "the Peace Corps", "Coursera",
+    "edX", "Khan Academy", "Udemy", "Toyota", "Penguin Random House", "Spotify", "Deloitte",
 ]  # fmt: skip
 WORKS = [
     "War and Peace", "The Great Gatsby", "Crime and Punishment", "Sense and Sensibility",
@@ -642,6 +663,38 @@ NAME_PREDICATES = [
     "gets a new instructor every year", "has a field trip in the spring", "doesn't have a textbook",
     "is mostly group work", "has an optional lab", "requires a lot of writing", "will be hybrid this term",
     "covers the same material as the AP exam", "is the reason I'm still in school",
+    "uses <software> for every assignment", "focuses on <organisation> and its rivals",
+    "has a lab in the basement of <building>", "is how I learned to code",
+    "was the hardest thing I did at <school>", "has a waitlist of almost 200 people",
+    "is taught by <person>, who used to work at <organisation>", "assigns <work> every year",
+    "reads <work> and <work> in the first month", "meets in <building> instead of <building> this week",
+    "students present their projects at <organisation>", "students run the cafe in <building>",
+    "is held mostly outdoors behind <building>", "brings in speakers from <organisation> and <organisation>",
+    "uses <software> and <software>, and the final project is a short film",
+    "is team-taught by <person> and <person>", "relies on <work> more than the lectures",
+    "gets you a certificate from <school>", "starts with a trip to <city>",
+    "was recorded at <school> in 2019",
+    "has <person> as a guest lecturer", "still uses the notes <person> wrote in 1998",
+]  # fmt: skip
+# Right after a name at the start of a sentence, before what is said of it: "{0} with Dr. Diaz was
+# hard", "{0} on Coursera is taught by ...". None of these is part of the name.
+NAME_MODIFIERS = [
+    "", "", "", "", " with <person>", " at <school>", " on Coursera", " on edX", " by <person>",
+    " (<code>)", ", taught by <person>,", " in <building>", " this term", " at <institution>",
+]  # fmt: skip
+# Two names in one phrase that is no list: "can I substitute {0} for {1}?"
+NAME_PAIR_PHRASES = [
+    "can I substitute {0} for {1}", "I switched from {0} to {1}", "I'd rather take {0} than {1}",
+    "is {0} the same as {1}", "{0} or {1} first", "I swapped {0} for {1}", "they moved me from {0} into {1}",
+    "does {0} count for {1}", "I'm choosing {0} over {1}", "{0} vs {1}", "after {0} I went straight into {1}",
+    "I took {0} instead of {1}", "my advisor let {0} replace {1}",
+]  # fmt: skip
+# A sentence that begins with what a name is for: "For {0} we're reading ...".
+NAME_LEAD_INS = [
+    "for {0} we're reading <work>", "in {0} we use <software>", "for {0}, <person> wants weekly memos",
+    "in {0} we read <work> and <work>", "our {0} <noun>, <person>, is great",
+    "my {0} <noun> is <person>", "for {0} you need <software> installed",
+    "in {0}, <person> assigns a problem set every week", "our {0} <noun> was moved to <building>",
 ]  # fmt: skip
 AFTER_NAMES = [
     "", "", "", " this quarter", " next fall", " with <person>", " at <school>", " online", " again",
