@@ -243,6 +243,20 @@ def test_unseen_sentences_titles_never_train_whatever_the_seed() -> None:
         assert not trained & titles
 
 
+def test_sentences_written_apart_lose_their_brackets_and_keep_exact_spans() -> None:
+    from training.course_ner.challenge import apart_examples
+
+    examples = apart_examples()
+    assert len(examples) == 600
+    assert sum(len(e.names()) for e in examples) == 610
+    assert not any("[" in e.text or "]" in e.text for e in examples)
+    by_text = {e.text: e.names() for e in examples}
+    assert by_text["Land Law and Equity and Trusts are the two subjects most Oxford law students dread."] == [
+        "Land Law",
+        "Equity and Trusts",
+    ]
+
+
 def test_capitalised_names_that_are_no_course_fill_the_distractor_slots() -> None:
     from training.course_ner.data import _capitalised_runs, distractor_pools, fill_distractors
 

@@ -9,6 +9,8 @@ mark each course name; they are removed before the text reaches the model.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from training.course_ner.data import MARKED_NAME, UNSEEN_SENTENCES_FILE, Example
 
 CHALLENGE_SENTENCES = [
@@ -229,3 +231,20 @@ def unseen_examples() -> list[Example]:
     ``data.unseen_titles``). Closest to how the extractor is finally judged."""
     lines = UNSEEN_SENTENCES_FILE.read_text(encoding="utf-8").splitlines()
     return marked_examples([line for line in lines if line.strip()], "unseen")
+
+
+APART_SENTENCES_DIR = Path(__file__).with_name("apart_sentences")
+
+
+def apart_examples() -> list[Example]:
+    """600 sentences (610 names) in three sets of 200, each written by a helper that saw nothing of
+    the project, with titles of its own choosing from catalogs other than the one the training uses.
+
+    Set 1 guided the decoding rules and training sentences of 2026-11-29, set 2 chose between two
+    versions of those sentences, set 3 stayed unseen until the final scores. Unlike the unseen
+    sentences, their titles are not kept out of training: 24 of set 1's 222 are catalog titles too.
+    """
+    lines = []
+    for path in sorted(APART_SENTENCES_DIR.glob("set*.txt")):
+        lines += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return marked_examples(lines, "apart")

@@ -1,9 +1,10 @@
 """``python -m training.course_ner.evaluate``: score the served extractor and show its mistakes.
 
 Scores the held-out split (titles and sentence shapes never trained on), the hand-written
-challenge sentences and the unseen sentences (written apart from the project, with titles that never
-train), then prints every sentence of the last two it got wrong and a sample of the held-out ones,
-so that changes to the training data can be judged by what they fix.
+challenge sentences, the unseen sentences (written apart from the project, with titles that never
+train) and the three sets of `apart_sentences/` (written by helpers that saw nothing of the
+project), then prints every sentence of all but the first it got wrong and a sample of the
+held-out ones, so that changes to the training data can be judged by what they fix.
 
 ``--sentences FILE`` scores your own sentences too: one per line, each course name in square
 brackets ("I'm taking [Operating Systems] this term"); a line with no brackets has no name.
@@ -21,7 +22,12 @@ from transformers import AutoTokenizer
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from training.course_ner.challenge import challenge_examples, marked_examples, unseen_examples
+from training.course_ner.challenge import (
+    APART_SENTENCES_DIR,
+    challenge_examples,
+    marked_examples,
+    unseen_examples,
+)
 from training.course_ner.data import Example, build_splits
 from training.course_ner.model import load_ensemble, load_title_words
 from training.course_ner.train import NerTrainingConfig, entity_scores, predict_names
@@ -38,6 +44,11 @@ def score_with_mistakes(
         if sorted(g) != sorted(p)
     ]
     return entity_scores(gold, predicted), mistakes
+
+
+def _marked_file(path: Path) -> list[Example]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return marked_examples([line for line in lines if line.strip()], path.stem)
 
 
 def main() -> None:
@@ -70,9 +81,10 @@ def main() -> None:
         training.get("held_out_size", config.held_out_size),
     ).held_out
     sets = [("held-out", held_out), ("challenge", challenge_examples()), ("unseen", unseen_examples())]
+    for path in sorted(APART_SENTENCES_DIR.glob("set*.txt")):
+        sets.append((f"apart-{path.stem[3:]}", _marked_file(path)))
     if args.sentences is not None:
-        lines = args.sentences.read_text(encoding="utf-8").splitlines()
-        sets.append(("yours", marked_examples([line for line in lines if line.strip()], "yours")))
+        sets.append(("yours", _marked_file(args.sentences)))
     evaluated = {
         name: score_with_mistakes(models, tokenizer, examples, title_words) for name, examples in sets
     }

@@ -17,7 +17,7 @@ from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.course_ner.challenge import challenge_examples, unseen_examples
+from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
 from training.course_ner.data import Example, Splits, build_splits
 from training.course_ner.decoding import names_from_windows
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
@@ -195,6 +195,7 @@ def _scores(
         "held_out": score(models, tokenizer, splits.held_out, title_words),
         "hand_written": score(models, tokenizer, challenge_examples(), title_words),
         "unseen_sentences": score(models, tokenizer, unseen_examples(), title_words),
+        "written_apart": score(models, tokenizer, apart_examples(), title_words),
     }
 
 
