@@ -221,6 +221,12 @@ def marked_examples(lines: list[str], label: str) -> list[Example]:
     return examples
 
 
+def marked_file(path: Path, label: str) -> list[Example]:
+    """Examples from a file of marked sentences, one per line; blank lines are skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return marked_examples([line for line in lines if line.strip()], label)
+
+
 def challenge_examples() -> list[Example]:
     return marked_examples(CHALLENGE_SENTENCES, "challenge")
 
@@ -229,11 +235,18 @@ def unseen_examples() -> list[Example]:
     """150 sentences (179 names) written after the training data was settled, by someone who never
     saw the templates or the phrasebook, with real titles the training never sees (see
     ``data.unseen_titles``). Closest to how the extractor is finally judged."""
-    lines = UNSEEN_SENTENCES_FILE.read_text(encoding="utf-8").splitlines()
-    return marked_examples([line for line in lines if line.strip()], "unseen")
+    return marked_file(UNSEEN_SENTENCES_FILE, "unseen")
 
 
 APART_SENTENCES_DIR = Path(__file__).with_name("apart_sentences")
+
+
+def apart_sets() -> list[tuple[str, list[Example]]]:
+    """The sets written apart by name ("apart-1", ...), in order; see `apart_examples`."""
+    return [
+        (f"apart-{path.stem.removeprefix('set')}", marked_file(path, "apart"))
+        for path in sorted(APART_SENTENCES_DIR.glob("set*.txt"))
+    ]
 
 
 def apart_examples() -> list[Example]:
@@ -244,7 +257,4 @@ def apart_examples() -> list[Example]:
     versions of those sentences, set 3 stayed unseen until the final scores. Unlike the unseen
     sentences, their titles are not kept out of training: 24 of set 1's 222 are catalog titles too.
     """
-    lines = []
-    for path in sorted(APART_SENTENCES_DIR.glob("set*.txt")):
-        lines += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return marked_examples(lines, "apart")
+    return [example for _, examples in apart_sets() for example in examples]

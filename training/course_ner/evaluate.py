@@ -22,12 +22,7 @@ from transformers import AutoTokenizer
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from training.course_ner.challenge import (
-    APART_SENTENCES_DIR,
-    challenge_examples,
-    marked_examples,
-    unseen_examples,
-)
+from training.course_ner.challenge import apart_sets, challenge_examples, marked_file, unseen_examples
 from training.course_ner.data import Example, build_splits
 from training.course_ner.model import load_ensemble, load_title_words
 from training.course_ner.train import NerTrainingConfig, entity_scores, predict_names
@@ -44,11 +39,6 @@ def score_with_mistakes(
         if sorted(g) != sorted(p)
     ]
     return entity_scores(gold, predicted), mistakes
-
-
-def _marked_file(path: Path) -> list[Example]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return marked_examples([line for line in lines if line.strip()], path.stem)
 
 
 def main() -> None:
@@ -81,10 +71,9 @@ def main() -> None:
         training.get("held_out_size", config.held_out_size),
     ).held_out
     sets = [("held-out", held_out), ("challenge", challenge_examples()), ("unseen", unseen_examples())]
-    for path in sorted(APART_SENTENCES_DIR.glob("set*.txt")):
-        sets.append((f"apart-{path.stem[3:]}", _marked_file(path)))
+    sets += apart_sets()
     if args.sentences is not None:
-        sets.append(("yours", _marked_file(args.sentences)))
+        sets.append(("yours", marked_file(args.sentences, "yours")))
     evaluated = {
         name: score_with_mistakes(models, tokenizer, examples, title_words) for name, examples in sets
     }
