@@ -167,11 +167,6 @@ LIST_GAP = re.compile(r"\s*(?:,\s*)?(?:(?:and|or|&|/)\s+)?")
 WORD_AFTER = re.compile(r"\s+([a-z]+)\b")
 
 
-def _opens_a_sentence(text: str, position: int) -> bool:
-    before = text[:position].rstrip()
-    return not before or before[-1] in ".!?:\n\"'(-"
-
-
 def _noun_after_list(text: str, spans: list[tuple[int, int]], index: int) -> bool:
     """Whether a lower-case noun follows the list of names that ``spans[index]`` starts."""
     end = spans[index][1]
@@ -192,14 +187,13 @@ def take_in_a_leading_the(text: str, spans: list[tuple[int, int]]) -> list[tuple
     a noun follows the name: then it is the noun's ("The Operating Systems final is brutal", "The
     Calculus and Physics midterms"). 147 of the 6,533 catalog titles start with "The".
     """
-    capital = capitalised_chars(text)
+    capital = capitalised_chars(text)  # 0 for a capitalised "The" only where it opens a sentence
     taken = []
     for index, (start, end) in enumerate(spans):
         before = start - len("The ")
-        if before >= 0 and text[before:start] == "The ":
-            opening = _opens_a_sentence(text, before)
-            if capital[before] or (opening and not _noun_after_list(text, spans, index)):
-                start = before
+        at_the = before >= 0 and text[before:start] == "The "
+        if at_the and (capital[before] or not _noun_after_list(text, spans, index)):
+            start = before
         taken.append((start, end))
     return taken
 
