@@ -48,7 +48,7 @@ def test_training_sentences_give_one_word_titles_their_share_and_pairs_that_are_
     from training.course_ner.data import ONE_WORD_TITLE_SHARE
 
     splits = build_splits(seed=0, train_size=3000, held_out_size=100)
-    positives = [example for example in splits.train if example.spans]
+    positives = [e for e in splits.train if e.spans and not e.template.startswith("written:")]
     with_one_word = [e for e in positives if any(len(name.split()) == 1 for name in e.names())]
     # Drawn on their own, one-word titles would fill about 2% of these sentences.
     assert len(with_one_word) / len(positives) > ONE_WORD_TITLE_SHARE * 0.8
@@ -247,14 +247,38 @@ def test_sentences_written_apart_lose_their_brackets_and_keep_exact_spans() -> N
     from training.course_ner.challenge import apart_examples
 
     examples = apart_examples()
-    assert len(examples) == 600
-    assert sum(len(e.names()) for e in examples) == 610
+    assert len(examples) == 800
+    assert sum(len(e.names()) for e in examples) == 798
     assert not any("[" in e.text or "]" in e.text for e in examples)
     by_text = {e.text: e.names() for e in examples}
     assert by_text["Land Law and Equity and Trusts are the two subjects most Oxford law students dread."] == [
         "Land Law",
         "Equity and Trusts",
     ]
+
+
+def test_sentences_written_for_training_train_only_with_training_titles_in_their_names() -> None:
+    from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
+    from training.course_ner.examples import Example
+    from training.course_ner.written import refill, written_sentences
+
+    written = written_sentences()
+    assert len(written) == 1196
+    assert not any("[" in e.text or "]" in e.text for e in written)
+    evaluated = {e.text for e in apart_examples() + challenge_examples() + unseen_examples()}
+    assert not {e.text for e in written} & evaluated
+
+    text = "dropped calc two, kept Torts (LAW 210)"
+    refilled = refill(random.Random(0), Example(text, ((8, 16), (23, 28))), ["Land Law"])
+    assert refilled.text == "dropped land law, kept Land Law (LAW 210)"
+    assert refilled.names() == ["land law", "Land Law"]
+
+    with_names = sum(bool(e.spans) for e in written)
+    splits = build_splits(seed=0, train_size=200, held_out_size=10, written_refills=2)
+    from_written = [e for e in splits.train if e.template.startswith("written:")]
+    assert len(from_written) == 2 * with_names + len(written) - with_names
+    titles = {title.lower() for title in splits.train_titles}
+    assert all(name.lower() in titles for e in from_written for name in e.names())
 
 
 def test_capitalised_names_that_are_no_course_fill_the_distractor_slots() -> None:

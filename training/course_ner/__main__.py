@@ -30,6 +30,12 @@ def main() -> None:
         default=NerTrainingConfig.ensemble_size,
         help="models trained and averaged (default %(default)s; 1 trains in half the time)",
     )
+    parser.add_argument(
+        "--written-refills",
+        type=int,
+        default=NerTrainingConfig.written_refills,
+        help="times each hand-written sentence with names trains, with other titles (default %(default)s)",
+    )
     parser.add_argument("--base", default=None, help="an EXTRACTOR_BASE value or a local directory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -40,6 +46,7 @@ def main() -> None:
         mixed_precision=not args.fp32,
         context_mask_share=args.context_mask,
         ensemble_size=args.ensemble_size,
+        written_refills=args.written_refills,
     )
     version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)
     print(f"course-extractor {version.version}: {version.metadata['metrics']}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.course_ner.data import MARKED_NAME, UNSEEN_SENTENCES_FILE, Example
+from training.course_ner.data import UNSEEN_SENTENCES_FILE
+from training.course_ner.examples import Example, marked_examples, marked_file
 
 CHALLENGE_SENTENCES = [
     "I'm enrolled in [Operating Systems] and [Advanced Mathematics] this term",
@@ -206,27 +207,6 @@ CHALLENGE_SENTENCES += [
 ]
 
 
-def marked_examples(lines: list[str], label: str) -> list[Example]:
-    """Examples from sentences whose course names are in square brackets."""
-    examples = []
-    for marked in lines:
-        text, spans, cursor = "", [], 0
-        for match in MARKED_NAME.finditer(marked):
-            text += marked[cursor : match.start()]
-            spans.append((len(text), len(text) + len(match.group(1))))
-            text += match.group(1)
-            cursor = match.end()
-        text += marked[cursor:]
-        examples.append(Example(text, tuple(spans), label))
-    return examples
-
-
-def marked_file(path: Path, label: str) -> list[Example]:
-    """Examples from a file of marked sentences, one per line; blank lines are skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return marked_examples([line for line in lines if line.strip()], label)
-
-
 def challenge_examples() -> list[Example]:
     return marked_examples(CHALLENGE_SENTENCES, "challenge")
 
@@ -250,11 +230,13 @@ def apart_sets() -> list[tuple[str, list[Example]]]:
 
 
 def apart_examples() -> list[Example]:
-    """600 sentences (610 names) in three sets of 200, each written by a helper that saw nothing of
+    """800 sentences (798 names) in four sets of 200, each written by a helper that saw nothing of
     the project, with titles of its own choosing from catalogs other than the one the training uses.
 
     Set 1 guided the decoding rules and training sentences of 2026-11-29, set 2 chose between two
-    versions of those sentences, set 3 stayed unseen until the final scores. Unlike the unseen
-    sentences, their titles are not kept out of training: 24 of set 1's 222 are catalog titles too.
+    versions of those sentences, set 3 stayed unseen until that afternoon's final scores and then,
+    with set 2, guided the evening's changes; set 4, written that evening, only ever gave scores,
+    never its mistakes. Unlike the unseen sentences, their titles are not kept out of the catalog:
+    24 of set 1's 222 names are catalog titles too.
     """
     return [example for _, examples in apart_sets() for example in examples]

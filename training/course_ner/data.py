@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from shared.data_files import DataFile, read_text
+from training.course_ner.examples import MARKED_NAME, Example
 from training.course_ner.phrasebook import (
     AFTER_NAMES,
     CODE_PREFIXES,
@@ -44,11 +45,14 @@ from training.course_ner.phrasebook import (
     ONE_WORD_TITLES,
     OPENERS,
     ORIGINAL_TITLES,
+    PLURAL_COURSE_NOUNS,
+    PLURAL_NOUN_PREDICATES,
     POSITIVE_TEMPLATES,
     SUBJECTS,
     TITLE_PATTERNS,
     TRAILERS,
 )
+from training.course_ner.written import written_examples
 
 NEGATIVE_SHARE = 0.3
 COMPOSED_SHARE = 0.5  # of the training sentences: composed from parts rather than a template
@@ -71,6 +75,9 @@ ONE_WORD_TITLE_SHARE = 0.1
 # Of the training sentences whose shape starts with a name: no opener before it. People often open
 # with the name ("Computer Graphics uses OpenGL"), where its first word's capital says nothing.
 NAME_FIRST_SHARE = 0.5
+# Of the composed sentences where a name stands before a noun ("the {0} final"): a plural noun
+# ("Marine Biology students are heading to Cairns").
+PLURAL_NOUN_SHARE = 0.4
 HELD_OUT_TEMPLATE_SHARE = 0.2
 HELD_OUT_TITLE_SHARE = 0.1
 LOWERCASE_SHARE = 0.15
@@ -82,17 +89,6 @@ ENCYCLOPEDIA_NAME_JOINERS = frozenset(["of", "the", "for", "and", "de", "on", "&
 
 # Evaluation sentences written apart from the templates (see challenge.py); their titles never train.
 UNSEEN_SENTENCES_FILE = Path(__file__).with_name("unseen_sentences.txt")
-MARKED_NAME = re.compile(r"\[([^\]]+)\]")
-
-
-@dataclass(frozen=True)
-class Example:
-    text: str
-    spans: tuple[tuple[int, int], ...]  # character offsets of each course name
-    template: str = ""  # the sentence shape it came from (before wrapping and list expansion)
-
-    def names(self) -> list[str]:
-        return [self.text[start:end] for start, end in self.spans]
 
 
 @dataclass(frozen=True)
@@ -232,8 +228,12 @@ def composed_template(rng: random.Random, positive: bool) -> str:
         names = list_template(rng, "{L}", LIST_WEIGHTS)
     shape = rng.random()
     if shape < 0.12:  # the {0} final is brutal
-        determiner = rng.choice(["the", "the", "our", "my"])
-        phrase = f"{determiner} {{0}} {rng.choice(COURSE_NOUNS)} {rng.choice(NOUN_PREDICATES)}"
+        determiner = rng.choice(["the", "the", "our", "my", ""])
+        if rng.random() < PLURAL_NOUN_SHARE:
+            noun, predicate = rng.choice(PLURAL_COURSE_NOUNS), rng.choice(PLURAL_NOUN_PREDICATES)
+        else:
+            noun, predicate = rng.choice(COURSE_NOUNS), rng.choice(NOUN_PREDICATES)
+        phrase = f"{determiner} {{0}} {noun} {predicate}".lstrip()
     elif shape < 0.24:  # Homework for {0} and {1} is posted
         phrase = f"{rng.choice(COURSE_NOUNS)} {rng.choice(NOUN_LINKS)} {names} {rng.choice(NOUN_PREDICATES)}"
     elif shape < 0.42:  # {0} and {1} are full; Both {0} and {1} are full; {0} is full
@@ -347,7 +347,12 @@ def _featuring(
     return examples
 
 
-def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 1500) -> Splits:
+def build_splits(
+    seed: int = 0, train_size: int = 6000, held_out_size: int = 1500, written_refills: int = 3
+) -> Splits:
+    """Held-out sentences (held-out titles in held-out templates) and training sentences: from
+    the templates, the original exercise's titles, Wikipedia prose, and the sentences written
+    for training, each with names ``written_refills`` times with training titles in its names."""
     rng = random.Random(seed)
     real = catalog_titles()
     rng.shuffle(real)
@@ -379,6 +384,7 @@ def build_splits(seed: int = 0, train_size: int = 8000, held_out_size: int = 150
     train += _featuring(rng, positives[p_cut:], ORIGINAL_TITLES, train_titles, per_title=10)
     prose = encyclopedia_sentences(int(train_size * ENCYCLOPEDIA_SHARE), seed)
     train += [Example(sentence, (), "encyclopedia") for sentence in prose]
+    train += written_examples(rng, train_titles, written_refills)
     return Splits(
         train,
         held_out,

@@ -2,9 +2,10 @@
 
 Scores the held-out split (titles and sentence shapes never trained on), the hand-written
 challenge sentences, the unseen sentences (written apart from the project, with titles that never
-train) and the three sets of `apart_sentences/` (written by helpers that saw nothing of the
-project), then prints every sentence of all but the first it got wrong and a sample of the
-held-out ones, so that changes to the training data can be judged by what they fix.
+train) and the four sets of `apart_sentences/` (written by helpers that saw nothing of the
+project), then prints every sentence it got wrong (of the held-out split, a sample), so that
+changes to the training data can be judged by what they fix. ``--hide NAME`` keeps a set's mistakes
+unread, so that it stays a test: only its scores are printed.
 
 ``--sentences FILE`` scores your own sentences too: one per line, each course name in square
 brackets ("I'm taking [Operating Systems] this term"); a line with no brackets has no name.
@@ -22,8 +23,9 @@ from transformers import AutoTokenizer
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from training.course_ner.challenge import apart_sets, challenge_examples, marked_file, unseen_examples
-from training.course_ner.data import Example, build_splits
+from training.course_ner.challenge import apart_sets, challenge_examples, unseen_examples
+from training.course_ner.data import build_splits
+from training.course_ner.examples import Example, marked_file
 from training.course_ner.model import load_ensemble, load_title_words
 from training.course_ner.train import NerTrainingConfig, entity_scores, predict_names
 
@@ -50,6 +52,9 @@ def main() -> None:
         type=Path,
         default=None,
         help="a file of your own sentences, one per line, course names in [square brackets]",
+    )
+    parser.add_argument(
+        "--hide", action="append", default=[], help="a set whose mistakes are not printed (apart-4, ...)"
     )
     args = parser.parse_args()
     store = ModelStore(get_settings().model_dir)
@@ -79,6 +84,8 @@ def main() -> None:
     }
     print(f"course-extractor {version.version}")
     for name, (_, mistakes) in evaluated.items():
+        if name in args.hide:
+            continue
         for line in mistakes[: args.show] if name == "held-out" else mistakes:
             print(f"{name}:", line)
     for name, (scores, mistakes) in evaluated.items():

@@ -708,7 +708,22 @@ COURSE_NOUNS = [
     "final", "midterm", "lab", "lecture", "homework", "problem sets", "textbook", "syllabus", "TA",
     "professor", "group project", "discussion section", "reading list", "exam", "quiz", "waitlist",
     "instructor", "teaching assistant", "lecturer", "grader", "review session", "final project",
-    "lab report", "office hours", "group chat", "recitation",
+    "lab report", "office hours", "group chat", "recitation", "project", "seminar", "unit", "module",
+    "field trip", "placement test", "essay prompt", "study group", "lab practical", "tutorial",
+    "workshop", "group presentation", "capstone", "exam schedule", "course page", "lecture hall",
+]  # fmt: skip
+# What a name stands before as a modifier, in the plural: "Marine Biology students are ...".
+PLURAL_COURSE_NOUNS = [
+    "students", "lectures", "labs", "slides", "notes", "readings", "midterms", "TAs", "lab sections",
+    "tutorials", "problem sets", "lecture recordings", "assignments", "seminars", "quizzes", "people",
+    "office hours", "exams", "grades", "modules", "field trips",
+]  # fmt: skip
+PLURAL_NOUN_PREDICATES = [
+    "are brutal", "are posted", "are online now", "are heading to <city> in March", "are on <day>s",
+    "got moved to <building>", "are recorded and uploaded to YouTube", "were cancelled this week",
+    "are open book", "are due Friday", "take forever", "start next week", "are in <building>",
+    "are curved", "were easier than expected", "are worth 40%", "meet in <building> on <day>",
+    "are graded by <person>", "use <software>", "are on Canvas now",
 ]  # fmt: skip
 NOUN_LINKS = ["for", "in", "from", "of", "for both"]
 NAMES_PREDICATES = [

@@ -161,6 +161,8 @@ NOUNS_AFTER_A_NAME = frozenset(
         *("grades", "waitlist", "review", "discussion", "recitation", "office", "group", "team"),
         *("sequence", "requirement", "requirements", "credit", "credits", "workload", "material"),
         *("problem", "essay", "presentation", "room", "kids", "people", "crowd", "cohort", "unit"),
+        *("units", "module", "modules", "placement", "field", "practical", "practicals", "tutorial"),
+        *("tutorials", "workshop", "capstone", "recordings", "videos", "schedule", "study"),
     ]
 )
 LIST_GAP = re.compile(r"\s*(?:,\s*)?(?:(?:and|or|&|/)\s+)?")
