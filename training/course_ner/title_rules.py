@@ -196,6 +196,8 @@ def take_in_a_leading_the(text: str, spans: list[tuple[int, int]]) -> list[tuple
         at_the = before >= 0 and text[before:start] == "The "
         if at_the and (capital[before] or not _noun_after_list(text, spans, index)):
             start = before
+            if taken and taken[-1][1] > start:  # the model made "The" a name of its own: one name
+                taken.pop()
         taken.append((start, end))
     return taken
 
