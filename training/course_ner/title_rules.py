@@ -91,6 +91,8 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     if opening != -1 and text.find(")", opening, end) == -1:  # "Linear Systems (EE 235": a code follows
         end = opening
     words = [(m.start() + start, m.end() + start) for m in SPAN_WORD.finditer(text[start:end])]
+    if all(_bare(text[a:b]).lower() in FUNCTION_WORDS for a, b in words):
+        return None  # "The" alone: a title's first word at most, never a title
     if any(_is_capitalised(text[a:b]) for a, b in words):
         runs: list[list[tuple[int, int]]] = [[]]
         for a, b in words:
@@ -196,8 +198,6 @@ def take_in_a_leading_the(text: str, spans: list[tuple[int, int]]) -> list[tuple
         at_the = before >= 0 and text[before:start] == "The "
         if at_the and (capital[before] or not _noun_after_list(text, spans, index)):
             start = before
-            if taken and taken[-1][1] > start:  # the model made "The" a name of its own: one name
-                taken.pop()
         taken.append((start, end))
     return taken
 
