@@ -247,8 +247,8 @@ def test_sentences_written_apart_lose_their_brackets_and_keep_exact_spans() -> N
     from training.course_ner.challenge import apart_examples
 
     examples = apart_examples()
-    assert len(examples) == 800
-    assert sum(len(e.names()) for e in examples) == 798
+    assert len(examples) == 993
+    assert sum(len(e.names()) for e in examples) == 971
     assert not any("[" in e.text or "]" in e.text for e in examples)
     by_text = {e.text: e.names() for e in examples}
     assert by_text["Land Law and Equity and Trusts are the two subjects most Oxford law students dread."] == [
@@ -257,13 +257,22 @@ def test_sentences_written_apart_lose_their_brackets_and_keep_exact_spans() -> N
     ]
 
 
+def test_the_test_sets_whose_mistakes_stay_unread_are_real_sets() -> None:
+    from training.course_ner.challenge import apart_sets
+    from training.course_ner.evaluate import TEST_SETS
+
+    names = [name for name, _ in apart_sets()]
+    assert names == ["apart-1", "apart-2", "apart-3", "apart-4", "apart-5"]
+    assert set(TEST_SETS) <= set(names)
+
+
 def test_sentences_written_for_training_train_only_with_training_titles_in_their_names() -> None:
     from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
     from training.course_ner.examples import Example
     from training.course_ner.written import refill, written_sentences
 
     written = written_sentences()
-    assert len(written) == 1196
+    assert len(written) == 2391
     assert not any("[" in e.text or "]" in e.text for e in written)
     evaluated = {e.text for e in apart_examples() + challenge_examples() + unseen_examples()}
     assert not {e.text for e in written} & evaluated

@@ -348,7 +348,7 @@ def _featuring(
 
 
 def build_splits(
-    seed: int = 0, train_size: int = 6000, held_out_size: int = 1500, written_refills: int = 3
+    seed: int = 0, train_size: int = 5000, held_out_size: int = 1500, written_refills: int = 2
 ) -> Splits:
     """Held-out sentences (held-out titles in held-out templates) and training sentences: from
     the templates, the original exercise's titles, Wikipedia prose, and the sentences written

@@ -2,10 +2,12 @@
 
 The files of `written_sentences/` hold realistic text written for the project by writers who saw
 none of its templates or evaluation sentences: student chat and forum posts, staff email and
-catalog text, resumes and online-learning talk, and longer descriptive text full of other
-capitalised names. Each file gives one marked sentence per line (names in square brackets). A
-sentence with names trains only refilled, its names replaced by training titles, so that what
-is learnt is the text around names, not the titles its writer happened to pick.
+catalog text, resumes and online-learning talk, longer descriptive text full of other capitalised
+names, international modules, course names in everyday notes, school, trade and hobby classes, and
+look-alikes that are no course (textbooks, majors, programs). Each file gives one marked sentence
+per line (names in square brackets). A sentence with names trains only refilled, its names
+replaced by training titles, so that what is learnt is the text around names, not the titles its
+writer happened to pick.
 """
 
 from __future__ import annotations
