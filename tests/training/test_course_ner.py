@@ -36,6 +36,13 @@ def test_splits_are_deterministic_and_held_out_titles_never_train() -> None:
     )
 
 
+def test_the_held_out_split_alone_is_the_one_training_holds_out() -> None:
+    from training.course_ner.data import held_out_split
+
+    assert held_out_split(seed=2, held_out_size=150) == build_splits(2, 400, 150).held_out
+    assert held_out_split(seed=1, held_out_size=150) != held_out_split(seed=2, held_out_size=150)
+
+
 def test_held_out_templates_never_train() -> None:
     splits = build_splits(seed=0, train_size=2000, held_out_size=300)
     trained_shapes = {example.template for example in splits.train}

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from shared.data_files import DataFile, read_text
+from training.course_ner.config import NerTrainingConfig
 from training.course_ner.examples import MARKED_NAME, Example
 from training.course_ner.phrasebook import (
     AFTER_NAMES,
@@ -347,13 +348,19 @@ def _featuring(
     return examples
 
 
-def build_splits(
-    seed: int = 0, train_size: int = 5000, held_out_size: int = 1500, written_refills: int = 2
-) -> Splits:
-    """Held-out sentences (held-out titles in held-out templates) and training sentences: from
-    the templates, the original exercise's titles, Wikipedia prose, and the sentences written
-    for training, each with names ``written_refills`` times with training titles in its names."""
-    rng = random.Random(seed)
+@dataclass(frozen=True)
+class _Division:
+    """Which titles and sentence shapes are held out and which train, for one seed."""
+
+    held_out_titles: list[str]
+    train_titles: list[str]
+    held_out_positives: list[str]
+    held_out_negatives: list[str]
+    train_positives: list[str]
+    train_negatives: list[str]
+
+
+def _divide(rng: random.Random) -> _Division:
     real = catalog_titles()
     rng.shuffle(real)
     cut = int(len(real) * HELD_OUT_TITLE_SHARE)
@@ -365,15 +372,49 @@ def build_splits(
     positives, negatives = list(POSITIVE_TEMPLATES), list(NEGATIVE_TEMPLATES)
     rng.shuffle(positives)
     rng.shuffle(negatives)
-    p_cut, n_cut = (
-        int(len(positives) * HELD_OUT_TEMPLATE_SHARE),
-        int(len(negatives) * HELD_OUT_TEMPLATE_SHARE),
-    )
-    held_out = _examples(rng, positives[:p_cut], negatives[:n_cut], held_out_titles, held_out_size)
-    train = _examples(
-        rng,
+    p_cut = int(len(positives) * HELD_OUT_TEMPLATE_SHARE)
+    n_cut = int(len(negatives) * HELD_OUT_TEMPLATE_SHARE)
+    return _Division(
+        held_out_titles,
+        train_titles,
+        positives[:p_cut],
+        negatives[:n_cut],
         positives[p_cut:],
         negatives[n_cut:],
+    )
+
+
+def _held_out(rng: random.Random, division: _Division, size: int) -> list[Example]:
+    return _examples(
+        rng, division.held_out_positives, division.held_out_negatives, division.held_out_titles, size
+    )
+
+
+def held_out_split(
+    seed: int = NerTrainingConfig.seed, held_out_size: int = NerTrainingConfig.held_out_size
+) -> list[Example]:
+    """The held-out sentences of ``build_splits`` with the same seed, without building the rest."""
+    rng = random.Random(seed)
+    return _held_out(rng, _divide(rng), held_out_size)
+
+
+def build_splits(
+    seed: int = NerTrainingConfig.seed,
+    train_size: int = NerTrainingConfig.train_size,
+    held_out_size: int = NerTrainingConfig.held_out_size,
+    written_refills: int = NerTrainingConfig.written_refills,
+) -> Splits:
+    """Held-out sentences (held-out titles in held-out templates) and training sentences: from
+    the templates, the original exercise's titles, Wikipedia prose, and the sentences written
+    for training, each with names ``written_refills`` times with training titles in its names."""
+    rng = random.Random(seed)
+    division = _divide(rng)
+    held_out = _held_out(rng, division, held_out_size)
+    train_titles, positives = division.train_titles, division.train_positives
+    train = _examples(
+        rng,
+        positives,
+        division.train_negatives,
         train_titles,
         train_size,
         COMPOSED_SHARE,
@@ -381,14 +422,14 @@ def build_splits(
         ONE_WORD_TITLE_SHARE,
         NAME_FIRST_SHARE,
     )
-    train += _featuring(rng, positives[p_cut:], ORIGINAL_TITLES, train_titles, per_title=10)
+    train += _featuring(rng, positives, ORIGINAL_TITLES, train_titles, per_title=10)
     prose = encyclopedia_sentences(int(train_size * ENCYCLOPEDIA_SHARE), seed)
     train += [Example(sentence, (), "encyclopedia") for sentence in prose]
     train += written_examples(rng, train_titles, written_refills)
     return Splits(
         train,
         held_out,
-        frozenset(held_out_titles),
-        frozenset(positives[:p_cut] + negatives[:n_cut]),
+        frozenset(division.held_out_titles),
+        frozenset(division.held_out_positives + division.held_out_negatives),
         frozenset(train_titles),
     )

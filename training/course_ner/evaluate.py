@@ -23,10 +23,11 @@ from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner.challenge import apart_sets, challenge_examples, unseen_examples
-from training.course_ner.data import build_splits
+from training.course_ner.config import NerTrainingConfig
+from training.course_ner.data import held_out_split
 from training.course_ner.examples import marked_file
 from training.course_ner.model import load_ensemble, load_title_words
-from training.course_ner.train import NerTrainingConfig, score_with_mistakes
+from training.course_ner.train import score_with_mistakes
 
 # Sets only ever scored: once their mistakes are read, they guide changes and stop being tests.
 TEST_SETS = ("apart-4", "apart-5")
@@ -65,11 +66,9 @@ def main() -> None:
     title_words = load_title_words(version.path)
     training = version.metadata.get("training", {})
     config = NerTrainingConfig()
-    held_out = build_splits(
-        training.get("seed", config.seed),
-        training.get("train_size", config.train_size),
-        training.get("held_out_size", config.held_out_size),
-    ).held_out
+    held_out = held_out_split(
+        training.get("seed", config.seed), training.get("held_out_size", config.held_out_size)
+    )
     sets = [("held-out", held_out), ("challenge", challenge_examples()), ("unseen", unseen_examples())]
     sets += apart_sets()
     if args.sentences is not None:

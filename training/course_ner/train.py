@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
+from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
 from training.course_ner.decoding import names_from_windows
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
@@ -29,36 +30,6 @@ from training.plots import save_loss_plot
 
 logger = logging.getLogger(__name__)
 MEMBER_SEED_STRIDE = 100  # member k trains with seed + 100 k; an epoch's batches with that + epoch
-
-
-@dataclass(frozen=True)
-class NerTrainingConfig:
-    epochs: int = 4
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    warmup_share: float = 0.1
-    train_size: int = 5000  # template sentences; the written sentences come on top (`written.py`)
-    held_out_size: int = 1500
-    seed: int = 0
-    # Letting the word embeddings train costs 2% more time per step (with the fused optimizer) and
-    # scored about 0.02 F1 higher on sentences written apart from the templates (5 seeds each).
-    train_word_embeddings: bool = True
-    # bfloat16 autocast where the hardware runs it natively: 1.6x faster steps on an AVX512-BF16 CPU.
-    mixed_precision: bool = True
-    # Of the tokens outside names, the share hidden behind [MASK] in each batch: the words around a
-    # name then decide less and the name's own words more ("Organic Chemistry is where ...").
-    context_mask_share: float = 0.15
-    # Models trained alike but for their head initialisation, batch order and masking, whose label
-    # log-probabilities are averaged: one run to the next moves F1 on sentences written apart from
-    # the templates by up to 0.04 either way, and two members took out much of that (README).
-    ensemble_size: int = 2
-    # Each sentence with names written by hand for training (`written.py`) trains this many times,
-    # each with other training titles in place of its names.
-    written_refills: int = 2
-
-    def __post_init__(self) -> None:
-        if self.ensemble_size < 1:
-            raise ValueError(f"ensemble_size must be at least 1, not {self.ensemble_size}")
 
 
 def mask_context(
