@@ -84,15 +84,16 @@ def main() -> int:
         supervisor.start("inference", services.inference_worker_command(settings))
         supervisor.start("training", services.training_worker_command(settings))
         if slow:
-            # Trained models take minutes the first time (the extractor about 10 on 2 CPU cores):
-            # the rest is served meanwhile, and their endpoints answer 503 with Retry-After until
-            # a version is in the store, which the workers then load on the next request.
+            # Trained models take minutes the first time: the rest is served meanwhile, and their
+            # endpoints answer 503 with Retry-After until a version is in the store, which the
+            # workers then load on the next request. The extractor's full version takes 8 to 19
+            # minutes on 2 CPU cores, so a preview of it (one model, 2 epochs) is published first.
             supervisor.log(
                 "launcher",
                 f"checking {', '.join(slow)} in the background; a first run trains them (minutes, "
                 "progress below) and their endpoints answer 503 until then",
             )
-            supervisor.start("bootstrap", services.bootstrap_command(slow), restart=False)
+            supervisor.start("bootstrap", services.bootstrap_command(slow, preview_first=True), restart=False)
         supervisor.log("launcher", "all processes started; Ctrl-C stops them all")
         supervisor.watch()
     except KeyboardInterrupt:

@@ -49,8 +49,14 @@ def flower_env(settings: Settings) -> dict[str, str]:
     return {} if settings.flower_basic_auth else {"FLOWER_UNAUTHENTICATED_API": "true"}
 
 
-def bootstrap_command(models: list[str]) -> list[str]:
-    return [sys.executable, "-m", "training.bootstrap", *models]
+def bootstrap_command(models: list[str], preview_first: bool = False) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "training.bootstrap",
+        *models,
+        *(["--preview-first"] if preview_first else []),
+    ]
 
 
 def split_by_preparation(models: list[str]) -> tuple[list[str], list[str]]:

@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
-from launcher.services import split_by_preparation
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from launcher.services import bootstrap_command, split_by_preparation
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
 
 
 def test_trained_models_are_prepared_in_the_background_in_the_order_given() -> None:
     quick, slow = split_by_preparation(["course-extractor", "bigram", "rnn", "llm"])
     assert quick == ["bigram", "llm"]
     assert slow == ["course-extractor", "rnn"]
+
+
+def test_the_background_bootstrap_serves_the_extractors_preview_before_anything_else_trains(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Training itself takes minutes: recorders stand in for it, the order is what is checked."""
+    from training import bootstrap
+
+    calls: list[str] = []
+
+    def recorder(label: str) -> Callable[[ModelStore], str]:
+        return lambda store: calls.append(label) or label
+
+    monkeypatch.setattr(
+        bootstrap,
+        "_ensurers",
+        lambda: {name: recorder(name.value) for name in ModelName},
+    )
+    monkeypatch.setattr(
+        bootstrap, "_preview_ensurers", lambda: {ModelName.COURSE_EXTRACTOR: recorder("preview")}
+    )
+    names = [ModelName.COURSE_EXTRACTOR, ModelName.RNN]
+    store = ModelStore(tmp_path)
+    assert bootstrap_command(["course-extractor", "rnn"], preview_first=True)[-1] == "--preview-first"
+    bootstrap.ensure_models(store, names, preview_first=True)
+    assert calls == ["preview", "rnn", "course-extractor"]
+    calls.clear()
+    bootstrap.ensure_models(store, names)
+    assert calls == ["course-extractor", "rnn"]

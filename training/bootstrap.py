@@ -2,6 +2,7 @@
 
 ``python -m training.bootstrap`` (run by ``make run`` before the workers start) imports the LLM
 base and trains the small models the first time; later runs find them and return at once.
+``--preview-first`` (the launcher's background run) serves a quick preview of the extractor first.
 """
 
 from __future__ import annotations
@@ -28,9 +29,24 @@ def _ensurers() -> dict[ModelName, Callable[[ModelStore], ModelVersion]]:
     }
 
 
-def ensure_models(store: ModelStore, names: list[ModelName]) -> dict[ModelName, ModelVersion]:
-    ensurers = _ensurers()
-    return {name: ensurers[name](store) for name in names}
+def _preview_ensurers() -> dict[ModelName, Callable[[ModelStore], ModelVersion]]:
+    """Models with a quick preview version to serve while their full version trains."""
+    from training import course_ner
+
+    return {ModelName.COURSE_EXTRACTOR: course_ner.ensure_preview}
+
+
+def ensure_models(
+    store: ModelStore, names: list[ModelName], preview_first: bool = False
+) -> dict[ModelName, ModelVersion]:
+    """A served version of each model. With ``preview_first``: previews first, then the models
+    without one, then the full versions of the previewed, so that each is served soonest."""
+    ensurers, previewers = _ensurers(), _preview_ensurers() if preview_first else {}
+    previewed = [name for name in names if name in previewers]
+    for name in previewed:
+        previewers[name](store)
+    order = [name for name in names if name not in previewed] + previewed
+    return {name: ensurers[name](store) for name in order}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     known = [m.value for m in ModelName]
     parser.add_argument("models", nargs="*", help=f"any of {known} (default: PRELOAD_MODELS)")
+    parser.add_argument(
+        "--preview-first",
+        action="store_true",
+        help="in an empty store, publish a quick preview of the extractor first (one model, fewer "
+        "epochs: minutes), served until the full version replaces it",
+    )
     args = parser.parse_args(argv)
     names = args.models or settings.preload_models
     unknown = sorted(set(names) - set(known))
@@ -46,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     store = ModelStore(settings.model_dir)
     try:
-        versions = ensure_models(store, [ModelName(name) for name in names])
+        versions = ensure_models(store, [ModelName(name) for name in names], args.preview_first)
     except DataUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

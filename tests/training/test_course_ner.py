@@ -131,6 +131,26 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     assert all(name in texts[0]["text"] for name in first[0]["extracted_course_names"])
 
 
+def test_a_preview_is_served_until_a_full_version_replaces_it(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from training.course_ner import ensure_preview, ensure_trained
+    from training.course_ner.train import is_preview
+
+    store = ModelStore(tmp_path)
+    preview_config = NerTrainingConfig.preview_config()
+    assert preview_config.ensemble_size == 1 and preview_config.epochs < NerTrainingConfig.epochs
+    with store.new_version(ModelName.COURSE_EXTRACTOR, {"training": asdict(preview_config)}) as written:
+        pass
+    preview = store.published(written)
+    assert is_preview(preview)
+    assert ensure_preview(store) == preview  # served already: no second preview trains
+    with store.new_version(ModelName.COURSE_EXTRACTOR, {"training": asdict(NerTrainingConfig())}) as written:
+        pass
+    full = ensure_trained(store)  # a full version is served: nothing trains
+    assert full.version == written.version and not is_preview(full)
+
+
 def test_a_word_takes_the_tag_of_its_first_piece() -> None:
     from training.course_ner.decoding import whole_words
 

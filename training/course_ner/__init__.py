@@ -1,6 +1,6 @@
 """Course-name extraction: BIO token classification on course titles placed in sentences."""
 
 from training.course_ner.config import NerTrainingConfig
-from training.course_ner.train import ensure_trained, train
+from training.course_ner.train import ensure_preview, ensure_trained, train
 
-__all__ = ["NerTrainingConfig", "ensure_trained", "train"]
+__all__ = ["NerTrainingConfig", "ensure_preview", "ensure_trained", "train"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PREVIEW_EPOCHS = 2
+
 
 @dataclass(frozen=True)
 class NerTrainingConfig:
@@ -29,6 +31,14 @@ class NerTrainingConfig:
     # Each sentence with names written by hand for training (`written.py`) trains this many times,
     # each with other training titles in place of its names.
     written_refills: int = 2
+    # A quick first version, served while the full one trains (`ensure_trained`): see `preview()`.
+    preview: bool = False
+
+    @classmethod
+    def preview_config(cls) -> NerTrainingConfig:
+        """One model and PREVIEW_EPOCHS epochs: a quarter of the full training's steps, so that a
+        first `make run` extracts within minutes, with lower scores, until the full version is in."""
+        return cls(ensemble_size=1, epochs=PREVIEW_EPOCHS, preview=True)
 
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:

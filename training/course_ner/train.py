@@ -18,7 +18,7 @@ from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
-from training.course_ner.config import NerTrainingConfig
+from training.course_ner.config import PREVIEW_EPOCHS, NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
 from training.course_ner.decoding import names_from_windows
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
@@ -253,5 +253,24 @@ def train(
     return store.published(version)
 
 
+def is_preview(version: ModelVersion) -> bool:
+    return bool(version.metadata.get("training", {}).get("preview"))
+
+
+def ensure_preview(store: ModelStore) -> ModelVersion:
+    """The served version, or in an empty store a preview (one model, fewer epochs) trained in a
+    quarter of the full training's time: the workers serve it until the full version replaces it."""
+    served = store.served_version(ModelName.COURSE_EXTRACTOR)
+    if served is not None:
+        return served
+    logger.info("training a preview version first: one model, %d epochs", PREVIEW_EPOCHS)
+    return train(store, config=NerTrainingConfig.preview_config())
+
+
 def ensure_trained(store: ModelStore) -> ModelVersion:
-    return store.served_version(ModelName.COURSE_EXTRACTOR) or train(store)
+    """The served version, trained first if there is none or only a preview (training stopped
+    before the full version was published)."""
+    served = store.served_version(ModelName.COURSE_EXTRACTOR)
+    if served is not None and not is_preview(served):
+        return served
+    return train(store)
