@@ -15,6 +15,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=NerTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=NerTrainingConfig.seed)
     parser.add_argument("--train-size", type=int, default=NerTrainingConfig.train_size)
+    parser.add_argument("--learning-rate", type=float, default=NerTrainingConfig.learning_rate)
     parser.add_argument(
         "--fp32", action="store_true", help="no bfloat16 autocast, even where the hardware has it"
     )
@@ -43,6 +44,7 @@ def main() -> None:
         epochs=args.epochs,
         seed=args.seed,
         train_size=args.train_size,
+        learning_rate=args.learning_rate,
         mixed_precision=not args.fp32,
         context_mask_share=args.context_mask,
         ensemble_size=args.ensemble_size,
