@@ -37,7 +37,14 @@ def main() -> int:
     env.setdefault("PYTHONUNBUFFERED", "1")
     supervisor = Supervisor(env)
 
+    def while_stopping(signum: int, _frame: FrameType | None) -> None:
+        supervisor.log("launcher", "already stopping every process (each gets up to 15 s, then SIGKILL)")
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # A second Ctrl-C (or a SIGINT and a SIGTERM together) must not cut the shutdown short:
+        # that would leave the workers, Flower and Redis running without their launcher.
+        signal.signal(signal.SIGINT, while_stopping)
+        signal.signal(signal.SIGTERM, while_stopping)
         raise KeyboardInterrupt
 
     # Both set explicitly: a launcher started in the background by a non-interactive shell

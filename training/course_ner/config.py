@@ -37,8 +37,9 @@ class NerTrainingConfig:
     @classmethod
     def preview_config(cls) -> NerTrainingConfig:
         """One model and PREVIEW_EPOCHS epochs: a quarter of the full training's steps, so that a
-        first `make run` extracts within minutes, with lower scores, until the full version is in."""
-        return cls(ensemble_size=1, epochs=PREVIEW_EPOCHS, preview=True)
+        first `make run` extracts within minutes, with lower scores, until the full version is in.
+        Twice the learning rate scored 0.010 higher on the sentences written apart (seeds 0-2)."""
+        return cls(ensemble_size=1, epochs=PREVIEW_EPOCHS, learning_rate=2 * cls.learning_rate, preview=True)
 
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
