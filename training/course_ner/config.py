@@ -31,7 +31,7 @@ class NerTrainingConfig:
     # Each sentence with names written by hand for training (`written.py`) trains this many times,
     # each with other training titles in place of its names.
     written_refills: int = 2
-    # A quick first version, served while the full one trains (`ensure_trained`): see `preview()`.
+    # A quick first version, served while the full one trains (`ensure_preview`): see `preview_config()`.
     preview: bool = False
 
     @classmethod
