@@ -19,7 +19,7 @@ import redis
 from launcher import services
 from launcher.ports import free_port, wait_for_port
 from launcher.redis_server import redis_command
-from launcher.supervisor import Supervisor
+from launcher.supervisor import STOP_TIMEOUT_S, Supervisor
 from shared.config import get_settings
 
 HOST = "127.0.0.1"
@@ -38,7 +38,9 @@ def main() -> int:
     supervisor = Supervisor(env)
 
     def while_stopping(signum: int, _frame: FrameType | None) -> None:
-        supervisor.log("launcher", "already stopping every process (each gets up to 15 s, then SIGKILL)")
+        supervisor.log(
+            "launcher", f"already stopping every process (each gets {STOP_TIMEOUT_S:.0f} s, then SIGKILL)"
+        )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         # A second Ctrl-C (or a SIGINT and a SIGTERM together) must not cut the shutdown short:

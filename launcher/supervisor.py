@@ -19,6 +19,7 @@ from typing import TextIO
 
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m"]
 RESET = "\033[0m"
+STOP_TIMEOUT_S = 15.0  # how long stop() waits for each child after SIGTERM, before SIGKILL
 
 
 @dataclass
@@ -105,7 +106,7 @@ class Supervisor:
                     return
                 self._spawn(child)
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop every child, newest first: SIGTERM to its whole session, SIGKILL after timeout."""
         self._stopping.set()
         for child in reversed(self.children):
