@@ -18,7 +18,7 @@ from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
-from training.course_ner.config import PREVIEW_EPOCHS, NerTrainingConfig
+from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
 from training.course_ner.decoding import names_from_windows
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
@@ -263,8 +263,9 @@ def ensure_preview(store: ModelStore) -> ModelVersion:
     served = store.served_version(ModelName.COURSE_EXTRACTOR)
     if served is not None:
         return served
-    logger.info("training a preview version first: one model, %d epochs", PREVIEW_EPOCHS)
-    return train(store, config=NerTrainingConfig.preview_config())
+    config = NerTrainingConfig.preview_config()
+    logger.info("training a preview version first: %d model, %d epochs", config.ensemble_size, config.epochs)
+    return train(store, config=config)
 
 
 def ensure_trained(store: ModelStore) -> ModelVersion:
