@@ -91,6 +91,9 @@ class Settings(BaseSettings):
 
     llm_base: LLMBase = LLMBase.SMOLLM2_GGUF
     extractor_base: ExtractorBase = ExtractorBase.MINILM
+    extractor_echo_member: bool = Field(
+        False, description="The extractor's full training also fine-tunes the LLM base as a member"
+    )
     corpus_file: Path | None = Field(
         None, description="Text corpus for bigram and rnn; default: DATA_DIR corpus"
     )

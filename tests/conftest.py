@@ -12,7 +12,7 @@ import pytest
 
 from launcher.local_platform import Platform, base_env
 from shared.config import PROJECT_ROOT
-from tests.model_fixtures import build_tiny_bert, build_tiny_gpt2
+from tests.model_fixtures import build_tiny_bert, build_tiny_gpt2, build_tiny_llama
 
 TEST_MODEL_DIR = PROJECT_ROOT / "var" / "test-models"
 
@@ -36,6 +36,11 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from transformers import (
     BertTokenizerFast,
     GPT2Config,
     GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
     PreTrainedTokenizerFast,
 )
 
@@ -24,8 +26,8 @@ CORPUS = [
 ] * 4
 
 
-def build_tiny_gpt2(directory: Path, seed: int = 0) -> Path:
-    """A 2-layer GPT-2 with a byte-level BPE tokenizer trained on a few sentences."""
+def _byte_level_bpe() -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (GPT-2's and SmolLM2's kind) trained on a few sentences."""
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -33,9 +35,14 @@ def build_tiny_gpt2(directory: Path, seed: int = 0) -> Path:
         vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tokenizer.train_from_iterator(CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, eos_token="<|endoftext|>", bos_token="<|endoftext|>"
     )
+
+
+def build_tiny_gpt2(directory: Path, seed: int = 0) -> Path:
+    """A 2-layer GPT-2 with a byte-level BPE tokenizer trained on a few sentences."""
+    fast = _byte_level_bpe()
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=fast.vocab_size,
@@ -77,5 +84,25 @@ def build_tiny_bert(directory: Path, seed: int = 0) -> Path:
         num_labels=3,
     )
     BertForTokenClassification(config).save_pretrained(directory)
+    fast.save_pretrained(directory)
+    return directory
+
+
+def build_tiny_llama(directory: Path, seed: int = 0) -> Path:
+    """A 2-layer Llama causal LM (SmolLM2's architecture) with a byte-level BPE tokenizer."""
+    fast = _byte_level_bpe()
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=fast.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=512,
+        eos_token_id=fast.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(directory)
     fast.save_pretrained(directory)
     return directory

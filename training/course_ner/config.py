@@ -31,6 +31,13 @@ class NerTrainingConfig:
     # Each sentence with names written by hand for training (`written.py`) trains this many times,
     # each with other training titles in place of its names.
     written_refills: int = 2
+    # An echo member (`echo_member.py`): the store's LLM base fine-tuned as one more member, its vote
+    # weighted echo_weight against the encoder members' (0.75 scored best on the development sets).
+    # Off by default: on 2 CPU cores an epoch of it takes about 30 minutes.
+    echo_member: bool = False
+    echo_weight: float = 0.75
+    echo_epochs: int = 1
+    echo_learning_rate: float = 1e-4
     # A quick first version, served while the full one trains (`ensure_preview`): see `preview_config()`.
     preview: bool = False
 

@@ -25,6 +25,7 @@ from shared.model_store import ModelStore
 from training.course_ner.challenge import apart_sets, challenge_examples, unseen_examples
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import held_out_split
+from training.course_ner.echo_member import echo_weight_of, load_echo_member
 from training.course_ner.examples import marked_file
 from training.course_ner.model import load_ensemble, load_title_words
 from training.course_ner.train import score_with_mistakes
@@ -64,7 +65,9 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(version.path)
     models = load_ensemble(version.path)
     title_words = load_title_words(version.path)
+    echo = load_echo_member(version.path)
     training = version.metadata.get("training", {})
+    echo_weight = echo_weight_of(version.metadata)
     config = NerTrainingConfig()
     held_out = held_out_split(
         training.get("seed", config.seed), training.get("held_out_size", config.held_out_size)
@@ -74,7 +77,8 @@ def main() -> None:
     if args.sentences is not None:
         sets.append(("yours", marked_file(args.sentences, "yours")))
     evaluated = {
-        name: score_with_mistakes(models, tokenizer, examples, title_words) for name, examples in sets
+        name: score_with_mistakes(models, tokenizer, examples, title_words, echo, echo_weight)
+        for name, examples in sets
     }
     hidden = set(args.hide) | (set(TEST_SETS) - set(args.reveal))
     print(f"course-extractor {version.version}")

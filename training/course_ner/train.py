@@ -14,13 +14,22 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
+from shared.config import get_settings
 from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
-from training.course_ner.decoding import names_from_windows
+from training.course_ner.decoding import names_in_text, words_of_windows
+from training.course_ner.echo_member import (
+    EchoEncoder,
+    base_llm_directory,
+    combine_word_scores,
+    echo_word_scores,
+    save_echo_member,
+    train_echo_member,
+)
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
 from training.course_ner.model import base_source, load_base, save_ensemble, save_title_words
 from training.course_ner.title_rules import title_vocabulary
@@ -71,6 +80,9 @@ def _batches(
     )
 
 
+Echo = tuple[PreTrainedModel, EchoEncoder]
+
+
 @torch.inference_mode()
 def predict_names(
     models: Sequence[Any],
@@ -78,8 +90,11 @@ def predict_names(
     texts: list[str],
     batch_size: int = 64,
     title_words: Collection[str] = frozenset(),
+    echo: Echo | None = None,
+    echo_weight: float = 0.0,
 ) -> list[list[str]]:
-    """Each text's course names; an ensemble's members vote by the mean of their label log-probabilities."""
+    """Each text's course names; an ensemble's members vote by the mean of their label
+    log-probabilities, and an echo member (`echo_member.py`) by ``echo_weight`` of the vote."""
     for model in models:
         model.eval()
     device = next(models[0].parameters()).device
@@ -89,8 +104,11 @@ def predict_names(
         encoded = encode(tokenizer, chunk)
         inputs = {k: v.to(device) for k, v in encoded["model_inputs"].items()}
         log_probs = torch.stack([model(**inputs).logits.float().log_softmax(-1) for model in models])
-        scores = log_probs.mean(0).tolist()
-        results += names_from_windows(chunk, encoded["offsets"], encoded["window_of"], scores, title_words)
+        words = words_of_windows(chunk, encoded["offsets"], encoded["window_of"], log_probs.mean(0).tolist())
+        if echo is not None:
+            echo_words = echo_word_scores(*echo, chunk)
+            words = [combine_word_scores(w, e, echo_weight) for w, e in zip(words, echo_words, strict=True)]
+        results += [names_in_text(text, *w, title_words) for text, w in zip(chunk, words, strict=True)]
     return results
 
 
@@ -117,10 +135,18 @@ def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str
 
 
 def score_with_mistakes(
-    models: Sequence[Any], tokenizer: Any, examples: list[Example], title_words: Collection[str] = frozenset()
+    models: Sequence[Any],
+    tokenizer: Any,
+    examples: list[Example],
+    title_words: Collection[str] = frozenset(),
+    echo: Echo | None = None,
+    echo_weight: float = 0.0,
 ) -> tuple[dict[str, float], list[str]]:
     """Entity scores on the examples, and each sentence whose names were not exactly the expected."""
-    predicted = predict_names(models, tokenizer, [e.text for e in examples], title_words=title_words)
+    texts = [e.text for e in examples]
+    predicted = predict_names(
+        models, tokenizer, texts, title_words=title_words, echo=echo, echo_weight=echo_weight
+    )
     gold = [e.names() for e in examples]
     mistakes = [
         f"{e.text!r}\n    expected {g}\n    found    {p}"
@@ -131,9 +157,14 @@ def score_with_mistakes(
 
 
 def score(
-    models: Sequence[Any], tokenizer: Any, examples: list[Example], title_words: Collection[str] = frozenset()
+    models: Sequence[Any],
+    tokenizer: Any,
+    examples: list[Example],
+    title_words: Collection[str] = frozenset(),
+    echo: Echo | None = None,
+    echo_weight: float = 0.0,
 ) -> dict[str, float]:
-    return score_with_mistakes(models, tokenizer, examples, title_words)[0]
+    return score_with_mistakes(models, tokenizer, examples, title_words, echo, echo_weight)[0]
 
 
 def _train_member(
@@ -176,13 +207,22 @@ def _train_member(
 
 
 def _scores(
-    models: Sequence[Any], tokenizer: Any, splits: Splits, title_words: Collection[str]
+    models: Sequence[Any],
+    tokenizer: Any,
+    splits: Splits,
+    title_words: Collection[str],
+    echo: Echo | None = None,
+    echo_weight: float = 0.0,
 ) -> dict[str, dict[str, float]]:
+    sets = {
+        "held_out": splits.held_out,
+        "hand_written": challenge_examples(),
+        "unseen_sentences": unseen_examples(),
+        "written_apart": apart_examples(),
+    }
     return {
-        "held_out": score(models, tokenizer, splits.held_out, title_words),
-        "hand_written": score(models, tokenizer, challenge_examples(), title_words),
-        "unseen_sentences": score(models, tokenizer, unseen_examples(), title_words),
-        "written_apart": score(models, tokenizer, apart_examples(), title_words),
+        name: score(models, tokenizer, examples, title_words, echo, echo_weight)
+        for name, examples in sets.items()
     }
 
 
@@ -192,6 +232,7 @@ def train(
     base: str | Path | None = None,
     config: NerTrainingConfig | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    echo_base: Path | None = None,
 ) -> ModelVersion:
     config = config or NerTrainingConfig()
     random.seed(config.seed)
@@ -200,6 +241,8 @@ def train(
     # Every member cuts the same sentences into as many batches, whatever its seed.
     batches_per_epoch = len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
     total_steps = config.epochs * batches_per_epoch * config.ensemble_size
+    if config.echo_member:
+        total_steps += config.echo_epochs * batches_per_epoch
     all_losses: list[float] = []
     with tqdm(total=total_steps, desc="course-ner") as bar:
 
@@ -214,10 +257,19 @@ def train(
             _train_member(base, splits, config, member, device, on_step)
             for member in range(config.ensemble_size)
         ]
+        echo_trained = (
+            train_echo_member(echo_base or base_llm_directory(store), splits.train, config, device, on_step)
+            if config.echo_member
+            else None
+        )
     models, tokenizer = [model for model, _, _ in trained], trained[0][1]
     title_words = title_vocabulary(splits.train_titles)
-    scores = _scores(models, tokenizer, splits, title_words)
+    echo = (echo_trained[0], EchoEncoder(echo_trained[1])) if echo_trained else None
+    scores = _scores(models, tokenizer, splits, title_words, echo, config.echo_weight)
     alone = [_scores([model], tokenizer, splits, title_words) for model in models] if len(models) > 1 else []
+    if echo is not None:
+        encoders_alone = _scores(models, tokenizer, splits, title_words)
+        logger.info("entity scores of the encoder members without the echo member: %s", encoders_alone)
     logger.info("entity scores: %s; each member alone: %s", scores, alone)
     metadata = {
         "base": str(base or base_source(None)),
@@ -240,13 +292,16 @@ def train(
             **scores,
             "members_alone": alone,
             "final_train_loss": [round(losses[-1], 4) for _, _, losses in trained],
+            **({"without_echo_member": encoders_alone} if echo is not None else {}),
         },
     }
     with store.new_version(ModelName.COURSE_EXTRACTOR, metadata) as version:
         save_ensemble(version.path, models, tokenizer)
         save_title_words(version.path, title_words)
+        if echo_trained:
+            save_echo_member(version.path, echo_trained[0], echo_trained[1])
         save_loss_plot(
-            [losses for _, _, losses in trained],
+            [losses for _, _, losses in trained] + ([echo_trained[2]] if echo_trained else []),
             version.path / "loss_curve.png",
             title="course-name extractor: training loss (one line per member)",
         )
@@ -274,4 +329,4 @@ def ensure_trained(store: ModelStore) -> ModelVersion:
     served = store.served_version(ModelName.COURSE_EXTRACTOR)
     if served is not None and not is_preview(served):
         return served
-    return train(store)
+    return train(store, config=NerTrainingConfig(echo_member=get_settings().extractor_echo_member))

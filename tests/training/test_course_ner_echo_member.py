@@ -1,0 +1,79 @@
+"""The optional echo member: the causal LM given each sentence twice, voting beside the encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer
+
+from shared.model_store import ModelStore
+from training.course_ner import NerTrainingConfig, train
+from training.course_ner.echo_member import EchoEncoder, combine_word_scores, load_echo_member
+from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
+from training.course_ner.model import load_ensemble
+from training.course_ner.train import predict_names
+from worker.predictors.course_extractor import load
+
+
+def test_the_sentence_comes_twice_and_only_its_second_copy_is_labelled(tiny_llama_dir: Path) -> None:
+    encoder = EchoEncoder(AutoTokenizer.from_pretrained(tiny_llama_dir))
+    text = "I am enrolled in Operating Systems this term"
+    inputs, offsets, starts = encoder.encode([text, "Hi"], [[(17, 34)], []])
+    ids, labels, tokens = inputs["input_ids"][0].tolist(), inputs["labels"][0].tolist(), len(offsets[0])
+    assert ids[:tokens] == ids[starts[0] : starts[0] + tokens]
+    assert set(labels[: starts[0]]) == {-100}
+    assert not any(text[start:end][:1].isspace() for start, end in offsets[0])  # no leading space
+    second_copy = labels[starts[0] : starts[0] + tokens]
+    named = [(offset, label) for offset, label in zip(offsets[0], second_copy, strict=True) if label >= 0]
+    named = [(offset, label) for offset, label in named if label != OUTSIDE]
+    assert named[0][0][0] == 17 and named[0][1] == BEGIN
+    assert {label for _, label in named[1:]} == {INSIDE}
+    assert named[-1][0][1] == 34
+    assert inputs["attention_mask"][1].sum() == starts[1] + len(offsets[1])
+
+
+def test_word_scores_are_weighted_where_both_members_have_the_word() -> None:
+    encoder_words = ([(0, 2), (3, 9)], [[0.0, -1.0, -2.0], [-4.0, 0.0, -8.0]])
+    echo_words = ([(0, 2), (3, 5)], [[-2.0, -3.0, -4.0], [0.0, 0.0, 0.0]])
+    words, scores = combine_word_scores(encoder_words, echo_words, 0.75)
+    assert words == encoder_words[0]
+    assert scores == [[-1.5, -2.5, -3.5], [-4.0, 0.0, -8.0]]  # (3, 9) is split otherwise: the encoder's alone
+    assert combine_word_scores(encoder_words, echo_words, 0.0) == encoder_words
+
+
+def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
+    tmp_path: Path, tiny_bert_dir: Path, tiny_llama_dir: Path
+) -> None:
+    config = NerTrainingConfig(
+        epochs=1,
+        batch_size=16,
+        learning_rate=3e-3,
+        train_size=160,
+        held_out_size=40,
+        written_refills=0,  # the written sentences without names only: a quicker test
+        ensemble_size=1,
+        echo_member=True,
+        echo_learning_rate=3e-3,
+    )
+    reports: list[dict] = []
+    store = ModelStore(tmp_path)
+    version = train(
+        store, base=tiny_bert_dir, config=config, progress=reports.append, echo_base=tiny_llama_dir
+    )
+    assert reports[-1]["step"] == reports[-1]["total_steps"] == version.metadata["training"]["steps"]
+    assert "f1" in version.metadata["metrics"]["without_echo_member"]["written_apart"]
+    echo = load_echo_member(version.path)
+    assert echo is not None and load_echo_member(tiny_llama_dir.parent) is None
+    members = load_ensemble(version.path)
+    tokenizer = AutoTokenizer.from_pretrained(version.path)
+    texts = ["I'm enrolled in Operating Systems and Advanced Mathematics this term", "x " * 300]
+    assert predict_names(members, tokenizer, texts, echo=echo, echo_weight=0.0) == predict_names(
+        members, tokenizer, texts
+    )
+    extractor = load(version, torch.device("cpu"))
+    assert extractor.echo is not None and extractor.echo_weight == config.echo_weight
+    voted = predict_names(members, tokenizer, texts, echo=echo, echo_weight=config.echo_weight)
+    assert extractor.predict_batch([{"text": text} for text in texts]) == [
+        {"extracted_course_names": names} for names in voted
+    ]

@@ -1,0 +1,197 @@
+"""An optional member of the extractor's ensemble: the platform's causal LM as a token classifier.
+
+SmolLM2-135M (the LLM base in the store) knows far more English than the 22M-parameter MiniLM
+encoder, but its attention is causal: a token sees nothing to its right, and where a name ends
+is decided by what follows it ("Corporate Finance and Investments" against "Calculus and
+Physics"). So the sentence is given twice, with a line break between, and only the second copy's
+tokens are labelled: each of them has seen the whole sentence in the first copy ("echo"
+embeddings). Its tokenizer is cased, so it needs no casing hint.
+
+Its word scores are averaged with the encoder members' (`combine_word_scores`): the tokenizers
+differ, so the two meet on whole words. A version with such a member keeps it in
+``echo-member/`` (``save_pretrained`` layout, tokenizer beside it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    get_linear_schedule_with_warmup,
+)
+
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
+from training.course_ner.config import NerTrainingConfig
+from training.course_ner.data import Example
+from training.course_ner.decoding import words_of_windows
+from training.course_ner.encoding import LABELS, MAX_TOKENS, bio_labels
+from training.device import training_autocast
+from training.length_grouping import length_grouped_batches
+
+logger = logging.getLogger(__name__)
+ECHO_MEMBER_DIR = "echo-member"
+WordScores = tuple[list[tuple[int, int]], list[list[float]]]
+
+
+class EchoEncoder:
+    """Token ids of a sentence given twice; the labels and offsets of its second copy."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.separator = tokenizer("\n", add_special_tokens=False).input_ids
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def _tokens(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = []
+        # Byte-level BPE tokens carry the space before a word; the decoder's words start after it.
+        for start, end in encoded.offset_mapping[:MAX_TOKENS]:
+            while start < end and text[start].isspace():
+                start += 1
+            offsets.append((start, end))
+        return encoded.input_ids[:MAX_TOKENS], offsets
+
+    def encode(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None = None
+    ) -> tuple[dict[str, torch.Tensor], list[list[tuple[int, int]]], list[int]]:
+        """Model inputs (with ``labels`` when spans are given), each text's offsets, and where its
+        second copy starts."""
+        rows, offsets, starts, labels = [], [], [], []
+        for index, text in enumerate(texts):
+            ids, text_offsets = self._tokens(text)
+            first_copy = ids + self.separator
+            rows.append(first_copy + ids)
+            offsets.append(text_offsets)
+            starts.append(len(first_copy))
+            if spans is not None:
+                labels.append([-100] * len(first_copy) + bio_labels(text_offsets, spans[index]))
+        width = max(map(len, rows))
+        inputs = {
+            "input_ids": torch.full((len(rows), width), self.pad_id),
+            "attention_mask": torch.zeros((len(rows), width), dtype=torch.long),
+        }
+        if spans is not None:
+            inputs["labels"] = torch.full((len(rows), width), -100)
+        for row, ids in enumerate(rows):
+            inputs["input_ids"][row, : len(ids)] = torch.tensor(ids)
+            inputs["attention_mask"][row, : len(ids)] = 1
+            if spans is not None:
+                inputs["labels"][row, : len(ids)] = torch.tensor(labels[row])
+        return inputs, offsets, starts
+
+
+def base_llm_directory(store: ModelStore) -> Path:
+    """The LLM base imported into the store (never a fine-tuned version): ``make models`` puts it there."""
+    for version in reversed(store.versions(ModelName.LLM)):
+        if version.metadata.get("kind") == "base":
+            return version.path
+    from training.llm_base import import_base
+
+    return import_base(store).path
+
+
+def load_for_training(base_directory: Path) -> tuple[PreTrainedModel, Any]:
+    tokenizer = AutoTokenizer.from_pretrained(base_directory)
+    model = AutoModelForTokenClassification.from_pretrained(
+        base_directory,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+        dtype=torch.float32,
+    )
+    return model, tokenizer
+
+
+def train_echo_member(
+    base_directory: Path,
+    train: list[Example],
+    config: NerTrainingConfig,
+    device: torch.device,
+    on_step: Callable[[float], None],
+) -> tuple[PreTrainedModel, Any, list[float]]:
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_for_training(base_directory)
+    model.to(device)
+    encoder = EchoEncoder(tokenizer)
+    lengths = [len(example.text) for example in train]
+    epochs = [
+        length_grouped_batches(lengths, config.batch_size, config.seed + epoch)
+        for epoch in range(config.echo_epochs)
+    ]
+    total_steps = sum(map(len, epochs))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.echo_learning_rate, weight_decay=0.01, fused=True
+    )
+    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_share * total_steps), total_steps)
+    losses: list[float] = []
+    model.train()
+    for batches in epochs:
+        for batch in batches:
+            examples = [train[i] for i in batch]
+            inputs, _, _ = encoder.encode([e.text for e in examples], [e.spans for e in examples])
+            with training_autocast(device, config.mixed_precision):
+                loss = model(**{name: tensor.to(device) for name, tensor in inputs.items()}).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+            on_step(losses[-1])
+    return model, tokenizer, losses
+
+
+@torch.inference_mode()
+def echo_word_scores(model: PreTrainedModel, encoder: EchoEncoder, texts: Sequence[str]) -> list[WordScores]:
+    """Each text's words and their label log-probabilities by the member."""
+    model.eval()
+    device = next(model.parameters()).device
+    inputs, offsets, starts = encoder.encode(texts)
+    log_probs = model(**{k: v.to(device) for k, v in inputs.items()}).logits.float().log_softmax(-1)
+    scores = [log_probs[row, start : start + len(offsets[row])].tolist() for row, start in enumerate(starts)]
+    return words_of_windows(texts, offsets, list(range(len(texts))), scores)
+
+
+def combine_word_scores(encoder_words: WordScores, echo_words: WordScores, echo_weight: float) -> WordScores:
+    """The encoder's words, each scored by the weighted mean of both members' log-probabilities
+    where the member has the same word (the encoder's score alone where the tokenizers split a
+    word differently)."""
+    words, scores = encoder_words
+    echo_of = dict(zip(*echo_words, strict=True))
+    combined = []
+    for word, score in zip(words, scores, strict=True):
+        other = echo_of.get(word)
+        combined.append(
+            score
+            if other is None
+            else [(1 - echo_weight) * a + echo_weight * b for a, b in zip(score, other, strict=True)]
+        )
+    return words, combined
+
+
+def save_echo_member(version_directory: Path, model: PreTrainedModel, tokenizer: Any) -> None:
+    directory = version_directory / ECHO_MEMBER_DIR
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+
+
+def echo_weight_of(metadata: dict[str, Any]) -> float:
+    """The weight of the echo member's vote in a version (0 in a version without one)."""
+    return float(metadata.get("training", {}).get("echo_weight", 0.0))
+
+
+def load_echo_member(version_directory: Path) -> tuple[PreTrainedModel, EchoEncoder] | None:
+    """The version's echo member and its encoder, or None for a version without one."""
+    directory = version_directory / ECHO_MEMBER_DIR
+    if not directory.is_dir():
+        return None
+    model = AutoModelForTokenClassification.from_pretrained(directory, dtype=torch.float32)
+    return model, EchoEncoder(AutoTokenizer.from_pretrained(directory))
