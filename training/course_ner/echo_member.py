@@ -33,7 +33,7 @@ from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example
 from training.course_ner.decoding import words_of_windows
 from training.course_ner.encoding import LABELS, MAX_TOKENS, bio_labels
-from training.device import training_autocast
+from training.course_ner.optimization import optimization_step
 from training.length_grouping import length_grouped_batches
 
 logger = logging.getLogger(__name__)
@@ -127,9 +127,8 @@ def train_echo_member(
         for epoch in range(config.echo_epochs)
     ]
     total_steps = sum(map(len, epochs))
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.echo_learning_rate, weight_decay=0.01, fused=True
-    )
+    parameters = list(model.parameters())
+    optimizer = torch.optim.AdamW(parameters, lr=config.echo_learning_rate, weight_decay=0.01, fused=True)
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_share * total_steps), total_steps)
     losses: list[float] = []
     model.train()
@@ -137,14 +136,11 @@ def train_echo_member(
         for batch in batches:
             examples = [train[i] for i in batch]
             inputs, _, _ = encoder.encode([e.text for e in examples], [e.spans for e in examples])
-            with training_autocast(device, config.mixed_precision):
-                loss = model(**{name: tensor.to(device) for name, tensor in inputs.items()}).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
+            losses.append(
+                optimization_step(
+                    model, inputs, parameters, optimizer, schedule, device, config.mixed_precision
+                )
+            )
             on_step(losses[-1])
     return model, tokenizer, losses
 

@@ -32,8 +32,9 @@ from training.course_ner.echo_member import (
 )
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
 from training.course_ner.model import base_source, load_base, save_ensemble, save_title_words
+from training.course_ner.optimization import optimization_step
 from training.course_ner.title_rules import title_vocabulary
-from training.device import get_device, training_autocast, uses_bf16
+from training.device import get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
 
@@ -194,14 +195,11 @@ def _train_member(
     model.train()
     for loader in loaders:
         for batch in loader:
-            with training_autocast(device, config.mixed_precision):
-                loss = model(**{name: tensor.to(device) for name, tensor in batch.items()}).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
+            losses.append(
+                optimization_step(
+                    model, batch, trainable, optimizer, schedule, device, config.mixed_precision
+                )
+            )
             on_step(losses[-1])
     return model, tokenizer, losses
 
