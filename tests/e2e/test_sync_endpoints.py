@@ -19,7 +19,7 @@ def test_extract_course_name_contract(api: httpx.Client) -> None:
 
 def _scores_through_the_api(api: httpx.Client, examples: list[Example]) -> dict[str, float]:
     """Entity scores of the served extractor, one request per sentence."""
-    from training.course_ner.train import entity_scores
+    from training.course_ner.scoring import entity_scores
 
     predicted = []
     for example in examples:

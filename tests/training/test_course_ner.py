@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
@@ -16,8 +16,8 @@ from training.course_ner import NerTrainingConfig, train
 from training.course_ner.data import ORIGINAL_TITLES, build_splits, fill
 from training.course_ner.decoding import decode_spans
 from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE, bio_labels, capitalised_chars
-from training.course_ner.model import UnknownBaseError, base_source, load_ensemble, load_title_words
-from training.course_ner.train import predict_names
+from training.course_ner.extractor import load_extractor
+from training.course_ner.model import UnknownBaseError, base_source, load_title_words
 from worker.predictors.course_extractor import load
 
 O, B, I = OUTSIDE, BEGIN, INSIDE  # noqa: E741
@@ -111,15 +111,14 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     assert (version.path / "loss_curve.png").is_file()
     title_words = load_title_words(version.path)
     assert {"operating", "systems", "introduction"} <= title_words  # the original exercise's titles train
-    assert load(version, torch.device("cpu")).title_words == title_words
-    members = load_ensemble(version.path)
+    extractor = load_extractor(version)
+    assert extractor.title_words == title_words and extractor.echo is None
+    members = extractor.members
     assert len(members) == config.ensemble_size == 2 == len(version.metadata["metrics"]["members_alone"])
     assert not torch.equal(members[0].classifier.weight, members[1].classifier.weight)
-    tokenizer = AutoTokenizer.from_pretrained(version.path)
     sentence = ["I'm enrolled in Operating Systems and Advanced Mathematics this term"]
-    assert predict_names([members[0], members[0]], tokenizer, sentence) == predict_names(
-        members[:1], tokenizer, sentence
-    )
+    first_twice = replace(extractor, members=[members[0], members[0]])
+    assert first_twice.predict(sentence) == replace(extractor, members=members[:1]).predict(sentence)
 
     texts = [
         {"text": "I'm enrolled in Operating Systems and Advanced Mathematics this term"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -11,8 +12,7 @@ from shared.model_store import ModelStore
 from training.course_ner import NerTrainingConfig, train
 from training.course_ner.echo_member import EchoEncoder, combine_word_scores, load_echo_member
 from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
-from training.course_ner.model import load_ensemble
-from training.course_ner.train import predict_names
+from training.course_ner.extractor import load_extractor
 from worker.predictors.course_extractor import load
 
 
@@ -63,17 +63,11 @@ def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
     )
     assert reports[-1]["step"] == reports[-1]["total_steps"] == version.metadata["training"]["steps"]
     assert "f1" in version.metadata["metrics"]["without_echo_member"]["written_apart"]
-    echo = load_echo_member(version.path)
-    assert echo is not None and load_echo_member(tiny_llama_dir.parent) is None
-    members = load_ensemble(version.path)
-    tokenizer = AutoTokenizer.from_pretrained(version.path)
-    texts = ["I'm enrolled in Operating Systems and Advanced Mathematics this term", "x " * 300]
-    assert predict_names(members, tokenizer, texts, echo=echo, echo_weight=0.0) == predict_names(
-        members, tokenizer, texts
-    )
-    extractor = load(version, torch.device("cpu"))
+    assert load_echo_member(tiny_llama_dir.parent) is None
+    extractor = load_extractor(version)
     assert extractor.echo is not None and extractor.echo_weight == config.echo_weight
-    voted = predict_names(members, tokenizer, texts, echo=echo, echo_weight=config.echo_weight)
-    assert extractor.predict_batch([{"text": text} for text in texts]) == [
-        {"extracted_course_names": names} for names in voted
-    ]
+    texts = ["I'm enrolled in Operating Systems and Advanced Mathematics this term", "x " * 300]
+    encoders_alone = replace(extractor, echo=None).predict(texts)
+    assert replace(extractor, echo_weight=0.0).predict(texts) == encoders_alone
+    served = load(version, torch.device("cpu")).predict_batch([{"text": text} for text in texts])
+    assert served == [{"extracted_course_names": names} for names in extractor.predict(texts)]

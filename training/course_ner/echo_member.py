@@ -32,7 +32,8 @@ from shared.model_store import ModelStore
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example
 from training.course_ner.decoding import words_of_windows
-from training.course_ner.encoding import LABELS, MAX_TOKENS, bio_labels
+from training.course_ner.encoding import MAX_TOKENS, bio_labels
+from training.course_ner.model import with_fresh_head
 from training.course_ner.optimization import optimization_step
 from training.length_grouping import length_grouped_batches
 
@@ -88,6 +89,9 @@ class EchoEncoder:
         return inputs, offsets, starts
 
 
+Echo = tuple[PreTrainedModel, EchoEncoder]  # the member and the encoder of its inputs
+
+
 def base_llm_directory(store: ModelStore) -> Path:
     """The LLM base imported into the store (never a fine-tuned version): ``make models`` puts it there."""
     for version in reversed(store.versions(ModelName.LLM)):
@@ -99,15 +103,9 @@ def base_llm_directory(store: ModelStore) -> Path:
 
 
 def load_for_training(base_directory: Path) -> tuple[PreTrainedModel, Any]:
-    tokenizer = AutoTokenizer.from_pretrained(base_directory)
-    model = AutoModelForTokenClassification.from_pretrained(
-        base_directory,
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: i for i, label in enumerate(LABELS)},
-        dtype=torch.float32,
-    )
-    return model, tokenizer
+    # Float32 weights whatever dtype a base was saved in (transformers loads that dtype by default):
+    # the optimizer updates float32 weights, and autocast runs the forward pass in bfloat16.
+    return with_fresh_head(base_directory, dtype=torch.float32), AutoTokenizer.from_pretrained(base_directory)
 
 
 def train_echo_member(
@@ -184,7 +182,7 @@ def echo_weight_of(metadata: dict[str, Any]) -> float:
     return float(metadata.get("training", {}).get("echo_weight", 0.0))
 
 
-def load_echo_member(version_directory: Path) -> tuple[PreTrainedModel, EchoEncoder] | None:
+def load_echo_member(version_directory: Path) -> Echo | None:
     """The version's echo member and its encoder, or None for a version without one."""
     directory = version_directory / ECHO_MEMBER_DIR
     if not directory.is_dir():

@@ -17,18 +17,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transformers import AutoTokenizer
-
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner.challenge import apart_sets, challenge_examples, unseen_examples
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import held_out_split
-from training.course_ner.echo_member import echo_weight_of, load_echo_member
 from training.course_ner.examples import marked_file
-from training.course_ner.model import load_ensemble, load_title_words
-from training.course_ner.train import score_with_mistakes
+from training.course_ner.extractor import load_extractor
+from training.course_ner.scoring import score_with_mistakes
 
 # Sets only ever scored: once their mistakes are read, they guide changes and stop being tests.
 TEST_SETS = ("apart-4", "apart-5")
@@ -62,12 +59,8 @@ def main() -> None:
     )
     if version is None:
         raise SystemExit("no course-extractor version in the store: run `python -m training.course_ner`")
-    tokenizer = AutoTokenizer.from_pretrained(version.path)
-    models = load_ensemble(version.path)
-    title_words = load_title_words(version.path)
-    echo = load_echo_member(version.path)
+    extractor = load_extractor(version)
     training = version.metadata.get("training", {})
-    echo_weight = echo_weight_of(version.metadata)
     config = NerTrainingConfig()
     held_out = held_out_split(
         training.get("seed", config.seed), training.get("held_out_size", config.held_out_size)
@@ -76,10 +69,7 @@ def main() -> None:
     sets += apart_sets()
     if args.sentences is not None:
         sets.append(("yours", marked_file(args.sentences, "yours")))
-    evaluated = {
-        name: score_with_mistakes(models, tokenizer, examples, title_words, echo, echo_weight)
-        for name, examples in sets
-    }
+    evaluated = {name: score_with_mistakes(extractor, examples) for name, examples in sets}
     hidden = set(args.hide) | (set(TEST_SETS) - set(args.reveal))
     print(f"course-extractor {version.version}")
     for name, (_, mistakes) in evaluated.items():

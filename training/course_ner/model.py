@@ -40,18 +40,21 @@ def base_source(base: str | Path | None) -> str:
     raise UnknownBaseError(f"{base!r} is not an allowed extractor base: {[b.value for b in ExtractorBase]}")
 
 
-def load_base(base: str | Path | None = None) -> tuple[PreTrainedModel, Any]:
-    """A fresh 3-label head (O, B-COURSE, I-COURSE) on the base encoder, and its tokenizer."""
-    source = base_source(base)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForTokenClassification.from_pretrained(
+def with_fresh_head(source: str | Path, **options: Any) -> PreTrainedModel:
+    """The base model with a new 3-label head (O, B-COURSE, I-COURSE) for token classification."""
+    return AutoModelForTokenClassification.from_pretrained(
         source,
         num_labels=len(LABELS),
         id2label=dict(enumerate(LABELS)),
         label2id={label: i for i, label in enumerate(LABELS)},
-        ignore_mismatched_sizes=True,
+        **options,
     )
-    return model, tokenizer
+
+
+def load_base(base: str | Path | None = None) -> tuple[PreTrainedModel, Any]:
+    """A fresh head on the base encoder (whose own head, if any, is dropped), and its tokenizer."""
+    source = base_source(base)
+    return with_fresh_head(source, ignore_mismatched_sizes=True), AutoTokenizer.from_pretrained(source)
 
 
 TITLE_WORDS_FILE = "title_words.json"

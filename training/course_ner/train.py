@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +21,17 @@ from shared.model_store import ModelStore, ModelVersion
 from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
-from training.course_ner.decoding import names_in_text, words_of_windows
 from training.course_ner.echo_member import (
     EchoEncoder,
     base_llm_directory,
-    combine_word_scores,
-    echo_word_scores,
     save_echo_member,
     train_echo_member,
 )
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
+from training.course_ner.extractor import Extractor
 from training.course_ner.model import base_source, load_base, save_ensemble, save_title_words
 from training.course_ner.optimization import optimization_step
+from training.course_ner.scoring import score
 from training.course_ner.title_rules import title_vocabulary
 from training.device import get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
@@ -81,93 +80,6 @@ def _batches(
     )
 
 
-Echo = tuple[PreTrainedModel, EchoEncoder]
-
-
-@torch.inference_mode()
-def predict_names(
-    models: Sequence[Any],
-    tokenizer: Any,
-    texts: list[str],
-    batch_size: int = 64,
-    title_words: Collection[str] = frozenset(),
-    echo: Echo | None = None,
-    echo_weight: float = 0.0,
-) -> list[list[str]]:
-    """Each text's course names; an ensemble's members vote by the mean of their label
-    log-probabilities, and an echo member (`echo_member.py`) by ``echo_weight`` of the vote."""
-    for model in models:
-        model.eval()
-    device = next(models[0].parameters()).device
-    results: list[list[str]] = []
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start : start + batch_size]
-        encoded = encode(tokenizer, chunk)
-        inputs = {k: v.to(device) for k, v in encoded["model_inputs"].items()}
-        log_probs = torch.stack([model(**inputs).logits.float().log_softmax(-1) for model in models])
-        words = words_of_windows(chunk, encoded["offsets"], encoded["window_of"], log_probs.mean(0).tolist())
-        if echo is not None:
-            echo_words = echo_word_scores(*echo, chunk)
-            words = [combine_word_scores(w, e, echo_weight) for w, e in zip(words, echo_words, strict=True)]
-        results += [names_in_text(text, *w, title_words) for text, w in zip(chunk, words, strict=True)]
-    return results
-
-
-def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:
-    """Exact-match entity precision, recall and F1 (multiset per sentence)."""
-    true_positive = found = expected = 0
-    for gold_names, predicted_names in zip(gold, predicted, strict=True):
-        remaining = list(gold_names)
-        for name in predicted_names:
-            if name in remaining:
-                remaining.remove(name)
-                true_positive += 1
-        found += len(predicted_names)
-        expected += len(gold_names)
-    precision = true_positive / found if found else 1.0
-    recall = true_positive / expected if expected else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "entities": expected,
-    }
-
-
-def score_with_mistakes(
-    models: Sequence[Any],
-    tokenizer: Any,
-    examples: list[Example],
-    title_words: Collection[str] = frozenset(),
-    echo: Echo | None = None,
-    echo_weight: float = 0.0,
-) -> tuple[dict[str, float], list[str]]:
-    """Entity scores on the examples, and each sentence whose names were not exactly the expected."""
-    texts = [e.text for e in examples]
-    predicted = predict_names(
-        models, tokenizer, texts, title_words=title_words, echo=echo, echo_weight=echo_weight
-    )
-    gold = [e.names() for e in examples]
-    mistakes = [
-        f"{e.text!r}\n    expected {g}\n    found    {p}"
-        for e, g, p in zip(examples, gold, predicted, strict=True)
-        if sorted(g) != sorted(p)
-    ]
-    return entity_scores(gold, predicted), mistakes
-
-
-def score(
-    models: Sequence[Any],
-    tokenizer: Any,
-    examples: list[Example],
-    title_words: Collection[str] = frozenset(),
-    echo: Echo | None = None,
-    echo_weight: float = 0.0,
-) -> dict[str, float]:
-    return score_with_mistakes(models, tokenizer, examples, title_words, echo, echo_weight)[0]
-
-
 def _train_member(
     base: str | Path | None,
     splits: Splits,
@@ -204,24 +116,14 @@ def _train_member(
     return model, tokenizer, losses
 
 
-def _scores(
-    models: Sequence[Any],
-    tokenizer: Any,
-    splits: Splits,
-    title_words: Collection[str],
-    echo: Echo | None = None,
-    echo_weight: float = 0.0,
-) -> dict[str, dict[str, float]]:
+def _scores(extractor: Extractor, splits: Splits) -> dict[str, dict[str, float]]:
     sets = {
         "held_out": splits.held_out,
         "hand_written": challenge_examples(),
         "unseen_sentences": unseen_examples(),
         "written_apart": apart_examples(),
     }
-    return {
-        name: score(models, tokenizer, examples, title_words, echo, echo_weight)
-        for name, examples in sets.items()
-    }
+    return {name: score(extractor, examples) for name, examples in sets.items()}
 
 
 def train(
@@ -262,11 +164,12 @@ def train(
         )
     models, tokenizer = [model for model, _, _ in trained], trained[0][1]
     title_words = title_vocabulary(splits.train_titles)
+    encoders = Extractor(models, tokenizer, title_words)
     echo = (echo_trained[0], EchoEncoder(echo_trained[1])) if echo_trained else None
-    scores = _scores(models, tokenizer, splits, title_words, echo, config.echo_weight)
-    alone = [_scores([model], tokenizer, splits, title_words) for model in models] if len(models) > 1 else []
+    scores = _scores(replace(encoders, echo=echo, echo_weight=config.echo_weight), splits)
+    alone = [_scores(replace(encoders, members=[m]), splits) for m in models] if len(models) > 1 else []
     if echo is not None:
-        encoders_alone = _scores(models, tokenizer, splits, title_words)
+        encoders_alone = _scores(encoders, splits)
         logger.info("entity scores of the encoder members without the echo member: %s", encoders_alone)
     logger.info("entity scores: %s; each member alone: %s", scores, alone)
     metadata = {

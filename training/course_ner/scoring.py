@@ -1,0 +1,44 @@
+"""Entity-level precision, recall and F1 of an extractor, and the sentences it got wrong."""
+
+from __future__ import annotations
+
+from training.course_ner.data import Example
+from training.course_ner.extractor import Extractor
+
+
+def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:
+    """Exact-match entity precision, recall and F1 (multiset per sentence)."""
+    true_positive = found = expected = 0
+    for gold_names, predicted_names in zip(gold, predicted, strict=True):
+        remaining = list(gold_names)
+        for name in predicted_names:
+            if name in remaining:
+                remaining.remove(name)
+                true_positive += 1
+        found += len(predicted_names)
+        expected += len(gold_names)
+    precision = true_positive / found if found else 1.0
+    recall = true_positive / expected if expected else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "entities": expected,
+    }
+
+
+def score_with_mistakes(extractor: Extractor, examples: list[Example]) -> tuple[dict[str, float], list[str]]:
+    """Entity scores on the examples, and each sentence whose names were not exactly the expected."""
+    predicted = extractor.predict([e.text for e in examples])
+    gold = [e.names() for e in examples]
+    mistakes = [
+        f"{e.text!r}\n    expected {g}\n    found    {p}"
+        for e, g, p in zip(examples, gold, predicted, strict=True)
+        if sorted(g) != sorted(p)
+    ]
+    return entity_scores(gold, predicted), mistakes
+
+
+def score(extractor: Extractor, examples: list[Example]) -> dict[str, float]:
+    return score_with_mistakes(extractor, examples)[0]
