@@ -1,0 +1,76 @@
+"""What does the echo member cost at inference? Seconds per batch, with and without it.
+
+Loads a course-extractor version (the served one by default; it must have an echo member) as
+the inference worker does, and times one batch of 1, 8 and 32 texts, each a short sentence or a
+text at the MAX_TEXT_CHARS limit, by the encoder members alone and with the echo member voting.
+Prints the seconds, their ratio, and the share of INFERENCE_TIME_LIMIT a batch takes.
+
+    python -m bench.extractor_latency [--version ID] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+from shared.config import get_settings
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
+from training.course_ner.extractor import Extractor, load_extractor
+
+SENTENCE = "I'm enrolled in Operating Systems and Advanced Mathematics this term."
+
+
+def long_text(chars: int) -> str:
+    """Sentences with names up to ``chars`` characters, the longest text a request may send."""
+    return (SENTENCE + " ") * (chars // (len(SENTENCE) + 1))
+
+
+def seconds_per_batch(extractor: Extractor, texts: list[str], repeats: int) -> float:
+    extractor.predict(texts[:1], batch_size=1)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        extractor.predict(texts, batch_size=len(texts))
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", default=None, help="a version id (default: the served one)")
+    parser.add_argument("--repeats", type=int, default=3, help="timings per cell; the fastest is shown")
+    args = parser.parse_args()
+    settings = get_settings()
+    store = ModelStore(settings.model_dir)
+    version = (
+        store.get(ModelName.COURSE_EXTRACTOR, args.version)
+        if args.version
+        else store.served_version(ModelName.COURSE_EXTRACTOR)
+    )
+    if version is None:
+        raise SystemExit("no course-extractor version in the store: run `python -m training.course_ner`")
+    extractor = load_extractor(version)
+    if extractor.echo is None:
+        raise SystemExit(f"{version.version} has no echo member: train one with --echo-member")
+    encoders = replace(extractor, echo=None)
+    limit = settings.inference_time_limit
+    print(f"course-extractor {version.version}; INFERENCE_TIME_LIMIT={limit} s")
+    print(f"{'texts':>5} {'chars':>6} {'encoders s':>11} {'with echo s':>12} {'echo/enc':>9} {'of limit':>9}")
+    for length in (len(SENTENCE), settings.max_text_chars):
+        text = SENTENCE if length == len(SENTENCE) else long_text(length)
+        for batch in (1, 8, 32):
+            texts = [text] * batch
+            alone = seconds_per_batch(encoders, texts, args.repeats)
+            voted = seconds_per_batch(extractor, texts, args.repeats)
+            print(
+                f"{batch:>5} {len(text):>6} {alone:11.3f} {voted:12.3f} "
+                f"{voted / alone:9.1f} {voted / limit:9.0%}"
+            )
+
+
+if __name__ == "__main__":
+    main()
