@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     )
 
     max_batch_size: int = Field(32, ge=1, le=256)
+    max_batch_chars: int = Field(
+        40_000, ge=1, description="Most characters of input text in one batch (an input longer runs alone)"
+    )
     batch_wait_ms: int = Field(5, ge=0, le=1000)
     preload_models: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["course-extractor", "bigram", "rnn", "llm"],

@@ -5,6 +5,11 @@ here and waits for its own result; one thread per model collects whatever is wai
 ``max_batch_size`` inputs or ``max_wait`` seconds after the first, runs the model once on the
 whole list and hands each job its own output, as TGI's ``Batch`` does. An input whose caller
 gave up (cancelled its future, e.g. past the time limit) while it waited is dropped unrun.
+
+A batch also holds at most ``max_batch_chars`` characters of input ``text`` (the extractor's),
+as TGI bounds a batch's tokens: 32 texts at the size limit would otherwise run as one long pass
+that every one of them waits for. An input that would overflow the batch starts the next one
+(already marked running: its caller can no longer cancel it); one longer than the budget runs alone.
 """
 
 from __future__ import annotations
@@ -34,12 +39,20 @@ class _Pending:
     future: Future[dict[str, Any]] = field(default_factory=Future)
 
 
+def _chars(pending: _Pending) -> int:
+    return len(pending.input.get("text", ""))
+
+
 class BatchScheduler:
-    def __init__(self, run_batch: RunBatch, max_batch_size: int, max_wait: float) -> None:
+    def __init__(
+        self, run_batch: RunBatch, max_batch_size: int, max_wait: float, max_batch_chars: int | None = None
+    ) -> None:
         self._run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
+        self.max_batch_chars = max_batch_chars
         self._queues: dict[ModelName, queue.Queue[_Pending]] = {}
+        self._next_first: dict[ModelName, _Pending] = {}  # taken from the queue, left out of a full batch
         self._lock = threading.Lock()
         self.batch_sizes: Counter[int] = Counter()
         self.dropped = 0  # inputs whose callers gave up before they ran
@@ -62,12 +75,14 @@ class BatchScheduler:
                 thread.start()
             return self._queues[model]
 
-    def _collect(self, waiting: queue.Queue[_Pending]) -> list[_Pending]:
+    def _collect(self, model: ModelName) -> list[_Pending]:
         """Inputs still wanted, marked running so that their callers can no longer cancel them."""
-        first = waiting.get()
-        while not self._still_wanted(first):
+        waiting = self._queues[model]
+        first = self._next_first.pop(model, None)
+        while first is None:
             first = waiting.get()
-        batch = [first]
+            first = first if self._still_wanted(first) else None
+        batch, chars = [first], _chars(first)
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch_size:
             remaining = deadline - time.monotonic()
@@ -75,8 +90,13 @@ class BatchScheduler:
                 pending = waiting.get(timeout=remaining) if remaining > 0 else waiting.get_nowait()
             except queue.Empty:
                 break
-            if self._still_wanted(pending):
-                batch.append(pending)
+            if not self._still_wanted(pending):
+                continue
+            if self.max_batch_chars is not None and chars + _chars(pending) > self.max_batch_chars:
+                self._next_first[model] = pending
+                break
+            batch.append(pending)
+            chars += _chars(pending)
         return batch
 
     def _still_wanted(self, pending: _Pending) -> bool:
@@ -86,9 +106,8 @@ class BatchScheduler:
         return wanted
 
     def _serve(self, model: ModelName) -> None:
-        waiting = self._queues[model]
         while True:
-            batch = self._collect(waiting)
+            batch = self._collect(model)
             self.batch_sizes[len(batch)] += 1
             try:
                 outputs = self._run_batch(model, [p.input for p in batch], [p.on_token for p in batch])

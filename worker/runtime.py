@@ -46,6 +46,7 @@ class WorkerRuntime:
             self._run_batch,
             max_batch_size=self.settings.max_batch_size,
             max_wait=self.settings.batch_wait_ms / 1000,
+            max_batch_chars=self.settings.max_batch_chars,
         )
 
     def _run_batch(

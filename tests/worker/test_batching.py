@@ -83,3 +83,19 @@ def test_an_input_whose_caller_gave_up_is_not_run() -> None:
     assert kept.result(5) == {"text": "KEPT"}
     assert model.calls == [1, 1]
     assert scheduler.dropped == 1
+
+
+def test_a_batch_holds_at_most_max_batch_chars_of_text() -> None:
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    scheduler = BatchScheduler(model, max_batch_size=32, max_wait=0.0, max_batch_chars=100)
+    first = scheduler.submit(ModelName.COURSE_EXTRACTOR, {"text": "a"})
+    while scheduler.batch_sizes.total() == 0:  # the first batch is running (held at the gate)
+        time.sleep(0.001)
+    texts = ["b" * 40, "c" * 40, "d" * 40, "e" * 150, "f" * 10, "g" * 10]
+    futures = [scheduler.submit(ModelName.COURSE_EXTRACTOR, {"text": text}) for text in texts]
+    gate.set()
+    assert first.result(5) == {"text": "A"}
+    assert [f.result(5)["text"] for f in futures] == [text.upper() for text in texts]
+    # 80 chars, then 40 (150 more would pass 100), then the 150 alone, then the rest
+    assert model.calls == [1, 2, 1, 1, 2]
