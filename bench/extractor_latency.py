@@ -15,9 +15,8 @@ import time
 from dataclasses import replace
 
 from shared.config import get_settings
-from shared.model_registry import ModelName
 from shared.model_store import ModelStore
-from training.course_ner.extractor import Extractor, load_extractor
+from training.course_ner.extractor import Extractor, chosen_version, load_extractor
 
 SENTENCE = "I'm enrolled in Operating Systems and Advanced Mathematics this term."
 
@@ -46,13 +45,10 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     store = ModelStore(settings.model_dir)
-    version = (
-        store.get(ModelName.COURSE_EXTRACTOR, args.version)
-        if args.version
-        else store.served_version(ModelName.COURSE_EXTRACTOR)
-    )
-    if version is None:
-        raise SystemExit("no course-extractor version in the store: run `python -m training.course_ner`")
+    try:
+        version = chosen_version(store, args.version)
+    except LookupError as error:
+        raise SystemExit(str(error)) from None
     extractor = load_extractor(version)
     if extractor.echo is None:
         raise SystemExit(f"{version.version} has no echo member: train one with --echo-member")

@@ -18,13 +18,12 @@ import argparse
 from pathlib import Path
 
 from shared.config import get_settings
-from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner.challenge import apart_sets, challenge_examples, unseen_examples
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import held_out_split
 from training.course_ner.examples import marked_file
-from training.course_ner.extractor import load_extractor
+from training.course_ner.extractor import chosen_version, load_extractor
 from training.course_ner.scoring import score_with_mistakes
 
 # Sets only ever scored: once their mistakes are read, they guide changes and stop being tests.
@@ -52,13 +51,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     store = ModelStore(get_settings().model_dir)
-    version = (
-        store.get(ModelName.COURSE_EXTRACTOR, args.version)
-        if args.version
-        else store.served_version(ModelName.COURSE_EXTRACTOR)
-    )
-    if version is None:
-        raise SystemExit("no course-extractor version in the store: run `python -m training.course_ner`")
+    try:
+        version = chosen_version(store, args.version)
+    except LookupError as error:
+        raise SystemExit(str(error)) from None
     extractor = load_extractor(version)
     training = version.metadata.get("training", {})
     config = NerTrainingConfig()

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from transformers import AutoTokenizer, PreTrainedModel
 
-from shared.model_store import ModelVersion
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, ModelVersion
 from training.course_ner.decoding import names_in_text, words_of_windows
 from training.course_ner.echo_member import (
     Echo,
@@ -73,6 +74,18 @@ class Extractor:
             scored = zip(chunk, self._word_scores(chunk), strict=True)
             results += [names_in_text(text, *words, self.title_words) for text, words in scored]
         return results
+
+
+def chosen_version(store: ModelStore, version_id: str | None = None) -> ModelVersion:
+    """The extractor's version with that id, else the served one."""
+    model = ModelName.COURSE_EXTRACTOR
+    version = store.get(model, version_id) if version_id else store.served_version(model)
+    if version is None:
+        raise LookupError(
+            f"no course-extractor version {version_id or 'served'} in the store: "
+            "`python -m training.course_ner` trains one"
+        )
+    return version
 
 
 def load_extractor(version: ModelVersion) -> Extractor:
