@@ -24,7 +24,6 @@ from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
     PreTrainedModel,
-    get_linear_schedule_with_warmup,
 )
 
 from shared.model_registry import ModelName
@@ -34,7 +33,7 @@ from training.course_ner.data import Example
 from training.course_ner.decoding import words_of_windows
 from training.course_ner.encoding import MAX_TOKENS, bio_labels
 from training.course_ner.model import with_fresh_head
-from training.course_ner.optimization import optimization_step
+from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.length_grouping import length_grouped_batches
 
 logger = logging.getLogger(__name__)
@@ -126,8 +125,9 @@ def train_echo_member(
     ]
     total_steps = sum(map(len, epochs))
     parameters = list(model.parameters())
-    optimizer = torch.optim.AdamW(parameters, lr=config.echo_learning_rate, weight_decay=0.01, fused=True)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_share * total_steps), total_steps)
+    optimizer, schedule = optimizer_and_schedule(
+        parameters, config.echo_learning_rate, total_steps, config.warmup_share
+    )
     losses: list[float] = []
     model.train()
     for batches in epochs:

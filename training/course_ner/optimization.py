@@ -1,13 +1,23 @@
-"""One optimization step of a token classifier, shared by the encoder members and the echo member."""
+"""The optimizer and one optimization step of a token classifier, shared by the encoder members
+and the echo member."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from training.device import training_autocast
+
+
+def optimizer_and_schedule(
+    parameters: list[torch.nn.Parameter], learning_rate: float, total_steps: int, warmup_share: float
+) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW (weight decay 0.01) and a linear schedule that warms up over ``warmup_share`` of the steps."""
+    # The fused kernel also runs on CPUs: there the plain one spends longer on each step than the model.
+    optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=0.01, fused=True)
+    return optimizer, get_linear_schedule_with_warmup(optimizer, int(warmup_share * total_steps), total_steps)
 
 
 def optimization_step(

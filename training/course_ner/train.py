@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
-from transformers import PreTrainedModel, get_linear_schedule_with_warmup
+from transformers import PreTrainedModel
 
 from shared.config import get_settings
 from shared.data_files import DataFile, sha256_of
@@ -30,7 +30,7 @@ from training.course_ner.echo_member import (
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
 from training.course_ner.extractor import Extractor
 from training.course_ner.model import base_source, load_base, save_ensemble, save_title_words
-from training.course_ner.optimization import optimization_step
+from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.course_ner.scoring import score
 from training.course_ner.title_rules import title_vocabulary
 from training.device import get_device, uses_bf16
@@ -100,9 +100,9 @@ def _train_member(
     total_steps = sum(len(loader) for loader in loaders)
     model.get_input_embeddings().weight.requires_grad_(config.train_word_embeddings)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
-    # The fused kernel also runs on CPUs: there the plain one spends longer on each step than the model.
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.01, fused=True)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_share * total_steps), total_steps)
+    optimizer, schedule = optimizer_and_schedule(
+        trainable, config.learning_rate, total_steps, config.warmup_share
+    )
     losses: list[float] = []
     model.train()
     for loader in loaders:
