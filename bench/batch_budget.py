@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
 from bench.extractor_latency import long_text
-from launcher.local_platform import Platform, base_env
+from bench.own_platform import inference_platform
 from shared.config import get_settings
 
 NO_BUDGET = 10**9
@@ -42,18 +41,15 @@ async def send_all_at_once(url: str, text: str, clients: int) -> list[tuple[int,
 
 
 def run(model_dir: Path, max_batch_chars: int, clients: int) -> list[tuple[int, float]]:
-    env = base_env(model_dir)
-    env.update(PRELOAD_MODELS="course-extractor", MAX_BATCH_SIZE="32", MAX_BATCH_CHARS=str(max_batch_chars))
-    platform = Platform(Path(tempfile.mkdtemp(prefix="bench-budget-")), env)
-    try:
-        platform.start_redis()
-        platform.start_api()
-        platform.start_inference_worker()
-        platform.wait_ready_for("inference")
+    with inference_platform(
+        model_dir,
+        "budget",
+        PRELOAD_MODELS="course-extractor",
+        MAX_BATCH_SIZE="32",
+        MAX_BATCH_CHARS=str(max_batch_chars),
+    ) as platform:
         text = long_text(get_settings().max_text_chars)
         return asyncio.run(send_all_at_once(platform.api_url, text, clients))
-    finally:
-        platform.stop()
 
 
 def main() -> None:

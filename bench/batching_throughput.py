@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import torch
 
-from launcher.local_platform import Platform, base_env
+from bench.own_platform import inference_platform
 from shared.config import get_settings
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore
@@ -74,22 +73,19 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)
     args = parser.parse_args()
     store = ModelStore(args.model_dir)
-    env = base_env(args.model_dir)
-    env.update(PRELOAD_MODELS="course-extractor,llm", MAX_BATCH_SIZE="32", BATCH_WAIT_MS="10")
-    platform = Platform(Path(tempfile.mkdtemp(prefix="bench-batching-")), env)
     rows = []
-    try:
-        platform.start_redis()
-        platform.start_api()
-        platform.start_inference_worker()
-        platform.wait_ready_for("inference")
+    with inference_platform(
+        args.model_dir,
+        "batching",
+        PRELOAD_MODELS="course-extractor,llm",
+        MAX_BATCH_SIZE="32",
+        BATCH_WAIT_MS="10",
+    ) as platform:
         for model, (path, body) in CASES.items():
             for concurrency in (1, 32):
                 total = args.requests if concurrency == 32 else max(8, args.requests // 4)
                 http = asyncio.run(http_rate(platform.api_url, path, body, concurrency, total))
                 rows.append((model.value, concurrency, http))
-    finally:
-        platform.stop()
     print(f"{'model':18} {'conc/batch':>10} {'HTTP req/s':>11} {'in-process req/s':>17} {'HTTP/in-proc':>13}")
     rates: dict[tuple[str, int], float] = {}
     for model_name, concurrency, http in rows:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import redis
 
-from launcher.local_platform import Platform, base_env
+from bench.own_platform import inference_platform
 from shared.config import get_settings
 
 
@@ -45,14 +44,7 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)
     args = parser.parse_args()
 
-    env = base_env(args.model_dir)
-    env["PRELOAD_MODELS"] = "bigram"
-    platform = Platform(Path(tempfile.mkdtemp(prefix="bench-latency-")), env)
-    try:
-        platform.start_redis()
-        platform.start_api()
-        platform.start_inference_worker()
-        platform.wait_ready_for("inference")
+    with inference_platform(args.model_dir, "latency", PRELOAD_MODELS="bigram") as platform:
         job = {"type": "generate", "input": {"model": "bigram", "start_word": "the", "length": 1, "seed": 0}}
         samples = []
         with platform.client() as api:
@@ -65,8 +57,6 @@ def main() -> None:
                 if index >= 20:  # warm-up
                     samples.append(elapsed)
         bare = redis_round_trips(platform.redis_url, args.requests)
-    finally:
-        platform.stop()
 
     p50, p99 = percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
     bare_p50 = statistics.median(bare) * 1000

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -21,7 +20,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from launcher.local_platform import Platform, base_env
+from bench.own_platform import inference_platform
 from shared.config import get_settings
 
 TEXTS = [
@@ -131,17 +130,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.url:
         raise SystemExit(1 if asyncio.run(drive(args.url, args.clients, args.seconds, args.grace)) else 0)
-    env = base_env(args.model_dir)
-    env["PRELOAD_MODELS"] = "course-extractor,llm"
-    platform = Platform(Path(tempfile.mkdtemp(prefix="bench-load-")), env)
-    try:
-        platform.start_redis(append_only=True)
-        platform.start_api()
-        platform.start_inference_worker()
-        platform.wait_ready_for("inference")
+    with inference_platform(
+        args.model_dir, "load", append_only=True, PRELOAD_MODELS="course-extractor,llm"
+    ) as platform:
         lost = asyncio.run(drive(platform.api_url, args.clients, args.seconds, args.grace))
-    finally:
-        platform.stop()
     raise SystemExit(1 if lost else 0)
 
 
