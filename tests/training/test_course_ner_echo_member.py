@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -11,7 +12,7 @@ from transformers import AutoTokenizer
 from shared.model_store import ModelStore
 from training.course_ner import NerTrainingConfig, train
 from training.course_ner.echo_member import EchoEncoder, combine_word_scores, load_echo_member
-from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
+from training.course_ner.encoding import BEGIN, INSIDE, MAX_TOKENS, OUTSIDE, STRIDE
 from training.course_ner.extractor import load_extractor
 from worker.predictors.course_extractor import load
 
@@ -19,7 +20,8 @@ from worker.predictors.course_extractor import load
 def test_the_sentence_comes_twice_and_only_its_second_copy_is_labelled(tiny_llama_dir: Path) -> None:
     encoder = EchoEncoder(AutoTokenizer.from_pretrained(tiny_llama_dir))
     text = "I am enrolled in Operating Systems this term"
-    inputs, offsets, starts = encoder.encode([text, "Hi"], [[(17, 34)], []])
+    inputs, offsets, starts, window_of = encoder.encode([text, "Hi"], [[(17, 34)], []])
+    assert window_of == [0, 1]
     ids, labels, tokens = inputs["input_ids"][0].tolist(), inputs["labels"][0].tolist(), len(offsets[0])
     assert ids[:tokens] == ids[starts[0] : starts[0] + tokens]
     assert set(labels[: starts[0]]) == {-100}
@@ -31,6 +33,23 @@ def test_the_sentence_comes_twice_and_only_its_second_copy_is_labelled(tiny_llam
     assert {label for _, label in named[1:]} == {INSIDE}
     assert named[-1][0][1] == 34
     assert inputs["attention_mask"][1].sum() == starts[1] + len(offsets[1])
+
+
+def test_a_long_text_is_given_twice_window_by_window(tiny_llama_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    encoder = EchoEncoder(tokenizer)
+    long_text = " ".join(f"word{i}" for i in range(400))
+    tokens = len(tokenizer(long_text, add_special_tokens=False).input_ids)
+    assert tokens > 2 * MAX_TOKENS
+    inputs, offsets, starts, window_of = encoder.encode(["Hi", long_text])
+    assert window_of[0] == 0 and set(window_of[1:]) == {1} and len(window_of) >= 4
+    windows = offsets[1:]
+    assert all(len(window) <= MAX_TOKENS for window in windows)
+    assert all(earlier[-STRIDE:] == later[:STRIDE] for earlier, later in pairwise(windows))
+    assert windows[0][0][0] == 0 and windows[-1][-1][1] == len(long_text)  # every token is in a window
+    for row, start in enumerate(starts):
+        ids = inputs["input_ids"][row].tolist()
+        assert ids[: len(offsets[row])] == ids[start : start + len(offsets[row])]
 
 
 def test_word_scores_are_weighted_where_both_members_have_the_word() -> None:

@@ -31,7 +31,7 @@ from shared.model_store import ModelStore
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example
 from training.course_ner.decoding import words_of_windows
-from training.course_ner.encoding import MAX_TOKENS, bio_labels
+from training.course_ner.encoding import MAX_TOKENS, STRIDE, bio_labels
 from training.course_ner.model import with_fresh_head
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.length_grouping import length_grouped_batches
@@ -42,37 +42,44 @@ WordScores = tuple[list[tuple[int, int]], list[list[float]]]
 
 
 class EchoEncoder:
-    """Token ids of a sentence given twice; the labels and offsets of its second copy."""
+    """Token ids of a text given twice; the labels and offsets of its second copy.
+
+    A text longer than MAX_TOKENS tokens is cut into windows of MAX_TOKENS that overlap by STRIDE,
+    as the encoder members' inputs are, and each window is given twice: a row of its own.
+    """
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
         self.separator = tokenizer("\n", add_special_tokens=False).input_ids
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    def _tokens(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    def _windows(self, text: str) -> list[tuple[list[int], list[tuple[int, int]]]]:
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         offsets = []
         # Byte-level BPE tokens carry the space before a word; the decoder's words start after it.
-        for start, end in encoded.offset_mapping[:MAX_TOKENS]:
+        for start, end in encoded.offset_mapping:
             while start < end and text[start].isspace():
                 start += 1
             offsets.append((start, end))
-        return encoded.input_ids[:MAX_TOKENS], offsets
+        ids, step = encoded.input_ids, MAX_TOKENS - STRIDE
+        starts = range(0, max(len(ids) - STRIDE, 1), step)
+        return [(ids[start : start + MAX_TOKENS], offsets[start : start + MAX_TOKENS]) for start in starts]
 
     def encode(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None = None
-    ) -> tuple[dict[str, torch.Tensor], list[list[tuple[int, int]]], list[int]]:
-        """Model inputs (with ``labels`` when spans are given), each text's offsets, and where its
-        second copy starts."""
-        rows, offsets, starts, labels = [], [], [], []
+    ) -> tuple[dict[str, torch.Tensor], list[list[tuple[int, int]]], list[int], list[int]]:
+        """Model inputs (with ``labels`` when spans are given), and for each row: its window's
+        offsets, where its second copy starts, and which text it is from."""
+        rows, offsets, starts, window_of, labels = [], [], [], [], []
         for index, text in enumerate(texts):
-            ids, text_offsets = self._tokens(text)
-            first_copy = ids + self.separator
-            rows.append(first_copy + ids)
-            offsets.append(text_offsets)
-            starts.append(len(first_copy))
-            if spans is not None:
-                labels.append([-100] * len(first_copy) + bio_labels(text_offsets, spans[index]))
+            for ids, window_offsets in self._windows(text):
+                first_copy = ids + self.separator
+                rows.append(first_copy + ids)
+                offsets.append(window_offsets)
+                starts.append(len(first_copy))
+                window_of.append(index)
+                if spans is not None:
+                    labels.append([-100] * len(first_copy) + bio_labels(window_offsets, spans[index]))
         width = max(map(len, rows))
         inputs = {
             "input_ids": torch.full((len(rows), width), self.pad_id),
@@ -85,7 +92,7 @@ class EchoEncoder:
             inputs["attention_mask"][row, : len(ids)] = 1
             if spans is not None:
                 inputs["labels"][row, : len(ids)] = torch.tensor(labels[row])
-        return inputs, offsets, starts
+        return inputs, offsets, starts, window_of
 
 
 Echo = tuple[PreTrainedModel, EchoEncoder]  # the member and the encoder of its inputs
@@ -133,7 +140,7 @@ def train_echo_member(
     for batches in epochs:
         for batch in batches:
             examples = [train[i] for i in batch]
-            inputs, _, _ = encoder.encode([e.text for e in examples], [e.spans for e in examples])
+            inputs, *_ = encoder.encode([e.text for e in examples], [e.spans for e in examples])
             losses.append(
                 optimization_step(
                     model, inputs, parameters, optimizer, schedule, device, config.mixed_precision
@@ -148,10 +155,10 @@ def echo_word_scores(model: PreTrainedModel, encoder: EchoEncoder, texts: Sequen
     """Each text's words and their label log-probabilities by the member."""
     model.eval()
     device = next(model.parameters()).device
-    inputs, offsets, starts = encoder.encode(texts)
+    inputs, offsets, starts, window_of = encoder.encode(texts)
     log_probs = model(**{k: v.to(device) for k, v in inputs.items()}).logits.float().log_softmax(-1)
     scores = [log_probs[row, start : start + len(offsets[row])].tolist() for row, start in enumerate(starts)]
-    return words_of_windows(texts, offsets, list(range(len(texts))), scores)
+    return words_of_windows(texts, offsets, window_of, scores)
 
 
 def combine_word_scores(encoder_words: WordScores, echo_words: WordScores, echo_weight: float) -> WordScores:
