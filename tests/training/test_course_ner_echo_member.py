@@ -9,11 +9,13 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
+from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner import NerTrainingConfig, train
 from training.course_ner.echo_member import EchoEncoder, combine_word_scores, load_echo_member
 from training.course_ner.encoding import BEGIN, INSIDE, MAX_TOKENS, OUTSIDE, STRIDE
 from training.course_ner.extractor import load_extractor
+from training.course_ner.train import add_echo_member, has_echo_member
 from worker.predictors.course_extractor import load
 
 
@@ -81,7 +83,19 @@ def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
         store, base=tiny_bert_dir, config=config, progress=reports.append, echo_base=tiny_llama_dir
     )
     assert reports[-1]["step"] == reports[-1]["total_steps"] == version.metadata["training"]["steps"]
-    assert "f1" in version.metadata["metrics"]["without_echo_member"]["written_apart"]
+    # The encoders are published first, served while the echo member trains; then both together.
+    encoders_version, served = store.versions(ModelName.COURSE_EXTRACTOR)
+    assert served == version and not has_echo_member(encoders_version) and has_echo_member(version)
+    assert version.metadata["training"]["echo_member_of"] == encoders_version.version
+    assert version.metadata["metrics"]["without_echo_member"] == {
+        k: v
+        for k, v in encoders_version.metadata["metrics"].items()
+        if k not in {"members_alone", "final_train_loss"}
+    }
+    assert encoders_version.metadata["training"]["echo_member"] is False
+    assert (version.path / "model.safetensors").read_bytes() == (
+        encoders_version.path / "model.safetensors"
+    ).read_bytes()
     assert load_echo_member(tiny_llama_dir.parent) is None
     extractor = load_extractor(version)
     assert extractor.echo is not None and extractor.echo_weight == config.echo_weight
@@ -90,3 +104,30 @@ def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
     assert replace(extractor, echo_weight=0.0).predict(texts) == encoders_alone
     served = load(version, torch.device("cpu")).predict_batch([{"text": text} for text in texts])
     assert served == [{"extracted_course_names": names} for names in extractor.predict(texts)]
+
+
+def test_an_echo_member_is_added_to_a_version_that_has_none(
+    tmp_path: Path, tiny_bert_dir: Path, tiny_llama_dir: Path
+) -> None:
+    """What `make run` does with EXTRACTOR_ECHO_MEMBER when training stopped between the two versions."""
+    config = NerTrainingConfig(
+        epochs=1,
+        batch_size=16,
+        learning_rate=3e-3,
+        train_size=160,
+        held_out_size=40,
+        written_refills=0,
+        ensemble_size=1,
+        echo_learning_rate=3e-3,
+    )
+    store = ModelStore(tmp_path)
+    encoders_version = train(store, base=tiny_bert_dir, config=config)
+    assert not has_echo_member(encoders_version)
+    reports: list[dict] = []
+    version = add_echo_member(store, encoders_version, progress=reports.append, echo_base=tiny_llama_dir)
+    assert store.served_version(ModelName.COURSE_EXTRACTOR) == version and has_echo_member(version)
+    assert reports[-1]["step"] == reports[-1]["total_steps"] > 0
+    assert version.metadata["training"]["echo_member_of"] == encoders_version.version
+    without = version.metadata["metrics"]["without_echo_member"]
+    assert without["f1"] == encoders_version.metadata["metrics"]["f1"]  # its held-out score
+    assert load_extractor(version).echo is not None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
-from dataclasses import asdict, replace
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +19,19 @@ from transformers import PreTrainedModel
 from shared.config import get_settings
 from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
-from shared.model_store import ModelStore, ModelVersion
+from shared.model_store import METADATA_FILE, ModelStore, ModelVersion
 from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
 from training.course_ner.echo_member import (
+    ECHO_MEMBER_DIR,
     EchoEncoder,
     base_llm_directory,
     save_echo_member,
     train_echo_member,
 )
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
-from training.course_ner.extractor import Extractor
+from training.course_ner.extractor import Extractor, load_extractor
 from training.course_ner.model import base_source, load_base, save_ensemble, save_title_words
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.course_ner.scoring import score
@@ -126,6 +129,28 @@ def _scores(extractor: Extractor, splits: Splits) -> dict[str, dict[str, float]]
     return {name: score(extractor, examples) for name, examples in sets.items()}
 
 
+def _metadata(
+    base: str | Path | None, config: NerTrainingConfig, splits: Splits, steps: int
+) -> dict[str, Any]:
+    return {
+        "base": str(base or base_source(None)),
+        "kind": "finetuned",
+        "data_sha256": sha256_of(DataFile.COURSE_TITLES),
+        "negatives_data_sha256": sha256_of(DataFile.SQUAD_DEV),  # the Wikipedia sentences
+        "training": {
+            **asdict(config),
+            "bf16_autocast": uses_bf16(get_device(), config.mixed_precision),
+            "train_examples": len(splits.train),
+            "steps": steps,
+        },
+        "held_out": {
+            "examples": len(splits.held_out),
+            "titles": len(splits.held_out_titles),
+            "templates": len(splits.held_out_templates),
+        },
+    }
+
+
 def train(
     store: ModelStore,
     *,
@@ -134,79 +159,136 @@ def train(
     progress: Callable[[dict[str, Any]], None] | None = None,
     echo_base: Path | None = None,
 ) -> ModelVersion:
+    """Train the encoder members and publish them as a version. With ``config.echo_member``, then
+    train the echo member on the same sentences and publish a second version with it: the first is
+    served meanwhile."""
     config = config or NerTrainingConfig()
     random.seed(config.seed)
     splits = build_splits(config.seed, config.train_size, config.held_out_size, config.written_refills)
     device = get_device()
     # Every member cuts the same sentences into as many batches, whatever its seed.
     batches_per_epoch = len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
-    total_steps = config.epochs * batches_per_epoch * config.ensemble_size
-    if config.echo_member:
-        total_steps += config.echo_epochs * batches_per_epoch
-    all_losses: list[float] = []
-    with tqdm(total=total_steps, desc="course-ner") as bar:
-
-        def on_step(loss: float) -> None:
-            all_losses.append(loss)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}")
-            if progress:
-                progress({"step": len(all_losses), "total_steps": total_steps, "loss": loss})
-
+    encoder_steps = config.epochs * batches_per_epoch * config.ensemble_size
+    echo_steps = config.echo_epochs * batches_per_epoch if config.echo_member else 0
+    with _progress_bar(encoder_steps + echo_steps, progress) as on_step:
         trained = [
             _train_member(base, splits, config, member, device, on_step)
             for member in range(config.ensemble_size)
         ]
-        echo_trained = (
-            train_echo_member(echo_base or base_llm_directory(store), splits.train, config, device, on_step)
-            if config.echo_member
-            else None
-        )
-    models, tokenizer = [model for model, _, _ in trained], trained[0][1]
-    title_words = title_vocabulary(splits.train_titles)
-    encoders = Extractor(models, tokenizer, title_words)
-    echo = (echo_trained[0], EchoEncoder(echo_trained[1])) if echo_trained else None
-    scores = _scores(replace(encoders, echo=echo, echo_weight=config.echo_weight), splits)
-    alone = [_scores(replace(encoders, members=[m]), splits) for m in models] if len(models) > 1 else []
-    if echo is not None:
-        encoders_alone = _scores(encoders, splits)
-        logger.info("entity scores of the encoder members without the echo member: %s", encoders_alone)
-    logger.info("entity scores: %s; each member alone: %s", scores, alone)
-    metadata = {
-        "base": str(base or base_source(None)),
-        "kind": "finetuned",
-        "data_sha256": sha256_of(DataFile.COURSE_TITLES),
-        "negatives_data_sha256": sha256_of(DataFile.SQUAD_DEV),  # the Wikipedia sentences
-        "training": {
-            **asdict(config),
-            "bf16_autocast": uses_bf16(device, config.mixed_precision),
-            "train_examples": len(splits.train),
-            "steps": total_steps,
-        },
-        "held_out": {
-            "examples": len(splits.held_out),
-            "titles": len(splits.held_out_titles),
-            "templates": len(splits.held_out_templates),
-        },
-        "metrics": {
+        models, tokenizer = [model for model, _, _ in trained], trained[0][1]
+        title_words = title_vocabulary(splits.train_titles)
+        encoders = Extractor(models, tokenizer, title_words)
+        scores = _scores(encoders, splits)
+        alone = [_scores(replace(encoders, members=[m]), splits) for m in models] if len(models) > 1 else []
+        logger.info("entity scores: %s; each member alone: %s", scores, alone)
+        metadata = _metadata(base, replace(config, echo_member=False), splits, encoder_steps)
+        metadata["metrics"] = {
             **scores.pop("held_out"),
             **scores,
             "members_alone": alone,
             "final_train_loss": [round(losses[-1], 4) for _, _, losses in trained],
-            **({"without_echo_member": encoders_alone} if echo is not None else {}),
-        },
+        }
+        with store.new_version(ModelName.COURSE_EXTRACTOR, metadata) as writable:
+            save_ensemble(writable.path, models, tokenizer)
+            save_title_words(writable.path, title_words)
+            save_loss_plot(
+                [losses for _, _, losses in trained],
+                writable.path / "loss_curve.png",
+                title="course-name extractor: training loss (one line per member)",
+            )
+        version = store.published(writable)
+        if config.echo_member:
+            logger.info("published %s; now the echo member", version.version)
+            version = _publish_with_echo_member(store, version, encoders, splits, config, on_step, echo_base)
+    return version
+
+
+@contextmanager
+def _progress_bar(
+    total_steps: int, progress: Callable[[dict[str, Any]], None] | None
+) -> Iterator[Callable[[float], None]]:
+    """A tqdm bar over the training steps, and the callback that advances it (and reports progress)."""
+    steps = 0
+    with tqdm(total=total_steps, desc="course-ner") as bar:
+
+        def on_step(loss: float) -> None:
+            nonlocal steps
+            steps += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}")
+            if progress:
+                progress({"step": steps, "total_steps": total_steps, "loss": loss})
+
+        yield on_step
+
+
+def has_echo_member(version: ModelVersion) -> bool:
+    return (version.path / ECHO_MEMBER_DIR).is_dir()
+
+
+def add_echo_member(
+    store: ModelStore,
+    version: ModelVersion,
+    *,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    echo_base: Path | None = None,
+) -> ModelVersion:
+    """A new version: the encoder members of ``version`` and an echo member trained on the same
+    sentences (rebuilt from the version's training settings)."""
+    known = {field.name for field in fields(NerTrainingConfig)}
+    settings = {k: v for k, v in version.metadata.get("training", {}).items() if k in known}
+    config = replace(NerTrainingConfig(**settings), echo_member=True, preview=False)
+    splits = build_splits(config.seed, config.train_size, config.held_out_size, config.written_refills)
+    encoders = load_extractor(version).to(get_device())
+    batches = len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
+    with _progress_bar(config.echo_epochs * batches, progress) as on_step:
+        return _publish_with_echo_member(store, version, encoders, splits, config, on_step, echo_base)
+
+
+def _publish_with_echo_member(
+    store: ModelStore,
+    encoders_version: ModelVersion,
+    encoders: Extractor,
+    splits: Splits,
+    config: NerTrainingConfig,
+    on_step: Callable[[float], None],
+    echo_base: Path | None,
+) -> ModelVersion:
+    """Train the echo member and publish the encoders' version again with it."""
+    model, tokenizer, losses = train_echo_member(
+        echo_base or base_llm_directory(store), splits.train, config, get_device(), on_step
+    )
+    extractor = replace(encoders, echo=(model, EchoEncoder(tokenizer)), echo_weight=config.echo_weight)
+    scores = _scores(extractor, splits)
+    logger.info("entity scores with the echo member: %s", scores)
+    previous = encoders_version.metadata
+    metadata = {key: value for key, value in previous.items() if key not in {"version", "created_at"}}
+    echo_settings = {key: value for key, value in asdict(config).items() if key.startswith("echo_")}
+    metadata["training"] = {
+        **previous["training"],
+        **echo_settings,
+        "steps": previous["training"]["steps"] + len(losses),
+        "echo_member_of": encoders_version.version,
     }
-    with store.new_version(ModelName.COURSE_EXTRACTOR, metadata) as version:
-        save_ensemble(version.path, models, tokenizer)
-        save_title_words(version.path, title_words)
-        if echo_trained:
-            save_echo_member(version.path, echo_trained[0], echo_trained[1])
+    without = {k: v for k, v in previous["metrics"].items() if k not in {"members_alone", "final_train_loss"}}
+    metadata["metrics"] = {
+        **scores.pop("held_out"),
+        **scores,
+        "members_alone": previous["metrics"].get("members_alone", []),
+        "final_train_loss": [*previous["metrics"].get("final_train_loss", []), round(losses[-1], 4)],
+        "without_echo_member": without,
+    }
+    with store.new_version(ModelName.COURSE_EXTRACTOR, metadata) as writable:
+        for path in encoders_version.path.iterdir():
+            if path.is_file() and path.name != METADATA_FILE:
+                shutil.copy2(path, writable.path / path.name)
+        save_echo_member(writable.path, model, tokenizer)
         save_loss_plot(
-            [losses for _, _, losses in trained] + ([echo_trained[2]] if echo_trained else []),
-            version.path / "loss_curve.png",
-            title="course-name extractor: training loss (one line per member)",
+            losses,
+            writable.path / "echo_member_loss_curve.png",
+            title="course-name extractor: the echo member's training loss",
         )
-    return store.published(version)
+    return store.published(writable)
 
 
 def is_preview(version: ModelVersion) -> bool:
@@ -226,8 +308,12 @@ def ensure_preview(store: ModelStore) -> ModelVersion:
 
 def ensure_trained(store: ModelStore) -> ModelVersion:
     """The served version, trained first if there is none or only a preview (training stopped
-    before the full version was published)."""
+    before the full version was published); with EXTRACTOR_ECHO_MEMBER, given an echo member
+    if it has none (training stopped before that version was published)."""
+    echo = get_settings().extractor_echo_member
     served = store.served_version(ModelName.COURSE_EXTRACTOR)
-    if served is not None and not is_preview(served):
-        return served
-    return train(store, config=NerTrainingConfig(echo_member=get_settings().extractor_echo_member))
+    if served is None or is_preview(served):
+        return train(store, config=NerTrainingConfig(echo_member=echo))
+    if echo and not has_echo_member(served):
+        return add_echo_member(store, served)
+    return served
