@@ -28,6 +28,14 @@ class DevicePreference(StrEnum):
     CUDA = "cuda"
 
 
+class EchoMemberChoice(StrEnum):
+    """Whether the extractor's full training adds the LLM base as a member."""
+
+    AUTO = "auto"  # where training runs on a GPU: minutes to train there, and cheap to serve
+    TRUE = "true"
+    FALSE = "false"
+
+
 class LLMBase(StrEnum):
     """Allowlisted base weights for the causal LM."""
 
@@ -94,8 +102,10 @@ class Settings(BaseSettings):
 
     llm_base: LLMBase = LLMBase.SMOLLM2_GGUF
     extractor_base: ExtractorBase = ExtractorBase.MINILM
-    extractor_echo_member: bool = Field(
-        False, description="The extractor's full training also fine-tunes the LLM base as a member"
+    extractor_echo_member: EchoMemberChoice = Field(
+        EchoMemberChoice.AUTO,
+        description="The extractor's full training also fine-tunes the LLM base as a member: "
+        "true, false, or auto (where training runs on a GPU)",
     )
     corpus_file: Path | None = Field(
         None, description="Text corpus for bigram and rnn; default: DATA_DIR corpus"

@@ -6,16 +6,19 @@ from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 import torch
+from pydantic import ValidationError
 from transformers import AutoTokenizer
 
+from shared.config import EchoMemberChoice, Settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner import NerTrainingConfig, train
 from training.course_ner.echo_member import EchoEncoder, combine_word_scores, load_echo_member
 from training.course_ner.encoding import BEGIN, INSIDE, MAX_TOKENS, OUTSIDE, STRIDE
 from training.course_ner.extractor import load_extractor
-from training.course_ner.train import add_echo_member, has_echo_member
+from training.course_ner.train import add_echo_member, has_echo_member, wants_echo_member
 from worker.predictors.course_extractor import load
 
 
@@ -131,3 +134,14 @@ def test_an_echo_member_is_added_to_a_version_that_has_none(
     without = version.metadata["metrics"]["without_echo_member"]
     assert without["f1"] == encoders_version.metadata["metrics"]["f1"]  # its held-out score
     assert load_extractor(version).echo is not None
+
+
+def test_extractor_echo_member_auto_takes_the_member_where_training_runs_on_a_gpu() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert Settings(extractor_echo_member="auto").extractor_echo_member is EchoMemberChoice.AUTO
+    assert not wants_echo_member(EchoMemberChoice.AUTO, cpu)
+    assert wants_echo_member(EchoMemberChoice.AUTO, cuda)
+    assert wants_echo_member(Settings(extractor_echo_member="true").extractor_echo_member, cpu)
+    assert not wants_echo_member(Settings(extractor_echo_member="false").extractor_echo_member, cuda)
+    with pytest.raises(ValidationError, match="auto"):
+        Settings(extractor_echo_member="sometimes")
