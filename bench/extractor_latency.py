@@ -5,7 +5,7 @@ the inference worker does, and times one batch of 1, 8 and 32 texts, each a shor
 text at the MAX_TEXT_CHARS limit, by the encoder members alone and with the echo member voting.
 Prints the seconds, their ratio, and the share of INFERENCE_TIME_LIMIT a batch takes.
 
-    python -m bench.extractor_latency [--version ID] [--repeats 3]
+    python -m bench.extractor_latency [--version ID] [--repeats 3] [--batch-sizes 1 8 32]
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ def main() -> None:
     )
     parser.add_argument("--version", default=None, help="a version id (default: the served one)")
     parser.add_argument("--repeats", type=int, default=3, help="timings per cell; the fastest is shown")
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[1, 8, 32], help="texts per batch (default: 1 8 32)"
+    )
     args = parser.parse_args()
     settings = get_settings()
     store = ModelStore(settings.model_dir)
@@ -58,7 +61,7 @@ def main() -> None:
     print(f"{'texts':>5} {'chars':>6} {'encoders s':>11} {'with echo s':>12} {'echo/enc':>9} {'of limit':>9}")
     for length in (len(SENTENCE), settings.max_text_chars):
         text = SENTENCE if length == len(SENTENCE) else long_text(length)
-        for batch in (1, 8, 32):
+        for batch in args.batch_sizes:
             texts = [text] * batch
             alone = seconds_per_batch(encoders, texts, args.repeats)
             voted = seconds_per_batch(extractor, texts, args.repeats)
