@@ -308,7 +308,7 @@ def ensure_preview(store: ModelStore) -> ModelVersion:
 
 def wants_echo_member(choice: EchoMemberChoice, device: torch.device) -> bool:
     """EXTRACTOR_ECHO_MEMBER: on a CPU, ``auto`` leaves the member out (29 more minutes of training
-    on 2 cores, and 5 to 9 times the inference time); on a GPU it takes it."""
+    on 2 cores, and 5 to 10 times the inference time); on a GPU it takes it."""
     return choice is EchoMemberChoice.TRUE or (choice is EchoMemberChoice.AUTO and device.type == "cuda")
 
 
