@@ -21,6 +21,18 @@ from training.course_ner.extractor import load_extractor
 from training.course_ner.train import add_echo_member, has_echo_member, wants_echo_member
 from worker.predictors.course_extractor import load
 
+# One tiny encoder and one epoch of a few sentences (of the written ones, only those without names).
+QUICK_TRAINING = NerTrainingConfig(
+    epochs=1,
+    batch_size=16,
+    learning_rate=3e-3,
+    train_size=160,
+    held_out_size=40,
+    written_refills=0,
+    ensemble_size=1,
+    echo_learning_rate=3e-3,
+)
+
 
 def test_the_sentence_comes_twice_and_only_its_second_copy_is_labelled(tiny_llama_dir: Path) -> None:
     encoder = EchoEncoder(AutoTokenizer.from_pretrained(tiny_llama_dir))
@@ -69,17 +81,7 @@ def test_word_scores_are_weighted_where_both_members_have_the_word() -> None:
 def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
     tmp_path: Path, tiny_bert_dir: Path, tiny_llama_dir: Path
 ) -> None:
-    config = NerTrainingConfig(
-        epochs=1,
-        batch_size=16,
-        learning_rate=3e-3,
-        train_size=160,
-        held_out_size=40,
-        written_refills=0,  # the written sentences without names only: a quicker test
-        ensemble_size=1,
-        echo_member=True,
-        echo_learning_rate=3e-3,
-    )
+    config = replace(QUICK_TRAINING, echo_member=True)
     reports: list[dict] = []
     store = ModelStore(tmp_path)
     version = train(
@@ -87,8 +89,8 @@ def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
     )
     assert reports[-1]["step"] == reports[-1]["total_steps"] == version.metadata["training"]["steps"]
     # The encoders are published first, served while the echo member trains; then both together.
-    encoders_version, served = store.versions(ModelName.COURSE_EXTRACTOR)
-    assert served == version and not has_echo_member(encoders_version) and has_echo_member(version)
+    encoders_version, newest = store.versions(ModelName.COURSE_EXTRACTOR)
+    assert newest == version and not has_echo_member(encoders_version) and has_echo_member(version)
     assert version.metadata["training"]["echo_member_of"] == encoders_version.version
     assert version.metadata["metrics"]["without_echo_member"] == {
         k: v
@@ -113,16 +115,7 @@ def test_an_echo_member_is_added_to_a_version_that_has_none(
     tmp_path: Path, tiny_bert_dir: Path, tiny_llama_dir: Path
 ) -> None:
     """What `make run` does with EXTRACTOR_ECHO_MEMBER when training stopped between the two versions."""
-    config = NerTrainingConfig(
-        epochs=1,
-        batch_size=16,
-        learning_rate=3e-3,
-        train_size=160,
-        held_out_size=40,
-        written_refills=0,
-        ensemble_size=1,
-        echo_learning_rate=3e-3,
-    )
+    config = QUICK_TRAINING
     store = ModelStore(tmp_path)
     encoders_version = train(store, base=tiny_bert_dir, config=config)
     assert not has_echo_member(encoders_version)
