@@ -1,4 +1,5 @@
-"""Fine-tune the extractor: a plain PyTorch loop, then entity-level scores on held-out data."""
+"""Fine-tune the extractor: a plain PyTorch loop, entity-level scores, and the versions published
+(the encoders', then, where wanted, the same with an echo member)."""
 
 from __future__ import annotations
 
