@@ -15,10 +15,15 @@ from shared.config import EchoMemberChoice, Settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner import NerTrainingConfig, train
-from training.course_ner.echo_member import EchoEncoder, combine_word_scores, load_echo_member
+from training.course_ner.echo_member import (
+    EchoEncoder,
+    combine_word_scores,
+    has_echo_member,
+    load_echo_member,
+)
 from training.course_ner.encoding import BEGIN, INSIDE, MAX_TOKENS, OUTSIDE, STRIDE
 from training.course_ner.extractor import load_extractor
-from training.course_ner.train import add_echo_member, has_echo_member, wants_echo_member
+from training.course_ner.train import add_echo_member, wants_echo_member
 from worker.predictors.course_extractor import load
 
 # One tiny encoder and one epoch of a few sentences (of the written ones, only those without names).
@@ -90,7 +95,7 @@ def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
     assert reports[-1]["step"] == reports[-1]["total_steps"] == version.metadata["training"]["steps"]
     # The encoders are published first, served while the echo member trains; then both together.
     encoders_version, newest = store.versions(ModelName.COURSE_EXTRACTOR)
-    assert newest == version and not has_echo_member(encoders_version) and has_echo_member(version)
+    assert newest == version and not has_echo_member(encoders_version.path) and has_echo_member(version.path)
     assert version.metadata["training"]["echo_member_of"] == encoders_version.version
     assert version.metadata["metrics"]["without_echo_member"] == {
         k: v
@@ -118,10 +123,10 @@ def test_an_echo_member_is_added_to_a_version_that_has_none(
     config = QUICK_TRAINING
     store = ModelStore(tmp_path)
     encoders_version = train(store, base=tiny_bert_dir, config=config)
-    assert not has_echo_member(encoders_version)
+    assert not has_echo_member(encoders_version.path)
     reports: list[dict] = []
     version = add_echo_member(store, encoders_version, progress=reports.append, echo_base=tiny_llama_dir)
-    assert store.served_version(ModelName.COURSE_EXTRACTOR) == version and has_echo_member(version)
+    assert store.served_version(ModelName.COURSE_EXTRACTOR) == version and has_echo_member(version.path)
     assert reports[-1]["step"] == reports[-1]["total_steps"] > 0
     assert version.metadata["training"]["echo_member_of"] == encoders_version.version
     without = version.metadata["metrics"]["without_echo_member"]

@@ -189,10 +189,14 @@ def echo_weight_of(metadata: dict[str, Any]) -> float:
     return float(metadata.get("training", {}).get("echo_weight", 0.0))
 
 
+def has_echo_member(version_directory: Path) -> bool:
+    return (version_directory / ECHO_MEMBER_DIR).is_dir()
+
+
 def load_echo_member(version_directory: Path) -> Echo | None:
     """The version's echo member and its encoder, or None for a version without one."""
-    directory = version_directory / ECHO_MEMBER_DIR
-    if not directory.is_dir():
+    if not has_echo_member(version_directory):
         return None
+    directory = version_directory / ECHO_MEMBER_DIR
     model = AutoModelForTokenClassification.from_pretrained(directory, dtype=torch.float32)
     return model, EchoEncoder(AutoTokenizer.from_pretrained(directory))

@@ -25,9 +25,9 @@ from training.course_ner.challenge import apart_examples, challenge_examples, un
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
 from training.course_ner.echo_member import (
-    ECHO_MEMBER_DIR,
     EchoEncoder,
     base_llm_directory,
+    has_echo_member,
     save_echo_member,
     train_echo_member,
 )
@@ -152,6 +152,13 @@ def _metadata(
     }
 
 
+def _splits_and_batches(config: NerTrainingConfig) -> tuple[Splits, int]:
+    """The config's sentences, and how many batches an epoch cuts them into: the same for every
+    member, whatever its seed."""
+    splits = build_splits(config.seed, config.train_size, config.held_out_size, config.written_refills)
+    return splits, len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
+
+
 def train(
     store: ModelStore,
     *,
@@ -165,10 +172,8 @@ def train(
     served meanwhile."""
     config = config or NerTrainingConfig()
     random.seed(config.seed)
-    splits = build_splits(config.seed, config.train_size, config.held_out_size, config.written_refills)
+    splits, batches_per_epoch = _splits_and_batches(config)
     device = get_device()
-    # Every member cuts the same sentences into as many batches, whatever its seed.
-    batches_per_epoch = len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
     encoder_steps = config.epochs * batches_per_epoch * config.ensemble_size
     echo_steps = config.echo_epochs * batches_per_epoch if config.echo_member else 0
     with _progress_bar(encoder_steps + echo_steps, progress) as on_step:
@@ -223,10 +228,6 @@ def _progress_bar(
         yield on_step
 
 
-def has_echo_member(version: ModelVersion) -> bool:
-    return (version.path / ECHO_MEMBER_DIR).is_dir()
-
-
 def add_echo_member(
     store: ModelStore,
     version: ModelVersion,
@@ -239,10 +240,9 @@ def add_echo_member(
     known = {field.name for field in fields(NerTrainingConfig)}
     settings = {k: v for k, v in version.metadata.get("training", {}).items() if k in known}
     config = replace(NerTrainingConfig(**settings), echo_member=True, preview=False)
-    splits = build_splits(config.seed, config.train_size, config.held_out_size, config.written_refills)
+    splits, batches_per_epoch = _splits_and_batches(config)
     encoders = load_extractor(version).to(get_device())
-    batches = len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
-    with _progress_bar(config.echo_epochs * batches, progress) as on_step:
+    with _progress_bar(config.echo_epochs * batches_per_epoch, progress) as on_step:
         return _publish_with_echo_member(store, version, encoders, splits, config, on_step, echo_base)
 
 
@@ -321,6 +321,6 @@ def ensure_trained(store: ModelStore) -> ModelVersion:
     served = store.served_version(ModelName.COURSE_EXTRACTOR)
     if served is None or is_preview(served):
         return train(store, config=NerTrainingConfig(echo_member=echo))
-    if echo and not has_echo_member(served):
+    if echo and not has_echo_member(served.path):
         return add_echo_member(store, served)
     return served
