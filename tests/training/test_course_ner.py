@@ -309,11 +309,39 @@ def test_sentences_written_for_training_train_only_with_training_titles_in_their
     assert refilled.names() == ["land law", "Land Law"]
 
     with_names = sum(bool(e.spans) for e in written)
-    splits = build_splits(seed=0, train_size=200, held_out_size=10, written_refills=2)
+    splits = build_splits(seed=0, train_size=200, held_out_size=10, written_refills=2, informal_share=0.0)
     from_written = [e for e in splits.train if e.template.startswith("written:")]
     assert len(from_written) == 2 * with_names + len(written) - with_names
     titles = {title.lower() for title in splits.train_titles}
     assert all(name.lower() in titles for e in from_written for name in e.names())
+
+
+def test_a_student_shortens_titles_the_way_students_do() -> None:
+    from training.course_ner.informal import informal_title
+
+    def forms(title: str) -> set[str]:
+        rng = random.Random(0)
+        return {informal_title(rng, title) for _ in range(200)}
+
+    assert {"Intro to Sociology", "Intro Sociology"} <= forms("Introduction to Sociology")
+    assert {"Calc 2", "Calculus 2", "Calc II", "Calculus II"} <= forms("Calculus II")
+    assert "Orgo" in forms("Organic Chemistry")
+    assert {"intro to cs", "calc 2"} & (forms("introduction to computer science") | forms("calculus ii"))
+    assert all(form == form.lower() for form in forms("calculus ii") | forms("organic chemistry"))
+    assert forms("Modern European History") == {"Modern European History"}
+
+
+def test_shortened_titles_train_with_their_spans_and_leave_the_held_out_split_alone() -> None:
+    plain = build_splits(seed=0, train_size=1000, held_out_size=100, informal_share=0.0)
+    shortened = build_splits(seed=0, train_size=1000, held_out_size=100, informal_share=1.0)
+    assert shortened.held_out == plain.held_out
+    titles = {title.lower() for title in shortened.train_titles}
+    names = [name for example in shortened.train for name in example.names()]
+    informal = [name for name in names if name.lower() not in titles]
+    assert any(name.lower().startswith("intro") for name in informal)
+    assert len(informal) > 0.05 * len(names)
+    assert not {name.lower() for name in informal} & {title.lower() for title in shortened.held_out_titles}
+    assert all(name.lower() in titles for example in plain.train for name in example.names())
 
 
 def test_capitalised_names_that_are_no_course_fill_the_distractor_slots() -> None:

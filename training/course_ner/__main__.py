@@ -38,6 +38,12 @@ def main() -> None:
         help="times each hand-written sentence with names trains, with other titles (default %(default)s)",
     )
     parser.add_argument(
+        "--informal-share",
+        type=float,
+        default=NerTrainingConfig.informal_share,
+        help="share of the training names given shortened, 'Intro to Sociology' (default %(default)s)",
+    )
+    parser.add_argument(
         "--echo-member",
         action="store_true",
         help="also fine-tune the LLM base as a member (higher F1; about 30 more minutes on 2 CPU cores)",
@@ -54,6 +60,7 @@ def main() -> None:
         context_mask_share=args.context_mask,
         ensemble_size=args.ensemble_size,
         written_refills=args.written_refills,
+        informal_share=args.informal_share,
         echo_member=args.echo_member,
     )
     version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)

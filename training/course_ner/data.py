@@ -13,12 +13,13 @@ import json
 import random
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from shared.data_files import DataFile, read_text
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.examples import MARKED_NAME, Example
+from training.course_ner.informal import informal_title
 from training.course_ner.phrasebook import (
     AFTER_NAMES,
     CODE_PREFIXES,
@@ -82,6 +83,7 @@ PLURAL_NOUN_SHARE = 0.4
 HELD_OUT_TEMPLATE_SHARE = 0.2
 HELD_OUT_TITLE_SHARE = 0.1
 LOWERCASE_SHARE = 0.15
+INFORMAL_LOWERCASE_SHARE = 0.35  # of the names given shortened ("intro to sociology"): written in lower case
 # Of the wrapped sentences: an opener, and as often a trailer, that names something capitalised
 # which is no course (a department, a degree, a course code, a company from Wikipedia).
 ENTITY_WRAP_SHARE = 0.3
@@ -271,6 +273,15 @@ def fill(template: str, titles: list[str], lowercase: bool) -> Example:
     return Example(text.lower() if lowercase else text, tuple(spans))
 
 
+def as_informal(rng: random.Random, title: str, share: float) -> str:
+    """``share`` of the time, the title as a student might shorten it, lower-cased a third of those
+    times; else the title."""
+    if not share or rng.random() >= share:
+        return title
+    informal = informal_title(rng, title)
+    return informal.lower() if rng.random() < INFORMAL_LOWERCASE_SHARE else informal
+
+
 def is_short(title: str) -> bool:
     """A title of a few words that has no list inside it: "Human Anatomy", "Calculus II"."""
     words = [word.lower() for word in title.split()]
@@ -306,6 +317,7 @@ def _examples(
     short_list_share: float = 0.0,
     one_word_share: float = 0.0,
     name_first_share: float = 0.0,
+    informal_share: float = 0.0,
 ) -> list[Example]:
     short_titles = [title for title in titles if is_short(title)]
     one_word_titles = [title for title in titles if len(title.split()) == 1]
@@ -327,6 +339,7 @@ def _examples(
         chosen = rng.sample(short_titles if short else titles, names)
         if one_word_titles and rng.random() < one_word_share:
             chosen[rng.randrange(names)] = rng.choice(one_word_titles)
+        chosen = [as_informal(rng, title, informal_share) for title in chosen]
         example = fill(wrapped, chosen, lowercase)
         examples.append(Example(example.text, example.spans, "composed" if composed else shape))
     return examples
@@ -403,6 +416,7 @@ def build_splits(
     train_size: int = NerTrainingConfig.train_size,
     held_out_size: int = NerTrainingConfig.held_out_size,
     written_refills: int = NerTrainingConfig.written_refills,
+    informal_share: float = NerTrainingConfig.informal_share,
 ) -> Splits:
     """Held-out sentences (held-out titles in held-out templates) and training sentences: from
     the templates, the original exercise's titles, Wikipedia prose, and the sentences written
@@ -421,11 +435,13 @@ def build_splits(
         SHORT_LIST_SHARE,
         ONE_WORD_TITLE_SHARE,
         NAME_FIRST_SHARE,
+        informal_share,
     )
     train += _featuring(rng, positives, ORIGINAL_TITLES, train_titles, per_title=10)
     prose = encyclopedia_sentences(int(train_size * ENCYCLOPEDIA_SHARE), seed)
     train += [Example(sentence, (), "encyclopedia") for sentence in prose]
-    train += written_examples(rng, train_titles, written_refills)
+    informal = partial(as_informal, share=informal_share)
+    train += written_examples(rng, train_titles, written_refills, informal)
     return Splits(
         train,
         held_out,

@@ -155,7 +155,9 @@ def _metadata(
 def _splits_and_batches(config: NerTrainingConfig) -> tuple[Splits, int]:
     """The config's sentences, and how many batches an epoch cuts them into: the same for every
     member, whatever its seed."""
-    splits = build_splits(config.seed, config.train_size, config.held_out_size, config.written_refills)
+    splits = build_splits(
+        config.seed, config.train_size, config.held_out_size, config.written_refills, config.informal_share
+    )
     return splits, len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
 
 
@@ -239,6 +241,7 @@ def add_echo_member(
     sentences (rebuilt from the version's training settings)."""
     known = {field.name for field in fields(NerTrainingConfig)}
     settings = {k: v for k, v in version.metadata.get("training", {}).items() if k in known}
+    settings.setdefault("informal_share", 0.0)  # versions from before shortened titles trained none
     config = replace(NerTrainingConfig(**settings), echo_member=True, preview=False)
     splits, batches_per_epoch = _splits_and_batches(config)
     encoders = load_extractor(version).to(get_device())

@@ -13,12 +13,18 @@ writer happened to pick.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from training.course_ner.examples import Example, marked_file
 
 WRITTEN_SENTENCES_DIR = Path(__file__).with_name("written_sentences")
+
+Respelling = Callable[[random.Random, str], str]
+
+
+def _as_drawn(rng: random.Random, title: str) -> str:
+    return title
 
 
 def written_sentences() -> list[Example]:
@@ -30,13 +36,17 @@ def written_sentences() -> list[Example]:
     ]
 
 
-def refill(rng: random.Random, example: Example, titles: Sequence[str]) -> Example:
-    """The sentence with each name replaced by a drawn title, lower-cased where the name was."""
+def refill(
+    rng: random.Random, example: Example, titles: Sequence[str], respell: Respelling = _as_drawn
+) -> Example:
+    """The sentence with each name replaced by a drawn title, lower-cased where the name was;
+    ``respell`` may then change how the title is written (shorten it, say)."""
     text, spans, cursor = "", [], 0
     for start, end in example.spans:
         name = example.text[start:end]
         title = rng.choice(titles)
         title = title.lower() if name == name.lower() else title
+        title = respell(rng, title)
         text += example.text[cursor:start]
         spans.append((len(text), len(text) + len(title)))
         text += title
@@ -44,7 +54,9 @@ def refill(rng: random.Random, example: Example, titles: Sequence[str]) -> Examp
     return Example(text + example.text[cursor:], tuple(spans), example.template)
 
 
-def written_examples(rng: random.Random, titles: Sequence[str], refills: int) -> list[Example]:
+def written_examples(
+    rng: random.Random, titles: Sequence[str], refills: int, respell: Respelling = _as_drawn
+) -> list[Example]:
     """Each written sentence with no name as written; each with names ``refills`` times, with
     training titles in place of its names.
 
@@ -54,7 +66,7 @@ def written_examples(rng: random.Random, titles: Sequence[str], refills: int) ->
     examples = []
     for example in written_sentences():
         if example.spans:
-            examples += [refill(rng, example, titles) for _ in range(refills)]
+            examples += [refill(rng, example, titles, respell) for _ in range(refills)]
         else:
             examples.append(example)
     return examples
