@@ -216,6 +216,40 @@ def test_a_name_holds_a_second_and_only_after_a_comma_or_colon() -> None:
     assert best_tags(confident, word_kinds(text, words)) == [B] + [I] * (len(words) - 1)
 
 
+def test_an_and_between_capitalised_words_that_share_one_leans_to_two_names() -> None:
+    from training.course_ner.decoding import best_tags, lean_to_split, whole_words, word_kinds
+
+    def names(text: str, and_inside: float) -> list[str]:
+        """The names decoded where the model reads every word as one name, its "and" as inside
+        with probability ``and_inside``."""
+        offsets, start = [], 0
+        for piece in text.split(" "):
+            offsets.append((start, start + len(piece)))
+            start += len(piece) + 1
+        words = whole_words(text, offsets, offsets)[0]
+        scores = []
+        for index, (a, b) in enumerate(words):
+            if text[a:b].islower() and text[a:b] != "and":
+                scores.append([math.log(p) for p in (0.9, 0.05, 0.05)])
+                continue
+            inside = and_inside if text[a:b] == "and" else 0.9
+            after_and = index > 0 and text[words[index - 1][0] : words[index - 1][1]] == "and"
+            begin = 0.9 if index == 0 else 0.3 if after_and else 0.05
+            scores.append([math.log(p) for p in ((1 - inside), begin, inside)])
+        tags = best_tags(lean_to_split(text, words, scores), word_kinds(text, words))
+        return [text[a:b] for a, b in decode_spans(words, tags)]
+
+    listed = "Abnormal Psychology and Developmental Psychology both require it"
+    assert names(listed, and_inside=0.85) == ["Abnormal Psychology", "Developmental Psychology"]
+    # The same confidence keeps one title whose sides share no word, or have one word a side.
+    assert names("Signal Processing and Machine Learning both require it", 0.85) == [
+        "Signal Processing and Machine Learning"
+    ]
+    assert names("Health and Health Care both require it", 0.85) == ["Health and Health Care"]
+    # A model sure enough of one title keeps it.
+    assert names(listed, and_inside=0.99) == ["Abnormal Psychology and Developmental Psychology"]
+
+
 def test_hyphens_and_slashes_stay_inside_a_word_but_commas_and_colons_split() -> None:
     from training.course_ner.decoding import whole_words
 
