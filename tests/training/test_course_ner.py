@@ -175,15 +175,19 @@ def test_constrained_decoding_never_starts_a_name_with_an_inside_tag() -> None:
     assert best_tags([]) == []
 
 
-def test_a_name_holds_a_second_and_only_after_a_comma_or_colon() -> None:
-    from training.course_ner.decoding import best_tags, whole_words, word_kinds
+def words_of(text: str) -> list[tuple[int, int]]:
+    """The words of a text whose tokens are its space-separated pieces."""
+    from training.course_ner.decoding import whole_words
 
-    def words_of(text: str) -> list[tuple[int, int]]:
-        offsets, start = [], 0
-        for piece in text.split(" "):
-            offsets.append((start, start + len(piece)))
-            start += len(piece) + 1
-        return whole_words(text, offsets, offsets)[0]
+    offsets, start = [], 0
+    for piece in text.split(" "):
+        offsets.append((start, start + len(piece)))
+        start += len(piece) + 1
+    return whole_words(text, offsets, offsets)[0]
+
+
+def test_a_name_holds_a_second_and_only_after_a_comma_or_colon() -> None:
+    from training.course_ner.decoding import best_tags, word_kinds
 
     def scores(o: float, b: float, i: float) -> list[float]:
         return [math.log(o), math.log(b), math.log(i)]
@@ -217,16 +221,12 @@ def test_a_name_holds_a_second_and_only_after_a_comma_or_colon() -> None:
 
 
 def test_an_and_between_capitalised_words_that_share_one_leans_to_two_names() -> None:
-    from training.course_ner.decoding import best_tags, lean_to_split, whole_words, word_kinds
+    from training.course_ner.decoding import best_tags, lean_to_split, word_kinds
 
     def names(text: str, and_inside: float) -> list[str]:
         """The names decoded where the model reads every word as one name, its "and" as inside
         with probability ``and_inside``."""
-        offsets, start = [], 0
-        for piece in text.split(" "):
-            offsets.append((start, start + len(piece)))
-            start += len(piece) + 1
-        words = whole_words(text, offsets, offsets)[0]
+        words = words_of(text)
         scores = []
         for index, (a, b) in enumerate(words):
             if text[a:b].islower() and text[a:b] != "and":

@@ -120,10 +120,10 @@ def lean_to_split(
     "and" between capitalised words that share a word by SHARED_WORD_OUTSIDE_BONUS more."""
     leaned = []
     for index, ((start, end), scores) in enumerate(zip(words, word_scores, strict=True)):
-        row = list(scores)
-        if text[start:end].lower() in CONJUNCTIONS:
+        row, word = list(scores), text[start:end].lower()
+        if word in CONJUNCTIONS:
             row[OUTSIDE] += CONJUNCTION_OUTSIDE_BONUS
-            if text[start:end].lower() in LINKING_CONJUNCTIONS and _sides_share_a_word(text, words, index):
+            if word in LINKING_CONJUNCTIONS and _sides_share_a_word(text, words, index):
                 row[OUTSIDE] += SHARED_WORD_OUTSIDE_BONUS
         leaned.append(row)
     return leaned

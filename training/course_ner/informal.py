@@ -48,6 +48,9 @@ WORD_SHORTENINGS = {
     "Political Science": "Poli Sci",
     "Computer Science": "CS",
 }
+_WORD_PATTERNS = [
+    (re.compile(rf"\b{word}\b", re.IGNORECASE), short) for word, short in WORD_SHORTENINGS.items()
+]
 
 ROMAN_TO_ARABIC = {"I": "1", "II": "2", "III": "3", "IV": "4"}
 INTRODUCTION = re.compile(r"^Introduction to ", re.IGNORECASE)
@@ -70,8 +73,7 @@ def informal_title(rng: random.Random, title: str) -> str:
     if nicknames and rng.random() < NICKNAME_SHARE:
         return _cased(rng.choice(nicknames), lower_case)
     shortened = INTRODUCTION.sub(lambda _: _cased(rng.choice(INTRO_FORMS), lower_case), title)
-    for word, short in WORD_SHORTENINGS.items():
-        pattern = re.compile(rf"\b{word}\b", re.IGNORECASE)
+    for pattern, short in _WORD_PATTERNS:
         if pattern.search(shortened) and rng.random() < WORD_SHORTENING_SHARE:
             shortened = pattern.sub(_cased(short, lower_case), shortened)
     if rng.random() < NUMERAL_SHARE:
