@@ -3,7 +3,8 @@
 Each event of the job's Redis stream becomes one SSE message (``id`` is the stream entry id, so
 a client that reconnects with ``Last-Event-ID`` resumes where it left off). Tokens arrive as
 ``token`` events, training steps as ``progress``; the stream ends with a ``final`` event whose data
-is the whole job (result or error included).
+is the whole job (result or error included). A client that reconnects after that event gets it
+again, with nothing before it, and the stream ends (``EventSource`` reconnects so).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ async def job_event_stream(store: AsyncJobStore, job_id: str, after: str = "0-0"
         if not events:
             record = await store.get(job_id)
             if record is None:
+                return
+            if record.status.is_final:  # a client that reconnected after the final event
+                yield sse_message("final", record.view())
                 return
             yield ": keep-alive\n\n"
             continue

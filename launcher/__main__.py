@@ -55,15 +55,14 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        if "REDIS_URL" in os.environ:
-            if not _reachable(os.environ["REDIS_URL"]):
-                print(
-                    f"REDIS_URL={os.environ['REDIS_URL']} is unreachable: start that Redis or unset REDIS_URL"
-                )
+        settings = get_settings()
+        if "redis_url" in settings.model_fields_set:  # set in the environment or in .env
+            if not _reachable(settings.redis_url):
+                print(f"REDIS_URL={settings.redis_url} is unreachable: start that Redis or unset REDIS_URL")
                 return 2
+            env["REDIS_URL"] = supervisor.env["REDIS_URL"] = settings.redis_url
         else:
             port = free_port()
-            settings = get_settings()
             supervisor.start("redis", redis_command(port, settings.var_dir / "redis"))
             if not wait_for_port(HOST, port, 20):
                 print("the private redis-server did not start: see its log above")

@@ -61,7 +61,6 @@ def _default_data_dir() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
-    environment: str = Field("development", description="development or production")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Broker, result backend and job store")
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)

@@ -261,16 +261,17 @@ class JobStore:
     def cancel_requested(self, job_id: str) -> bool:
         return self.client.hget(job_key(job_id), "cancel_requested") == "1"
 
-    def running_jobs_of(self, worker: str, queue: Queue) -> list[JobRecord]:
-        """Jobs a (previous incarnation of a) worker left in state running."""
+    def orphaned_jobs(self, starting_worker: str, queue: Queue) -> list[JobRecord]:
+        """Jobs left in state running by a worker that is gone: a previous incarnation of the
+        worker now starting, or any worker of the queue whose heartbeat has stopped (a container
+        recreated under a new hostname never comes back under its old one)."""
         found = []
         for job_id in self.client.zrange(INDEX_KEY, 0, -1):
             record = self.get(job_id)
-            if (
-                record
-                and record.status is JobStatus.RUNNING
-                and record.queue is queue
-                and record.worker == worker
+            if record is None or record.status is not JobStatus.RUNNING or record.queue is not queue:
+                continue
+            if record.worker == starting_worker or not self.client.exists(
+                heartbeat_key(queue, record.worker or "")
             ):
                 found.append(record)
         return found

@@ -22,6 +22,17 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def encodable(text: str, field: str) -> str:
+    """The text, if it can be written as UTF-8: JSON lets a request carry a lone surrogate
+    ("\\ud800"), which no tokenizer reads and no response can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        message = f"{field} holds a character that is not valid Unicode at position {error.start}"
+        raise ValueError(message) from None
+    return text
+
+
 class ExtractInput(StrictModel):
     text: str = Field(
         description="Free text that may mention course names", examples=["I take Operating Systems"]
@@ -32,6 +43,7 @@ class ExtractInput(StrictModel):
     def _text_bounds(cls, text: str) -> str:
         if not text.strip():
             raise ValueError("text must not be empty")
+        encodable(text, "text")
         limit = get_settings().max_text_chars
         if len(text) > limit:
             raise ValueError(f"text is {len(text)} characters; the limit is {limit}")
@@ -47,7 +59,9 @@ class GenerationParams(StrictModel):
         ),
         examples=[20],
     )
-    temperature: float | None = Field(None, gt=0, le=5, description="Sampling temperature (default 1.0)")
+    temperature: float | None = Field(
+        None, ge=0.01, le=5, description="Sampling temperature, 0.01 to 5 (default 1.0)"
+    )
     top_k: int | None = Field(None, ge=1, le=1000, description="Sample from the k most likely tokens")
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Same seed, same request: same text")
@@ -57,7 +71,7 @@ class GenerationParams(StrictModel):
     def _not_blank(cls, word: str) -> str:
         if not word.strip():
             raise ValueError("start_word must not be blank")
-        return word.strip()
+        return encodable(word.strip(), "start_word")
 
     @field_validator("length")
     @classmethod

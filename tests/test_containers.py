@@ -89,14 +89,17 @@ def test_compose_has_the_platform_services_with_health_conditions() -> None:
     assert {"redis", "api", "worker", "trainer", "flower", "model-init"} <= set(services)
     assert "--appendonly" in services["redis"]["command"]
     assert services["api"]["ports"] == ["${API_HOST_PORT:-80}:8000"]
-    for name in ("worker", "trainer"):
+    for name in ("worker", "trainer", "model-init"):
         devices = services[name]["deploy"]["resources"]["reservations"]["devices"]
         assert devices[0]["capabilities"] == ["gpu"]
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
         assert "models:/models" in services[name]["volumes"]
+    for name in ("worker", "trainer"):  # they serve each model as it lands, not after all are trained
+        assert services[name]["depends_on"]["model-init"]["condition"] == "service_started"
     assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
     cpu = load_compose("docker-compose.cpu.yml")["services"]
-    assert cpu["worker"]["deploy"] is None and cpu["trainer"]["deploy"] is None  # !reset drops the GPU
+    for name in ("worker", "trainer", "model-init"):
+        assert cpu[name]["deploy"] is None  # !reset drops the GPU
 
 
 def module_exists(module: str) -> bool:

@@ -10,6 +10,9 @@ A batch also holds at most ``max_batch_chars`` characters of input ``text`` (the
 as TGI bounds a batch's tokens: 32 texts at the size limit would otherwise run as one long pass
 that every one of them waits for. An input that would overflow the batch starts the next one
 (already marked running: its caller can no longer cancel it); one longer than the budget runs alone.
+
+A batch that fails before it has sent any generated token runs again one input at a time, so
+that an input the model cannot take fails its own job, not the jobs batched with it.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class BatchScheduler:
         self._lock = threading.Lock()
         self.batch_sizes: Counter[int] = Counter()
         self.dropped = 0  # inputs whose callers gave up before they ran
+        self.retried_alone = 0  # inputs run again one by one after their batch failed
 
     def submit(
         self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
@@ -109,16 +113,37 @@ class BatchScheduler:
         while True:
             batch = self._collect(model)
             self.batch_sizes[len(batch)] += 1
-            try:
-                outputs = self._run_batch(model, [p.input for p in batch], [p.on_token for p in batch])
-                if len(outputs) != len(batch):
-                    raise RuntimeError(
-                        f"{model.value} returned {len(outputs)} outputs for {len(batch)} inputs"
-                    )
-            except Exception as error:  # every waiting job must hear about the failure
-                logger.exception("batch of %d for %s failed", len(batch), model.value)
+            self._answer(model, batch)
+
+    def _answer(self, model: ModelName, batch: list[_Pending]) -> None:
+        """Run the batch and answer each input. Where the batch fails before any token was sent,
+        each input runs again alone, so that one bad input fails only its own job."""
+        streamed = False
+
+        def streaming(on_token: TokenCallback | None) -> TokenCallback | None:
+            if on_token is None:
+                return None
+
+            def send(piece: str) -> None:
+                nonlocal streamed
+                streamed = True
+                on_token(piece)
+
+            return send
+
+        try:
+            outputs = self._run_batch(model, [p.input for p in batch], [streaming(p.on_token) for p in batch])
+            if len(outputs) != len(batch):
+                raise RuntimeError(f"{model.value} returned {len(outputs)} outputs for {len(batch)} inputs")
+        except Exception as error:  # every waiting job must hear about the failure
+            logger.exception("batch of %d for %s failed", len(batch), model.value)
+            if len(batch) > 1 and not streamed:
+                self.retried_alone += len(batch)
                 for pending in batch:
-                    pending.future.set_exception(error)
-                continue
-            for pending, output in zip(batch, outputs, strict=True):
-                pending.future.set_result(output)
+                    self._answer(model, [pending])
+                return
+            for pending in batch:
+                pending.future.set_exception(error)
+            return
+        for pending, output in zip(batch, outputs, strict=True):
+            pending.future.set_result(output)

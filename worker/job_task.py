@@ -23,9 +23,21 @@ class JobCancelledError(Exception):
 
 class JobTask(Task):
     abstract = True
+    # An inference job delivered again after its worker died runs again; a training job, which
+    # may have run for hours and may publish a version, is marked failed instead.
+    run_again_when_redelivered = True
+    lost_message = "the worker running this job was lost mid-run"
 
     def __call__(self, job_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         store = get_runtime().job_store
+        if not self.run_again_when_redelivered:
+            record = store.get(job_id)
+            if record is not None and record.status is JobStatus.RUNNING:
+                logger.warning("job %s was delivered again after its run was lost: marking it failed", job_id)
+                store.finish(
+                    job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": self.lost_message}
+                )
+                return None
         if store.start(job_id, worker=self.request.hostname or "unknown") is None:
             logger.info("job %s is cancelled, finished or expired: not running it", job_id)
             return None

@@ -3,8 +3,9 @@
 Run: ``celery -A worker.training_app worker -Q training --pool prefork --concurrency 1``.
 A training run happens in the pool's child process, so the parent never touches CUDA and stays
 responsive (events for Flower, cancel requests). If the child or the whole worker dies mid-run,
-the job is marked failed here rather than run again: a new run must be asked for explicitly,
-and the served model version is never touched by a run that did not finish.
+the job is marked failed rather than run again (by the next training worker to start, or when the
+broker delivers it anew): a new run must be asked for explicitly, and the served model version is
+never touched by a run that did not finish.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from billiard.exceptions import WorkerLostError
+from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.signals import task_failure, worker_ready
 
 import worker.tasks.training  # noqa: F401  (registers the tasks)
@@ -35,10 +36,15 @@ LOST_MESSAGE = (
 
 @task_failure.connect
 def _child_lost(sender: Any, task_id: str, exception: BaseException, **_: Any) -> None:
-    if getattr(sender, "name", None) == TaskName.FINETUNE.value and isinstance(exception, WorkerLostError):
-        get_runtime().job_store.finish(
-            task_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": LOST_MESSAGE}
-        )
+    if getattr(sender, "name", None) != TaskName.FINETUNE.value:
+        return
+    if isinstance(exception, WorkerLostError):
+        error = {"type": "WorkerLost", "message": LOST_MESSAGE}
+    elif isinstance(exception, TimeLimitExceeded):  # the hard backstop past TRAINING_TIME_LIMIT
+        error = {"type": "TrainingTimeLimitError", "message": f"{exception}; no model version was published"}
+    else:
+        return
+    get_runtime().job_store.finish(task_id, JobStatus.FAILED, error=error)
 
 
 @worker_ready.connect
@@ -47,8 +53,10 @@ def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
     for staging in runtime.model_store.remove_abandoned_partials():
         logger.warning("removed %s, left by a training run that was killed mid-write", staging)
     store = runtime.job_store
-    for record in store.running_jobs_of(sender.hostname, Queue.TRAINING):
-        logger.warning("job %s was running when this worker last died: marking it failed", record.job_id)
+    for record in store.orphaned_jobs(sender.hostname, Queue.TRAINING):
+        logger.warning(
+            "job %s was running on %s, which is gone: marking it failed", record.job_id, record.worker
+        )
         store.finish(record.job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": LOST_MESSAGE})
     serve_metrics(get_runtime().settings.training_metrics_port)
     start_heartbeat(Queue.TRAINING, sender.hostname)

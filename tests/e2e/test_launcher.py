@@ -111,3 +111,20 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
     assert "stopping every process" in output
     assert "KeyboardInterrupt" not in output  # the launcher's own shutdown ran to its end
     wait_until(lambda: not processes_with(marker), 30, "every process the launcher started to stop")
+
+
+def test_a_redis_url_in_dot_env_is_used_not_replaced_by_a_private_redis(tmp_path: Path) -> None:
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    (tmp_path / ".env").write_text(f"REDIS_URL={unreachable}\n", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    completed = subprocess.run(
+        [sys.executable, "-m", "launcher"],
+        cwd=tmp_path,  # where .env is read from
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert f"REDIS_URL={unreachable} is unreachable" in completed.stdout

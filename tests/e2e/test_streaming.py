@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 
@@ -51,6 +52,26 @@ def test_late_client_gets_what_it_missed(api: httpx.Client) -> None:
     assert events[0][0] == "status"
     assert finished["result"]["generated_text"] == "Once" + tokens
     assert events[-1][1]["status"] == "succeeded"
+
+
+def stream_ids(api: httpx.Client, job_id: str) -> list[str]:
+    with api.stream("GET", f"/jobs/{job_id}/events") as response:
+        return [line.removeprefix("id: ") for line in response.iter_lines() if line.startswith("id: ")]
+
+
+def test_a_client_reconnecting_after_the_final_event_gets_it_and_the_stream_ends(api: httpx.Client) -> None:
+    job_id = llm_job(api)
+    wait_for_job(api, job_id)
+    last_id = stream_ids(api, job_id)[-1]  # the final event's
+    deadline = time.monotonic() + 30  # keep-alives every 4 s would otherwise hold the test forever
+    lines = []
+    with api.stream("GET", f"/jobs/{job_id}/events", headers={"Last-Event-ID": last_id}) as response:
+        for line in response.iter_lines():
+            lines.append(line)
+            assert time.monotonic() < deadline, f"the stream did not end: {lines}"
+    names = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+    assert names == ["final"]
+    assert '"status": "succeeded"' in next(line for line in lines if line.startswith("data: "))
 
 
 def test_non_streaming_contract_is_unchanged(api: httpx.Client) -> None:

@@ -169,3 +169,20 @@ def test_a_long_wait_outlasts_the_client_socket_timeout(stores: tuple[JobStore, 
             await async_store.close()
 
     assert asyncio.run(scenario()).status is JobStatus.SUCCEEDED
+
+
+def test_orphaned_jobs_are_those_of_a_gone_worker(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, async_store = stores
+    workers = {name: f"{name}-{uuid.uuid4().hex[:8]}@host" for name in ("gone", "alive", "restarting")}
+    jobs = {}
+    for name, worker in workers.items():
+        record = make_record(JobType.FINETUNE)
+        record.queue = Queue.TRAINING
+        async_store.create(record)
+        assert sync_store.start(record.job_id, worker=worker) is not None
+        jobs[record.job_id] = name
+    sync_store.heartbeat(Queue.TRAINING, workers["alive"], {}, ttl=30)
+    # the restarting worker's key may outlive its previous incarnation by a few seconds
+    sync_store.heartbeat(Queue.TRAINING, workers["restarting"], {}, ttl=30)
+    orphans = sync_store.orphaned_jobs(workers["restarting"], Queue.TRAINING)
+    assert {jobs[r.job_id] for r in orphans if r.job_id in jobs} == {"gone", "restarting"}

@@ -57,7 +57,7 @@ def test_inputs_waiting_during_a_batch_form_the_next_batch() -> None:
     assert sum(model.calls) == 6
 
 
-def test_a_failing_batch_fails_every_job_in_it() -> None:
+def test_a_failing_model_fails_every_job() -> None:
     def broken(model: ModelName, inputs: list[dict[str, Any]], on_token: list) -> list[dict[str, Any]]:
         raise ValueError("model exploded")
 
@@ -66,6 +66,59 @@ def test_a_failing_batch_fails_every_job_in_it() -> None:
     for future in futures:
         with pytest.raises(ValueError, match="model exploded"):
             future.result(5)
+
+
+class PickyModel(RecordingModel):
+    """Fails any batch that holds the text "bad"; with ``stream``, sends a token first."""
+
+    def __init__(self, gate: threading.Event, stream: bool = False) -> None:
+        super().__init__(gate)
+        self.stream = stream
+
+    def __call__(
+        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list
+    ) -> list[dict[str, Any]]:
+        if self.stream:
+            for send in on_token:
+                if send is not None:
+                    send("piece")
+        if any(item["text"] == "bad" for item in inputs):
+            self.gate.wait(5)
+            self.calls.append(len(inputs))
+            raise ValueError("cannot read 'bad'")
+        return super().__call__(model, inputs, on_token)
+
+
+def _batch_after_a_held_one(model: PickyModel, texts: list[str], gate: threading.Event) -> list:
+    scheduler = BatchScheduler(model, max_batch_size=32, max_wait=0.0)
+    first = scheduler.submit(ModelName.LLM, {"text": "first"}, on_token=lambda piece: None)
+    while scheduler.batch_sizes.total() == 0:  # the first batch is running (held at the gate)
+        time.sleep(0.001)
+    futures = [scheduler.submit(ModelName.LLM, {"text": t}, on_token=lambda piece: None) for t in texts]
+    gate.set()
+    assert first.result(5) == {"text": "FIRST"}
+    return futures
+
+
+def test_one_bad_input_fails_only_its_own_job() -> None:
+    gate = threading.Event()
+    model = PickyModel(gate)
+    good, bad, other = _batch_after_a_held_one(model, ["good", "bad", "other"], gate)
+    assert good.result(5) == {"text": "GOOD"}
+    assert other.result(5) == {"text": "OTHER"}
+    with pytest.raises(ValueError, match="cannot read 'bad'"):
+        bad.result(5)
+    assert model.calls == [1, 3, 1, 1, 1]  # the batch of three, then each alone
+
+
+def test_a_batch_that_failed_after_streaming_is_not_run_again() -> None:
+    gate = threading.Event()
+    model = PickyModel(gate, stream=True)
+    futures = _batch_after_a_held_one(model, ["good", "bad"], gate)
+    for future in futures:  # its tokens were sent: a second run would send them twice
+        with pytest.raises(ValueError, match="cannot read 'bad'"):
+            future.result(5)
+    assert model.calls == [1, 2]
 
 
 def test_an_input_whose_caller_gave_up_is_not_run() -> None:

@@ -1,28 +1,65 @@
 """Training tasks: fine-tuning runs on the training queue, one at a time.
 
 Progress goes to the job record (GET /jobs/{id}), the job's event stream and Flower; a cancel
-request stops the loop at its next step. The training code publishes a new model version only
-on success, and inference workers pick it up on their next request.
+request stops the loop at its next step, and so does TRAINING_TIME_LIMIT (the job fails). The
+training code publishes a new model version only on success, and inference workers pick it up on
+their next request.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
 
+from shared.config import get_settings
 from shared.jobs import TaskName
 from worker.job_task import JobCancelledError, JobTask
 from worker.runtime import get_runtime
 
 
-@shared_task(name=TaskName.FINETUNE.value, base=JobTask, bind=True, reject_on_worker_lost=False)
+class TrainingTimeLimitError(Exception):
+    """The run passed TRAINING_TIME_LIMIT; it stopped at a step boundary and published nothing."""
+
+
+def time_limit_check(limit_s: float, clock: Callable[[], float] = time.monotonic) -> Callable[[], None]:
+    """A check for each training step that raises once ``limit_s`` seconds have passed since now."""
+    deadline = clock() + limit_s
+
+    def check() -> None:
+        if clock() > deadline:
+            raise TrainingTimeLimitError(
+                f"the run took longer than TRAINING_TIME_LIMIT ({limit_s:.0f} s) and was stopped;"
+                " no model version was published"
+            )
+
+    return check
+
+
+class FinetuneTask(JobTask):
+    abstract = True
+    run_again_when_redelivered = False
+    lost_message = "the training run was lost mid-run (its worker died); no model version was published"
+
+
+# Celery's hard time limit is only a backstop for a step that never returns: the loop stops
+# itself at TRAINING_TIME_LIMIT, and the broker delivers a lost job again only after both.
+@shared_task(
+    name=TaskName.FINETUNE.value,
+    base=FinetuneTask,
+    bind=True,
+    reject_on_worker_lost=False,
+    time_limit=get_settings().training_time_limit + 300,
+)
 def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     from training.squad import FinetuneConfig, TrainingCancelled
     from training.squad import finetune as run_finetune
 
     runtime = get_runtime()
     store = runtime.job_store
+    check_time_limit = time_limit_check(runtime.settings.training_time_limit)
 
     def report(progress: dict[str, Any]) -> None:
         store.set_progress(job_id, progress)
@@ -30,6 +67,7 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
         self.send_event("task-progress", **progress)
 
     def should_stop() -> bool:
+        check_time_limit()
         return store.cancel_requested(job_id)
 
     options = {key: value for key, value in payload.items() if key not in ("model",)}
