@@ -80,15 +80,18 @@ async def submit_job(
     try:
         await anyio.to_thread.run_sync(publish)
     except Exception as error:
-        await _forget(store, record.job_id, job_type)
+        await _forget(store, record, idempotency_key)
         raise ServiceUnavailableError(
             f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
         ) from error
     return record
 
 
-async def _forget(store: AsyncJobStore, job_id: str, job_type: JobType) -> None:
-    """A job that was never published must not linger as 'queued' forever."""
-    # Redis itself may be what failed; the record then expires after RESULT_TTL.
+async def _forget(store: AsyncJobStore, record: JobRecord, idempotency_key: str | None) -> None:
+    """A job that was never published must not linger as 'queued' forever, nor keep its
+    Idempotency-Key: a retry with the same key must enqueue the job anew."""
+    # Redis itself may be what failed; the record and the key then expire after RESULT_TTL.
     with contextlib.suppress(Exception):
-        await store.delete(job_id, job_type)
+        if idempotency_key:
+            await store.release_idempotency_key(record.owner, idempotency_key, record.job_id)
+        await store.delete(record.job_id, record.type)

@@ -68,6 +68,16 @@ def idempotency_key(owner: str, key: str) -> str:
     return f"idempotency:{owner}:{key}"
 
 
+# Deletes KEYS[1] if its value starts with ARGV[1] ("<job_id>:"), atomically.
+RELEASE_IF_BOUND_TO = """
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, string.len(ARGV[1])) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 def heartbeat_key(queue: Queue, hostname: str) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}:{hostname}"
 
@@ -334,6 +344,10 @@ class AsyncJobStore:
         if await self.client.set(name, f"{job_id}:{fingerprint}", nx=True, ex=self.ttl):
             return None
         return await self.client.get(name)
+
+    async def release_idempotency_key(self, owner: str, key: str, job_id: str) -> None:
+        """Unbind key, if it is still bound to job_id (a job that was never published)."""
+        await self.client.eval(RELEASE_IF_BOUND_TO, 1, idempotency_key(owner, key), f"{job_id}:")
 
     async def get(self, job_id: str) -> JobRecord | None:
         raw = await self.client.hgetall(job_key(job_id))

@@ -186,3 +186,15 @@ def test_orphaned_jobs_are_those_of_a_gone_worker(stores: tuple[JobStore, AsyncS
     sync_store.heartbeat(Queue.TRAINING, workers["restarting"], {}, ttl=30)
     orphans = sync_store.orphaned_jobs(workers["restarting"], Queue.TRAINING)
     assert {jobs[r.job_id] for r in orphans if r.job_id in jobs} == {"gone", "restarting"}
+
+
+def test_an_idempotency_key_is_released_only_by_its_own_job(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    _, async_store = stores
+    key, job, other = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    assert async_store.claim_idempotency_key("", key, job, "print") is None
+    async_store.release_idempotency_key("", key, other)  # bound to another job: kept
+    assert async_store.claim_idempotency_key("", key, other, "print") == f"{job}:print"
+    async_store.release_idempotency_key("", key, job)  # a job never published frees its key
+    assert async_store.claim_idempotency_key("", key, other, "print") is None
