@@ -91,6 +91,8 @@ class ModelCache:
                 self.get(name)
             except ModelNotReadyError as error:
                 logger.warning("not preloaded: %s", error)
+            except Exception:  # a broken version must not keep the worker from serving the others
+                logger.exception("could not preload %s; its jobs will report the error", name.value)
 
     def snapshot(self) -> dict[str, dict[str, object]]:
         return {

@@ -58,3 +58,15 @@ def test_missing_model_says_how_to_get_it(tmp_path: Path) -> None:
     cache = make_cache(ModelStore(tmp_path))
     with pytest.raises(ModelNotReadyError, match=r"training\.bootstrap"):
         cache.get(ModelName.LLM)
+
+
+def test_a_version_that_fails_to_load_does_not_stop_the_others_preloading(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    publish(store, "hello")
+    with store.new_version(ModelName.RNN, {}):
+        pass  # no greeting.txt: loading it raises
+    cache = make_cache(store)
+    cache.preload([ModelName.RNN, ModelName.LLM, ModelName.BIGRAM])
+    assert cache.stats[ModelName.BIGRAM].loads == 1
+    with pytest.raises(FileNotFoundError):
+        cache.get(ModelName.RNN)  # each job for it reports the error
