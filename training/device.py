@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 
@@ -31,12 +32,37 @@ def get_device() -> torch.device:
     return device
 
 
+# CPU flags (Linux /proc/cpuinfo: "flags" on x86, "Features" on ARM) of bfloat16 instructions.
+# oneDNN also runs bfloat16 on plain AVX512 (Skylake to Ice Lake), emulated, and slower than
+# float32 there, so its own check is not enough.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_flags(cpuinfo: str) -> frozenset[str] | None:
+    """The CPU's feature flags from the text of /proc/cpuinfo (None where it names none)."""
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return None
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        flags = cpu_flags(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        flags = None
+    if flags is None:  # not Linux: oneDNN's check is what there is
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return bool(flags & NATIVE_BF16_FLAGS) and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 @lru_cache
 def bf16_is_fast(device: torch.device) -> bool:
     """Whether bfloat16 matmuls run natively here (a recent GPU, or a CPU with AVX512-BF16/AMX)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return device.type == "cpu" and _cpu_has_native_bf16()
 
 
 def uses_bf16(device: torch.device, requested: bool) -> bool:

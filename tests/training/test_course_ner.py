@@ -36,6 +36,15 @@ def test_splits_are_deterministic_and_held_out_titles_never_train() -> None:
     )
 
 
+def test_the_original_titles_train_and_are_never_held_out() -> None:
+    # Seed 1's draw of catalog titles holds out "Data Structures and Algorithms", an original one.
+    splits = build_splits(seed=1, train_size=500, held_out_size=200)
+    trained_names = {name for example in splits.train for name in example.names()}
+    assert set(ORIGINAL_TITLES) <= trained_names
+    assert not {t.lower() for t in ORIGINAL_TITLES} & {t.lower() for t in splits.held_out_titles}
+    assert not trained_names & splits.held_out_titles
+
+
 def test_the_held_out_split_alone_is_the_one_training_holds_out() -> None:
     from training.course_ner.data import held_out_split
 

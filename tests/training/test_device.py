@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from shared.config import get_settings
-from training.device import NoCudaError, bf16_is_fast, get_device, training_autocast
+from training.device import (
+    NATIVE_BF16_FLAGS,
+    NoCudaError,
+    bf16_is_fast,
+    cpu_flags,
+    get_device,
+    training_autocast,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +53,13 @@ def test_training_autocast_is_bf16_only_where_the_hardware_has_it() -> None:
         plain = layer(torch.ones(1, 4))
     assert fast.dtype == (torch.bfloat16 if bf16_is_fast(cpu) else torch.float32)
     assert plain.dtype == torch.float32
+
+
+def test_only_cpus_with_bf16_instructions_count_as_native() -> None:
+    skylake = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw avx512vl avx512dq\n"
+    sapphire_rapids = "flags\t\t: avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    graviton3 = "Features\t: fp asimd sve bf16 i8mm\n"
+    assert not cpu_flags(skylake) & NATIVE_BF16_FLAGS  # AVX512 alone: bfloat16 is emulated
+    assert cpu_flags(sapphire_rapids) & NATIVE_BF16_FLAGS
+    assert cpu_flags(graviton3) & NATIVE_BF16_FLAGS
+    assert cpu_flags("model name\t: something\n") is None

@@ -68,7 +68,19 @@ def test_loss_mask_covers_exactly_the_answer_and_truncation_keeps_it(tiny_gpt2_d
     ]
     assert tokenizer.decode(answer_ids[:-1]) == " Rollo"
     assert answer_ids[-1] == tokenizer.eos_token_id
-    assert "Rollo" in encoder.prompt_only(EXAMPLE, room_for_answer=24)
+
+
+def test_the_prompt_scored_by_em_and_f1_is_cut_without_looking_at_the_answer(tiny_gpt2_dir: Path) -> None:
+    encoder = Encoder(AutoTokenizer.from_pretrained(tiny_gpt2_dir), max_length=96)
+    prompt = encoder.prompt_only(EXAMPLE, room_for_answer=24)
+    elsewhere = {
+        **EXAMPLE,
+        "answers": {"text": ["Filler"], "answer_start": [EXAMPLE["context"].rindex("Filler")]},
+    }
+    assert encoder.prompt_only(elsewhere, room_for_answer=24) == prompt
+    assert prompt.startswith("Context: The Normans were in Normandy.")
+    assert "Rollo" not in prompt  # the answer lies past the window: the model cannot be told where
+    assert len(encoder.tokenizer(prompt)["input_ids"]) <= 96 - 24
 
 
 def test_collate_pads_to_the_longest_in_the_batch() -> None:

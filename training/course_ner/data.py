@@ -377,7 +377,11 @@ def _divide(rng: random.Random) -> _Division:
     real = catalog_titles()
     rng.shuffle(real)
     cut = int(len(real) * HELD_OUT_TITLE_SHARE)
-    held_out_titles, train_real = real[:cut], real[cut:]
+    # The original exercise's titles always train (10 sentences each, `_featuring`): three are
+    # catalog titles too, and one the draw holds out would be both trained and scored.
+    originals = {title.lower() for title in ORIGINAL_TITLES}
+    held_out_titles = [title for title in real[:cut] if title.lower() not in originals]
+    train_real = real[cut:]
     train_titles = train_real + generated_titles() + ORIGINAL_TITLES
     never_train = {title.lower() for title in held_out_titles} | unseen_titles()
     train_titles = [t for t in dict.fromkeys(train_titles) if t.lower() not in never_train]

@@ -1,7 +1,9 @@
 """Prompt and target tokens for each question, loss masked to the answer, dynamic padding.
 
-A context too long for the model's window is cut to a window of tokens that contains the
-answer (and counted), never dropped and never cut blindly from the end.
+A context too long for the model's window is cut, and counted. For training (and the evaluation
+loss, which scores the answer's tokens) the window holds the answer; for the generated answers
+that EM and F1 score it is the context's first tokens, chosen without looking at the answer: a
+window centred on the known answer would tell the model where it is.
 """
 
 from __future__ import annotations
@@ -56,12 +58,16 @@ class Encoder:
         return {"input_ids": input_ids, "labels": labels}
 
     def prompt_only(self, example: dict[str, Any], room_for_answer: int) -> str:
-        """The prompt alone, leaving ``room_for_answer`` tokens of the window for generation."""
+        """The prompt alone, leaving ``room_for_answer`` tokens of the window for generation; a long
+        context keeps its first tokens, whatever the answer (which may then be cut off)."""
         frame = self.tokenizer(prompt_text("", example["question"]), add_special_tokens=False)["input_ids"]
         budget = max(16, self.max_length - room_for_answer - len(frame) - 2)
-        context = self.fit_context(
-            example["context"], example["answers"]["answer_start"][0], example["answers"]["text"][0], budget
-        )
+        encoded = self.tokenizer(example["context"], add_special_tokens=False, return_offsets_mapping=True)
+        offsets = encoded["offset_mapping"]
+        context = example["context"]
+        if len(offsets) > budget:
+            self.truncated += 1
+            context = context[: offsets[budget - 1][1]]
         return prompt_text(context, example["question"])
 
 
