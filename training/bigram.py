@@ -18,6 +18,7 @@ from tqdm import tqdm
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from training.cli import user_errors_exit
 from training.text_corpus import Corpus, load_corpus
 
 COUNTS_FILE = "bigram_counts.json"
@@ -66,6 +67,7 @@ def ensure_trained(store: ModelStore) -> ModelVersion:
     return store.served_version(ModelName.BIGRAM) or train(store)
 
 
+@user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -24,6 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from shared.config import LLMBase, get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from training.cli import user_errors_exit
 from training.text_corpus import detokenize, load_corpus
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def ensure_imported(store: ModelStore) -> ModelVersion:
     return store.served_version(ModelName.LLM) or import_base(store)
 
 
+@user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

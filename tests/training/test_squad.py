@@ -11,6 +11,7 @@ from transformers import AutoTokenizer
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training import llm_base
+from training.cli import UsageError
 from training.device import bf16_is_fast
 from training.squad import FinetuneConfig, TrainingCancelled, finetune
 from training.squad.data import flatten, load_squad, split_by_article
@@ -55,6 +56,9 @@ def test_flatten_and_split_of_official_json() -> None:
     train, held_out = split_by_article(rows, 2, seed=0)
     assert len(held_out) == 2
     assert sorted(train + held_out) == list("ABCDE")
+    for every_or_none in (5, 0):  # no article left to train on, or none to evaluate
+        with pytest.raises(UsageError, match="between 1 and 4"):
+            split_by_article(rows, every_or_none, seed=0)
 
 
 def test_loss_mask_covers_exactly_the_answer_and_truncation_keeps_it(tiny_gpt2_dir: Path) -> None:

@@ -7,14 +7,16 @@ import logging
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
+from training.cli import positive_int, user_errors_exit
 from training.course_ner.train import NerTrainingConfig, train
 
 
+@user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=NerTrainingConfig.epochs)
+    parser.add_argument("--epochs", type=positive_int, default=NerTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=NerTrainingConfig.seed)
-    parser.add_argument("--train-size", type=int, default=NerTrainingConfig.train_size)
+    parser.add_argument("--train-size", type=positive_int, default=NerTrainingConfig.train_size)
     parser.add_argument("--learning-rate", type=float, default=NerTrainingConfig.learning_rate)
     parser.add_argument(
         "--fp32", action="store_true", help="no bfloat16 autocast, even where the hardware has it"
@@ -27,7 +29,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--ensemble-size",
-        type=int,
+        type=positive_int,
         default=NerTrainingConfig.ensemble_size,
         help="models trained and averaged (default %(default)s; 1 trains in half the time)",
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
+from training.cli import user_errors_exit
 from training.course_ner.challenge import apart_sets, challenge_examples, unseen_examples
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import held_out_split
@@ -30,6 +31,7 @@ from training.course_ner.scoring import score_with_mistakes
 TEST_SETS = ("apart-4", "apart-5")
 
 
+@user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--version", default=None, help="a version id (default: the served one)")

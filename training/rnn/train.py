@@ -15,6 +15,7 @@ from tqdm import tqdm
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from training.cli import positive_int, user_errors_exit
 from training.device import get_device
 from training.plots import save_loss_plot
 from training.rnn.model import LstmConfig, Vocabulary, WordLstm, save
@@ -116,12 +117,13 @@ def ensure_trained(store: ModelStore) -> ModelVersion:
     return store.served_version(ModelName.RNN) or train(store)
 
 
+@user_errors_exit
 def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Train the word-level LSTM generator and publish a version.")
     parser.add_argument("--corpus", type=Path, help="a UTF-8 text file (default: the corpus in DATA_DIR)")
-    parser.add_argument("--epochs", type=int, default=RnnTrainingConfig.epochs)
+    parser.add_argument("--epochs", type=positive_int, default=RnnTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=RnnTrainingConfig.seed)
     args = parser.parse_args()
     config = RnnTrainingConfig(epochs=args.epochs, seed=args.seed)

@@ -15,9 +15,13 @@ from tqdm import tqdm
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
+from training.cli import user_errors_exit
 from training.squad.loop import FinetuneConfig, finetune
 
+CHOICES = {"dataset": ["squad"], "source": ["local", "hub"]}
 
+
+@user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -28,10 +32,13 @@ def main() -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
         else:
             kind = {"int": int, "float": float}.get(str(field.type), str)
-            parser.add_argument(flag, type=kind, default=field.default)
+            parser.add_argument(flag, type=kind, default=field.default, choices=CHOICES.get(field.name))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    config = FinetuneConfig(**vars(args))
+    try:
+        config = FinetuneConfig(**vars(args))
+    except ValueError as error:
+        parser.error(str(error))
     with tqdm(total=config.max_steps, desc="squad") as bar:
 
         def show(progress: dict) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from datasets import Dataset
 
 from shared.data_files import DataFile, read_bytes, sha256_of
+from training.cli import UsageError
 
 HUB_DATASET = "rajpurkar/squad"
 
@@ -55,6 +56,10 @@ def split_by_article(
     rows: list[dict[str, Any]], eval_articles: int, seed: int
 ) -> tuple[list[str], list[str]]:
     titles = sorted({row["title"] for row in rows})
+    if not 0 < eval_articles < len(titles):
+        raise UsageError(
+            f"eval_articles must be between 1 and {len(titles) - 1} (the data has {len(titles)})"
+        )
     random.Random(seed).shuffle(titles)
     return sorted(titles[eval_articles:]), sorted(titles[:eval_articles])
 

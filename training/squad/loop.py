@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from training.cli import UsageError
 from training.device import get_device, training_autocast, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.plots import save_loss_plot
@@ -59,6 +60,28 @@ class FinetuneConfig:
     source: Literal["local", "hub"] = "local"
     eval_articles: int = 8
     mixed_precision: bool = True  # bf16 autocast where native; False: fp32 everywhere
+
+    def __post_init__(self) -> None:
+        at_least = {
+            "max_steps": 1,
+            "batch_size": 1,
+            "grad_accum_steps": 1,
+            "warmup_steps": 0,
+            "eval_questions": 0,
+            "eval_every": 0,
+            "eval_batch_size": 1,
+            "max_seq_len": 64,
+            "eval_articles": 1,
+        }
+        for name, least in at_least.items():
+            if getattr(self, name) < least:
+                raise UsageError(f"{name} must be at least {least}, not {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise UsageError(f"learning_rate must be above 0, not {self.learning_rate}")
+        if self.dataset != "squad":
+            raise UsageError(f"dataset must be 'squad', not {self.dataset!r}")
+        if self.source not in ("local", "hub"):
+            raise UsageError(f"source must be 'local' or 'hub', not {self.source!r}")
 
 
 def learning_rate_factor(step: int, warmup: int, total: int) -> float:

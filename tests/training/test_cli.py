@@ -1,0 +1,28 @@
+"""A training CLI given a bad setting or a missing file says so in one line, not a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from shared.config import PROJECT_ROOT
+
+BAD_COMMANDS = [
+    (["training.squad", "--max-steps", "0"], "max_steps must be at least 1, not 0"),
+    (["training.squad", "--source", "Hub"], "invalid choice: 'Hub'"),
+    (["training.rnn", "--epochs", "0"], "must be at least 1, not 0"),
+    (["training.course_ner", "--ensemble-size", "0"], "must be at least 1, not 0"),
+    (["training.bigram", "--corpus", "/no/such/corpus.txt"], "error: [Errno 2] No such file or directory"),
+]
+
+
+@pytest.mark.parametrize(("command", "message"), BAD_COMMANDS)
+def test_a_bad_setting_or_missing_file_exits_2_with_a_message(command: list[str], message: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", *command], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
