@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import httpx
-import torch
 
 from bench.own_platform import inference_platform
 from shared.config import get_settings
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore
+from training.device import get_device
 
 CASES = {
     ModelName.COURSE_EXTRACTOR: (
@@ -54,7 +54,8 @@ def in_process_rate(model: ModelName, body: dict, batch_size: int, total: int, s
     import importlib
 
     predictor = importlib.import_module(REGISTRY[model].predictor).load(
-        store.served_version(model), torch.device("cpu")
+        store.served_version(model),
+        get_device(),  # where the worker runs it
     )
     predictor.predict_batch([body])  # warm-up
     started = time.perf_counter()

@@ -1,9 +1,10 @@
 """What does the echo member cost at inference? Seconds per batch, with and without it.
 
-Loads a course-extractor version (the served one by default; it must have an echo member) as
-the inference worker does, and times one batch of 1, 8 and 32 texts, each a short sentence or a
-text at the MAX_TEXT_CHARS limit, by the encoder members alone and with the echo member voting.
-Prints the seconds, their ratio, and the share of INFERENCE_TIME_LIMIT a batch takes.
+Loads a course-extractor version (the served one by default) as the inference worker does, on
+DEVICE, and times one batch of 1, 8 and 32 texts, each a short sentence or a text at the
+MAX_TEXT_CHARS limit, by the encoder members alone and, where the version has an echo member,
+with it voting. Prints the seconds, their ratio, and the share of INFERENCE_TIME_LIMIT a batch
+takes.
 
     python -m bench.extractor_latency [--version ID] [--repeats 3] [--batch-sizes 1 8 32]
 """
@@ -17,6 +18,7 @@ from dataclasses import replace
 from shared.config import get_settings
 from shared.model_store import ModelStore
 from training.course_ner.extractor import Extractor, chosen_version, load_extractor
+from training.device import get_device
 
 SENTENCE = "I'm enrolled in Operating Systems and Advanced Mathematics this term."
 
@@ -52,18 +54,21 @@ def main() -> None:
         version = chosen_version(store, args.version)
     except LookupError as error:
         raise SystemExit(str(error)) from None
-    extractor = load_extractor(version)
-    if extractor.echo is None:
-        raise SystemExit(f"{version.version} has no echo member: train one with --echo-member")
+    extractor = load_extractor(version).to(get_device())
     encoders = replace(extractor, echo=None)
     limit = settings.inference_time_limit
-    print(f"course-extractor {version.version}; INFERENCE_TIME_LIMIT={limit} s")
+    print(f"course-extractor {version.version} on {get_device()}; INFERENCE_TIME_LIMIT={limit} s")
+    if extractor.echo is None:
+        print("(no echo member in this version: the encoders alone; train one with --echo-member)")
     print(f"{'texts':>5} {'chars':>6} {'encoders s':>11} {'with echo s':>12} {'echo/enc':>9} {'of limit':>9}")
     for length in (len(SENTENCE), settings.max_text_chars):
         text = SENTENCE if length == len(SENTENCE) else long_text(length)
         for batch in args.batch_sizes:
             texts = [text] * batch
             alone = seconds_per_batch(encoders, texts, args.repeats)
+            if extractor.echo is None:
+                print(f"{batch:>5} {len(text):>6} {alone:11.3f} {'-':>12} {'-':>9} {alone / limit:9.0%}")
+                continue
             voted = seconds_per_batch(extractor, texts, args.repeats)
             print(
                 f"{batch:>5} {len(text):>6} {alone:11.3f} {voted:12.3f} "

@@ -80,3 +80,24 @@ def test_rnn_trains_generates_and_reloads(tmp_path: Path, corpus_file: Path) -> 
     assert len(tokenize(first[0]["generated_text"])) == 7
     assert first[1]["generated_text"].startswith("Nonexistent")
     assert "<unk>" not in first[0]["generated_text"]
+
+
+def test_held_out_perplexity_read_a_few_windows_at_a_time_is_that_of_one_pass() -> None:
+    import math
+
+    import torch
+
+    from training.rnn.model import LstmConfig, WordLstm
+    from training.rnn.train import _windows, perplexity
+
+    torch.manual_seed(0)
+    model = WordLstm(LstmConfig(vocab_size=50, embedding_dim=8, hidden_dim=16)).eval()
+    ids = torch.randint(0, 50, (1000,))
+    inputs, targets = _windows(ids, 16)
+    with torch.no_grad():
+        logits, _ = model(inputs)
+        one_pass = math.exp(
+            float(torch.nn.functional.cross_entropy(logits.reshape(-1, 50), targets.reshape(-1)))
+        )
+    assert perplexity(model, ids, length=16, windows_per_pass=7) == pytest.approx(one_pass, rel=1e-5)
+    assert perplexity(model, ids, length=16, windows_per_pass=7) > 1

@@ -26,6 +26,7 @@ from training.course_ner.data import held_out_split
 from training.course_ner.examples import marked_file
 from training.course_ner.extractor import chosen_version, load_extractor
 from training.course_ner.scoring import score_with_mistakes
+from training.device import get_device
 
 # Sets only ever scored: once their mistakes are read, they guide changes and stop being tests.
 TEST_SETS = ("apart-4", "apart-5")
@@ -57,7 +58,7 @@ def main() -> None:
         version = chosen_version(store, args.version)
     except LookupError as error:
         raise SystemExit(str(error)) from None
-    extractor = load_extractor(version)
+    extractor = load_extractor(version).to(get_device())
     training = version.metadata.get("training", {})
     config = NerTrainingConfig()
     held_out = held_out_split(

@@ -42,12 +42,18 @@ def _windows(ids: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor
 
 
 @torch.no_grad()
-def perplexity(model: WordLstm, ids: torch.Tensor, length: int = 64) -> float:
+def perplexity(model: WordLstm, ids: torch.Tensor, length: int = 64, windows_per_pass: int = 32) -> float:
+    """exp of the mean token loss, a few windows at a time: the logits of a whole held-out part
+    at once (windows x length x vocabulary) would take gigabytes for a large corpus."""
     model.eval()
     inputs, targets = _windows(ids, length)
-    logits, _ = model(inputs)
-    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-    return math.exp(float(loss))
+    total = 0.0
+    for start in range(0, len(inputs), windows_per_pass):
+        logits, _ = model(inputs[start : start + windows_per_pass])
+        chunk = targets[start : start + windows_per_pass]
+        flat = logits.reshape(-1, logits.shape[-1])
+        total += float(nn.functional.cross_entropy(flat, chunk.reshape(-1), reduction="sum"))
+    return math.exp(total / targets.numel())
 
 
 def train(
