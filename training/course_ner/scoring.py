@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tqdm import tqdm
+
 from training.course_ner.data import Example
 from training.course_ner.extractor import Extractor
 
@@ -28,9 +30,17 @@ def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str
     }
 
 
+SCORING_CHUNK = 256  # sentences predicted between two updates of the progress bar
+
+
 def score_with_mistakes(extractor: Extractor, examples: list[Example]) -> tuple[dict[str, float], list[str]]:
     """Entity scores on the examples, and each sentence whose names were not exactly the expected."""
-    predicted = extractor.predict([e.text for e in examples])
+    texts, predicted = [e.text for e in examples], []
+    # A bar on a terminal only (disable=None): scoring all the sets takes minutes on a CPU.
+    with tqdm(total=len(texts), desc="scoring", unit="sentence", disable=None, leave=False) as bar:
+        for start in range(0, len(texts), SCORING_CHUNK):
+            predicted += extractor.predict(texts[start : start + SCORING_CHUNK])
+            bar.update(len(texts[start : start + SCORING_CHUNK]))
     gold = [e.names() for e in examples]
     mistakes = [
         f"{e.text!r}\n    expected {g}\n    found    {p}"

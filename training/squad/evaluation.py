@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from training.squad.features import Encoder
 
@@ -54,7 +55,9 @@ def generate_answers(
     model.eval()
     tokenizer.padding_side = tokenizer.truncation_side = "left"
     answers = []
-    for start in range(0, len(examples), batch_size):
+    starts = range(0, len(examples), batch_size)
+    # A bar on a terminal only (disable=None): a worker's log gets the job's progress instead.
+    for start in tqdm(starts, desc="answering held-out questions", unit="batch", disable=None, leave=False):
         prompts = [
             encoder.prompt_only(example, max_new_tokens) for example in examples[start : start + batch_size]
         ]

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError
@@ -97,7 +98,17 @@ def base_version(store: ModelStore) -> ModelVersion:
 
     ensure_imported(store)
     bases = [v for v in store.versions(ModelName.LLM) if v.metadata.get("kind") == "base"]
-    return bases[-1] if bases else store.versions(ModelName.LLM)[-1]
+    chosen = bases[-1] if bases else store.versions(ModelName.LLM)[-1]
+    wanted = get_settings().llm_base.value
+    if chosen.metadata.get("base") != wanted:
+        logger.warning(
+            "fine-tuning %s (%s), the newest base in the store, though LLM_BASE is %s:"
+            " `python -m training.llm_base` imports that one, and fine-tunes then start from it",
+            chosen.version,
+            chosen.metadata.get("base"),
+            wanted,
+        )
+    return chosen
 
 
 def _forever(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
