@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
@@ -94,7 +97,21 @@ async def _queue_unavailable(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a validation error echoes the request's input,
+    which may hold a lone surrogate ("\\ud800") that UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return AsciiJSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     for infrastructure_error in (redis.RedisError, OperationalError, ConnectionError, TimeoutError):
         app.add_exception_handler(infrastructure_error, _queue_unavailable)
