@@ -52,9 +52,8 @@ def _cpu_has_native_bf16() -> bool:
         flags = cpu_flags(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
     except OSError:
         flags = None
-    if flags is None:  # not Linux: oneDNN's check is what there is
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return bool(flags & NATIVE_BF16_FLAGS) and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    has_instructions = flags is None or bool(flags & NATIVE_BF16_FLAGS)  # not Linux: oneDNN's check alone
+    return has_instructions and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 @lru_cache

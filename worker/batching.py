@@ -59,7 +59,6 @@ class BatchScheduler:
         self._lock = threading.Lock()
         self.batch_sizes: Counter[int] = Counter()
         self.dropped = 0  # inputs whose callers gave up before they ran
-        self.retried_alone = 0  # inputs run again one by one after their batch failed
 
     def submit(
         self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
@@ -138,7 +137,6 @@ class BatchScheduler:
         except Exception as error:  # every waiting job must hear about the failure
             logger.exception("batch of %d for %s failed", len(batch), model.value)
             if len(batch) > 1 and not streamed:
-                self.retried_alone += len(batch)
                 for pending in batch:
                     self._answer(model, [pending])
                 return

@@ -16,22 +16,18 @@ from typing import Any
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.signals import task_failure, worker_ready
 
-import worker.tasks.training  # noqa: F401  (registers the tasks)
 from shared.celery_app import create_celery_app
 from shared.jobs import JobStatus, Queue, TaskName
 from shared.logging_setup import configure_logging
 from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
 from worker.runtime import get_runtime
+from worker.tasks.training import LOST_MESSAGE  # (importing it registers the tasks)
 
 configure_logging()
 logger = logging.getLogger(__name__)
 
 app = create_celery_app(role=Queue.TRAINING)
-
-LOST_MESSAGE = (
-    "the training process was lost mid-run (killed or out of memory); no model version was published"
-)
 
 
 @task_failure.connect

@@ -39,8 +39,9 @@ def score_with_mistakes(extractor: Extractor, examples: list[Example]) -> tuple[
     # A bar on a terminal only (disable=None): scoring all the sets takes minutes on a CPU.
     with tqdm(total=len(texts), desc="scoring", unit="sentence", disable=None, leave=False) as bar:
         for start in range(0, len(texts), SCORING_CHUNK):
-            predicted += extractor.predict(texts[start : start + SCORING_CHUNK])
-            bar.update(len(texts[start : start + SCORING_CHUNK]))
+            chunk = texts[start : start + SCORING_CHUNK]
+            predicted += extractor.predict(chunk)
+            bar.update(len(chunk))
     gold = [e.names() for e in examples]
     mistakes = [
         f"{e.text!r}\n    expected {g}\n    found    {p}"

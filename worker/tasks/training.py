@@ -19,6 +19,10 @@ from shared.jobs import TaskName
 from worker.job_task import JobCancelledError, JobTask
 from worker.runtime import get_runtime
 
+LOST_MESSAGE = (
+    "the training process was lost mid-run (killed or out of memory); no model version was published"
+)
+
 
 class TrainingTimeLimitError(Exception):
     """The run passed TRAINING_TIME_LIMIT; it stopped at a step boundary and published nothing."""
@@ -41,7 +45,7 @@ def time_limit_check(limit_s: float, clock: Callable[[], float] = time.monotonic
 class FinetuneTask(JobTask):
     abstract = True
     run_again_when_redelivered = False
-    lost_message = "the training run was lost mid-run (its worker died); no model version was published"
+    lost_message = LOST_MESSAGE
 
 
 # Celery's hard time limit is only a backstop for a step that never returns: the loop stops
