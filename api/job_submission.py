@@ -60,7 +60,7 @@ async def submit_job(
         fingerprint = _fingerprint(job_type, job_input)
         bound = await store.claim_idempotency_key(owner, idempotency_key, record.job_id, fingerprint)
         if bound is not None:
-            await store.delete(record.job_id, job_type)
+            await store.delete(record)
             existing_id, _, existing_fingerprint = bound.partition(":")
             if existing_fingerprint != fingerprint:
                 raise IdempotencyConflictError(
@@ -94,4 +94,4 @@ async def _forget(store: AsyncJobStore, record: JobRecord, idempotency_key: str 
     with contextlib.suppress(Exception):
         if idempotency_key:
             await store.release_idempotency_key(record.owner, idempotency_key, record.job_id)
-        await store.delete(record.job_id, record.type)
+        await store.delete(record)

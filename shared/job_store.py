@@ -64,6 +64,19 @@ def events_key(job_id: str) -> str:
     return f"job:{job_id}:events"
 
 
+def owner_index_key(owner: str, job_type: JobType | None = None) -> str:
+    """The ids of one owner's jobs (of one type, if given), scored by creation time, so that
+    listing reads one owner's jobs, not every job."""
+    key = f"{INDEX_KEY}:owner:{owner}"
+    return f"{key}:type:{job_type.value}" if job_type else key
+
+
+def index_keys(record: JobRecord) -> tuple[str, ...]:
+    """Every index a job is listed in: all jobs (for the workers' orphan scan), its owner's, and
+    its owner's of its type."""
+    return INDEX_KEY, owner_index_key(record.owner), owner_index_key(record.owner, record.type)
+
+
 def idempotency_key(owner: str, key: str) -> str:
     return f"idempotency:{owner}:{key}"
 
@@ -322,17 +335,20 @@ class AsyncJobStore:
                 events_key(record.job_id), {"event": json.dumps({"type": "status", "status": "queued"})}
             )
             pipe.expire(events_key(record.job_id), self.ttl)
-            pipe.zadd(INDEX_KEY, {record.job_id: score})
-            pipe.zremrangebyscore(INDEX_KEY, "-inf", score - self.ttl)
+            for index in index_keys(record):
+                pipe.zadd(index, {record.job_id: score})
+                pipe.zremrangebyscore(index, "-inf", score - self.ttl)
+                pipe.expire(index, self.ttl)
             count_job(pipe, record.type.value, "submitted")
             await pipe.execute()
 
-    async def delete(self, job_id: str, job_type: JobType) -> None:
+    async def delete(self, record: JobRecord) -> None:
         """Forget a job that was never published (its submission is not counted either)."""
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(job_key(job_id), events_key(job_id))
-            pipe.zrem(INDEX_KEY, job_id)
-            pipe.hincrby(COUNTS_KEY, f"{job_type.value}:submitted", -1)
+            pipe.delete(job_key(record.job_id), events_key(record.job_id))
+            for index in index_keys(record):
+                pipe.zrem(index, record.job_id)
+            pipe.hincrby(COUNTS_KEY, f"{record.type.value}:submitted", -1)
             await pipe.execute()
 
     async def count_cancelled(self, job_type: JobType) -> None:
@@ -371,13 +387,18 @@ class AsyncJobStore:
     async def list(
         self, *, status: JobStatus | None, job_type: JobType | None, owner: str, limit: int, offset: int
     ) -> tuple[list[JobRecord], bool]:
-        """Newest first; returns the page and whether more match after it."""
+        """Newest first; returns the page and whether more match after it.
+
+        Reads only the owner's index (of the type, when one is asked for): a status filter is
+        the only one that reads records it then skips.
+        """
+        index = owner_index_key(owner, job_type)
         matched: list[JobRecord] = []
         skipped = 0
         chunk = 200
         start = 0
         while True:
-            ids = await self.client.zrevrange(INDEX_KEY, start, start + chunk - 1)
+            ids = await self.client.zrevrange(index, start, start + chunk - 1)
             if not ids:
                 return matched, False
             start += chunk
@@ -389,9 +410,7 @@ class AsyncJobStore:
                 if not raw:
                     continue
                 record = JobRecord.from_hash(raw)
-                if record.owner != owner:
-                    continue
-                if (status and record.status is not status) or (job_type and record.type is not job_type):
+                if record.owner != owner or (status and record.status is not status):
                     continue
                 if skipped < offset:
                     skipped += 1

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from shared.job_store import AsyncJobStore, JobRecord, JobStore, now_iso
+from shared.job_store import INDEX_KEY, AsyncJobStore, JobRecord, JobStore, now_iso, owner_index_key
 from shared.jobs import JobStatus, JobType, Queue
 
 
@@ -145,6 +145,35 @@ def test_list_is_newest_first_and_scoped_to_owner(stores: tuple[JobStore, AsyncS
     rest, more = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=3)
     assert [r.job_id for r in rest] == [records[1].job_id, records[0].job_id]
     assert not more
+
+
+def test_each_owner_and_type_has_an_index_that_listing_reads(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    owner = uuid.uuid4().hex
+    generated = [make_record(JobType.GENERATE, owner=owner) for _ in range(2)]
+    extracted = make_record(JobType.EXTRACT_COURSE_NAMES, owner=owner)
+    others = make_record(JobType.GENERATE, owner=uuid.uuid4().hex)
+    for record in [*generated, extracted, others]:
+        async_store.create(record)
+    redis = sync_store.client
+
+    assert set(redis.zrange(owner_index_key(owner), 0, -1)) == {r.job_id for r in [*generated, extracted]}
+    assert set(redis.zrange(owner_index_key(owner, JobType.GENERATE), 0, -1)) == {r.job_id for r in generated}
+    assert 0 < redis.ttl(owner_index_key(owner)) <= 600
+    page, more = async_store.list(
+        status=None, job_type=JobType.EXTRACT_COURSE_NAMES, owner=owner, limit=10, offset=0
+    )
+    assert [r.job_id for r in page] == [extracted.job_id] and not more
+
+    sync_store.start(generated[0].job_id, worker="w1")
+    running, _ = async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
+    assert [r.job_id for r in running] == [generated[0].job_id]
+
+    async_store.delete(extracted)
+    for index in (INDEX_KEY, owner_index_key(owner), owner_index_key(owner, JobType.EXTRACT_COURSE_NAMES)):
+        assert redis.zscore(index, extracted.job_id) is None
 
 
 def test_a_long_wait_outlasts_the_client_socket_timeout(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
