@@ -19,6 +19,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from shared.job_metrics import COUNTS_KEY, count_job, observe, seconds_between
 from shared.jobs import JobStatus, JobType, Queue
@@ -29,6 +32,10 @@ INDEX_KEY = "jobs:index"
 MAX_BLOCK_MS = 4_000
 SOCKET_TIMEOUT_S = 10
 STREAM_MAXLEN = 10_000
+# A worker that cannot reach Redis keeps trying this long before it gives up on writing a job's
+# progress or outcome: a Redis restart (loading its append-only file) outlasts redis-py's own few
+# seconds of retries, and a job whose outcome is not written stays "running" until it expires.
+WORKER_REDIS_OUTAGE_SECONDS = 60
 WORKER_HEARTBEAT_PREFIX = "workers"
 
 # KEYS: job hash, events stream. ARGV: allowed current statuses ("" = any), new status, ttl,
@@ -93,6 +100,16 @@ return 0
 
 def heartbeat_key(queue: Queue, hostname: str) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}:{hostname}"
+
+
+def retry_for(outage_seconds: float, base: float = 0.1, cap: float = 2.0) -> Retry:
+    """Reconnect attempts (on connection errors and timeouts) whose pauses add up to
+    ``outage_seconds``: 0.1 s, 0.2 s, ... then every ``cap`` seconds."""
+    retries, waited = 0, 0.0
+    while waited < outage_seconds:
+        waited += min(cap, base * 2**retries)
+        retries += 1
+    return Retry(ExponentialBackoff(cap=cap, base=base), retries)
 
 
 def now_iso() -> str:
@@ -200,8 +217,11 @@ class JobStore:
         self._transition = client.register_script(_TRANSITION_LUA)
 
     @classmethod
-    def from_url(cls, url: str, ttl: int) -> JobStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3), ttl)
+    def from_url(cls, url: str, ttl: int, outage_seconds: float = WORKER_REDIS_OUTAGE_SECONDS) -> JobStore:
+        client = redis.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=3, retry=retry_for(outage_seconds)
+        )
+        return cls(client, ttl)
 
     def get(self, job_id: str) -> JobRecord | None:
         raw = self.client.hgetall(job_key(job_id))
@@ -319,6 +339,9 @@ class AsyncJobStore:
             socket_connect_timeout=3,
             socket_timeout=SOCKET_TIMEOUT_S,
             max_connections=2000,
+            # A pooled connection that Redis closed (a restart) fails once and is made anew, so
+            # the first requests after Redis is back get answers, not 503s.
+            retry=AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         )
         return cls(client, ttl)
 

@@ -2,6 +2,8 @@
 
 - kill -9 of the inference worker while it runs a job: the job is delivered again and succeeds;
 - Redis killed and restarted while jobs wait in the queue: with the AOF Redis every one completes;
+- Redis down for longer than a client's own reconnect attempts while a job runs: the job's outcome
+  is written once Redis is back, not lost with the job left running, and the worker goes on;
 - kill -9 of the training worker mid-run: the job fails with a clear error and the served model
   version and the store are unchanged;
 - an inference job past INFERENCE_TIME_LIMIT fails (504 when waited for) with a message naming it.
@@ -19,6 +21,8 @@ import pytest
 
 from launcher.local_platform import Platform, base_env
 from tests.conftest import wait_for_job
+
+REDIS_OUTAGE_SECONDS = 15
 
 
 @pytest.fixture
@@ -80,6 +84,29 @@ def test_queued_jobs_survive_a_redis_restart(fresh: Platform) -> None:
         fresh.start_inference_worker()
         for job_id in job_ids:
             assert wait_for_job(api, job_id, timeout=120)["status"] == "succeeded"
+
+
+def test_a_job_that_ends_while_redis_is_down_is_recorded_when_it_is_back(fresh: Platform) -> None:
+    fresh.start_inference_worker()
+    fresh.wait_ready_for("inference")
+    with fresh.client(timeout=30) as api:
+        payload = {"model": "llm", "start_word": "Once", "length": 200, "seed": 5}
+        job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
+        wait_for_status(api, job_id, "running", timeout=60)
+        fresh.processes["redis"].kill()
+        # longer than redis-py's own retries (about 5 s), shorter than the store's outage budget
+        time.sleep(REDIS_OUTAGE_SECONDS)
+        fresh.start_redis(append_only=True)
+
+        # the API's pooled connections to the old Redis are made anew, not answered with 503
+        assert api.get(f"/jobs/{job_id}").status_code == 200
+        job = wait_for_job(api, job_id, timeout=90)
+        assert job["status"] == "succeeded", json.dumps(job)
+        assert job["result"]["generated_text"].startswith("Once")
+        # the same worker reconnected to the broker and takes new jobs
+        short = {"type": "generate", "input": {"model": "bigram", "start_word": "the", "length": 3}}
+        assert wait_for_job(api, api.post("/jobs", json=short).json()["job_id"], 25)["status"] == "succeeded"
+        assert fresh.processes["inference"].popen.poll() is None
 
 
 @pytest.fixture
