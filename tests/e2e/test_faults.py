@@ -92,9 +92,9 @@ def test_a_job_that_ends_while_redis_is_down_is_recorded_when_it_is_back(fresh: 
     with fresh.client(timeout=30) as api:
         payload = {"model": "llm", "start_word": "Once", "length": 200, "seed": 5}
         job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
-        wait_for_status(api, job_id, "running", timeout=60)
+        started_at = wait_for_status(api, job_id, "running", timeout=60)["started_at"]
         fresh.processes["redis"].kill()
-        # longer than redis-py's own retries (about 5 s), shorter than the store's outage budget
+        # longer than redis-py's own retries (about 5 s), shorter than the workers' outage budget
         time.sleep(REDIS_OUTAGE_SECONDS)
         fresh.start_redis(append_only=True)
 
@@ -103,6 +103,7 @@ def test_a_job_that_ends_while_redis_is_down_is_recorded_when_it_is_back(fresh: 
         job = wait_for_job(api, job_id, timeout=90)
         assert job["status"] == "succeeded", json.dumps(job)
         assert job["result"]["generated_text"].startswith("Once")
+        assert job["started_at"] == started_at, "the outcome was lost and the job ran again"
         # the same worker reconnected to the broker and takes new jobs
         short = {"type": "generate", "input": {"model": "bigram", "start_word": "the", "length": 3}}
         assert wait_for_job(api, api.post("/jobs", json=short).json()["job_id"], 25)["status"] == "succeeded"
