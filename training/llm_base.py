@@ -118,8 +118,18 @@ def import_base(store: ModelStore, base: str | Path | None = None) -> ModelVersi
     return store.published(version)
 
 
-def ensure_imported(store: ModelStore) -> ModelVersion:
-    return store.served_version(ModelName.LLM) or import_base(store)
+def ensure_imported(store: ModelStore, base: str | Path | None = None) -> ModelVersion:
+    """The served version if it was made from ``base`` (default: LLM_BASE), a fine-tune of it
+    included; else ``base`` imported anew, served from then on: changing LLM_BASE changes the
+    served model at the next ``make run`` or ``make models``."""
+    wanted = str(base if base is not None else get_settings().llm_base.value)
+    served = store.served_version(ModelName.LLM)
+    if served is not None and served.metadata.get("base") == wanted:
+        return served
+    if served is not None:
+        found = served.metadata.get("base")
+        logger.info("the served LLM %s is of %s, LLM_BASE is %s: importing it", served.version, found, wanted)
+    return import_base(store, wanted)
 
 
 @user_errors_exit

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from shared.config import ExtractorBase
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner import NerTrainingConfig, train
@@ -148,15 +149,38 @@ def test_a_preview_is_served_until_a_full_version_replaces_it(tmp_path: Path) ->
     store = ModelStore(tmp_path)
     preview_config = NerTrainingConfig.preview_config()
     assert preview_config.ensemble_size == 1 and preview_config.epochs < NerTrainingConfig.epochs
-    with store.new_version(ModelName.COURSE_EXTRACTOR, {"training": asdict(preview_config)}) as written:
+    base = {"base": ExtractorBase.MINILM.value}
+    with store.new_version(
+        ModelName.COURSE_EXTRACTOR, {**base, "training": asdict(preview_config)}
+    ) as written:
         pass
     preview = store.published(written)
     assert is_preview(preview)
     assert ensure_preview(store) == preview  # served already: no second preview trains
-    with store.new_version(ModelName.COURSE_EXTRACTOR, {"training": asdict(NerTrainingConfig())}) as written:
+    config = {"training": asdict(NerTrainingConfig())}
+    with store.new_version(ModelName.COURSE_EXTRACTOR, {**base, **config}) as written:
         pass
     full = ensure_trained(store)  # a full version is served: nothing trains
     assert full.version == written.version and not is_preview(full)
+    # a version published before the base was recorded by name: its directory stands for it
+    legacy_base = {"base": base_source(ExtractorBase.MINILM.value)}
+    with store.new_version(ModelName.COURSE_EXTRACTOR, {**legacy_base, **config}) as written:
+        pass
+    assert ensure_trained(store).version == written.version
+
+
+def test_a_version_of_another_extractor_base_does_not_count_as_one_of_this_base(tmp_path: Path) -> None:
+    from training.course_ner.train import made_from, served_of_extractor_base
+
+    store = ModelStore(tmp_path)
+    with store.new_version(
+        ModelName.COURSE_EXTRACTOR, {"base": ExtractorBase.BERT_LARGE_CONLL.value}
+    ) as written:
+        pass
+    other = store.published(written)
+    assert made_from(other, ExtractorBase.BERT_LARGE_CONLL.value)
+    assert not made_from(other, ExtractorBase.MINILM.value)
+    assert served_of_extractor_base(store) is None  # EXTRACTOR_BASE is MiniLM here: it must train
 
 
 def test_a_word_takes_the_tag_of_its_first_piece() -> None:

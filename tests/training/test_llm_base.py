@@ -29,6 +29,27 @@ def test_import_base_from_a_local_gpt2(tiny_llm_store: ModelStore) -> None:
     assert (version.path / "model.safetensors").is_file()
 
 
+def test_a_changed_base_is_imported_and_served_once(
+    tiny_gpt2_dir: Path, tiny_llama_dir: Path, tmp_path: Path
+) -> None:
+    store = ModelStore(tmp_path)
+    first = llm_base.ensure_imported(store, tiny_gpt2_dir)
+    assert llm_base.ensure_imported(store, tiny_gpt2_dir).version == first.version
+
+    switched = llm_base.ensure_imported(store, tiny_llama_dir)
+    assert switched.metadata["architecture"] == "LlamaForCausalLM"
+    assert store.served_version(ModelName.LLM).version == switched.version
+    assert llm_base.ensure_imported(store, tiny_llama_dir).version == switched.version
+
+    back = llm_base.ensure_imported(store, tiny_gpt2_dir)
+    assert back.metadata["architecture"] == "GPT2LMHeadModel"
+    assert [v.version for v in store.versions(ModelName.LLM)] == [
+        first.version,
+        switched.version,
+        back.version,
+    ]
+
+
 def test_unknown_base_is_refused(tmp_path: Path) -> None:
     with pytest.raises(llm_base.UnknownBaseError):
         llm_base.import_base(ModelStore(tmp_path), "someone/arbitrary-model")

@@ -40,6 +40,11 @@ def base_source(base: str | Path | None) -> str:
     raise UnknownBaseError(f"{base!r} is not an allowed extractor base: {[b.value for b in ExtractorBase]}")
 
 
+def base_name(base: str | Path | None) -> str:
+    """What a version records as its base: the EXTRACTOR_BASE value, or the directory given."""
+    return str(base) if base is not None else get_settings().extractor_base.value
+
+
 def with_fresh_head(source: str | Path, **options: Any) -> PreTrainedModel:
     """The base model with a new 3-label head (O, B-COURSE, I-COURSE) for token classification."""
     return AutoModelForTokenClassification.from_pretrained(

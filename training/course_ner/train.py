@@ -33,7 +33,7 @@ from training.course_ner.echo_member import (
 )
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
 from training.course_ner.extractor import Extractor, load_extractor
-from training.course_ner.model import base_source, load_base, save_ensemble, save_title_words
+from training.course_ner.model import base_name, base_source, load_base, save_ensemble, save_title_words
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.course_ner.scoring import score
 from training.course_ner.title_rules import title_vocabulary
@@ -134,7 +134,7 @@ def _metadata(
     base: str | Path | None, config: NerTrainingConfig, splits: Splits, steps: int
 ) -> dict[str, Any]:
     return {
-        "base": str(base or base_source(None)),
+        "base": base_name(base),
         "kind": "finetuned",
         "data_sha256": sha256_of(DataFile.COURSE_TITLES),
         "negatives_data_sha256": sha256_of(DataFile.SQUAD_DEV),  # the Wikipedia sentences
@@ -299,10 +299,34 @@ def is_preview(version: ModelVersion) -> bool:
     return bool(version.metadata.get("training", {}).get("preview"))
 
 
-def ensure_preview(store: ModelStore) -> ModelVersion:
-    """The served version, or in an empty store a preview (one model, fewer epochs) trained in a
-    quarter of the full training's time: the workers serve it until the full version replaces it."""
+def made_from(version: ModelVersion, base: str) -> bool:
+    """Whether a stored version was trained from ``base`` (an EXTRACTOR_BASE value). Versions
+    published before 2026-12-01 recorded the directory the base loaded from instead."""
+    return version.metadata.get("base") in {base, base_source(base)}
+
+
+def served_of_extractor_base(store: ModelStore) -> ModelVersion | None:
+    """The served version, if it was trained from EXTRACTOR_BASE: changing the setting trains
+    a version of the new base at the next ``make run`` or ``make models``."""
     served = store.served_version(ModelName.COURSE_EXTRACTOR)
+    wanted = get_settings().extractor_base.value
+    if served is not None and not made_from(served, wanted):
+        found = served.metadata.get("base")
+        logger.info(
+            "the served extractor %s is of %s, EXTRACTOR_BASE is %s: training one",
+            served.version,
+            found,
+            wanted,
+        )
+        return None
+    return served
+
+
+def ensure_preview(store: ModelStore) -> ModelVersion:
+    """The served version, or in an empty store (or one of another EXTRACTOR_BASE) a preview (one
+    model, fewer epochs) trained in a quarter of the full training's time: the workers serve it
+    until the full version replaces it."""
+    served = served_of_extractor_base(store)
     if served is not None:
         return served
     config = NerTrainingConfig.preview_config()
@@ -317,11 +341,12 @@ def wants_echo_member(choice: EchoMemberChoice, device: torch.device) -> bool:
 
 
 def ensure_trained(store: ModelStore) -> ModelVersion:
-    """The served version, trained first if there is none or only a preview (training stopped
-    before the full version was published); where an echo member is wanted (EXTRACTOR_ECHO_MEMBER),
-    given one if it has none (training stopped before that version was published)."""
+    """The served version, trained first if there is none, only a preview (training stopped
+    before the full version was published) or one of another EXTRACTOR_BASE; where an echo
+    member is wanted (EXTRACTOR_ECHO_MEMBER), given one if it has none (training stopped before
+    that version was published)."""
     echo = wants_echo_member(get_settings().extractor_echo_member, get_device())
-    served = store.served_version(ModelName.COURSE_EXTRACTOR)
+    served = served_of_extractor_base(store)
     if served is None or is_preview(served):
         return train(store, config=NerTrainingConfig(echo_member=echo))
     if echo and not has_echo_member(served.path):

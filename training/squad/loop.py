@@ -93,22 +93,18 @@ def learning_rate_factor(step: int, warmup: int, total: int) -> float:
 
 
 def base_version(store: ModelStore) -> ModelVersion:
-    """The newest imported base (fine-tunes start from the base, not from each other)."""
-    from training.llm_base import ensure_imported
+    """The newest imported version of LLM_BASE (fine-tunes start from the base, not from each
+    other), imported first if the store has none."""
+    from training.llm_base import ensure_imported, import_base
 
-    ensure_imported(store)
-    bases = [v for v in store.versions(ModelName.LLM) if v.metadata.get("kind") == "base"]
-    chosen = bases[-1] if bases else store.versions(ModelName.LLM)[-1]
     wanted = get_settings().llm_base.value
-    if chosen.metadata.get("base") != wanted:
-        logger.warning(
-            "fine-tuning %s (%s), the newest base in the store, though LLM_BASE is %s:"
-            " `python -m training.llm_base` imports that one, and fine-tunes then start from it",
-            chosen.version,
-            chosen.metadata.get("base"),
-            wanted,
-        )
-    return chosen
+    ensure_imported(store, wanted)
+    bases = [
+        version
+        for version in store.versions(ModelName.LLM)
+        if version.metadata.get("kind") == "base" and version.metadata.get("base") == wanted
+    ]
+    return bases[-1] if bases else import_base(store, wanted)
 
 
 def _forever(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
