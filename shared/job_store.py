@@ -27,6 +27,7 @@ from shared.job_metrics import COUNTS_KEY, count_job, observe, seconds_between
 from shared.jobs import JobStatus, JobType, Queue
 
 INDEX_KEY = "jobs:index"
+INDEX_TTL_FACTOR = 2
 # Each blocking read waits at most this long, well inside the client's socket timeout; longer
 # waits are loops of such reads.
 MAX_BLOCK_MS = 4_000
@@ -103,13 +104,15 @@ def heartbeat_key(queue: Queue, hostname: str) -> str:
 
 
 def retry_for(outage_seconds: float, base: float = 0.1, cap: float = 2.0) -> Retry:
-    """Reconnect attempts (on connection errors and timeouts) whose pauses add up to
-    ``outage_seconds``: 0.1 s, 0.2 s, ... then every ``cap`` seconds."""
+    """Reconnect attempts (on connection errors and timeouts) whose pauses add up to at least
+    ``outage_seconds``: 0.2 s, 0.4 s, ... then every ``cap`` seconds (redis-py counts the first
+    failure as 1)."""
+    backoff = ExponentialBackoff(cap=cap, base=base)
     retries, waited = 0, 0.0
     while waited < outage_seconds:
-        waited += min(cap, base * 2**retries)
         retries += 1
-    return Retry(ExponentialBackoff(cap=cap, base=base), retries)
+        waited += backoff.compute(retries)
+    return Retry(backoff, retries)
 
 
 def now_iso() -> str:
@@ -219,7 +222,12 @@ class JobStore:
     @classmethod
     def from_url(cls, url: str, ttl: int, outage_seconds: float = WORKER_REDIS_OUTAGE_SECONDS) -> JobStore:
         client = redis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=3, retry=retry_for(outage_seconds)
+            url,
+            decode_responses=True,
+            socket_connect_timeout=3,
+            # no blocking reads here: a command unanswered this long is a Redis that hangs
+            socket_timeout=SOCKET_TIMEOUT_S,
+            retry=retry_for(outage_seconds),
         )
         return cls(client, ttl)
 
@@ -358,10 +366,14 @@ class AsyncJobStore:
                 events_key(record.job_id), {"event": json.dumps({"type": "status", "status": "queued"})}
             )
             pipe.expire(events_key(record.job_id), self.ttl)
+            # Each transition gives a record RESULT_TTL anew, so a job that runs long outlives
+            # RESULT_TTL from its creation: index entries are kept twice as long (listing skips
+            # those whose record has expired).
+            kept = INDEX_TTL_FACTOR * self.ttl
             for index in index_keys(record):
                 pipe.zadd(index, {record.job_id: score})
-                pipe.zremrangebyscore(index, "-inf", score - self.ttl)
-                pipe.expire(index, self.ttl)
+                pipe.zremrangebyscore(index, "-inf", score - kept)
+                pipe.expire(index, kept)
             count_job(pipe, record.type.value, "submitted")
             await pipe.execute()
 
@@ -382,7 +394,9 @@ class AsyncJobStore:
         name = idempotency_key(owner, key)
         if await self.client.set(name, f"{job_id}:{fingerprint}", nx=True, ex=self.ttl):
             return None
-        return await self.client.get(name)
+        bound = await self.client.get(name)
+        # a SET that Redis applied but whose reply was lost is retried and finds its own job
+        return None if bound is not None and bound.startswith(f"{job_id}:") else bound
 
     async def release_idempotency_key(self, owner: str, key: str, job_id: str) -> None:
         """Unbind key, if it is still bound to job_id (a job that was never published)."""

@@ -118,17 +118,33 @@ def import_base(store: ModelStore, base: str | Path | None = None) -> ModelVersi
     return store.published(version)
 
 
-def ensure_imported(store: ModelStore, base: str | Path | None = None) -> ModelVersion:
+def is_allowlisted(base: object) -> bool:
+    return base in {b.value for b in LLMBase}
+
+
+def ensure_imported(store: ModelStore, base: str | None = None) -> ModelVersion:
     """The served version if it was made from ``base`` (default: LLM_BASE), a fine-tune of it
-    included; else ``base`` imported anew, served from then on: changing LLM_BASE changes the
+    included, or from a directory imported by hand (``--base DIR``, kept whatever LLM_BASE says);
+    else ``base`` imported anew and served from then on, so that changing LLM_BASE changes the
     served model at the next ``make run`` or ``make models``."""
-    wanted = str(base if base is not None else get_settings().llm_base.value)
+    wanted = base if base is not None else get_settings().llm_base.value
     served = store.served_version(ModelName.LLM)
-    if served is not None and served.metadata.get("base") == wanted:
-        return served
     if served is not None:
         found = served.metadata.get("base")
+        if found == wanted or not is_allowlisted(found):
+            return served
         logger.info("the served LLM %s is of %s, LLM_BASE is %s: importing it", served.version, found, wanted)
+    return import_base(store, wanted)
+
+
+def newest_import(store: ModelStore) -> ModelVersion:
+    """The newest import (never a fine-tune) of LLM_BASE or of a directory by hand, imported
+    first if the store has none: what fine-tunes and the extractor's echo member start from."""
+    wanted = get_settings().llm_base.value
+    for version in reversed(store.versions(ModelName.LLM)):
+        found = version.metadata.get("base")
+        if version.metadata.get("kind") == "base" and (found == wanted or not is_allowlisted(found)):
+            return version
     return import_base(store, wanted)
 
 

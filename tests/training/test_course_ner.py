@@ -181,6 +181,9 @@ def test_a_version_of_another_extractor_base_does_not_count_as_one_of_this_base(
     assert made_from(other, ExtractorBase.BERT_LARGE_CONLL.value)
     assert not made_from(other, ExtractorBase.MINILM.value)
     assert served_of_extractor_base(store) is None  # EXTRACTOR_BASE is MiniLM here: it must train
+    with store.new_version(ModelName.COURSE_EXTRACTOR, {"base": str(tmp_path / "my-encoder")}) as written:
+        pass
+    assert served_of_extractor_base(store).version == written.version  # trained by hand from a directory
 
 
 def test_a_word_takes_the_tag_of_its_first_piece() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from shared.config import LLMBase
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training import llm_base
@@ -30,24 +31,28 @@ def test_import_base_from_a_local_gpt2(tiny_llm_store: ModelStore) -> None:
 
 
 def test_a_changed_base_is_imported_and_served_once(
-    tiny_gpt2_dir: Path, tiny_llama_dir: Path, tmp_path: Path
+    tiny_gpt2_dir: Path, tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Hub ids cannot load offline: each stands for a tiny local model of its architecture
+    hub = {LLMBase.GPT2_HUB.value: tiny_gpt2_dir, LLMBase.SMOLLM2_HUB.value: tiny_llama_dir}
+    load_local = llm_base.load_base
+    monkeypatch.setattr(llm_base, "load_base", lambda base: load_local(hub.get(str(base), base)))
     store = ModelStore(tmp_path)
-    first = llm_base.ensure_imported(store, tiny_gpt2_dir)
-    assert llm_base.ensure_imported(store, tiny_gpt2_dir).version == first.version
+    first = llm_base.ensure_imported(store, LLMBase.GPT2_HUB.value)
+    assert llm_base.ensure_imported(store, LLMBase.GPT2_HUB.value).version == first.version
 
-    switched = llm_base.ensure_imported(store, tiny_llama_dir)
+    switched = llm_base.ensure_imported(store, LLMBase.SMOLLM2_HUB.value)
     assert switched.metadata["architecture"] == "LlamaForCausalLM"
     assert store.served_version(ModelName.LLM).version == switched.version
-    assert llm_base.ensure_imported(store, tiny_llama_dir).version == switched.version
+    assert llm_base.ensure_imported(store, LLMBase.SMOLLM2_HUB.value).version == switched.version
 
-    back = llm_base.ensure_imported(store, tiny_gpt2_dir)
+    back = llm_base.ensure_imported(store, LLMBase.GPT2_HUB.value)
     assert back.metadata["architecture"] == "GPT2LMHeadModel"
-    assert [v.version for v in store.versions(ModelName.LLM)] == [
-        first.version,
-        switched.version,
-        back.version,
-    ]
+    versions = [v.version for v in store.versions(ModelName.LLM)]
+    assert versions == [first.version, switched.version, back.version]
+
+    by_hand = llm_base.import_base(store, tiny_llama_dir)  # `--base DIR`: kept, whatever LLM_BASE says
+    assert llm_base.ensure_imported(store, LLMBase.GPT2_HUB.value).version == by_hand.version
 
 
 def test_unknown_base_is_refused(tmp_path: Path) -> None:

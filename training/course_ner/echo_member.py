@@ -26,7 +26,6 @@ from transformers import (
     PreTrainedModel,
 )
 
-from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example
@@ -99,13 +98,10 @@ Echo = tuple[PreTrainedModel, EchoEncoder]  # the member and the encoder of its 
 
 
 def base_llm_directory(store: ModelStore) -> Path:
-    """The LLM base imported into the store (never a fine-tuned version): ``make models`` puts it there."""
-    for version in reversed(store.versions(ModelName.LLM)):
-        if version.metadata.get("kind") == "base":
-            return version.path
-    from training.llm_base import import_base
+    """The newest import of LLM_BASE in the store (never a fine-tuned version)."""
+    from training.llm_base import newest_import
 
-    return import_base(store).path
+    return newest_import(store).path
 
 
 def load_for_training(base_directory: Path) -> tuple[PreTrainedModel, Any]:

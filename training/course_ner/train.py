@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import PreTrainedModel
 
-from shared.config import EchoMemberChoice, get_settings
+from shared.config import EchoMemberChoice, ExtractorBase, get_settings
 from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import METADATA_FILE, ModelStore, ModelVersion
@@ -33,7 +33,7 @@ from training.course_ner.echo_member import (
 )
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
 from training.course_ner.extractor import Extractor, load_extractor
-from training.course_ner.model import base_name, base_source, load_base, save_ensemble, save_title_words
+from training.course_ner.model import base_name, load_base, save_ensemble, save_title_words
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.course_ner.scoring import score
 from training.course_ner.title_rules import title_vocabulary
@@ -300,14 +300,16 @@ def is_preview(version: ModelVersion) -> bool:
 
 
 def made_from(version: ModelVersion, base: str) -> bool:
-    """Whether a stored version was trained from ``base`` (an EXTRACTOR_BASE value). Versions
-    published before 2026-12-01 recorded the directory the base loaded from instead."""
-    return version.metadata.get("base") in {base, base_source(base)}
+    """Whether a stored version counts as trained from ``base`` (an EXTRACTOR_BASE value): it was,
+    or it was trained from a directory (``--base DIR`` by hand, kept whatever EXTRACTOR_BASE says;
+    versions published before 2026-12-01 recorded the packaged MiniLM's directory too)."""
+    found = version.metadata.get("base")
+    return found == base or found not in {b.value for b in ExtractorBase}
 
 
 def served_of_extractor_base(store: ModelStore) -> ModelVersion | None:
-    """The served version, if it was trained from EXTRACTOR_BASE: changing the setting trains
-    a version of the new base at the next ``make run`` or ``make models``."""
+    """The served version, if it counts as trained from EXTRACTOR_BASE: changing the setting
+    trains a version of the new base at the next ``make run`` or ``make models``."""
     served = store.served_version(ModelName.COURSE_EXTRACTOR)
     wanted = get_settings().extractor_base.value
     if served is not None and not made_from(served, wanted):

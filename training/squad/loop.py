@@ -21,7 +21,6 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError
@@ -93,18 +92,10 @@ def learning_rate_factor(step: int, warmup: int, total: int) -> float:
 
 
 def base_version(store: ModelStore) -> ModelVersion:
-    """The newest imported version of LLM_BASE (fine-tunes start from the base, not from each
-    other), imported first if the store has none."""
-    from training.llm_base import ensure_imported, import_base
+    """Fine-tunes start from the newest import of LLM_BASE, not from each other."""
+    from training.llm_base import newest_import
 
-    wanted = get_settings().llm_base.value
-    ensure_imported(store, wanted)
-    bases = [
-        version
-        for version in store.versions(ModelName.LLM)
-        if version.metadata.get("kind") == "base" and version.metadata.get("base") == wanted
-    ]
-    return bases[-1] if bases else import_base(store, wanted)
+    return newest_import(store)
 
 
 def _forever(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
