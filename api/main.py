@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +20,20 @@ from shared.config import get_settings
 from shared.job_store import AsyncJobStore
 from shared.logging_setup import configure_logging
 
+logger = logging.getLogger(__name__)
+
+
+async def index_older_jobs(store: AsyncJobStore) -> None:
+    """In the background, so that the API starts even while Redis is down (tried again at the
+    next start)."""
+    try:
+        added = await store.index_older_jobs()
+    except Exception as error:  # the API serves on; GET /jobs misses older jobs until then
+        logger.warning("older jobs not added to the per-owner indexes yet: %s", error)
+        return
+    if added:
+        logger.info("added %d older jobs to the per-owner indexes", added)
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -25,7 +41,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.job_store = AsyncJobStore.from_url(settings.redis_url, settings.result_ttl)
     app.state.celery = create_celery_app(settings=settings)
     install_job_metrics(settings.redis_url)
+    indexing = asyncio.create_task(index_older_jobs(app.state.job_store))
     yield
+    indexing.cancel()
     await app.state.job_store.close()
 
 

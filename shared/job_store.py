@@ -28,6 +28,8 @@ from shared.jobs import JobStatus, JobType, Queue
 
 INDEX_KEY = "jobs:index"
 INDEX_TTL_FACTOR = 2
+# Set once the jobs recorded before the per-owner indexes existed are in them.
+OWNER_INDEXES_FILLED_KEY = "jobs:index:owners-filled"
 # Each blocking read waits at most this long, well inside the client's socket timeout; longer
 # waits are loops of such reads.
 MAX_BLOCK_MS = 4_000
@@ -376,6 +378,33 @@ class AsyncJobStore:
                 pipe.expire(index, kept)
             count_job(pipe, record.type.value, "submitted")
             await pipe.execute()
+
+    async def index_older_jobs(self, chunk: int = 500) -> int:
+        """Add the jobs recorded before the per-owner indexes existed (2026-12-01) to them, once:
+        without it they would be missing from ``GET /jobs`` until they expire. Returns how many."""
+        if await self.client.exists(OWNER_INDEXES_FILLED_KEY):
+            return 0
+        added, start = 0, 0
+        while entries := await self.client.zrange(INDEX_KEY, start, start + chunk - 1, withscores=True):
+            start += chunk
+            async with self.client.pipeline(transaction=False) as pipe:
+                for job_id, _ in entries:
+                    pipe.hmget(job_key(job_id), "owner", "type")
+                found = await pipe.execute()
+            async with self.client.pipeline(transaction=False) as pipe:
+                for (job_id, score), (owner, job_type) in zip(entries, found, strict=True):
+                    if job_type is None:  # expired
+                        continue
+                    for index in (
+                        owner_index_key(owner or ""),
+                        owner_index_key(owner or "", JobType(job_type)),
+                    ):
+                        pipe.zadd(index, {job_id: score})
+                        pipe.expire(index, INDEX_TTL_FACTOR * self.ttl)
+                    added += 1
+                await pipe.execute()
+        await self.client.set(OWNER_INDEXES_FILLED_KEY, str(added))
+        return added
 
     async def delete(self, record: JobRecord) -> None:
         """Forget a job that was never published (its submission is not counted either)."""

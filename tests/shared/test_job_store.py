@@ -7,7 +7,16 @@ import uuid
 
 import pytest
 
-from shared.job_store import INDEX_KEY, AsyncJobStore, JobRecord, JobStore, now_iso, owner_index_key
+from shared.job_store import (
+    INDEX_KEY,
+    OWNER_INDEXES_FILLED_KEY,
+    AsyncJobStore,
+    JobRecord,
+    JobStore,
+    job_key,
+    now_iso,
+    owner_index_key,
+)
 from shared.jobs import JobStatus, JobType, Queue
 
 
@@ -174,6 +183,25 @@ def test_each_owner_and_type_has_an_index_that_listing_reads(
     async_store.delete(extracted)
     for index in (INDEX_KEY, owner_index_key(owner), owner_index_key(owner, JobType.EXTRACT_COURSE_NAMES)):
         assert redis.zscore(index, extracted.job_id) is None
+
+
+def test_jobs_recorded_before_the_owner_indexes_are_added_to_them_once(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    redis = sync_store.client
+    owner = uuid.uuid4().hex
+    older = make_record(JobType.EXTRACT_COURSE_NAMES, owner=owner)
+    redis.hset(job_key(older.job_id), mapping=older.to_hash())  # as jobs were recorded before
+    redis.zadd(INDEX_KEY, {older.job_id: 1.0})
+    redis.delete(OWNER_INDEXES_FILLED_KEY)
+    assert async_store.list(status=None, job_type=None, owner=owner, limit=10, offset=0) == ([], False)
+
+    assert async_store.index_older_jobs() >= 1
+    for job_type in (None, JobType.EXTRACT_COURSE_NAMES):
+        page, _ = async_store.list(status=None, job_type=job_type, owner=owner, limit=10, offset=0)
+        assert [r.job_id for r in page] == [older.job_id]
+    assert async_store.index_older_jobs() == 0  # once
 
 
 def test_a_long_wait_outlasts_the_client_socket_timeout(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
