@@ -380,7 +380,7 @@ class AsyncJobStore:
             await pipe.execute()
 
     async def index_older_jobs(self, chunk: int = 500) -> int:
-        """Add the jobs recorded before the per-owner indexes existed (2026-12-01) to them, once:
+        """Add the jobs recorded before the per-owner indexes existed (2026-11-30) to them, once:
         without it they would be missing from ``GET /jobs`` until they expire. Returns how many."""
         if await self.client.exists(OWNER_INDEXES_FILLED_KEY):
             return 0

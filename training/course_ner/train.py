@@ -302,7 +302,7 @@ def is_preview(version: ModelVersion) -> bool:
 def made_from(version: ModelVersion, base: str) -> bool:
     """Whether a stored version counts as trained from ``base`` (an EXTRACTOR_BASE value): it was,
     or it was trained from a directory (``--base DIR`` by hand, kept whatever EXTRACTOR_BASE says;
-    versions published before 2026-12-01 recorded the packaged MiniLM's directory too)."""
+    versions published before 2026-11-30 evening recorded the packaged MiniLM's directory too)."""
     found = version.metadata.get("base")
     return found == base or found not in {b.value for b in ExtractorBase}
 
