@@ -81,10 +81,14 @@ def owner_index_key(owner: str, job_type: JobType | None = None) -> str:
     return f"{key}:type:{job_type.value}" if job_type else key
 
 
+def owner_index_keys(owner: str, job_type: JobType) -> tuple[str, str]:
+    """The indexes ``GET /jobs`` reads a job from: its owner's, and its owner's of its type."""
+    return owner_index_key(owner), owner_index_key(owner, job_type)
+
+
 def index_keys(record: JobRecord) -> tuple[str, ...]:
-    """Every index a job is listed in: all jobs (for the workers' orphan scan), its owner's, and
-    its owner's of its type."""
-    return INDEX_KEY, owner_index_key(record.owner), owner_index_key(record.owner, record.type)
+    """Every index a job is listed in: all jobs (for the workers' orphan scan) and its owner's."""
+    return INDEX_KEY, *owner_index_keys(record.owner, record.type)
 
 
 def idempotency_key(owner: str, key: str) -> str:
@@ -339,6 +343,10 @@ class AsyncJobStore:
     def __init__(self, client: aioredis.Redis, ttl: int) -> None:
         self.client = client
         self.ttl = ttl
+        # Each transition gives a record RESULT_TTL anew, so a job that runs long outlives
+        # RESULT_TTL from its creation: index entries are kept twice as long (listing skips
+        # those whose record has expired).
+        self.index_ttl = INDEX_TTL_FACTOR * ttl
         self._transition = client.register_script(_TRANSITION_LUA)
 
     @classmethod
@@ -368,14 +376,10 @@ class AsyncJobStore:
                 events_key(record.job_id), {"event": json.dumps({"type": "status", "status": "queued"})}
             )
             pipe.expire(events_key(record.job_id), self.ttl)
-            # Each transition gives a record RESULT_TTL anew, so a job that runs long outlives
-            # RESULT_TTL from its creation: index entries are kept twice as long (listing skips
-            # those whose record has expired).
-            kept = INDEX_TTL_FACTOR * self.ttl
             for index in index_keys(record):
                 pipe.zadd(index, {record.job_id: score})
-                pipe.zremrangebyscore(index, "-inf", score - kept)
-                pipe.expire(index, kept)
+                pipe.zremrangebyscore(index, "-inf", score - self.index_ttl)
+                pipe.expire(index, self.index_ttl)
             count_job(pipe, record.type.value, "submitted")
             await pipe.execute()
 
@@ -395,12 +399,9 @@ class AsyncJobStore:
                 for (job_id, score), (owner, job_type) in zip(entries, found, strict=True):
                     if job_type is None:  # expired
                         continue
-                    for index in (
-                        owner_index_key(owner or ""),
-                        owner_index_key(owner or "", JobType(job_type)),
-                    ):
+                    for index in owner_index_keys(owner or "", JobType(job_type)):
                         pipe.zadd(index, {job_id: score})
-                        pipe.expire(index, INDEX_TTL_FACTOR * self.ttl)
+                        pipe.expire(index, self.index_ttl)
                     added += 1
                 await pipe.execute()
         await self.client.set(OWNER_INDEXES_FILLED_KEY, str(added))

