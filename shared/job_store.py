@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,10 +43,16 @@ WORKER_REDIS_OUTAGE_SECONDS = 60
 WORKER_HEARTBEAT_PREFIX = "workers"
 
 # KEYS: job hash, events stream. ARGV: allowed current statuses ("" = any), new status, ttl,
-# event JSON ("" = none), then field/value pairs. Returns the previous status, or nil.
+# event JSON ("" = none), a token unique to this call, then field/value pairs. Returns the previous
+# status, or nil. The client retries a script whose reply it lost (Redis restarting, a dropped
+# connection) with the same token; a script Redis had already run then answers as it did the first
+# time instead of finding its own new status not allowed, or adding its event twice.
 _TRANSITION_LUA = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
+if redis.call('HGET', KEYS[1], 'transition_token') == ARGV[5] then
+  return redis.call('HGET', KEYS[1], 'transition_from')
+end
 if ARGV[1] ~= '' then
   local allowed = false
   for status in string.gmatch(ARGV[1], '[^,]+') do
@@ -54,7 +61,8 @@ if ARGV[1] ~= '' then
   if not allowed then return false end
 end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'transition_token', ARGV[5], 'transition_from', current)
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', STREAM_MAXLEN, '*', 'event', ARGV[4])
@@ -209,6 +217,7 @@ def _transition_args(
         new_status.value if new_status else "",
         str(ttl),
         json.dumps(event) if event else "",
+        uuid.uuid4().hex,
         *_encode_fields(fields),
     ]
 
@@ -281,9 +290,8 @@ class JobStore:
         )
 
     def add_event(self, job_id: str, event: dict[str, Any]) -> None:
-        self.client.xadd(
-            events_key(job_id), {"event": json.dumps(event)}, maxlen=STREAM_MAXLEN, approximate=True
-        )
+        """Append an event (a generated token) to a running job's stream, once even if retried."""
+        self.transition(job_id, (JobStatus.RUNNING,), None, event=event)
 
     def finish(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,6 +19,7 @@ from shared.job_store import (
     owner_index_key,
 )
 from shared.jobs import JobStatus, JobType, Queue
+from tests.reply_dropping_proxy import ReplyDroppingProxy
 
 
 def make_record(job_type: JobType = JobType.GENERATE, owner: str = "") -> JobRecord:
@@ -257,3 +259,57 @@ def test_an_idempotency_key_is_released_only_by_its_own_job(
     assert async_store.claim_idempotency_key("", key, other, "print") is None
     # a claim retried after Redis applied it (its reply lost) finds its own job: still claimed
     assert async_store.claim_idempotency_key("", key, other, "print") is None
+
+
+@pytest.fixture
+def proxy(redis_url: str) -> Iterator[ReplyDroppingProxy]:
+    running = ReplyDroppingProxy(redis_url)
+    yield running
+    running.close()
+
+
+def test_a_cancel_whose_reply_was_lost_is_retried_and_reports_that_it_cancelled(
+    stores: tuple[JobStore, AsyncStoreRunner], proxy: ReplyDroppingProxy
+) -> None:
+    sync_store, _ = stores
+    record = make_record()
+    through_proxy = AsyncStoreRunner(proxy.url)
+    through_proxy.create(record)
+    # a transition that changes nothing loads the script, so the lost reply is that of a script
+    # Redis ran (not a NOSCRIPT answer)
+    assert sync_store.transition(record.job_id, (JobStatus.RUNNING,), None) is None
+    proxy.drop_next_reply_to(b"EVALSHA")
+    previous = through_proxy.transition(record.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED)
+    assert proxy.replies_dropped == 1
+    assert previous is JobStatus.QUEUED  # not None ("already cancelled"), which would answer 409
+    assert sync_store.get(record.job_id).status is JobStatus.CANCELLED
+
+
+def test_a_token_event_whose_reply_was_lost_is_recorded_once(
+    stores: tuple[JobStore, AsyncStoreRunner], proxy: ReplyDroppingProxy
+) -> None:
+    _, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    worker_store = JobStore.from_url(proxy.url, ttl=600, outage_seconds=5)
+    worker_store.start(record.job_id, worker="w1")
+    proxy.drop_next_reply_to(b" once")
+    worker_store.add_event(record.job_id, {"type": "token", "text": " once"})
+    worker_store.add_event(record.job_id, {"type": "token", "text": " twice"})
+    assert proxy.replies_dropped == 1
+    events = async_store.read_events(record.job_id, "0-0", block_ms=100)
+    tokens = [event["text"] for _, event in events if event["type"] == "token"]
+    assert tokens == [" once", " twice"]
+
+
+def test_token_events_of_a_job_that_is_no_longer_running_are_not_added(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    sync_store.start(record.job_id, worker="w1")
+    sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={})
+    sync_store.add_event(record.job_id, {"type": "token", "text": " late"})
+    events = async_store.read_events(record.job_id, "0-0", block_ms=100)
+    assert [event["type"] for _, event in events] == ["status", "status", "final"]

@@ -12,8 +12,10 @@ from training.device import (
     NATIVE_BF16_FLAGS,
     NoCudaError,
     bf16_is_fast,
+    bf16_pays_off,
     cpu_flags,
     get_device,
+    time_bf16_against_fp32,
     training_autocast,
 )
 
@@ -63,3 +65,11 @@ def test_only_cpus_with_bf16_instructions_count_as_native() -> None:
     assert cpu_flags(sapphire_rapids) & NATIVE_BF16_FLAGS
     assert cpu_flags(graviton3) & NATIVE_BF16_FLAGS
     assert cpu_flags("model name\t: something\n") is None
+
+
+def test_bf16_is_used_on_a_cpu_only_where_a_timed_step_is_faster() -> None:
+    fp32_seconds, bf16_seconds = time_bf16_against_fp32(repeats=2)
+    assert fp32_seconds > 0 and bf16_seconds > 0
+    assert bf16_pays_off(fp32_seconds=0.020, bf16_seconds=0.012)  # AMD EPYC with AVX512-BF16
+    assert not bf16_pays_off(fp32_seconds=0.018, bf16_seconds=0.031)  # the Intel Xeon of 2026-11-30
+    assert not bf16_pays_off(fp32_seconds=0.020, bf16_seconds=0.019)  # no gain worth the precision
