@@ -454,3 +454,15 @@ def test_decoding_applies_the_title_rules_with_the_versions_vocabulary() -> None
     scores = [sure[O], sure[O], sure[B], sure[O], sure[B]]
     assert names_in_text(text, words, scores) == ["Ethics", "Foster"]
     assert names_in_text(text, words, scores, frozenset({"ethics"})) == ["Ethics"]
+
+
+def test_generated_titles_name_languages_and_tools_but_no_evaluated_title() -> None:
+    from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
+    from training.course_ner.data import generated_titles
+    from training.course_ner.phrasebook import TOOLS_IN_TITLES
+
+    tools = {tool.lower() for tool in TOOLS_IN_TITLES}
+    with_tools = {t.lower() for t in generated_titles() if tools & set(t.lower().split())}
+    assert {"machine learning with python", "data analysis in r", "introduction to java"} <= with_tools
+    evaluated = apart_examples() + challenge_examples() + unseen_examples()
+    assert not with_tools & {name.lower() for e in evaluated for name in e.names()}

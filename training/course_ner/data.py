@@ -52,6 +52,10 @@ from training.course_ner.phrasebook import (
     POSITIVE_TEMPLATES,
     SUBJECTS,
     TITLE_PATTERNS,
+    TOOL_ALONE_TITLE_PATTERNS,
+    TOOL_TAUGHT_SUBJECTS,
+    TOOL_TITLE_PATTERNS,
+    TOOLS_IN_TITLES,
     TRAILERS,
 )
 from training.course_ner.written import written_examples
@@ -114,7 +118,16 @@ def unseen_titles() -> frozenset[str]:
 
 def generated_titles() -> list[str]:
     patterned = {pattern.format(s=subject) for subject in SUBJECTS for pattern in TITLE_PATTERNS}
-    return sorted(patterned | set(ONE_WORD_TITLES))
+    with_tools = {
+        pattern.format(s=subject, t=tool)
+        for tool in TOOLS_IN_TITLES
+        for subject in TOOL_TAUGHT_SUBJECTS
+        for pattern in TOOL_TITLE_PATTERNS
+    }
+    tools_alone = {
+        pattern.format(t=tool) for tool in TOOLS_IN_TITLES for pattern in TOOL_ALONE_TITLE_PATTERNS
+    }
+    return sorted(patterned | with_tools | tools_alone | set(ONE_WORD_TITLES))
 
 
 def catalog_titles() -> list[str]:

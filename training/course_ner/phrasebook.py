@@ -237,6 +237,24 @@ TITLE_PATTERNS = [
     "{s} 101", "{s} 210", "{s} 2",
 ]  # fmt: skip
 
+# Titles that name the language or tool a course teaches with ("Machine Learning with Python",
+# "Data Analysis in R"): common in catalogs and online courses, while the same names also fill
+# <software> slots that are no course ("Computer Graphics uses Blender"). Without them, "with
+# Python" after a name read as a comment on it and was cut off.
+TOOLS_IN_TITLES = ["Python", "R", "Java", "Excel", "MATLAB", "SQL", "C++", "JavaScript"]
+TOOL_TAUGHT_SUBJECTS = [
+    "Data Analysis", "Machine Learning", "Statistics", "Data Science",
+    "Data Visualization", "Web Development", "Deep Learning", "Financial Modeling", "Econometrics",
+    "Bioinformatics", "Scientific Computing", "Numerical Methods", "Data Structures",
+    "Image Processing", "Text Mining", "Business Analytics", "Quantitative Methods",
+    "Regression Analysis", "Algorithms",
+]  # fmt: skip
+TOOL_TITLE_PATTERNS = ["{s} with {t}", "{s} in {t}", "{s} Using {t}", "Introduction to {s} with {t}"]
+TOOL_ALONE_TITLE_PATTERNS = [
+    "Introduction to {t}", "{t} Programming", "Programming with {t}", "{t} for Beginners",
+    "Advanced {t}", "{t} Fundamentals", "{t} for Data Analysis", "Getting Started with {t}",
+]  # fmt: skip
+
 # {0}, {1}, {2} are course names; every template of a list holds as many as it names.
 POSITIVE_TEMPLATES = [
     "I'm enrolled in {0} and {1} this term",
