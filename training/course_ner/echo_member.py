@@ -26,7 +26,6 @@ from transformers import (
     PreTrainedModel,
 )
 
-from shared.model_store import ModelStore
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example
 from training.course_ner.decoding import words_of_windows
@@ -95,13 +94,6 @@ class EchoEncoder:
 
 
 Echo = tuple[PreTrainedModel, EchoEncoder]  # the member and the encoder of its inputs
-
-
-def base_llm_directory(store: ModelStore) -> Path:
-    """The newest import of LLM_BASE in the store (never a fine-tuned version)."""
-    from training.llm_base import newest_import
-
-    return newest_import(store).path
 
 
 def load_for_training(base_directory: Path) -> tuple[PreTrainedModel, Any]:

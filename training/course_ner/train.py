@@ -26,7 +26,6 @@ from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
 from training.course_ner.echo_member import (
     EchoEncoder,
-    base_llm_directory,
     has_echo_member,
     save_echo_member,
     train_echo_member,
@@ -39,6 +38,7 @@ from training.course_ner.scoring import score
 from training.course_ner.title_rules import title_vocabulary
 from training.device import get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
+from training.llm_base import newest_import
 from training.plots import save_loss_plot
 
 logger = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def _publish_with_echo_member(
 ) -> ModelVersion:
     """Train the echo member and publish the encoders' version again with it."""
     model, tokenizer, losses = train_echo_member(
-        echo_base or base_llm_directory(store), splits.train, config, get_device(), on_step
+        echo_base or newest_import(store).path, splits.train, config, get_device(), on_step
     )
     extractor = replace(encoders, echo=(model, EchoEncoder(tokenizer)), echo_weight=config.echo_weight)
     scores = _scores(extractor, splits)

@@ -26,6 +26,7 @@ from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError
 from training.device import get_device, training_autocast, uses_bf16
 from training.length_grouping import length_grouped_batches
+from training.llm_base import newest_import
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
 from training.squad.evaluation import generate_answers, squad_scores
@@ -89,13 +90,6 @@ def learning_rate_factor(step: int, warmup: int, total: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def base_version(store: ModelStore) -> ModelVersion:
-    """Fine-tunes start from the newest import of LLM_BASE, not from each other."""
-    from training.llm_base import newest_import
-
-    return newest_import(store)
 
 
 def _forever(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
@@ -171,7 +165,7 @@ def finetune(
 ) -> ModelVersion:
     _set_seed(config.seed)
     device = device or get_device()
-    base = base or base_version(store)
+    base = base or newest_import(store)  # from the base, not from each other's fine-tunes
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     tokenizer.padding_side = "right"
     if tokenizer.pad_token_id is None:
