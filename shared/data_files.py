@@ -55,7 +55,8 @@ SOURCES: dict[DataFile, DataSource] = {
     DataFile.COURSE_TITLES: DataSource(
         "course_titles",
         "catalog_titles.txt",
-        "https://raw.githubusercontent.com/kjiwa/uw-course-catalog/HEAD/uwcourses.csv",
+        "https://raw.githubusercontent.com/kjiwa/uw-course-catalog/"
+        "af48bd6bc5529328763dd6aa82a23c943f026b59/uwcourses.csv",
         sha256=None,
         git_blob_sha1="ee97cf0f66fa613d4891b0af77ebd45e6bacc486",
     ),
