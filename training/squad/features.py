@@ -27,10 +27,18 @@ class Encoder:
     max_length: int
     truncated: int = field(default=0)
 
+    def context_budget(self, question: str, reserved: int) -> int:
+        """Tokens of the window left for the context: the rest goes to the prompt's frame around it
+        (instruction and question), the ``reserved`` tokens of the answer, and two spare."""
+        frame = self.tokenizer(prompt_text("", question), add_special_tokens=False)["input_ids"]
+        return max(16, self.max_length - reserved - len(frame) - 2)
+
+    def _token_offsets(self, text: str) -> list[tuple[int, int]]:
+        return self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+
     def fit_context(self, context: str, answer_start: int, answer_text: str, budget: int) -> str:
         """The context, or the window of at most ``budget`` tokens around the answer."""
-        encoded = self.tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)
-        offsets = encoded["offset_mapping"]
+        offsets = self._token_offsets(context)
         if len(offsets) <= budget:
             return context
         self.truncated += 1
@@ -47,8 +55,7 @@ class Encoder:
         target = self.tokenizer(" " + answer, add_special_tokens=False)["input_ids"] + [
             self.tokenizer.eos_token_id
         ]
-        frame = self.tokenizer(prompt_text("", example["question"]), add_special_tokens=False)["input_ids"]
-        budget = max(16, self.max_length - len(target) - len(frame) - 2)
+        budget = self.context_budget(example["question"], reserved=len(target))
         context = self.fit_context(example["context"], example["answers"]["answer_start"][0], answer, budget)
         prompt = self.tokenizer(prompt_text(context, example["question"]), add_special_tokens=False)[
             "input_ids"
@@ -60,10 +67,8 @@ class Encoder:
     def prompt_only(self, example: dict[str, Any], room_for_answer: int) -> str:
         """The prompt alone, leaving ``room_for_answer`` tokens of the window for generation; a long
         context keeps its first tokens, whatever the answer (which may then be cut off)."""
-        frame = self.tokenizer(prompt_text("", example["question"]), add_special_tokens=False)["input_ids"]
-        budget = max(16, self.max_length - room_for_answer - len(frame) - 2)
-        encoded = self.tokenizer(example["context"], add_special_tokens=False, return_offsets_mapping=True)
-        offsets = encoded["offset_mapping"]
+        budget = self.context_budget(example["question"], reserved=room_for_answer)
+        offsets = self._token_offsets(example["context"])
         context = example["context"]
         if len(offsets) > budget:
             self.truncated += 1
