@@ -89,17 +89,39 @@ class GenerateInput(GenerationParams):
     )
 
 
+# The least value of each fine-tuning setting, for a job (`FinetuneInput`) and for the CLI
+# (`training.squad.loop.FinetuneConfig`) alike; only jobs have upper bounds too.
+FINETUNE_LEAST = {
+    "max_steps": 1,
+    "batch_size": 1,
+    "grad_accum_steps": 1,
+    "warmup_steps": 0,
+    "eval_questions": 0,
+    "eval_every": 0,
+    "max_seq_len": 64,
+}
+
+
 class FinetuneInput(StrictModel):
     model: Literal["llm"] = "llm"
     dataset: Literal["squad"] = "squad"
-    max_steps: int = Field(20, ge=1, description="Optimizer steps (at most MAX_FINETUNE_STEPS)")
-    batch_size: int = Field(4, ge=1, le=64)
-    grad_accum_steps: int = Field(1, ge=1, le=64)
+    max_steps: int = Field(
+        20, ge=FINETUNE_LEAST["max_steps"], description="Optimizer steps (at most MAX_FINETUNE_STEPS)"
+    )
+    batch_size: int = Field(4, ge=FINETUNE_LEAST["batch_size"], le=64)
+    grad_accum_steps: int = Field(1, ge=FINETUNE_LEAST["grad_accum_steps"], le=64)
     learning_rate: float = Field(5e-5, gt=0, le=1e-2)
-    warmup_steps: int = Field(0, ge=0, le=10_000)
-    eval_questions: int = Field(16, ge=0, le=2000, description="Held-out questions answered by generation")
-    eval_every: int = Field(0, ge=0, description="Evaluate every N steps (0: only at the end)")
-    max_seq_len: int = Field(384, ge=64, le=2048)
+    warmup_steps: int = Field(0, ge=FINETUNE_LEAST["warmup_steps"], le=10_000)
+    eval_questions: int = Field(
+        16,
+        ge=FINETUNE_LEAST["eval_questions"],
+        le=2000,
+        description="Held-out questions answered by generation",
+    )
+    eval_every: int = Field(
+        0, ge=FINETUNE_LEAST["eval_every"], description="Evaluate every N steps (0: only at the end)"
+    )
+    max_seq_len: int = Field(384, ge=FINETUNE_LEAST["max_seq_len"], le=2048)
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
     @field_validator("max_steps")

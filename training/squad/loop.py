@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from shared.schemas import FINETUNE_LEAST
 from training.cli import UsageError
 from training.device import get_device, training_autocast, uses_bf16
 from training.length_grouping import length_grouped_batches
@@ -63,17 +64,7 @@ class FinetuneConfig:
     mixed_precision: bool = True  # bf16 autocast where native; False: fp32 everywhere
 
     def __post_init__(self) -> None:
-        at_least = {
-            "max_steps": 1,
-            "batch_size": 1,
-            "grad_accum_steps": 1,
-            "warmup_steps": 0,
-            "eval_questions": 0,
-            "eval_every": 0,
-            "eval_batch_size": 1,
-            "max_seq_len": 64,
-            "eval_articles": 1,
-        }
+        at_least = {**FINETUNE_LEAST, "eval_batch_size": 1, "eval_articles": 1}
         for name, least in at_least.items():
             if getattr(self, name) < least:
                 raise UsageError(f"{name} must be at least {least}, not {getattr(self, name)}")
