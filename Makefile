@@ -36,7 +36,7 @@ TEST_MODEL_DIR := var/test-models
 
 test: install
 	$(VENV)/bin/ruff check .
-	MODEL_DIR=$(TEST_MODEL_DIR) HF_HUB_OFFLINE=1 $(PY) -m training.bootstrap course-extractor bigram rnn llm
+	MODEL_DIR=$(TEST_MODEL_DIR) HF_HUB_OFFLINE=1 $(PY) -m training.bootstrap --preview-only course-extractor bigram rnn llm
 	$(PY) -m pytest
 
 lint: install

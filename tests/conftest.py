@@ -20,10 +20,12 @@ TEST_MODEL_DIR = PROJECT_ROOT / "var" / "test-models"
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The default models, imported/trained once and kept under var/ between runs (`make test` fills
-    the store before pytest starts; run alone, pytest fills it here)."""
+    the store before pytest starts; run alone, pytest fills it here). The extractor is its preview
+    (one model, 2 epochs): the full training's code is tested on a tiny BERT, its scores are
+    measured by `python -m training.course_ner.evaluate`."""
     env = base_env(TEST_MODEL_DIR)
     completed = subprocess.run(
-        [sys.executable, "-m", "training.bootstrap"],
+        [sys.executable, "-m", "training.bootstrap", "--preview-only"],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,

@@ -45,3 +45,9 @@ def test_the_background_bootstrap_serves_the_extractors_preview_before_anything_
     calls.clear()
     bootstrap.ensure_models(store, names)
     assert calls == ["course-extractor", "rnn"]
+    calls.clear()
+    assert bootstrap.ensure_models(store, names, preview_only=True) == {
+        ModelName.COURSE_EXTRACTOR: "preview",
+        ModelName.RNN: "rnn",
+    }
+    assert calls == ["preview", "rnn"]  # the test suite's store: no full version trains

@@ -2,7 +2,8 @@
 
 ``python -m training.bootstrap`` (run by ``make run`` before the workers start) imports the LLM
 base and trains the small models the first time; later runs find them and return at once.
-``--preview-first`` (the launcher's background run) serves a quick preview of the extractor first.
+``--preview-first`` (the launcher's background run) serves a quick preview of the extractor first;
+``--preview-only`` (the test suite's store) trains the preview alone, never the full version.
 """
 
 from __future__ import annotations
@@ -37,16 +38,18 @@ def _preview_ensurers() -> dict[ModelName, Callable[[ModelStore], ModelVersion]]
 
 
 def ensure_models(
-    store: ModelStore, names: list[ModelName], preview_first: bool = False
+    store: ModelStore, names: list[ModelName], preview_first: bool = False, preview_only: bool = False
 ) -> dict[ModelName, ModelVersion]:
     """A served version of each model. With ``preview_first``: previews first, then the models
-    without one, then the full versions of the previewed, so that each is served soonest."""
-    ensurers, previewers = _ensurers(), _preview_ensurers() if preview_first else {}
-    previewed = [name for name in names if name in previewers]
-    for name in previewed:
-        previewers[name](store)
-    order = [name for name in names if name not in previewed] + previewed
-    return {name: ensurers[name](store) for name in order}
+    without one, then the full versions of the previewed, so that each is served soonest. With
+    ``preview_only``: a model with a preview gets no full version unless it has one already."""
+    ensurers = _ensurers()
+    previewers = _preview_ensurers() if preview_first or preview_only else {}
+    previewed = {name: previewers[name](store) for name in names if name in previewers}
+    others = {name: ensurers[name](store) for name in names if name not in previewed}
+    if preview_only:
+        return {**previewed, **others}
+    return {**others, **{name: ensurers[name](store) for name in previewed}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         help="in an empty store, publish a quick preview of the extractor first (one model, fewer "
         "epochs: minutes), served until the full version replaces it",
     )
+    parser.add_argument(
+        "--preview-only",
+        action="store_true",
+        help="in an empty store, publish only that preview, never the full version (the test "
+        "suite's store: a quarter of the full training's steps)",
+    )
     args = parser.parse_args(argv)
     names = args.models or settings.preload_models
     unknown = sorted(set(names) - set(known))
@@ -68,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     store = ModelStore(settings.model_dir)
     try:
-        versions = ensure_models(store, [ModelName(name) for name in names], args.preview_first)
+        versions = ensure_models(
+            store, [ModelName(name) for name in names], args.preview_first, args.preview_only
+        )
     except DataUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
