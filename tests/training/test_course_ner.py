@@ -116,7 +116,13 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5, "training loss did not go down"
     assert reports[-1]["step"] == reports[-1]["total_steps"] == version.metadata["training"]["steps"]
     assert store.served_version_id(ModelName.COURSE_EXTRACTOR) == version.version
-    assert set(version.metadata["metrics"]) >= {"precision", "recall", "f1", "hand_written"}
+    assert set(version.metadata["metrics"]) >= {
+        "precision",
+        "recall",
+        "f1",
+        "hand_written",
+        "written_apart_new_titles",
+    }
     assert set(version.metadata["metrics"]["hand_written"]) >= {"precision", "recall", "f1"}
     assert (version.path / "loss_curve.png").is_file()
     title_words = load_title_words(version.path)
@@ -360,7 +366,33 @@ def test_the_test_sets_whose_mistakes_stay_unread_are_real_sets() -> None:
 
     names = [name for name, _ in apart_sets()]
     assert names == ["apart-1", "apart-2", "apart-3", "apart-4", "apart-5"]
-    assert set(TEST_SETS) <= set(names)
+    assert set(TEST_SETS) <= {*names, "apart-new"}
+
+
+def test_sentences_written_apart_with_new_titles_name_no_title_another_file_holds() -> None:
+    from training.course_ner.challenge import (
+        apart_examples,
+        apart_examples_with_new_titles,
+        titles_the_project_holds,
+    )
+
+    held = titles_the_project_holds()
+    # One title from each source: the catalog, the generated titles, a written training sentence,
+    # the hand-written and the unseen sentences.
+    assert {
+        "a documentary history of pacific northwest identity",
+        "drawing",
+        "hydrology and water resources",
+        "fatigue of materials",
+        "planning history, theory, and ethics",
+    } <= held
+    chosen = apart_examples_with_new_titles()
+    names = [name for e in chosen for name in e.names()]
+    assert (len(chosen), len(names)) == (456, 236)
+    assert not {name.lower() for name in names} & held
+    assert sum(not e.names() for e in chosen) == sum(not e.names() for e in apart_examples())
+    # "Land Law and Equity and Trusts ...": "Land Law" names a course in a written training sentence.
+    assert not any(e.text.startswith("Land Law and Equity and Trusts") for e in chosen)
 
 
 def test_sentences_written_for_training_train_only_with_training_titles_in_their_names() -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.course_ner.data import UNSEEN_SENTENCES_FILE
+from training.course_ner.data import UNSEEN_SENTENCES_FILE, catalog_titles, generated_titles
 from training.course_ner.examples import Example, marked_examples, marked_file
+from training.course_ner.written import written_sentences
 
 CHALLENGE_SENTENCES = [
     "I'm enrolled in [Operating Systems] and [Advanced Mathematics] this term",
@@ -243,3 +244,27 @@ def apart_examples() -> list[Example]:
     titles are not kept out of the catalog: 24 of set 1's 222 names are catalog titles too.
     """
     return [example for _, examples in apart_sets() for example in examples]
+
+
+def titles_the_project_holds() -> frozenset[str]:
+    """Every title that a file of the project or its data names, lower-cased: the catalog, the
+    generated titles, and the names in the sentences written for training, the hand-written and the
+    unseen sentences. The sentences written apart are left out: they are what is measured."""
+    written = [example for example in written_sentences() if example.spans]
+    named = written + challenge_examples() + unseen_examples()
+    titles = catalog_titles() + generated_titles() + [name for e in named for name in e.names()]
+    return frozenset(title.lower() for title in titles)
+
+
+def apart_examples_with_new_titles() -> list[Example]:
+    """The sentences of `apart_examples` whose every name is a title no other file holds
+    (`titles_the_project_holds`), and those with no name: 456 of the 993, with 236 of the 971 names.
+
+    The extractor is finally judged on real titles that no file in the project contains. Of the
+    993's names, 58% are names in the sentences written for training too (writers pick alike:
+    "Linear Algebra"), 41% catalog or generated titles, 69% one or the other. Such a title trains
+    in other sentences, and a change that draws more of those titles raises the 993 without reading
+    new titles any better (README, "Tried and not kept"); this subset shows it.
+    """
+    held = titles_the_project_holds()
+    return [e for e in apart_examples() if not any(name.lower() in held for name in e.names())]

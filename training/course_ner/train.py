@@ -21,7 +21,12 @@ from shared.config import EchoMemberChoice, get_settings
 from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import METADATA_FILE, ModelStore, ModelVersion
-from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
+from training.course_ner.challenge import (
+    apart_examples,
+    apart_examples_with_new_titles,
+    challenge_examples,
+    unseen_examples,
+)
 from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import Example, Splits, build_splits
 from training.course_ner.echo_member import (
@@ -126,6 +131,7 @@ def _scores(extractor: Extractor, splits: Splits) -> dict[str, dict[str, float]]
         "hand_written": challenge_examples(),
         "unseen_sentences": unseen_examples(),
         "written_apart": apart_examples(),
+        "written_apart_new_titles": apart_examples_with_new_titles(),
     }
     return {name: score(extractor, examples) for name, examples in sets.items()}
 
