@@ -395,6 +395,29 @@ def test_sentences_written_apart_with_new_titles_name_no_title_another_file_hold
     assert not any(e.text.startswith("Land Law and Equity and Trusts") for e in chosen)
 
 
+def test_a_sentence_two_sets_share_is_predicted_once_and_scored_in_both() -> None:
+    from training.course_ner.examples import marked_examples
+    from training.course_ner.scoring import PredictedOnce, score
+
+    class Capitalised:
+        """Takes every capitalised word for a name, and counts the texts it was given."""
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def predict(self, texts: list[str]) -> list[list[str]]:
+            self.texts += texts
+            return [[word for word in text.split() if word[0].isupper()] for text in texts]
+
+    whole = marked_examples(["we took [Algebra]", "we took [Topology] and Law", "lunch at noon"], "t")
+    part = whole[:2]
+    counting = Capitalised()
+    predictor = PredictedOnce(counting)
+    assert score(predictor, whole) == {"precision": 0.6667, "recall": 1.0, "f1": 0.8, "entities": 2}
+    assert score(predictor, part) == score(Capitalised(), part)
+    assert counting.texts == [e.text for e in whole]
+
+
 def test_sentences_written_for_training_train_only_with_training_titles_in_their_names() -> None:
     from training.course_ner.challenge import apart_examples, challenge_examples, unseen_examples
     from training.course_ner.examples import Example

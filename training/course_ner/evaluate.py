@@ -31,7 +31,7 @@ from training.course_ner.config import NerTrainingConfig
 from training.course_ner.data import held_out_split
 from training.course_ner.examples import marked_file
 from training.course_ner.extractor import chosen_version, load_extractor
-from training.course_ner.scoring import score_with_mistakes
+from training.course_ner.scoring import PredictedOnce, score_with_mistakes
 from training.device import get_device
 
 # Sets only ever scored: once their mistakes are read, they guide changes and stop being tests.
@@ -75,7 +75,8 @@ def main() -> None:
     sets += [*apart_sets(), ("apart-new", apart_examples_with_new_titles())]
     if args.sentences is not None:
         sets.append(("yours", marked_file(args.sentences, "yours")))
-    evaluated = {name: score_with_mistakes(extractor, examples) for name, examples in sets}
+    predictor = PredictedOnce(extractor)
+    evaluated = {name: score_with_mistakes(predictor, examples) for name, examples in sets}
     hidden = set(args.hide) | (set(TEST_SETS) - set(args.reveal))
     print(f"course-extractor {version.version}")
     for name, (_, mistakes) in evaluated.items():

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from tqdm import tqdm
 
 from training.course_ner.data import Example
-from training.course_ner.extractor import Extractor
+
+
+class Predictor(Protocol):
+    def predict(self, texts: list[str]) -> list[list[str]]: ...
+
+
+class PredictedOnce:
+    """An extractor whose predictions are kept by text, so that a set holding sentences of another
+    (apart-new, of the 993) is scored without predicting them again."""
+
+    def __init__(self, extractor: Predictor) -> None:
+        self.extractor = extractor
+        self.known: dict[str, list[str]] = {}
+
+    def predict(self, texts: list[str]) -> list[list[str]]:
+        new = [text for text in dict.fromkeys(texts) if text not in self.known]
+        if new:
+            self.known.update(zip(new, self.extractor.predict(new), strict=True))
+        return [self.known[text] for text in texts]
 
 
 def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:
@@ -33,7 +53,7 @@ def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str
 SCORING_CHUNK = 256  # sentences predicted between two updates of the progress bar
 
 
-def score_with_mistakes(extractor: Extractor, examples: list[Example]) -> tuple[dict[str, float], list[str]]:
+def score_with_mistakes(extractor: Predictor, examples: list[Example]) -> tuple[dict[str, float], list[str]]:
     """Entity scores on the examples, and each sentence whose names were not exactly the expected."""
     texts, predicted = [e.text for e in examples], []
     # A bar on a terminal only (disable=None): scoring all the sets takes minutes on a CPU.
@@ -51,5 +71,5 @@ def score_with_mistakes(extractor: Extractor, examples: list[Example]) -> tuple[
     return entity_scores(gold, predicted), mistakes
 
 
-def score(extractor: Extractor, examples: list[Example]) -> dict[str, float]:
+def score(extractor: Predictor, examples: list[Example]) -> dict[str, float]:
     return score_with_mistakes(extractor, examples)[0]

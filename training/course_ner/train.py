@@ -39,7 +39,7 @@ from training.course_ner.encoding import OUTSIDE, bio_labels, encode
 from training.course_ner.extractor import Extractor, load_extractor
 from training.course_ner.model import ALLOWED_BASES, base_name, load_base, save_ensemble, save_title_words
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
-from training.course_ner.scoring import score
+from training.course_ner.scoring import PredictedOnce, score
 from training.course_ner.title_rules import title_vocabulary
 from training.device import get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
@@ -133,7 +133,8 @@ def _scores(extractor: Extractor, splits: Splits) -> dict[str, dict[str, float]]
         "written_apart": apart_examples(),
         "written_apart_new_titles": apart_examples_with_new_titles(),
     }
-    return {name: score(extractor, examples) for name, examples in sets.items()}
+    predictor = PredictedOnce(extractor)
+    return {name: score(predictor, examples) for name, examples in sets.items()}
 
 
 def _metadata(
