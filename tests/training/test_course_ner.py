@@ -331,16 +331,21 @@ def test_hand_written_sentences_lose_their_brackets_and_keep_exact_spans() -> No
     assert not trained & set(by_text) - {"Introduction to Artificial Intelligence"}
 
 
-def test_unseen_sentences_titles_never_train_whatever_the_seed() -> None:
-    from training.course_ner.challenge import unseen_examples
-    from training.course_ner.data import unseen_titles
+def test_titles_of_the_sentences_written_with_catalog_titles_never_train_whatever_the_seed() -> None:
+    from training.course_ner.challenge import apart_catalog_sets, unseen_examples
+    from training.course_ner.data import catalog_titles, never_trained_titles
 
     examples = unseen_examples()
     assert len(examples) == 150
     assert sum(len(e.names()) for e in examples) == 179
-    assert not any("[" in e.text or "]" in e.text for e in examples)
-    titles = unseen_titles()
-    assert "planning history, theory, and ethics" in titles
+    (dev_name, dev), (test_name, test) = apart_catalog_sets()
+    assert (dev_name, test_name) == ("catalog-dev", "catalog-test")
+    catalog_names = [name.lower() for e in dev + test for name in e.names()]
+    assert len(catalog_names) == len(set(catalog_names)) == 110  # each writer's 55 titles, once each
+    assert set(catalog_names) <= {title.lower() for title in catalog_titles()}
+    assert not any("[" in e.text or "]" in e.text for e in examples + dev + test)
+    titles = never_trained_titles()
+    assert {"planning history, theory, and ethics", catalog_names[0], catalog_names[-1]} <= titles
     for seed in (0, 1):
         trained = {name.lower() for e in build_splits(seed, 3000, 10).train for name in e.names()}
         assert not trained & titles
@@ -366,7 +371,7 @@ def test_the_test_sets_whose_mistakes_stay_unread_are_real_sets() -> None:
 
     names = [name for name, _ in apart_sets()]
     assert names == ["apart-1", "apart-2", "apart-3", "apart-4", "apart-5"]
-    assert set(TEST_SETS) <= {*names, "apart-new"}
+    assert set(TEST_SETS) <= {*names, "apart-new", "catalog-test"}
 
 
 def test_sentences_written_apart_with_new_titles_name_no_title_another_file_holds() -> None:

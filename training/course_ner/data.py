@@ -94,8 +94,10 @@ ENTITY_WRAP_SHARE = 0.3
 ENCYCLOPEDIA_NAME_JOINERS = frozenset(["of", "the", "for", "and", "de", "on", "&"])
 
 
-# Evaluation sentences written apart from the templates (see challenge.py); their titles never train.
+# Evaluation sentences written apart from the templates with catalog titles (see challenge.py):
+# their titles never train, whatever the seed.
 UNSEEN_SENTENCES_FILE = Path(__file__).with_name("unseen_sentences.txt")
+APART_CATALOG_DIR = Path(__file__).with_name("apart_catalog_sentences")
 
 
 @dataclass(frozen=True)
@@ -107,12 +109,14 @@ class Splits:
     train_titles: frozenset[str]
 
 
-def unseen_titles() -> frozenset[str]:
-    """The titles of the unseen evaluation sentences, lower-cased, so no training seed ever sees them.
+def never_trained_titles() -> frozenset[str]:
+    """The catalog titles of the evaluation sentences written with them (the unseen sentences and
+    `APART_CATALOG_DIR`), lower-cased, so that no training seed ever sees them.
 
     They were drawn from seed 0's held-out titles; with another seed they would otherwise train.
     """
-    text = UNSEEN_SENTENCES_FILE.read_text(encoding="utf-8")
+    files = [UNSEEN_SENTENCES_FILE, *sorted(APART_CATALOG_DIR.glob("set*.txt"))]
+    text = "\n".join(path.read_text(encoding="utf-8") for path in files)
     return frozenset(name.lower() for name in MARKED_NAME.findall(text))
 
 
@@ -396,7 +400,7 @@ def _divide(rng: random.Random) -> _Division:
     held_out_titles = [title for title in real[:cut] if title.lower() not in originals]
     train_real = real[cut:]
     train_titles = train_real + generated_titles() + ORIGINAL_TITLES
-    never_train = {title.lower() for title in held_out_titles} | unseen_titles()
+    never_train = {title.lower() for title in held_out_titles} | never_trained_titles()
     train_titles = [t for t in dict.fromkeys(train_titles) if t.lower() not in never_train]
 
     positives, negatives = list(POSITIVE_TEMPLATES), list(NEGATIVE_TEMPLATES)

@@ -2,12 +2,14 @@
 
 Scores the held-out split (titles and sentence shapes never trained on), the hand-written
 challenge sentences, the unseen sentences (written apart from the project, with titles that never
-train), the five sets of `apart_sentences/` (written by helpers that saw nothing of the project)
-and "apart-new" (those of their sentences whose titles no other file holds), then prints every
-sentence it got wrong (of the held-out split, a sample), so that changes to the training data can
-be judged by what they fix. The mistakes of the test sets (apart sets 4 and 5, whose mistakes
-nobody has read, and apart-new, which holds some of them) are never printed unless ``--reveal
-NAME`` asks, so that they stay tests; ``--hide NAME`` keeps another set's mistakes unread too.
+train), the five sets of `apart_sentences/` (written by helpers that saw nothing of the project),
+"apart-new" (those of their sentences whose titles no other file holds), and catalog-dev and
+catalog-test (`apart_catalog_sentences/`: such helpers' sentences with catalog titles that never
+train), then prints every sentence it got wrong (of the held-out split, a sample), so that changes
+to the training data can be judged by what they fix. The mistakes of the test sets (apart sets 4
+and 5 and catalog-test, whose mistakes nobody has read, and apart-new, which holds some of them)
+are never printed unless ``--reveal NAME`` asks, so that they stay tests; ``--hide NAME`` keeps
+another set's mistakes unread too.
 
 ``--sentences FILE`` scores your own sentences too: one per line, each course name in square
 brackets ("I'm taking [Operating Systems] this term"); a line with no brackets has no name.
@@ -22,6 +24,7 @@ from shared.config import get_settings
 from shared.model_store import ModelStore
 from training.cli import user_errors_exit
 from training.course_ner.challenge import (
+    apart_catalog_sets,
     apart_examples_with_new_titles,
     apart_sets,
     challenge_examples,
@@ -36,7 +39,7 @@ from training.device import get_device
 
 # Sets only ever scored: once their mistakes are read, they guide changes and stop being tests.
 # "apart-new" holds sentences of sets 4 and 5 too.
-TEST_SETS = ("apart-4", "apart-5", "apart-new")
+TEST_SETS = ("apart-4", "apart-5", "apart-new", "catalog-test")
 
 
 @user_errors_exit
@@ -72,7 +75,7 @@ def main() -> None:
         training.get("seed", config.seed), training.get("held_out_size", config.held_out_size)
     )
     sets = [("held-out", held_out), ("challenge", challenge_examples()), ("unseen", unseen_examples())]
-    sets += [*apart_sets(), ("apart-new", apart_examples_with_new_titles())]
+    sets += [*apart_sets(), ("apart-new", apart_examples_with_new_titles()), *apart_catalog_sets()]
     if args.sentences is not None:
         sets.append(("yours", marked_file(args.sentences, "yours")))
     predictor = PredictedOnce(extractor)
@@ -84,8 +87,9 @@ def main() -> None:
             continue
         for line in mistakes[: args.show] if name == "held-out" else mistakes:
             print(f"{name}:", line)
+    width = max(len(name) for name in evaluated)
     for name, (scores, mistakes) in evaluated.items():
-        print(f"{name:<9} {scores}  ({len(mistakes)} sentences wrong)")
+        print(f"{name:<{width}} {scores}  ({len(mistakes)} sentences wrong)")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from shared.data_files import DataFile, sha256_of
 from shared.model_registry import ModelName
 from shared.model_store import METADATA_FILE, ModelStore, ModelVersion
 from training.course_ner.challenge import (
+    apart_catalog_sets,
     apart_examples,
     apart_examples_with_new_titles,
     challenge_examples,
@@ -133,6 +134,8 @@ def _scores(extractor: Extractor, splits: Splits) -> dict[str, dict[str, float]]
         "written_apart": apart_examples(),
         "written_apart_new_titles": apart_examples_with_new_titles(),
     }
+    for name, examples in apart_catalog_sets():  # catalog-dev, catalog-test
+        sets["written_apart_" + name.replace("-", "_")] = examples
     predictor = PredictedOnce(extractor)
     return {name: score(predictor, examples) for name, examples in sets.items()}
 
