@@ -6,8 +6,10 @@ from training.course_ner.title_rules import (
     drop_programs,
     drop_unknown_single_words,
     extend_through_capitals,
+    join_a_lone_word_to_the_next,
     keep_consistent_case,
     merge_quoted_title,
+    one_word_titles,
     split_before_a_capitalised_the,
     take_in_a_leading_the,
     tidy_spans,
@@ -37,6 +39,11 @@ def test_spans_are_tidied_to_what_a_title_case_title_can_be() -> None:
         "The Politics of Rights III"
     ]
     assert tidy("go for and", "for and") == []
+    text = 'Cover letter: "In Knowing, Teaching, and Assessing in Mathematics, I designed a unit"'
+    assert tidy(text, "In Knowing, Teaching, and Assessing in Mathematics") == [
+        "Knowing, Teaching, and Assessing in Mathematics"
+    ]
+    assert tidy("I took From Mountains to Sea", "From Mountains to Sea") == ["From Mountains to Sea"]
 
 
 def _spans(text: str, *names: str) -> list[tuple[int, int]]:
@@ -198,3 +205,26 @@ def test_a_single_capitalised_word_no_training_title_holds_is_dropped() -> None:
     assert keep("Herpetology", "Herpetology") == ["Herpetology"]
     # A model saved without a vocabulary drops nothing.
     assert drop_unknown_single_words("I take Herpetology", [(7, 18)], frozenset()) == [(7, 18)]
+
+
+def test_a_lone_word_before_and_joins_the_next_name_unless_it_is_a_title_of_one_word() -> None:
+    known = one_word_titles(["Ethics", "Histology", "Political Philosophy"])
+    assert known == frozenset({"ethics", "histology"})
+
+    def join(text: str, *names: str, known: frozenset[str] | None = known) -> list[str]:
+        return _names(text, join_a_lone_word_to_the_next(text, _spans(text, *names), known))
+
+    text = "For the Fulbright I lean on Issues and Perspectives in French and Francophone Studies"
+    assert join(text, "Issues", "Perspectives in French and Francophone Studies") == [
+        "Issues and Perspectives in French and Francophone Studies"
+    ]
+    assert join(text.lower(), "issues", "perspectives in french and francophone studies") == [
+        "issues and perspectives in french and francophone studies"
+    ]
+    text = "I took Ethics and Political Philosophy, then Histology & Cell Biology"
+    names = ("Ethics", "Political Philosophy", "Histology", "Cell Biology")
+    assert join(text, *names) == list(names)  # titles of one word begin lists
+    text = "Networking, and Marketing Research"  # not an " and " right between them
+    assert join(text, "Networking", "Marketing Research") == ["Networking", "Marketing Research"]
+    text = "Cases and Issues in Auditing"
+    assert join(text, "Cases", "Issues in Auditing", known=None) == ["Cases", "Issues in Auditing"]

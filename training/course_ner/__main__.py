@@ -46,6 +46,12 @@ def main() -> None:
         help="share of the training names given shortened, 'Intro to Sociology' (default %(default)s)",
     )
     parser.add_argument(
+        "--catalog-share",
+        type=float,
+        default=NerTrainingConfig.catalog_share,
+        help="share of the training sentences whose names are all catalog titles (default %(default)s)",
+    )
+    parser.add_argument(
         "--echo-member",
         action="store_true",
         help="also fine-tune the LLM base as a member (higher F1; about 30 more minutes on 2 CPU cores)",
@@ -63,6 +69,7 @@ def main() -> None:
         ensemble_size=args.ensemble_size,
         written_refills=args.written_refills,
         informal_share=args.informal_share,
+        catalog_share=args.catalog_share,
         echo_member=args.echo_member,
     )
     version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)

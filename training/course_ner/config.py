@@ -35,6 +35,9 @@ class NerTrainingConfig:
     # ("Intro to Sociology", "Calc 2"); the catalog writes every title in full. Most titles have
     # nothing to shorten, so about 3.4% of the names come out shortened.
     informal_share: float = 0.25
+    # Of the training sentences with names: names drawn only from the catalog's titles rather than
+    # from all training titles (about half are generated ones, shorter and plainer than the catalog's).
+    catalog_share: float = 0.0
     # An echo member (`echo_member.py`): the store's LLM base fine-tuned as one more member, its vote
     # weighted echo_weight against the encoder members' (0.75 scored best on the development sets).
     # Off by default: on 2 CPU cores an epoch of it takes about 30 minutes.

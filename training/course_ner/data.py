@@ -335,6 +335,8 @@ def _examples(
     one_word_share: float = 0.0,
     name_first_share: float = 0.0,
     informal_share: float = 0.0,
+    catalog: list[str] | None = None,
+    catalog_share: float = 0.0,
 ) -> list[Example]:
     short_titles = [title for title in titles if is_short(title)]
     one_word_titles = [title for title in titles if len(title.split()) == 1]
@@ -353,7 +355,10 @@ def _examples(
         wrapped = wrap(rng, template, name_first_share) if template != "{0}" else template
         names = slots(template)
         short = names > 1 and short_list_share > 0 and rng.random() < short_list_share
-        chosen = rng.sample(short_titles if short else titles, names)
+        pool = short_titles if short else titles
+        if catalog and not short and catalog_share and rng.random() < catalog_share:
+            pool = catalog
+        chosen = rng.sample(pool, names)
         if one_word_titles and rng.random() < one_word_share:
             chosen[rng.randrange(names)] = rng.choice(one_word_titles)
         chosen = [as_informal(rng, title, informal_share) for title in chosen]
@@ -384,6 +389,7 @@ class _Division:
 
     held_out_titles: list[str]
     train_titles: list[str]
+    train_catalog_titles: list[str]
     held_out_positives: list[str]
     held_out_negatives: list[str]
     train_positives: list[str]
@@ -402,6 +408,8 @@ def _divide(rng: random.Random) -> _Division:
     train_titles = train_real + generated_titles() + ORIGINAL_TITLES
     never_train = {title.lower() for title in held_out_titles} | never_trained_titles()
     train_titles = [t for t in dict.fromkeys(train_titles) if t.lower() not in never_train]
+    catalog = {title.lower() for title in train_real}
+    train_catalog_titles = [title for title in train_titles if title.lower() in catalog]
 
     positives, negatives = list(POSITIVE_TEMPLATES), list(NEGATIVE_TEMPLATES)
     rng.shuffle(positives)
@@ -411,6 +419,7 @@ def _divide(rng: random.Random) -> _Division:
     return _Division(
         held_out_titles,
         train_titles,
+        train_catalog_titles,
         positives[:p_cut],
         negatives[:n_cut],
         positives[p_cut:],
@@ -438,6 +447,7 @@ def build_splits(
     held_out_size: int = NerTrainingConfig.held_out_size,
     written_refills: int = NerTrainingConfig.written_refills,
     informal_share: float = NerTrainingConfig.informal_share,
+    catalog_share: float = NerTrainingConfig.catalog_share,
 ) -> Splits:
     """Held-out sentences (held-out titles in held-out templates) and training sentences: from
     the templates, the original exercise's titles, Wikipedia prose, and the sentences written
@@ -457,6 +467,8 @@ def build_splits(
         ONE_WORD_TITLE_SHARE,
         NAME_FIRST_SHARE,
         informal_share,
+        division.train_catalog_titles,
+        catalog_share,
     )
     train += _featuring(rng, positives, ORIGINAL_TITLES, train_titles, per_title=10)
     prose = encyclopedia_sentences(int(train_size * ENCYCLOPEDIA_SHARE), seed)

@@ -15,6 +15,7 @@ from training.course_ner.title_rules import (
     drop_programs,
     drop_unknown_single_words,
     extend_through_capitals,
+    join_a_lone_word_to_the_next,
     keep_consistent_case,
     merge_quoted_title,
     split_before_a_capitalised_the,
@@ -236,31 +237,18 @@ def names_in_text(
     words: Sequence[tuple[int, int]],
     word_scores: Sequence[Sequence[float]],
     title_words: Collection[str] = frozenset(),
+    known_one_word_titles: Collection[str] | None = None,
 ) -> list[str]:
-    """The course names of one text: the best tag sequence, then the title rules."""
+    """The course names of one text: the best tag sequence, then the title rules.
+
+    ``title_words``: the vocabulary of the titles the model trained on; empty, no word is unknown.
+    ``known_one_word_titles``: its titles of one word; None, a lone word is never joined to the
+    name after it (`join_a_lone_word_to_the_next`)."""
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
     spans = decode_spans(words, tags)
     spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = keep_consistent_case(text, extend_through_capitals(text, spans))
-    spans = drop_unknown_single_words(text, drop_programs(text, spans), title_words)
+    spans = join_a_lone_word_to_the_next(text, drop_programs(text, spans), known_one_word_titles)
+    spans = drop_unknown_single_words(text, spans, title_words)
     return [text[start:end] for start, end in spans]
-
-
-def names_from_windows(
-    texts: Sequence[str],
-    offsets: list[list[tuple[int, int]]],
-    window_of: list[int],
-    scores: list[list[list[float]]],
-    title_words: Collection[str] = frozenset(),
-) -> list[list[str]]:
-    """The course names of each text, from its tokens' label log-probabilities in every window.
-
-    ``title_words``: the vocabulary of the titles the model trained on; empty, no word is unknown.
-    """
-    return [
-        names_in_text(text, words, word_scores, title_words)
-        for text, (words, word_scores) in zip(
-            texts, words_of_windows(texts, offsets, window_of, scores), strict=True
-        )
-    ]

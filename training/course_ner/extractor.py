@@ -27,7 +27,7 @@ from training.course_ner.echo_member import (
     load_echo_member,
 )
 from training.course_ner.encoding import encode
-from training.course_ner.model import load_ensemble, load_title_words
+from training.course_ner.model import load_ensemble, load_one_word_titles, load_title_words
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Extractor:
     members: Sequence[PreTrainedModel]
     tokenizer: Any
     title_words: frozenset[str] = frozenset()
+    one_word_titles: frozenset[str] | None = None
     echo: Echo | None = None
     echo_weight: float = 0.0
 
@@ -72,7 +73,9 @@ class Extractor:
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
             scored = zip(chunk, self._word_scores(chunk), strict=True)
-            results += [names_in_text(text, *words, self.title_words) for text, words in scored]
+            results += [
+                names_in_text(text, *words, self.title_words, self.one_word_titles) for text, words in scored
+            ]
         return results
 
 
@@ -94,6 +97,7 @@ def load_extractor(version: ModelVersion) -> Extractor:
         members=load_ensemble(version.path),
         tokenizer=AutoTokenizer.from_pretrained(version.path),
         title_words=load_title_words(version.path),
+        one_word_titles=load_one_word_titles(version.path),
         echo=load_echo_member(version.path),
         echo_weight=echo_weight_of(version.metadata),
     )

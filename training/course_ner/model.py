@@ -1,9 +1,10 @@
 """The token-classification model, its base encoder (an allowlisted name or a local directory),
-and how a version keeps its ensemble and the vocabulary of the titles it trained on.
+and how a version keeps its ensemble, the vocabulary of the titles it trained on and those of them
+that are one word.
 
 A version directory is the first member in ``save_pretrained`` layout (loadable alone by any
 transformers user), the other members' weights as ``member-<k>.safetensors`` beside it, and
-``title_words.json``.
+``title_words.json`` and ``one_word_titles.json``.
 """
 
 from __future__ import annotations
@@ -75,6 +76,19 @@ def load_title_words(directory: Path) -> frozenset[str]:
     """The words of the version's training titles; empty for a version saved without them."""
     path = directory / TITLE_WORDS_FILE
     return frozenset(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else frozenset()
+
+
+ONE_WORD_TITLES_FILE = "one_word_titles.json"
+
+
+def save_one_word_titles(directory: Path, titles: Collection[str]) -> None:
+    (directory / ONE_WORD_TITLES_FILE).write_text(json.dumps(sorted(titles)), encoding="utf-8")
+
+
+def load_one_word_titles(directory: Path) -> frozenset[str] | None:
+    """The version's training titles of one word, lower-cased; None for a version saved without them."""
+    path = directory / ONE_WORD_TITLES_FILE
+    return frozenset(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
 
 
 MEMBER_FILE = re.compile(r"member-(\d+)\.safetensors")

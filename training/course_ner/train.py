@@ -38,10 +38,17 @@ from training.course_ner.echo_member import (
 )
 from training.course_ner.encoding import OUTSIDE, bio_labels, encode
 from training.course_ner.extractor import Extractor, load_extractor
-from training.course_ner.model import ALLOWED_BASES, base_name, load_base, save_ensemble, save_title_words
+from training.course_ner.model import (
+    ALLOWED_BASES,
+    base_name,
+    load_base,
+    save_ensemble,
+    save_one_word_titles,
+    save_title_words,
+)
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.course_ner.scoring import PredictedOnce, score
-from training.course_ner.title_rules import title_vocabulary
+from training.course_ner.title_rules import one_word_titles, title_vocabulary
 from training.device import get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.llm_base import newest_import
@@ -166,7 +173,12 @@ def _splits_and_batches(config: NerTrainingConfig) -> tuple[Splits, int]:
     """The config's sentences, and how many batches an epoch cuts them into: the same for every
     member, whatever its seed."""
     splits = build_splits(
-        config.seed, config.train_size, config.held_out_size, config.written_refills, config.informal_share
+        config.seed,
+        config.train_size,
+        config.held_out_size,
+        config.written_refills,
+        config.informal_share,
+        config.catalog_share,
     )
     return splits, len(length_grouped_batches([len(e.text) for e in splits.train], config.batch_size, 0))
 
@@ -195,7 +207,8 @@ def train(
         ]
         models, tokenizer = [model for model, _, _ in trained], trained[0][1]
         title_words = title_vocabulary(splits.train_titles)
-        encoders = Extractor(models, tokenizer, title_words)
+        lone_titles = one_word_titles(splits.train_titles)
+        encoders = Extractor(models, tokenizer, title_words, lone_titles)
         scores = _scores(encoders, splits)
         alone = [_scores(replace(encoders, members=[m]), splits) for m in models] if len(models) > 1 else []
         logger.info("entity scores: %s; each member alone: %s", scores, alone)
@@ -209,6 +222,7 @@ def train(
         with store.new_version(ModelName.COURSE_EXTRACTOR, metadata) as writable:
             save_ensemble(writable.path, models, tokenizer)
             save_title_words(writable.path, title_words)
+            save_one_word_titles(writable.path, lone_titles)
             save_loss_plot(
                 [losses for _, _, losses in trained],
                 writable.path / "loss_curve.png",
