@@ -257,9 +257,10 @@ def apart_catalog_sets() -> list[tuple[str, list[Example]]]:
     project, each given 55 real catalog titles to use once each and one kind of text, about a third
     of the lines with no course. On 2026-12-03 set 3 (careers: resumes, LinkedIn, interviews), the
     development set, and set 4 (course reviews); on 2026-12-04 set 5 (everyday notes: diaries,
-    to-do lists, texts to parents, transfer questions) and set 6 (staff email, advising notes,
-    registrar notices, syllabus snippets). Every set but the first is the test, whose mistakes are
-    only printed when asked. The extractor is finally judged on titles of the same catalog that no
+    to-do lists, texts to parents, transfer questions), set 6 (staff email, advising notes,
+    registrar notices, syllabus snippets), set 7 (campus news, alumni notes, clinical rotations and
+    workplace training) and set 8 (student chat, forums, texts). Every set but the first is the
+    test, whose mistakes are only printed when asked. The extractor is finally judged on titles of the same catalog that no
     file here holds, in sentences no template produced: these titles were drawn from seed 0's
     held-out ones that no other file names, and never train whatever the seed
     (``data.never_trained_titles``)."""
