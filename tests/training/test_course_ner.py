@@ -476,6 +476,20 @@ def test_shortened_titles_train_with_their_spans_and_leave_the_held_out_split_al
     assert all(name.lower() in titles for example in plain.train for name in example.names())
 
 
+def test_a_share_of_the_template_sentences_draws_its_names_from_the_catalog_alone() -> None:
+    from training.course_ner.data import catalog_titles
+
+    catalog = {title.lower() for title in catalog_titles()}
+
+    def catalog_share_of_names(share: float) -> float:
+        splits = build_splits(0, 1000, 100, written_refills=0, informal_share=0.0, catalog_share=share)
+        names = [name.lower() for e in splits.train for name in e.names()]
+        return sum(name in catalog for name in names) / len(names)
+
+    assert build_splits(0, 300, 100, catalog_share=1.0).held_out == build_splits(0, 300, 100).held_out
+    assert catalog_share_of_names(1.0) > catalog_share_of_names(0.0) + 0.25
+
+
 def test_capitalised_names_that_are_no_course_fill_the_distractor_slots() -> None:
     from training.course_ner.data import _capitalised_runs, distractor_pools, fill_distractors
 

@@ -260,9 +260,9 @@ def apart_catalog_sets() -> list[tuple[str, list[Example]]]:
     to-do lists, texts to parents, transfer questions), set 6 (staff email, advising notes,
     registrar notices, syllabus snippets), set 7 (campus news, alumni notes, clinical rotations and
     workplace training) and set 8 (student chat, forums, texts). Every set but the first is the
-    test, whose mistakes are only printed when asked. The extractor is finally judged on titles of the same catalog that no
-    file here holds, in sentences no template produced: these titles were drawn from seed 0's
-    held-out ones that no other file names, and never train whatever the seed
+    test, whose mistakes are only printed when asked. The extractor is finally judged on titles of
+    the same catalog that no file here holds, in sentences no template produced: these titles were
+    drawn from seed 0's held-out ones that no other file names, and never train whatever the seed
     (``data.never_trained_titles``)."""
     paths = sorted(APART_CATALOG_DIR.glob("set*.txt"), key=lambda path: int(path.stem.removeprefix("set")))
     dev, test = paths[:1], paths[1:]
