@@ -49,7 +49,7 @@ def main() -> None:
         "--catalog-share",
         type=float,
         default=NerTrainingConfig.catalog_share,
-        help="share of the training sentences whose names are all catalog titles (default %(default)s)",
+        help="share of the template sentences whose names are all catalog titles (default %(default)s)",
     )
     parser.add_argument(
         "--echo-member",

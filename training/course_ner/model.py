@@ -66,29 +66,34 @@ def load_base(base: str | Path | None = None) -> tuple[PreTrainedModel, Any]:
 
 
 TITLE_WORDS_FILE = "title_words.json"
+ONE_WORD_TITLES_FILE = "one_word_titles.json"
+
+
+def _save_word_set(path: Path, words: Collection[str]) -> None:
+    path.write_text(json.dumps(sorted(words)), encoding="utf-8")
+
+
+def _load_word_set(path: Path) -> frozenset[str] | None:
+    """The words a version saved in ``path``; None for a version saved without that file."""
+    return frozenset(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
 
 
 def save_title_words(directory: Path, title_words: Collection[str]) -> None:
-    (directory / TITLE_WORDS_FILE).write_text(json.dumps(sorted(title_words)), encoding="utf-8")
+    _save_word_set(directory / TITLE_WORDS_FILE, title_words)
 
 
 def load_title_words(directory: Path) -> frozenset[str]:
     """The words of the version's training titles; empty for a version saved without them."""
-    path = directory / TITLE_WORDS_FILE
-    return frozenset(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else frozenset()
-
-
-ONE_WORD_TITLES_FILE = "one_word_titles.json"
+    return _load_word_set(directory / TITLE_WORDS_FILE) or frozenset()
 
 
 def save_one_word_titles(directory: Path, titles: Collection[str]) -> None:
-    (directory / ONE_WORD_TITLES_FILE).write_text(json.dumps(sorted(titles)), encoding="utf-8")
+    _save_word_set(directory / ONE_WORD_TITLES_FILE, titles)
 
 
 def load_one_word_titles(directory: Path) -> frozenset[str] | None:
     """The version's training titles of one word, lower-cased; None for a version saved without them."""
-    path = directory / ONE_WORD_TITLES_FILE
-    return frozenset(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+    return _load_word_set(directory / ONE_WORD_TITLES_FILE)
 
 
 MEMBER_FILE = re.compile(r"member-(\d+)\.safetensors")
