@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from training.course_ner.title_rules import (
+    NON_COURSE_LAST_WORDS,
+    drop_institution_names,
     drop_programs,
     drop_unknown_single_words,
     extend_through_capitals,
@@ -183,6 +185,30 @@ def test_a_name_followed_by_major_minor_or_department_is_no_course() -> None:
     assert keep("the Marine Biology minor needs Ecology", "Marine Biology", "Ecology") == ["Ecology"]
     assert keep("the Physics Department runs Mechanics", "Physics", "Mechanics") == ["Mechanics"]
     assert keep("Calculus majorly stresses me", "Calculus") == ["Calculus"]
+
+
+def test_a_name_ending_in_a_committee_award_or_protocol_is_no_course() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_institution_names(text, _spans(text, *names)))
+
+    text = "The Curriculum Committee moved Organic Chemistry and the Sepsis Response Protocol."
+    assert keep(text, "Curriculum Committee", "Organic Chemistry", "Sepsis Response Protocol") == [
+        "Organic Chemistry"
+    ]
+    text = "Winners of the Dean's Award took Painting Studio and Grant Writing (Fall)."
+    assert keep(text, "Dean's Award", "Painting Studio", "Grant Writing (Fall)") == [
+        "Painting Studio",
+        "Grant Writing (Fall)",  # "Grant" opens it: only the last word counts
+    ]
+
+
+def test_no_catalog_title_ends_in_a_word_that_marks_a_name_as_no_course() -> None:
+    from training.course_ner.data import catalog_titles
+
+    titles = catalog_titles()
+    assert len(titles) > 6000
+    last_words = {title.split()[-1].strip(",;:.!?()[]\"'").lower() for title in titles}
+    assert not last_words & NON_COURSE_LAST_WORDS
 
 
 def test_a_single_capitalised_word_no_training_title_holds_is_dropped() -> None:

@@ -12,6 +12,7 @@ from typing import TypeVar
 from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
 from training.course_ner.title_rules import (
     FUNCTION_WORDS,
+    drop_institution_names,
     drop_programs,
     drop_unknown_single_words,
     extend_through_capitals,
@@ -250,5 +251,5 @@ def names_in_text(
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = keep_consistent_case(text, extend_through_capitals(text, spans))
     spans = join_a_lone_word_to_the_next(text, drop_programs(text, spans), known_one_word_titles)
-    spans = drop_unknown_single_words(text, spans, title_words)
+    spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
     return [text[start:end] for start, end in spans]
