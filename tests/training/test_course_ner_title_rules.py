@@ -10,6 +10,7 @@ from training.course_ner.title_rules import (
     extend_through_capitals,
     join_a_lone_word_to_the_next,
     keep_consistent_case,
+    last_word,
     merge_quoted_title,
     one_word_titles,
     split_before_a_capitalised_the,
@@ -207,8 +208,7 @@ def test_no_catalog_title_ends_in_a_word_that_marks_a_name_as_no_course() -> Non
 
     titles = catalog_titles()
     assert len(titles) > 6000
-    last_words = {title.split()[-1].strip(",;:.!?()[]\"'").lower() for title in titles}
-    assert not last_words & NON_COURSE_LAST_WORDS
+    assert not {last_word(title) for title in titles} & NON_COURSE_LAST_WORDS
 
 
 def test_a_single_capitalised_word_no_training_title_holds_is_dropped() -> None:

@@ -267,10 +267,9 @@ def apart_catalog_sets() -> list[tuple[str, list[Example]]]:
     clinical and workplace training notices, newsletters, staff email, every line dense with
     program, center, event and award names), a second development set of the kind that scored
     lowest. Sets 3 and 9 are the development sets; the others are the test, whose mistakes are only
-    printed when asked. The extractor is finally judged on titles of
-    the same catalog that no file here holds, in sentences no template produced: these titles were
-    drawn from seed 0's held-out ones that no other file names, and never train whatever the seed
-    (``data.never_trained_titles``)."""
+    printed when asked. The extractor is finally judged on titles of the same catalog that no file
+    here holds, in sentences no template produced: these titles were drawn from seed 0's held-out
+    ones that no other file names, and never train whatever the seed (``data.never_trained_titles``)."""
     paths = sorted(APART_CATALOG_DIR.glob("set*.txt"), key=lambda path: int(path.stem.removeprefix("set")))
     dev = [path for path in paths if path.stem in CATALOG_DEV_SETS]
     test = [path for path in paths if path.stem not in CATALOG_DEV_SETS]

@@ -348,14 +348,14 @@ NON_COURSE_LAST_WORDS = frozenset(
 )
 
 
+def last_word(name: str) -> str:
+    """A name's last word, lower-cased, without the punctuation around it: "Writing (Fall)." -> "fall"."""
+    return _bare(name.split()[-1]).lower()
+
+
 def drop_institution_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Drop names whose last word says what they are, and it is no course (`NON_COURSE_LAST_WORDS`)."""
-    kept = []
-    for start, end in spans:
-        last = _bare(text[start:end].split()[-1]).lower()
-        if last not in NON_COURSE_LAST_WORDS:
-            kept.append((start, end))
-    return kept
+    return [(start, end) for start, end in spans if last_word(text[start:end]) not in NON_COURSE_LAST_WORDS]
 
 
 WORD_PARTS = re.compile(r"[-/]")
