@@ -188,6 +188,21 @@ def test_a_name_followed_by_major_minor_or_department_is_no_course() -> None:
     assert keep("Calculus majorly stresses me", "Calculus") == ["Calculus"]
 
 
+def test_a_name_after_a_degree_or_a_chair_is_no_course() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_programs(text, _spans(text, *names)))
+
+    text = "From her M.A. in Latin American Studies she remembers Political Economy most."
+    assert keep(text, "Latin American Studies", "Political Economy") == ["Political Economy"]
+    text = "Seniors in the B.F.A. in Studio Art take Figure Drawing with an Assistant Professor of Painting."
+    assert keep(text, "Studio Art", "Figure Drawing", "Painting") == ["Figure Drawing"]
+    assert keep("a PhD in Sociology, then Social Theory", "Sociology", "Social Theory") == ["Social Theory"]
+    # "in" after a teacher names the course they teach; a degree far before the name does not count.
+    assert keep("Our lecturer in Orbital Mechanics was great", "Orbital Mechanics") == ["Orbital Mechanics"]
+    text = "The MBA in two years meant Corporate Finance every fall."
+    assert keep(text, "Corporate Finance") == ["Corporate Finance"]
+
+
 def test_a_name_ending_in_a_committee_award_or_protocol_is_no_course() -> None:
     def keep(text: str, *names: str) -> list[str]:
         return _names(text, drop_institution_names(text, _spans(text, *names)))
@@ -200,6 +215,10 @@ def test_a_name_ending_in_a_committee_award_or_protocol_is_no_course() -> None:
     assert keep(text, "Dean's Award", "Painting Studio", "Grant Writing (Fall)") == [
         "Painting Studio",
         "Grant Writing (Fall)",  # "Grant" opens it: only the last word counts
+    ]
+    text = "Project Lead for Pharmacology for Nurses; then the Licensure Track Orientation."
+    assert keep(text, "Project Lead", "Pharmacology for Nurses", "Licensure Track Orientation") == [
+        "Pharmacology for Nurses"  # a group of people may end a title, a role may not
     ]
 
 

@@ -277,73 +277,181 @@ PROGRAM_NOUN_AFTER = re.compile(
     r"\s+(?:major|majors|minor|minors|department|dept|program|programs|programme|degree|degrees|club)\b",
     re.IGNORECASE,
 )
+# Words that, right before a name, make it a field of study: a degree ("B.F.A. in Studio Art",
+# "the M.A. in Latin American Studies", "majoring in"), or a chair or department ("Professor of
+# Epidemiology", "Endowed Chair in Aerospace Engineering"). "Professor in" and "lecturer in" are
+# left out: "our lecturer in Orbital Mechanics" names the course.
+DEGREE_ABBREVIATION = (
+    r"(?:B\.?A|B\.?Sc?|B\.?F\.?A|B\.?Ed|M\.?A|M\.?Sc?|M\.?F\.?A|M\.?B\.?A|M\.?P\.?[AH]|M\.?S\.?W|M\.?Ed"
+    r"|Ph\.?D|Ed\.?D|Au\.?D|D\.?N\.?P|LL\.?M)\.?"
+)
+FIELD_MARK_BEFORE = re.compile(
+    rf"(?:\b{DEGREE_ABBREVIATION}\s+(?:in|of)"
+    r"|\b(?:degrees?|major(?:s|ed|ing)?|minor(?:s|ed|ing)?|concentration|doctorate|bachelor'?s|master'?s"
+    r"|diploma|certificate|chair)\s+(?:in|of)"
+    r"|\b(?:professors?|prof\.|dean|department|dept\.|school|college|division)\s+of)\s+$",
+    re.IGNORECASE,
+)
+FIELD_MARK_REACH = 40  # characters before a name that FIELD_MARK_BEFORE looks at
 
 
 def drop_programs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop names directly followed by "major", "minor", "department", "program", "degree", "club".
+    """Drop names that are fields of study, by the words around them.
 
-    "the Law, Societies, and Justice major" or "the Marine Biology minor" name a field, never a
-    course; the model knows "majoring in Economics" but not every way to say it.
+    Followed by "major", "minor", "department", "program", "degree", "club": "the Law, Societies,
+    and Justice major" or "the Marine Biology minor" name a field, never a course; the model knows
+    "majoring in Economics" but not every way to say it. Preceded by a degree, a chair or a
+    department (`FIELD_MARK_BEFORE`): "her M.A. in Latin American Studies", "Assistant Professor
+    of Epidemiology".
     """
-    return [(start, end) for start, end in spans if not PROGRAM_NOUN_AFTER.match(text, end)]
+    return [
+        (start, end)
+        for start, end in spans
+        if not PROGRAM_NOUN_AFTER.match(text, end)
+        and not FIELD_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
+    ]
 
 
-# Last words that make a name an institution, an event, an award, a plan or a document, none of
-# which ends any of the catalog's 6.5k titles (a test checks it): "the Curriculum Committee",
-# "the Rapid Response Simulation Day", "the Sepsis Response Protocol", "Relevant Coursework".
+# Last words that make a name an institution, an event, an award, a plan, a document or a person's
+# role, none of which ends any of the catalog's 6.5k titles (a test checks it): "the Curriculum
+# Committee", "the Rapid Response Simulation Day", "the Sepsis Response Protocol", "Relevant
+# Coursework", "the Licensure Track Orientation", "Project Lead". Groups of people are left out:
+# "Pharmacology for Nurses" is a course.
 NON_COURSE_LAST_WORDS = frozenset(
     [
         "academy",
+        "administrator",
+        "adviser",
+        "advisor",
+        "advisors",
         "alliance",
+        "assistant",
+        "assistants",
         "association",
         "award",
         "awards",
+        "banquet",
+        "bootcamp",
+        "breakfast",
+        "brunch",
         "bureau",
         "campaign",
+        "celebration",
+        "centers",
         "centre",
+        "ceremony",
         "certificate",
+        "certification",
+        "chair",
+        "chairs",
         "checklist",
+        "clinics",
+        "cohort",
         "collection",
+        "commencement",
         "commission",
         "committee",
         "committees",
+        "competitions",
         "consortium",
+        "convocation",
+        "coordinator",
+        "coordinators",
         "council",
         "coursework",
+        "credential",
+        "credentials",
+        "credits",
         "day",
+        "deadline",
+        "dean",
+        "deans",
         "degree",
         "department",
         "departments",
+        "dinner",
+        "director",
         "division",
+        "examination",
+        "exhibit",
+        "expo",
+        "facilities",
+        "facility",
         "fair",
         "fellowship",
         "fellowships",
         "festival",
+        "forum",
         "foundation",
+        "fund",
+        "gala",
         "gallery",
         "grant",
         "grants",
+        "guide",
+        "hackathon",
         "hall",
+        "handbook",
+        "hours",
         "initiative",
+        "instructor",
         "journal",
+        "labs",
+        "lead",
+        "leads",
+        "league",
         "library",
+        "license",
+        "licensure",
+        "lunch",
+        "luncheon",
         "major",
+        "manager",
+        "manual",
+        "mentor",
         "minor",
         "month",
         "museum",
         "network",
         "newsletter",
+        "night",
+        "officer",
+        "officers",
+        "offices",
+        "orientation",
+        "panel",
+        "party",
         "plan",
+        "portal",
+        "president",
         "press",
         "prize",
+        "professor",
         "programme",
         "protocol",
         "reception",
         "requirement",
         "requirements",
+        "reunion",
+        "rounds",
+        "roundtable",
+        "scholarships",
+        "session",
+        "sessions",
+        "showcase",
+        "specialist",
+        "specialists",
+        "summit",
+        "supervisor",
+        "supervisors",
+        "symposia",
         "team",
+        "tour",
         "track",
+        "units",
         "week",
+        "weekend",
+        "workshops",
     ]
 )
 
