@@ -220,6 +220,8 @@ def test_a_name_ending_in_a_committee_award_or_protocol_is_no_course() -> None:
     assert keep(text, "Project Lead", "Pharmacology for Nurses", "Licensure Track Orientation") == [
         "Pharmacology for Nurses"  # a group of people may end a title, a role may not
     ]
+    text = "The Applied Statistics M.S. now requires Linear Models."
+    assert keep(text, "Applied Statistics M.S.", "Linear Models") == ["Linear Models"]
 
 
 def test_no_catalog_title_ends_in_a_word_that_marks_a_name_as_no_course() -> None:

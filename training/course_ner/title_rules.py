@@ -315,8 +315,8 @@ def drop_programs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
 # Last words that make a name an institution, an event, an award, a plan, a document or a person's
 # role, none of which ends any of the catalog's 6.5k titles (a test checks it): "the Curriculum
 # Committee", "the Rapid Response Simulation Day", "the Sepsis Response Protocol", "Relevant
-# Coursework", "the Licensure Track Orientation", "Project Lead". Groups of people are left out:
-# "Pharmacology for Nurses" is a course.
+# Coursework", "the Licensure Track Orientation", "Project Lead", "the Applied Statistics M.S.".
+# Groups of people are left out: "Pharmacology for Nurses" is a course.
 NON_COURSE_LAST_WORDS = frozenset(
     [
         "academy",
@@ -330,6 +330,9 @@ NON_COURSE_LAST_WORDS = frozenset(
         "association",
         "award",
         "awards",
+        "b.a",
+        "b.f.a",
+        "b.s",
         "banquet",
         "bootcamp",
         "breakfast",
@@ -372,6 +375,7 @@ NON_COURSE_LAST_WORDS = frozenset(
         "dinner",
         "director",
         "division",
+        "ed.d",
         "examination",
         "exhibit",
         "expo",
@@ -403,8 +407,15 @@ NON_COURSE_LAST_WORDS = frozenset(
         "library",
         "license",
         "licensure",
+        "ll.m",
         "lunch",
         "luncheon",
+        "m.a",
+        "m.b.a",
+        "m.ed",
+        "m.f.a",
+        "m.p.h",
+        "m.s",
         "major",
         "manager",
         "manual",
@@ -421,6 +432,7 @@ NON_COURSE_LAST_WORDS = frozenset(
         "orientation",
         "panel",
         "party",
+        "ph.d",
         "plan",
         "portal",
         "president",
