@@ -10,6 +10,8 @@ A batch also holds at most ``max_batch_chars`` characters of input ``text`` (the
 as TGI bounds a batch's tokens: 32 texts at the size limit would otherwise run as one long pass
 that every one of them waits for. An input that would overflow the batch starts the next one
 (already marked running: its caller can no longer cancel it); one longer than the budget runs alone.
+The budget is divided by the model's ``text_cost``: the extractor with its echo member reads text
+about ten times slower on a CPU, so its batches hold a tenth as much.
 
 A batch that fails before it has sent any generated token runs again one input at a time, so
 that an input the model cannot take fails its own job, not the jobs batched with it.
@@ -48,12 +50,18 @@ def _chars(pending: _Pending) -> int:
 
 class BatchScheduler:
     def __init__(
-        self, run_batch: RunBatch, max_batch_size: int, max_wait: float, max_batch_chars: int | None = None
+        self,
+        run_batch: RunBatch,
+        max_batch_size: int,
+        max_wait: float,
+        max_batch_chars: int | None = None,
+        text_cost: Callable[[ModelName], float] = lambda model: 1.0,
     ) -> None:
         self._run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
         self.max_batch_chars = max_batch_chars
+        self.text_cost = text_cost
         self._queues: dict[ModelName, queue.Queue[_Pending]] = {}
         self._next_first: dict[ModelName, _Pending] = {}  # taken from the queue, left out of a full batch
         self._lock = threading.Lock()
@@ -86,6 +94,7 @@ class BatchScheduler:
             first = waiting.get()
             first = first if self._still_wanted(first) else None
         batch, chars = [first], _chars(first)
+        budget = None if self.max_batch_chars is None else self.max_batch_chars / self.text_cost(model)
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch_size:
             remaining = deadline - time.monotonic()
@@ -95,7 +104,7 @@ class BatchScheduler:
                 break
             if not self._still_wanted(pending):
                 continue
-            if self.max_batch_chars is not None and chars + _chars(pending) > self.max_batch_chars:
+            if budget is not None and chars + _chars(pending) > budget:
                 self._next_first[model] = pending
                 break
             batch.append(pending)

@@ -69,6 +69,10 @@ class ModelCache:
                 return current
             return self._load(name, served)
 
+    def loaded(self, name: ModelName) -> Predictor | None:
+        """The predictor in memory now, if any: never loads, never asks the store."""
+        return self._loaded.get(name)
+
     def _load(self, name: ModelName, version_id: str) -> Predictor:
         version = self.store.get(name, version_id)
         if version is None:

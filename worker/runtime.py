@@ -20,6 +20,7 @@ from training.device import get_device
 from worker import metrics
 from worker.batching import BatchScheduler, TokenCallback
 from worker.model_cache import ModelCache
+from worker.predictors import text_cost_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class WorkerRuntime:
             max_batch_size=self.settings.max_batch_size,
             max_wait=self.settings.batch_wait_ms / 1000,
             max_batch_chars=self.settings.max_batch_chars,
+            text_cost=lambda model: text_cost_of(self.models.loaded(model)),
         )
 
     def _run_batch(

@@ -24,7 +24,8 @@ from training.course_ner.echo_member import (
 from training.course_ner.encoding import BEGIN, INSIDE, MAX_TOKENS, OUTSIDE, STRIDE
 from training.course_ner.extractor import load_extractor
 from training.course_ner.train import add_echo_member, wants_echo_member
-from worker.predictors.course_extractor import load
+from worker.predictors import text_cost_of
+from worker.predictors.course_extractor import ECHO_MEMBER_TEXT_COST_ON_CPU, load
 
 # One tiny encoder and one epoch of a few sentences (of the written ones, only those without names).
 QUICK_TRAINING = NerTrainingConfig(
@@ -112,8 +113,12 @@ def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
     texts = ["I'm enrolled in Operating Systems and Advanced Mathematics this term", "x " * 300]
     encoders_alone = replace(extractor, echo=None).predict(texts)
     assert replace(extractor, echo_weight=0.0).predict(texts) == encoders_alone
-    served = load(version, torch.device("cpu")).predict_batch([{"text": text} for text in texts])
+    predictor = load(version, torch.device("cpu"))
+    served = predictor.predict_batch([{"text": text} for text in texts])
     assert served == [{"extracted_course_names": names} for names in extractor.predict(texts)]
+    # Its batches hold less text on a CPU, where the member reads it ten times slower.
+    assert text_cost_of(predictor) == ECHO_MEMBER_TEXT_COST_ON_CPU > 1
+    assert text_cost_of(load(encoders_version, torch.device("cpu"))) == 1.0
 
 
 def test_an_echo_member_is_added_to_a_version_that_has_none(

@@ -152,3 +152,29 @@ def test_a_batch_holds_at_most_max_batch_chars_of_text() -> None:
     assert [f.result(5)["text"] for f in futures] == [text.upper() for text in texts]
     # 80 chars, then 40 (150 more would pass 100), then the 150 alone, then the rest
     assert model.calls == [1, 2, 1, 1, 2]
+
+
+def test_the_text_budget_is_divided_by_the_models_text_cost() -> None:
+    """The extractor with its echo member on a CPU reads text about ten times slower."""
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    costs = {ModelName.COURSE_EXTRACTOR: 4.0}
+    scheduler = BatchScheduler(
+        model, max_batch_size=32, max_wait=0.0, max_batch_chars=100, text_cost=lambda m: costs.get(m, 1.0)
+    )
+
+    def three_texts_behind_a_held_batch() -> list[int]:
+        gate.clear()
+        batches_before, calls_before = scheduler.batch_sizes.total(), len(model.calls)
+        first = scheduler.submit(ModelName.COURSE_EXTRACTOR, {"text": "a"})
+        while scheduler.batch_sizes.total() == batches_before:  # the first batch is held at the gate
+            time.sleep(0.001)
+        futures = [scheduler.submit(ModelName.COURSE_EXTRACTOR, {"text": "b" * 20}) for _ in range(3)]
+        gate.set()
+        assert first.result(5) == {"text": "A"}
+        assert [f.result(5) for f in futures] == [{"text": "B" * 20}] * 3
+        return model.calls[calls_before + 1 :]
+
+    assert three_texts_behind_a_held_batch() == [1, 1, 1]  # a budget of 25 chars: one text at a time
+    costs[ModelName.COURSE_EXTRACTOR] = 1.0  # another version swapped in
+    assert three_texts_behind_a_held_batch() == [3]

@@ -11,6 +11,7 @@ import torch
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from worker.model_cache import ModelCache, ModelNotReadyError
+from worker.predictors import text_cost_of
 
 
 class EchoPredictor:
@@ -40,6 +41,18 @@ def test_second_request_reuses_the_loaded_model(tmp_path: Path) -> None:
     second = cache.get(ModelName.BIGRAM)
     assert first is second
     assert cache.stats[ModelName.BIGRAM].loads == 1
+
+
+def test_what_is_loaded_is_told_without_loading(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    publish(store, "hello")
+    cache = make_cache(store)
+    assert cache.loaded(ModelName.BIGRAM) is None
+    assert cache.stats[ModelName.BIGRAM].loads == 0
+    assert cache.loaded(ModelName.BIGRAM) is None
+    predictor = cache.get(ModelName.BIGRAM)
+    assert cache.loaded(ModelName.BIGRAM) is predictor
+    assert text_cost_of(predictor) == text_cost_of(None) == 1.0  # it says nothing of its cost
 
 
 def test_new_version_is_loaded_without_restart(tmp_path: Path) -> None:
