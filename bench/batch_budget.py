@@ -6,7 +6,7 @@ with the default MAX_BATCH_CHARS and once with a budget no batch reaches, and ea
 Prints how many answered (the rest ran past INFERENCE_TIME_LIMIT), their median and slowest
 latency.
 
-    python -m bench.batch_budget [--clients 32]
+    python -m bench.batch_budget [--clients 32] [--budgets 40000 400000]
 """
 
 from __future__ import annotations
@@ -58,6 +58,13 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)
+    parser.add_argument(
+        "--budgets",
+        type=int,
+        nargs="+",
+        default=None,
+        help=f"MAX_BATCH_CHARS values to run (default: the setting's, then {NO_BUDGET}: none)",
+    )
     args = parser.parse_args()
     settings = get_settings()
     print(
@@ -65,7 +72,7 @@ def main() -> None:
         f"INFERENCE_TIME_LIMIT={settings.inference_time_limit} s"
     )
     print(f"{'MAX_BATCH_CHARS':>16} {'answered':>9} {'p50 s':>7} {'slowest s':>10}  statuses")
-    for budget in (settings.max_batch_chars, NO_BUDGET):
+    for budget in args.budgets or (settings.max_batch_chars, NO_BUDGET):
         results = run(args.model_dir, budget, args.clients)
         answered = [seconds for status, seconds in results if status == 200]
         statuses = sorted({status for status, _ in results})
