@@ -222,6 +222,13 @@ def test_a_name_ending_in_a_committee_award_or_protocol_is_no_course() -> None:
     ]
     text = "The Applied Statistics M.S. now requires Linear Models."
     assert keep(text, "Applied Statistics M.S.", "Linear Models") == ["Linear Models"]
+    # The decoder cuts words at a point: its name ends at "Ph", and the degree is read whole.
+    text = "The Mathematics Education Ph.D. faculty rebuilt Linear Models."
+    assert keep(text, "Mathematics Education Ph", "Linear Models") == ["Linear Models"]
+    assert keep("I took Calculus I. Then Linear Models.", "Calculus I", "Linear Models") == [
+        "Calculus I",
+        "Linear Models",
+    ]
 
 
 def test_no_catalog_title_ends_in_a_word_that_marks_a_name_as_no_course() -> None:

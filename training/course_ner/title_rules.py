@@ -473,9 +473,20 @@ def last_word(name: str) -> str:
     return _bare(name.split()[-1]).lower()
 
 
+# Letters and points right after a name's end: the decoder cuts words at a point, so the model's
+# name for "the Mathematics Education Ph.D. faculty" ends at "Ph".
+DOTTED_TAIL = re.compile(r"(?:\.[A-Za-z])+\.?")
+
+
 def drop_institution_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop names whose last word says what they are, and it is no course (`NON_COURSE_LAST_WORDS`)."""
-    return [(start, end) for start, end in spans if last_word(text[start:end]) not in NON_COURSE_LAST_WORDS]
+    """Drop names whose last word says what they are, and it is no course (`NON_COURSE_LAST_WORDS`),
+    that word read through the points and letters after the name ("Ph" + ".D." is "ph.d")."""
+    kept = []
+    for start, end in spans:
+        tail = DOTTED_TAIL.match(text, end)
+        if last_word(text[start : tail.end() if tail else end]) not in NON_COURSE_LAST_WORDS:
+            kept.append((start, end))
+    return kept
 
 
 WORD_PARTS = re.compile(r"[-/]")
