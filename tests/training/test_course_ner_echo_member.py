@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -20,8 +21,10 @@ from training.course_ner.echo_member import (
     combine_word_scores,
     has_echo_member,
     load_echo_member,
+    train_echo_member,
 )
 from training.course_ner.encoding import BEGIN, INSIDE, MAX_TOKENS, OUTSIDE, STRIDE
+from training.course_ner.examples import Example
 from training.course_ner.extractor import load_extractor
 from training.course_ner.train import add_echo_member, wants_echo_member
 from worker.predictors import text_cost_of
@@ -137,6 +140,20 @@ def test_an_echo_member_is_added_to_a_version_that_has_none(
     without = version.metadata["metrics"]["without_echo_member"]
     assert without["f1"] == encoders_version.metadata["metrics"]["f1"]  # its held-out score
     assert load_extractor(version).echo is not None
+
+
+def test_training_the_member_in_float32_on_a_cpu_warns_of_its_time(
+    tiny_llama_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its steps took 40 s in float32 on 2 CPU cores without AVX512: hours, not minutes."""
+    examples = [Example("I'm taking Operating Systems", ((11, 28),)), Example("Lunch is at noon", ())]
+    config = replace(QUICK_TRAINING, mixed_precision=False, batch_size=2)
+    with caplog.at_level(logging.WARNING, logger="training.course_ner.echo_member"):
+        *_, losses = train_echo_member(
+            tiny_llama_dir, examples, config, torch.device("cpu"), lambda loss: None
+        )
+    assert len(losses) == 1
+    assert "float32" in caplog.text and "1 steps may take hours" in caplog.text
 
 
 def test_extractor_echo_member_auto_takes_the_member_where_training_runs_on_a_gpu() -> None:
