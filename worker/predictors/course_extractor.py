@@ -9,9 +9,10 @@ import torch
 from shared.model_store import ModelVersion
 from training.course_ner.extractor import load_extractor
 
-# How many times the encoders' time the echo member adds per character of text on a CPU: 8 texts
-# of 4,970 chars took 4.3 s by the encoders alone and 40.7 s with the member (2 cores, 2026-11-30,
-# `bench/extractor_latency.py`). Not measured on a GPU, where it is taken as 1.
+# How many times the encoders' time the extractor takes per character of text with its echo member,
+# on a CPU (`bench/extractor_latency.py`, 2 cores): 8 texts of 4,970 chars took 4.3 s by the encoders
+# alone and 40.7 s with the member (2026-11-30); one such text 1.9 s and 18.2 s on a slower CPU
+# (2026-12-04). Not measured on a GPU, where it is taken as 1.
 ECHO_MEMBER_TEXT_COST_ON_CPU = 10.0
 
 
