@@ -49,7 +49,6 @@ def test_what_is_loaded_is_told_without_loading(tmp_path: Path) -> None:
     cache = make_cache(store)
     assert cache.loaded(ModelName.BIGRAM) is None
     assert cache.stats[ModelName.BIGRAM].loads == 0
-    assert cache.loaded(ModelName.BIGRAM) is None
     predictor = cache.get(ModelName.BIGRAM)
     assert cache.loaded(ModelName.BIGRAM) is predictor
     assert text_cost_of(predictor) == text_cost_of(None) == 1.0  # it says nothing of its cost
