@@ -41,9 +41,9 @@ class NerTrainingConfig:
     # on the unseen sentences and +0.014 on catalog-test, -0.018 on apart-new (seeds 0 and 1).
     catalog_share: float = 0.3
     # An echo member (`echo_member.py`): the store's LLM base fine-tuned as one more member, its vote
-    # weighted echo_weight against the encoder members' mean. 0.5 scored best or tied on the development sets
-    # with both seeds' members (2026-12-04; 0.4 to 0.6 close behind); 0.75, chosen on 2026-11-29
-    # for the member that read a text's first 128 tokens, lost or tied on every one of them.
+    # weighted echo_weight against the encoder members' mean. 0.5 scored best or tied on the
+    # development sets with both seeds' members (2026-12-04; 0.4 to 0.6 close behind); 0.75, chosen
+    # on 2026-11-29 for the member that read a text's first 128 tokens, lost or tied on every one.
     # Off by default: on 2 CPU cores an epoch of it takes about 30 minutes.
     echo_member: bool = False
     echo_weight: float = 0.5
