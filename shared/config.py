@@ -31,7 +31,7 @@ class DevicePreference(StrEnum):
 class EchoMemberChoice(StrEnum):
     """Whether the extractor's full training adds the LLM base as a member."""
 
-    AUTO = "auto"  # where training runs on a GPU: minutes to train there, and cheap to serve
+    AUTO = "auto"  # on a GPU, or a CPU that runs bfloat16 fast: minutes to train, not hours
     TRUE = "true"
     FALSE = "false"
 
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     extractor_echo_member: EchoMemberChoice = Field(
         EchoMemberChoice.AUTO,
         description="The extractor's full training also fine-tunes the LLM base as a member: "
-        "true, false, or auto (where training runs on a GPU)",
+        "true, false, or auto (where training runs on a GPU or on a CPU that runs bfloat16 fast)",
     )
     corpus_file: Path | None = Field(
         None, description="Text corpus for bigram and rnn; default: DATA_DIR corpus"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from shared.config import ExtractorBase
+from shared.config import ExtractorBase, get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training.course_ner import NerTrainingConfig, train
@@ -146,6 +147,17 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     assert all(name in texts[0]["text"] for name in first[0]["extracted_course_names"])
 
 
+@pytest.fixture
+def without_echo_member(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """EXTRACTOR_ECHO_MEMBER=false: `auto` adds a member to a served version on a GPU or a CPU
+    with fast bfloat16, which a version with no weights cannot take."""
+    monkeypatch.setenv("EXTRACTOR_ECHO_MEMBER", "false")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("without_echo_member")
 def test_a_preview_is_served_until_a_full_version_replaces_it(tmp_path: Path) -> None:
     from dataclasses import asdict
 

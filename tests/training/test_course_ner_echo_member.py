@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import replace
 from itertools import pairwise
@@ -156,10 +157,18 @@ def test_training_the_member_in_float32_on_a_cpu_warns_of_its_time(
     assert "float32" in caplog.text and "1 steps may take hours" in caplog.text
 
 
-def test_extractor_echo_member_auto_takes_the_member_where_training_runs_on_a_gpu() -> None:
+@pytest.mark.parametrize("bf16_fast_here", [False, True])
+def test_extractor_echo_member_auto_takes_the_member_on_a_gpu_or_a_cpu_with_fast_bf16(
+    bf16_fast_here: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether this CPU runs bfloat16 fast is its hardware's answer: both answers are set here."""
+    # the package's `train` is the function; the module is this one
+    monkeypatch.setattr(
+        importlib.import_module("training.course_ner.train"), "bf16_is_fast", lambda device: bf16_fast_here
+    )
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert Settings(extractor_echo_member="auto").extractor_echo_member is EchoMemberChoice.AUTO
-    assert not wants_echo_member(EchoMemberChoice.AUTO, cpu)
+    assert wants_echo_member(EchoMemberChoice.AUTO, cpu) is bf16_fast_here
     assert wants_echo_member(EchoMemberChoice.AUTO, cuda)
     assert wants_echo_member(Settings(extractor_echo_member="true").extractor_echo_member, cpu)
     assert not wants_echo_member(Settings(extractor_echo_member="false").extractor_echo_member, cuda)
