@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from pydantic import ValidationError
-from transformers import AutoTokenizer
+from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from shared.config import EchoMemberChoice, Settings
 from shared.model_registry import ModelName
@@ -20,6 +20,7 @@ from training.course_ner import NerTrainingConfig, train
 from training.course_ner.echo_member import (
     EchoEncoder,
     combine_word_scores,
+    echo_word_scores,
     has_echo_member,
     load_echo_member,
     train_echo_member,
@@ -77,6 +78,24 @@ def test_a_long_text_is_given_twice_window_by_window(tiny_llama_dir: Path) -> No
     for row, start in enumerate(starts):
         ids = inputs["input_ids"][row].tolist()
         assert ids[: len(offsets[row])] == ids[start : start + len(offsets[row])]
+
+
+def test_the_member_reads_in_bfloat16_where_it_is_fast_and_scores_as_in_float32(
+    tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether this CPU runs bfloat16 fast is its hardware's answer: both answers are set here."""
+    model = AutoModelForTokenClassification.from_pretrained(tiny_llama_dir, num_labels=3)
+    encoder = EchoEncoder(AutoTokenizer.from_pretrained(tiny_llama_dir))
+    texts = ["I am enrolled in Operating Systems this term", "Lunch is at noon"]
+    echo_module = importlib.import_module("training.course_ner.echo_member")
+    monkeypatch.setattr(echo_module, "bf16_is_fast", lambda device: False)
+    float32 = echo_word_scores(model, encoder, texts)
+    monkeypatch.setattr(echo_module, "bf16_is_fast", lambda device: True)
+    bfloat16 = echo_word_scores(model, encoder, texts)
+    assert bfloat16 != float32  # it did read in bfloat16
+    for (words, scores), (words_bf16, scores_bf16) in zip(float32, bfloat16, strict=True):
+        assert words == words_bf16
+        assert torch.allclose(torch.tensor(scores), torch.tensor(scores_bf16), atol=0.05)
 
 
 def test_word_scores_are_weighted_where_both_members_have_the_word() -> None:

@@ -67,6 +67,14 @@ def test_only_cpus_with_bf16_instructions_count_as_native() -> None:
     assert cpu_flags("model name\t: something\n") is None
 
 
+def test_the_timed_step_runs_while_a_model_predicts_under_inference_mode() -> None:
+    """The first to ask may be the echo member's inference (`echo_word_scores`)."""
+    with torch.inference_mode():
+        fp32_seconds, bf16_seconds = time_bf16_against_fp32(repeats=1)
+        assert torch.is_inference_mode_enabled()
+    assert fp32_seconds > 0 and bf16_seconds > 0
+
+
 def test_bf16_is_used_on_a_cpu_only_where_a_timed_step_is_faster() -> None:
     fp32_seconds, bf16_seconds = time_bf16_against_fp32(repeats=2)
     assert fp32_seconds > 0 and bf16_seconds > 0
