@@ -119,6 +119,7 @@ def uses_bf16(device: torch.device, requested: bool) -> bool:
     return requested and bf16_is_fast(device)
 
 
-def training_autocast(device: torch.device, enabled: bool) -> torch.autocast:
-    """bfloat16 autocast for a training step where it is native, else a no-op context."""
+def bf16_autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """bfloat16 autocast for a training step or an inference pass where it is fast, else a no-op
+    context."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(device, enabled))

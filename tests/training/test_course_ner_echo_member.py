@@ -13,6 +13,7 @@ import torch
 from pydantic import ValidationError
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+import training.device
 from shared.config import EchoMemberChoice, Settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
@@ -87,10 +88,9 @@ def test_the_member_reads_in_bfloat16_where_it_is_fast_and_scores_as_in_float32(
     model = AutoModelForTokenClassification.from_pretrained(tiny_llama_dir, num_labels=3)
     encoder = EchoEncoder(AutoTokenizer.from_pretrained(tiny_llama_dir))
     texts = ["I am enrolled in Operating Systems this term", "Lunch is at noon"]
-    echo_module = importlib.import_module("training.course_ner.echo_member")
-    monkeypatch.setattr(echo_module, "bf16_is_fast", lambda device: False)
+    monkeypatch.setattr(training.device, "bf16_is_fast", lambda device: False)
     float32 = echo_word_scores(model, encoder, texts)
-    monkeypatch.setattr(echo_module, "bf16_is_fast", lambda device: True)
+    monkeypatch.setattr(training.device, "bf16_is_fast", lambda device: True)
     bfloat16 = echo_word_scores(model, encoder, texts)
     assert bfloat16 != float32  # it did read in bfloat16
     for (words, scores), (words_bf16, scores_bf16) in zip(float32, bfloat16, strict=True):

@@ -11,12 +11,12 @@ from shared.config import get_settings
 from training.device import (
     NATIVE_BF16_FLAGS,
     NoCudaError,
+    bf16_autocast,
     bf16_is_fast,
     bf16_pays_off,
     cpu_flags,
     get_device,
     time_bf16_against_fp32,
-    training_autocast,
 )
 
 
@@ -46,12 +46,12 @@ def test_cuda_without_a_gpu_fails_with_a_message(monkeypatch: pytest.MonkeyPatch
         get_device()
 
 
-def test_training_autocast_is_bf16_only_where_the_hardware_has_it() -> None:
+def test_bf16_autocast_is_bf16_only_where_the_hardware_has_it() -> None:
     layer = torch.nn.Linear(4, 4)
     cpu = torch.device("cpu")
-    with training_autocast(cpu, enabled=True):
+    with bf16_autocast(cpu, enabled=True):
         fast = layer(torch.ones(1, 4))
-    with training_autocast(cpu, enabled=False):
+    with bf16_autocast(cpu, enabled=False):
         plain = layer(torch.ones(1, 4))
     assert fast.dtype == (torch.bfloat16 if bf16_is_fast(cpu) else torch.float32)
     assert plain.dtype == torch.float32

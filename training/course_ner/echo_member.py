@@ -32,7 +32,7 @@ from training.course_ner.decoding import words_of_windows
 from training.course_ner.encoding import MAX_TOKENS, STRIDE, bio_labels
 from training.course_ner.model import with_fresh_head
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
-from training.device import bf16_is_fast, uses_bf16
+from training.device import bf16_autocast, uses_bf16
 from training.length_grouping import length_grouped_batches
 
 logger = logging.getLogger(__name__)
@@ -148,13 +148,13 @@ def train_echo_member(
 @torch.inference_mode()
 def echo_word_scores(model: PreTrainedModel, encoder: EchoEncoder, texts: Sequence[str]) -> list[WordScores]:
     """Each text's words and their label log-probabilities by the member, under bfloat16 autocast
-    where it is fast (`bf16_is_fast`): on a 2-core AMD EPYC with AVX512-BF16, 8 texts at the size
+    where it is fast (`bf16_autocast`): on a 2-core AMD EPYC with AVX512-BF16, 8 texts at the size
     limit took 24.8 s against 41.0 s in float32 (`bench.extractor_latency`), and the evaluation
     sets scored the same within 0.0005 (2026-12-04)."""
     model.eval()
     device = next(model.parameters()).device
     inputs, offsets, starts, window_of = encoder.encode(texts)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_is_fast(device)):
+    with bf16_autocast(device, enabled=True):
         logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits
     log_probs = logits.float().log_softmax(-1)
     scores = [log_probs[row, start : start + len(offsets[row])].tolist() for row, start in enumerate(starts)]

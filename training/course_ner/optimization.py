@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
-from training.device import training_autocast
+from training.device import bf16_autocast
 
 
 def optimizer_and_schedule(
@@ -30,7 +30,7 @@ def optimization_step(
     mixed_precision: bool,
 ) -> float:
     """One step on a batch with its labels: loss, clipped gradients, optimizer and schedule; the loss."""
-    with training_autocast(device, mixed_precision):
+    with bf16_autocast(device, mixed_precision):
         loss = model(**{name: tensor.to(device) for name, tensor in inputs.items()}).loss
     loss.backward()
     torch.nn.utils.clip_grad_norm_(parameters, 1.0)

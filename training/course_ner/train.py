@@ -360,7 +360,7 @@ def wants_echo_member(choice: EchoMemberChoice, device: torch.device) -> bool:
     cores, after the encoders are served. On a CPU without it, a step takes 40 s: hours."""
     if choice is not EchoMemberChoice.AUTO:
         return choice is EchoMemberChoice.TRUE
-    return device.type == "cuda" or (device.type == "cpu" and bf16_is_fast(device))
+    return device.type == "cuda" or bf16_is_fast(device)
 
 
 def ensure_trained(store: ModelStore) -> ModelVersion:

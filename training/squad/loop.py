@@ -25,7 +25,7 @@ from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from shared.schemas import FINETUNE_LEAST
 from training.cli import UsageError
-from training.device import get_device, training_autocast, uses_bf16
+from training.device import bf16_autocast, get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.llm_base import newest_import
 from training.plots import save_loss_plot
@@ -120,7 +120,7 @@ def optimizer_step(
     for _ in range(config.grad_accum_steps):
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
         tokens += int(batch["attention_mask"].sum())
-        with training_autocast(device, config.mixed_precision):
+        with bf16_autocast(device, config.mixed_precision):
             loss = forward(**batch).loss / config.grad_accum_steps
         loss.backward()
         step_loss += loss.item()
