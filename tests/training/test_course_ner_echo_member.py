@@ -145,7 +145,7 @@ def test_an_echo_member_trains_is_served_and_votes_by_its_weight(
 
 
 def test_an_echo_member_is_added_to_a_version_that_has_none(
-    tmp_path: Path, tiny_bert_dir: Path, tiny_llama_dir: Path
+    tmp_path: Path, tiny_bert_dir: Path, tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What `make run` does with EXTRACTOR_ECHO_MEMBER when training stopped between the two versions."""
     config = QUICK_TRAINING
@@ -160,6 +160,14 @@ def test_an_echo_member_is_added_to_a_version_that_has_none(
     without = version.metadata["metrics"]["without_echo_member"]
     assert without["f1"] == encoders_version.metadata["metrics"]["f1"]  # its held-out score
     assert load_extractor(version).echo is not None
+    # Whether the member reads in bfloat16 is decided when a worker loads it (on a CPU a timed step
+    # of half a second), not by its first request; the encoders read in float32: nothing to decide.
+    asked: list[torch.device] = []
+    monkeypatch.setattr(training.device, "bf16_is_fast", lambda device: asked.append(device) or False)
+    load(encoders_version, torch.device("cpu"))
+    assert asked == []
+    load(version, torch.device("cpu"))
+    assert asked == [torch.device("cpu")]
 
 
 def test_training_the_member_in_float32_on_a_cpu_warns_of_its_time(

@@ -28,6 +28,7 @@ from training.course_ner.echo_member import (
 )
 from training.course_ner.encoding import encode
 from training.course_ner.model import load_ensemble, load_one_word_titles, load_title_words
+from training.device import uses_bf16
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,13 @@ class Extractor:
     echo_weight: float = 0.0
 
     def to(self, device: torch.device) -> Extractor:
-        """Every model of the extractor moved to the device, in inference mode."""
+        """Every model of the extractor moved to the device, in inference mode. With an echo member,
+        whether it reads in bfloat16 there is decided now (a timed step on a CPU, about half a
+        second, cached), so that the worker's first request does not pay for it."""
         for model in self.models:
             model.to(device).eval()
+        if self.echo is not None:
+            uses_bf16(device, requested=True)
         return self
 
     @property
