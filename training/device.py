@@ -115,7 +115,7 @@ def bf16_is_fast(device: torch.device) -> bool:
 
 
 def uses_bf16(device: torch.device, requested: bool) -> bool:
-    """Whether a training run that asked for mixed precision really gets bfloat16 here."""
+    """Whether a training step or an inference pass that asked for bfloat16 really gets it here."""
     return requested and bf16_is_fast(device)
 
 
