@@ -7,6 +7,7 @@ pool processes) and nothing is left running after the launcher exits.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -17,9 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from launcher.console_lines import ConsoleLines
+
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m"]
 RESET = "\033[0m"
 STOP_TIMEOUT_S = 15.0  # how long stop() waits for each child after SIGTERM, before SIGKILL
+# A progress bar redraws itself several times a second: one state of it is shown at most this often
+# for each child (the first and the last always).
+PROGRESS_INTERVAL_S = 15.0
 
 
 @dataclass
@@ -72,9 +78,20 @@ class Supervisor:
         threading.Thread(target=self._pump, args=(child, child.process), daemon=True).start()
 
     def _pump(self, child: Child, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdout is not None
-        for raw in iter(process.stdout.readline, b""):
-            self.log(child.name, raw.decode(errors="replace").rstrip(), child.color)
+        """Log the child's output line by line as it comes, with some of its progress bars' states."""
+        stdout = process.stdout
+        assert stdout is not None
+        console, progress_shown_at = ConsoleLines(), -math.inf
+        for chunk in iter(lambda: stdout.read1(65536), b""):
+            for text, is_progress in console.feed(chunk):
+                if is_progress:
+                    now = time.monotonic()
+                    if not text.strip() or now - progress_shown_at < PROGRESS_INTERVAL_S:
+                        continue
+                    progress_shown_at = now
+                self.log(child.name, text, child.color)
+        for text, _ in console.flush():
+            self.log(child.name, text, child.color)
 
     def run_once(self, name: str, command: list[str]) -> int:
         """Run a one-shot command in the foreground with prefixed output; return its exit code."""

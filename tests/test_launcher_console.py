@@ -1,0 +1,85 @@
+"""`make run`'s console: a child's progress bar is shown while it runs, not all at once at its end."""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from launcher import supervisor
+from launcher.console_lines import ConsoleLines
+from launcher.supervisor import Supervisor
+
+# A training's bar as tqdm draws it into a pipe: "\r" before each state, "\n" only when it closes.
+# It waits for a file before its last steps, so the test can look at the console meanwhile.
+TRAINING = """
+import os, sys, time
+from tqdm import tqdm
+bar = tqdm(total=int(sys.argv[2]), desc="steps", mininterval=0, miniters=1)
+for _ in range(int(sys.argv[2]) - 1):
+    bar.update(1)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+bar.update(1)
+bar.close()
+print("finished")
+"""
+
+
+def _wait_for(predicate: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _run_training(tmp_path: Path, steps: int, seen_while_running: str) -> list[str]:
+    """The console's lines of the training above: ``seen_while_running`` must show before it ends."""
+    out, go_on = io.StringIO(), tmp_path / "go-on"
+    console = Supervisor(env={"PATH": "/usr/bin:/bin"}, out=out)
+    try:
+        command = [sys.executable, "-c", TRAINING, str(go_on), str(steps)]
+        child = console.start("train", command, restart=False)
+        _wait_for(lambda: seen_while_running in out.getvalue())
+        assert child.process is not None and child.process.poll() is None
+        go_on.touch()
+        _wait_for(lambda: "finished" in out.getvalue())
+    finally:
+        console.stop(timeout=5)
+    return out.getvalue().splitlines()
+
+
+def test_a_progress_bar_shows_in_the_console_while_the_child_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(supervisor, "PROGRESS_INTERVAL_S", 0.0)
+    lines = _run_training(tmp_path, steps=3, seen_while_running="1/3")
+    states = [line for line in lines if "steps:" in line]
+    counts = [re.search(r"\d+/3", state).group() for state in states]
+    assert list(dict.fromkeys(counts)) == ["0/3", "1/3", "2/3", "3/3"]  # closing, tqdm draws 3/3 twice
+    assert all(line.startswith("    train |") for line in lines)
+
+
+def test_a_fast_progress_bar_shows_its_first_and_last_states_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(supervisor, "PROGRESS_INTERVAL_S", 3600.0)
+    lines = _run_training(tmp_path, steps=200, seen_while_running="0/200")
+    states = [line for line in lines if "steps:" in line]
+    assert len(states) == 2, states
+    assert "0/200" in states[0] and "200/200" in states[1]
+    assert lines[-1].endswith("finished")
+
+
+def test_lines_are_cut_at_every_line_end_and_read_whole_across_reads() -> None:
+    console = ConsoleLines()
+    assert console.feed(b"one\ntwo\r") == [("one", False)]  # a "\r" last may be half of "\r\n"
+    assert console.feed(b"\nbar 1\rbar 2\rcaf\xc3") == [("two", False), ("bar 1", True), ("bar 2", True)]
+    assert console.feed(b"\xa9 done") == []
+    assert console.flush() == [("café done", False)]
+    assert console.flush() == []
