@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,21 @@ def test_greedy_output_is_exact_and_streamed_pieces_add_up(tiny_llm_store: Model
     again = load(version, torch.device("cpu")).predict_batch([{"start_word": "The", "length": 6, "top_k": 1}])
     assert out == again
     assert out[0]["generated_text"] == "The" + "".join(piece for _, piece in pieces)
+
+
+@pytest.mark.parametrize("architecture", ["tiny_gpt2_dir", "tiny_llama_dir"])
+def test_generation_passes_the_cache_by_a_name_transformers_keeps(
+    architecture: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`past_key_values` is deprecated in transformers 5 and removed in 5.40, which the requirements
+    admit: passing it warns now and would break generation then."""
+    store = ModelStore(tmp_path)
+    llm_base.import_base(store, request.getfixturevalue(architecture))
+    predictor = load(store.served_version(ModelName.LLM), torch.device("cpu"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        out = predictor.predict_batch([{"start_word": "The", "length": 5, "top_k": 1}])
+    assert out[0]["generated_tokens"] == 5
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ length or at end-of-sequence; the loop stops when every row has.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,13 @@ from shared.model_store import ModelVersion
 from worker.sampling import SamplingParams, sample
 
 TokenSink = Callable[[int, str], None]
+
+
+def cache_argument(model: torch.nn.Module) -> str:
+    """The name of the key/value cache in the model's forward pass and its output: ``cache`` since
+    transformers 5 (``past_key_values`` is deprecated there and goes in 5.40), ``past_key_values``
+    in the 4.x releases that the requirements still admit."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 class IncrementalText:
@@ -50,6 +58,7 @@ class LLMPredictor:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         self.model = AutoModelForCausalLM.from_pretrained(version.path, dtype=dtype).to(device).eval()
+        self.cache_argument = cache_argument(self.model)
 
     @torch.inference_mode()
     def predict_batch(
@@ -70,10 +79,10 @@ class LLMPredictor:
                 input_ids=input_ids,
                 attention_mask=attention,
                 position_ids=positions,
-                past_key_values=past,
                 use_cache=True,
+                **{self.cache_argument: past},
             )
-            past = out.past_key_values
+            past = getattr(out, self.cache_argument)
             logits = out.logits[:, -1, :]
             next_ids = []
             for row in range(len(inputs)):
