@@ -22,9 +22,9 @@ TokenSink = Callable[[int, str], None]
 
 
 def cache_argument(model: torch.nn.Module) -> str:
-    """The name of the key/value cache in the model's forward pass and its output: ``cache`` since
-    transformers 5 (``past_key_values`` is deprecated there and goes in 5.40), ``past_key_values``
-    in the 4.x releases that the requirements still admit."""
+    """The name of the key/value cache in the model's forward pass and its output: ``cache`` in
+    recent transformers (5.25 here, where ``past_key_values`` is deprecated, to go in 5.40),
+    ``past_key_values`` in the older releases that the requirements still admit."""
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
