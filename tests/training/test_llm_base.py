@@ -91,8 +91,8 @@ def test_greedy_output_is_exact_and_streamed_pieces_add_up(tiny_llm_store: Model
 def test_generation_passes_the_cache_by_a_name_transformers_keeps(
     architecture: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """`past_key_values` is deprecated in transformers 5 and removed in 5.40, which the requirements
-    admit: passing it warns now and would break generation then."""
+    """`past_key_values` is deprecated in the transformers installed here (5.25) and goes in 5.40,
+    which the requirements admit: passing it warns now and would break generation then."""
     store = ModelStore(tmp_path)
     llm_base.import_base(store, request.getfixturevalue(architecture))
     predictor = load(store.served_version(ModelName.LLM), torch.device("cpu"))
