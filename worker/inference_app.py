@@ -20,9 +20,11 @@ from shared.logging_setup import configure_logging
 from shared.model_registry import ModelName
 from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
+from worker.progress_bars import silence_library_progress_bars
 from worker.runtime import get_runtime
 
 configure_logging()
+silence_library_progress_bars()
 logger = logging.getLogger(__name__)
 
 app = create_celery_app(role=Queue.INFERENCE)

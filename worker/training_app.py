@@ -21,10 +21,12 @@ from shared.jobs import JobStatus, Queue, TaskName
 from shared.logging_setup import configure_logging
 from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
+from worker.progress_bars import silence_library_progress_bars
 from worker.runtime import get_runtime
 from worker.tasks.training import LOST_MESSAGE  # (importing it registers the tasks)
 
 configure_logging()
+silence_library_progress_bars()
 logger = logging.getLogger(__name__)
 
 app = create_celery_app(role=Queue.TRAINING)

@@ -147,6 +147,59 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     assert all(name in texts[0]["text"] for name in first[0]["extracted_course_names"])
 
 
+def test_a_preview_within_seconds_trains_only_the_steps_that_fit(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    """No machine trains a step in a nanosecond: the preview falls back to its least steps."""
+    reports: list[dict] = []
+    config = NerTrainingConfig(
+        epochs=2,
+        batch_size=16,
+        train_size=320,
+        held_out_size=40,
+        ensemble_size=1,
+        step_seconds=1e-9,
+        min_steps=3,
+    )
+    version = train(ModelStore(tmp_path), base=tiny_bert_dir, config=config, progress=reports.append)
+    assert [report["step"] for report in reports] == [1, 2, 3]
+    assert reports[-1]["total_steps"] == 3 == version.metadata["training"]["steps"]
+    assert version.metadata["training"]["max_steps"] == 3
+    assert version.metadata["training"]["step_seconds"] == 1e-9
+
+
+def test_steps_that_fit_in_seconds() -> None:
+    from training.course_ner.step_budget import steps_within
+    from training.course_ner.train import member_steps
+
+    assert steps_within(150, 0.25, wanted=596, least=150) == 596  # a fast machine: all of them
+    assert steps_within(150, 0.75, wanted=596, least=150) == 200
+    assert steps_within(150, 5.0, wanted=596, least=150) == 150  # never fewer than the least
+    assert steps_within(150, 5.0, wanted=100, least=150) == 100  # nor more than wanted
+    assert member_steps(NerTrainingConfig(epochs=2), 298) == 596
+    assert member_steps(NerTrainingConfig(epochs=2, max_steps=200), 298) == 200
+    with pytest.raises(ValueError, match="max_steps"):
+        NerTrainingConfig(max_steps=0)
+
+
+def test_timing_steps_changes_no_weight_and_no_random_state(tiny_bert_dir: Path) -> None:
+    from training.course_ner.model import load_base
+    from training.course_ner.step_budget import seconds_per_step
+    from training.course_ner.train import _batches
+
+    model, tokenizer = load_base(tiny_bert_dir)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    examples = build_splits(0, train_size=64, held_out_size=8).train
+    batches = list(_batches(tokenizer, examples, 8, seed=0, context_mask_share=0.15))[:3]
+    torch.manual_seed(7)
+    state = torch.random.get_rng_state()
+    seconds = seconds_per_step(model, batches, torch.device("cpu"), mixed_precision=False)
+    assert seconds > 0
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+    assert all(parameter.grad is None for parameter in model.parameters())
+    with pytest.raises(ValueError, match="two batches"):
+        seconds_per_step(model, batches[:1], torch.device("cpu"), mixed_precision=False)
+
+
 @pytest.fixture
 def without_echo_member(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """EXTRACTOR_ECHO_MEMBER=false: `auto` adds a member to a served version on a GPU or a CPU

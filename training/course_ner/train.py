@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import shutil
@@ -48,6 +49,7 @@ from training.course_ner.model import (
 )
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.course_ner.scoring import PredictedOnce, score
+from training.course_ner.step_budget import TIMED_BATCHES, seconds_per_step, steps_within
 from training.course_ner.title_rules import one_word_titles, title_vocabulary
 from training.device import bf16_is_fast, get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
@@ -114,7 +116,7 @@ def _train_member(
         _batches(tokenizer, splits.train, config.batch_size, seed + epoch, config.context_mask_share)
         for epoch in range(config.epochs)
     ]
-    total_steps = sum(len(loader) for loader in loaders)
+    total_steps = member_steps(config, len(loaders[0]))
     model.get_input_embeddings().weight.requires_grad_(config.train_word_embeddings)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer, schedule = optimizer_and_schedule(
@@ -122,15 +124,43 @@ def _train_member(
     )
     losses: list[float] = []
     model.train()
-    for loader in loaders:
-        for batch in loader:
-            losses.append(
-                optimization_step(
-                    model, batch, trainable, optimizer, schedule, device, config.mixed_precision
-                )
-            )
-            on_step(losses[-1])
+    for batch in itertools.islice(itertools.chain.from_iterable(loaders), total_steps):
+        losses.append(
+            optimization_step(model, batch, trainable, optimizer, schedule, device, config.mixed_precision)
+        )
+        on_step(losses[-1])
     return model, tokenizer, losses
+
+
+def member_steps(config: NerTrainingConfig, batches_per_epoch: int) -> int:
+    """The steps each member trains: its epochs' batches, or config.max_steps if fewer."""
+    every = config.epochs * batches_per_epoch
+    return every if config.max_steps is None else min(every, config.max_steps)
+
+
+def _with_steps_that_fit(
+    base: str | Path | None, splits: Splits, config: NerTrainingConfig, device: torch.device
+) -> NerTrainingConfig:
+    """The config with max_steps as many as fit in config.step_seconds here, by a few timed steps
+    of the base model on training batches (a few seconds on 2 CPU cores)."""
+    assert config.step_seconds is not None
+    model, tokenizer = load_base(base)
+    model.to(device)
+    loader = _batches(tokenizer, splits.train, config.batch_size, config.seed, config.context_mask_share)
+    step = seconds_per_step(
+        model, itertools.islice(loader, TIMED_BATCHES + 1), device, config.mixed_precision
+    )
+    wanted = member_steps(config, len(loader))
+    steps = steps_within(config.step_seconds, step, wanted, config.min_steps)
+    logger.info(
+        "a training step takes %.2f s here: %d of %d steps for about %d s (at most %d s wanted)",
+        step,
+        steps,
+        wanted,
+        steps * step,
+        config.step_seconds,
+    )
+    return replace(config, max_steps=steps)
 
 
 def _scores(extractor: Extractor, splits: Splits) -> dict[str, dict[str, float]]:
@@ -198,7 +228,9 @@ def train(
     random.seed(config.seed)
     splits, batches_per_epoch = _splits_and_batches(config)
     device = get_device()
-    encoder_steps = config.epochs * batches_per_epoch * config.ensemble_size
+    if config.step_seconds is not None:
+        config = _with_steps_that_fit(base, splits, config, device)
+    encoder_steps = member_steps(config, batches_per_epoch) * config.ensemble_size
     echo_steps = config.echo_epochs * batches_per_epoch if config.echo_member else 0
     with _progress_bar(encoder_steps + echo_steps, progress) as on_step:
         trained = [
@@ -342,14 +374,15 @@ def served_of_extractor_base(store: ModelStore) -> ModelVersion | None:
     return served
 
 
-def ensure_preview(store: ModelStore) -> ModelVersion:
+def ensure_preview(store: ModelStore, *, within_seconds: bool = False) -> ModelVersion:
     """The served version, or in an empty store (or one of another EXTRACTOR_BASE) a preview (one
     model, fewer epochs) trained in a quarter of the full training's time: the workers serve it
-    until the full version replaces it."""
+    until the full version replaces it. ``within_seconds``: fewer steps where that quarter would
+    take longer than PREVIEW_STEP_SECONDS (`NerTrainingConfig.preview_config`)."""
     served = served_of_extractor_base(store)
     if served is not None:
         return served
-    config = NerTrainingConfig.preview_config()
+    config = NerTrainingConfig.preview_config(within_seconds=within_seconds)
     logger.info("training a preview version first: %d model, %d epochs", config.ensemble_size, config.epochs)
     return train(store, config=config)
 
