@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -105,9 +106,21 @@ class AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
+def _finite_only(value: Any) -> Any:
+    """The value with every float that JSON cannot hold (NaN, Infinity: Python's JSON parser
+    accepts them in a request, and 1e400 overflows to one) written as a string instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite_only(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_only(item) for item in value]
+    return value
+
+
 async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    return AsciiJSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
+    return AsciiJSONResponse({"detail": _finite_only(jsonable_encoder(error.errors()))}, status_code=422)
 
 
 def install_error_handlers(app: FastAPI) -> None:

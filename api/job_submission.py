@@ -38,7 +38,13 @@ async def submit_job(
     model_dir: Path,
     idempotency_key: str | None = None,
 ) -> JobRecord:
-    """Return the new job's record, or the existing one for a repeated Idempotency-Key."""
+    """Return the new job's record, or the existing one for a repeated Idempotency-Key (even
+    where a new job would be refused now: a full queue, a model being replaced)."""
+    fingerprint = _fingerprint(job_type, job_input)
+    if idempotency_key:
+        bound = await store.idempotency_binding(owner, idempotency_key)
+        if bound is not None:
+            return await _job_bound_to(store, bound, fingerprint)
     require_model_ready(model_dir, job_type, job_input)
     task_name, queue = JOB_ROUTES[job_type]
     if await store.queue_depth(queue) >= max_queued:
@@ -57,19 +63,11 @@ async def submit_job(
     )
     await store.create(record)
     if idempotency_key:
-        fingerprint = _fingerprint(job_type, job_input)
+        # Another request with the same key may have bound it since the look-up above.
         bound = await store.claim_idempotency_key(owner, idempotency_key, record.job_id, fingerprint)
         if bound is not None:
             await store.delete(record)
-            existing_id, _, existing_fingerprint = bound.partition(":")
-            if existing_fingerprint != fingerprint:
-                raise IdempotencyConflictError(
-                    "this Idempotency-Key was already used with a different request"
-                )
-            existing = await store.get(existing_id)
-            if existing is not None:
-                return existing
-            raise IdempotencyConflictError("this Idempotency-Key belongs to a job that has expired")
+            return await _job_bound_to(store, bound, fingerprint)
     publish = partial(
         celery.send_task,
         task_name.value,
@@ -85,6 +83,18 @@ async def submit_job(
             f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
         ) from error
     return record
+
+
+async def _job_bound_to(store: AsyncJobStore, bound: str, fingerprint: str) -> JobRecord:
+    """The job an Idempotency-Key is bound to (``job_id:fingerprint``), if this request is the
+    one that bound it."""
+    existing_id, _, existing_fingerprint = bound.partition(":")
+    if existing_fingerprint != fingerprint:
+        raise IdempotencyConflictError("this Idempotency-Key was already used with a different request")
+    existing = await store.get(existing_id)
+    if existing is None:
+        raise IdempotencyConflictError("this Idempotency-Key belongs to a job that has expired")
+    return existing
 
 
 async def _forget(store: AsyncJobStore, record: JobRecord, idempotency_key: str | None) -> None:

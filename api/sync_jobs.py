@@ -12,7 +12,13 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
-from api.errors import JobFailedError, JobTimedOutError, ServiceUnavailableError, documented
+from api.errors import (
+    JobConflictError,
+    JobFailedError,
+    JobTimedOutError,
+    ServiceUnavailableError,
+    documented,
+)
 from api.job_submission import submit_job
 from api.model_readiness import RETRY_AFTER_SECONDS
 from shared.jobs import JobStatus, JobType
@@ -20,7 +26,7 @@ from shared.schemas import JobAccepted
 
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": JobAccepted, "description": "Still running after SYNC_TIMEOUT: poll the job's url"},
-    **documented(500, 504),
+    **documented(409, 500, 504),
 }
 
 _NOT_READY_ERRORS = {"ModelNotReadyError"}
@@ -51,6 +57,10 @@ class SyncJobs:
         final = await self.store.wait_for_final(record.job_id, self.settings.sync_timeout) or record
         if final.status is JobStatus.SUCCEEDED and final.result is not None:
             return final.result
+        if final.status is JobStatus.CANCELLED:
+            raise JobConflictError(
+                f"job {final.job_id} was cancelled (DELETE /jobs/{final.job_id}) before it finished"
+            )
         if final.status.is_final:
             error = final.error or {"type": "Unknown", "message": "no error recorded"}
             message = f"job {final.job_id} {final.status.value}: {error.get('message')}"

@@ -436,6 +436,10 @@ class AsyncJobStore:
         # a SET that Redis applied but whose reply was lost is retried and finds its own job
         return None if bound is not None and bound.startswith(f"{job_id}:") else bound
 
+    async def idempotency_binding(self, owner: str, key: str) -> str | None:
+        """The ``job_id:fingerprint`` the key is bound to, if it is."""
+        return await self.client.get(idempotency_key(owner, key))
+
     async def release_idempotency_key(self, owner: str, key: str, job_id: str) -> None:
         """Unbind key, if it is still bound to job_id (a job that was never published)."""
         await self.client.eval(RELEASE_IF_BOUND_TO, 1, idempotency_key(owner, key), f"{job_id}:")

@@ -7,9 +7,9 @@ against ``get_settings()`` so an operator can tighten them without code changes.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.config import get_settings
 from shared.jobs import JobStatus, JobType
@@ -18,8 +18,25 @@ from shared.model_registry import ModelName
 GeneratorName = Literal["bigram", "rnn", "llm"]
 
 
+def _takes_numbers(annotation: Any) -> bool:
+    return any(kind in (int, float) for kind in (get_args(annotation) or (annotation,)))
+
+
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request's part: unknown fields, NaN and Infinity are refused, and so is a JSON true or
+    false where a number belongs (pydantic would read it as 1 or 0)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, bool) and field is not None and _takes_numbers(field.annotation):
+                    raise ValueError(f"{name} must be a number, not {str(value).lower()}")
+        return data
 
 
 def encodable(text: str, field: str) -> str:

@@ -25,6 +25,10 @@ BAD_REQUESTS = [
         "Extra",
     ),
     ("/jobs", {"type": "finetune", "input": {"max_steps": 10**9}}, "max_steps must be at most"),
+    # JSON true and false are no numbers, though pydantic would read them as 1 and 0.
+    ("/generate_text", {"start_word": "The", "length": True}, "length must be a number, not true"),
+    ("/generate_with_llm", {"start_word": "The", "length": 5, "seed": False}, "seed must be a number"),
+    ("/jobs", {"type": "finetune", "input": {"batch_size": True}}, "batch_size must be a number"),
 ]
 
 
@@ -51,6 +55,25 @@ LONE_SURROGATES = [
 def test_a_lone_surrogate_is_422(api: httpx.Client, path: str, body: bytes) -> None:
     response = api.post(path, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
+
+
+# Python's JSON parser reads NaN and Infinity, and 1e400 as infinity; JSON cannot write them back, so
+# echoing them in the validation error used to answer 500.
+NON_FINITE_NUMBERS = [
+    ("/generate_text", b'{"start_word": "a", "length": NaN}'),
+    ("/generate_text", b'{"start_word": "a", "length": 1e400}'),
+    ("/generate_with_llm", b'{"start_word": "a", "length": 3, "temperature": NaN}'),
+    ("/generate_with_llm", b'{"start_word": "a", "length": 3, "top_p": Infinity}'),
+    ("/generate_with_rnn", b'{"start_word": "a", "length": 3, "seed": -Infinity}'),
+    ("/jobs", b'{"type": "finetune", "input": {"learning_rate": NaN}}'),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), NON_FINITE_NUMBERS)
+def test_a_number_json_cannot_hold_is_422(api: httpx.Client, path: str, body: bytes) -> None:
+    response = api.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert "finite number" in response.text or "valid integer" in response.text, response.text
 
 
 def test_malformed_json_is_422(api: httpx.Client) -> None:

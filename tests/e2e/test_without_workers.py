@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -82,10 +83,30 @@ def test_full_queue_answers_429_and_enqueues_nothing(bare_platform: Platform) ->
     bare_platform.processes["api"].stop()
     bare_platform.start_api(MAX_QUEUED_JOBS="3")
     with bare_platform.client() as api:
-        accepted = [api.post("/jobs", json=JOB).status_code for _ in range(3)]
+        retry_safe = {"Idempotency-Key": "lost-reply-7"}
+        first = api.post("/jobs", json=JOB, headers=retry_safe)
+        accepted = [first.status_code] + [api.post("/jobs", json=JOB).status_code for _ in range(2)]
         assert accepted == [202, 202, 202]
         refused = api.post("/jobs", json=JOB)
         assert refused.status_code == 429
         assert refused.headers["Retry-After"] == "5"
         assert api.post("/extract-course-name/", json={"text": "Operating Systems"}).status_code == 429
         assert len(api.get("/jobs").json()["jobs"]) == 3
+        # A client retrying after a lost reply gets its job back, full queue or not.
+        retried = api.post("/jobs", json=JOB, headers=retry_safe)
+        assert retried.status_code == 202, retried.text
+        assert retried.json()["job_id"] == first.json()["job_id"]
+
+
+def test_sync_request_whose_job_is_cancelled_is_409(bare_platform: Platform) -> None:
+    with bare_platform.client(timeout=60) as api, ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(api.post, "/extract-course-name/", json={"text": "Operating Systems"})
+        deadline = time.monotonic() + 30
+        jobs: list[dict] = []
+        while not jobs and time.monotonic() < deadline:
+            jobs = api.get("/jobs").json()["jobs"]
+            time.sleep(0.1)
+        assert api.delete(f"/jobs/{jobs[0]['job_id']}").status_code == 200
+        response = waiting.result(timeout=30)
+        assert response.status_code == 409, response.text
+        assert "cancelled" in response.json()["detail"]
