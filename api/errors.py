@@ -39,6 +39,12 @@ class NotFoundError(ApiError):
     status_code = 404
 
 
+class InvalidRequestError(ApiError):
+    """Input that only a route can check (the rest is the request models' 422)."""
+
+    status_code = 422
+
+
 class JobConflictError(ApiError):
     status_code = 409
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
-from api.errors import JobConflictError, NotFoundError, documented
+from api.errors import InvalidRequestError, JobConflictError, NotFoundError, documented
 from api.job_events import job_event_stream
 from api.job_submission import submit_job
 from shared.job_store import JobRecord, final_event, now_iso
@@ -33,8 +34,14 @@ def accepted(request: Request, response: Response, record: JobRecord) -> JobAcce
     return JobAccepted(job_id=record.job_id, status=record.status, url=url)
 
 
+# What a job id can be (the API makes them as uuid4 hex); another string names no job. A colon would
+# make its Redis key another key of a job ("<id>:events", its event stream).
+JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+MAX_STREAM_ID_PART = 2**64 - 1  # each part of a Redis stream id
+
+
 async def owned_record(store: JobStoreDep, job_id: str, owner: str) -> JobRecord:
-    record = await store.get(job_id)
+    record = await store.get(job_id) if JOB_ID.fullmatch(job_id) else None
     if record is None or record.owner != owner:
         raise NotFoundError(f"no job {job_id!r} (unknown, or expired after RESULT_TTL)")
     return record
@@ -109,19 +116,21 @@ async def get_job(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
-        **documented(404),
+        **documented(404, 422),
     },
 )
 async def job_events(
     job_id: str,
     store: JobStoreDep,
     owner: OwnerDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", pattern=r"^\d+-\d+$")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", pattern=r"^[0-9]+-[0-9]+$")] = None,
 ) -> StreamingResponse:
     """Stream the job's events: tokens (`stream: true` llm jobs), training progress, then `final`.
 
     A client that connects late first gets everything it missed.
     """
+    if last_event_id and any(int(part) > MAX_STREAM_ID_PART for part in last_event_id.split("-")):
+        raise InvalidRequestError(f"Last-Event-ID {last_event_id!r} is past the largest event id")
     await owned_record(store, job_id, owner)
     return StreamingResponse(
         job_event_stream(store, job_id, after=last_event_id or "0-0"),

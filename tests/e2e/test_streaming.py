@@ -81,3 +81,20 @@ def test_non_streaming_contract_is_unchanged(api: httpx.Client) -> None:
 
 def test_events_of_unknown_job_are_404(api: httpx.Client) -> None:
     assert api.get("/jobs/nope/events").status_code == 404
+
+
+def test_a_last_event_id_past_what_redis_holds_is_422(api: httpx.Client) -> None:
+    job_id = llm_job(api)
+    for last_id in ("99999999999999999999999-0", "0-18446744073709551616"):
+        response = api.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": last_id})
+        assert response.status_code == 422, response.text
+        assert "largest event id" in response.json()["detail"]
+
+
+def test_an_id_naming_another_key_of_a_job_is_404(api: httpx.Client) -> None:
+    """ "<id>:events" is the job's event stream in Redis, not a job: reading it as one was a 503."""
+    job_id = llm_job(api)
+    for path in (f"/jobs/{job_id}:events", f"/jobs/{job_id}:events/events"):
+        response = api.get(path)
+        assert response.status_code == 404, response.text
+    assert api.delete(f"/jobs/{job_id}:events").status_code == 404
