@@ -4,7 +4,7 @@ Redis (the REDIS_URL you set, else a private one with AOF under var/), the API, 
 inference worker and a training worker, with every process's log prefixed on this console.
 The models the defaults need are imported first if the store lacks them; those that take
 minutes to train (the LSTM, the extractor) are trained in the background while the rest is served.
-Ctrl-C (SIGINT) or SIGTERM stops every process it started.
+Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops every process it started.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from launcher.supervisor import STOP_TIMEOUT_S, Supervisor
 from shared.config import get_settings
 
 HOST = "127.0.0.1"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _reachable(url: str) -> bool:
@@ -45,15 +46,17 @@ def main() -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         # A second Ctrl-C (or a SIGINT and a SIGTERM together) must not cut the shutdown short:
         # that would leave the workers, Flower and Redis running without their launcher.
-        signal.signal(signal.SIGINT, while_stopping)
-        signal.signal(signal.SIGTERM, while_stopping)
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, while_stopping)
         raise KeyboardInterrupt
 
-    # Both set explicitly: a launcher started in the background by a non-interactive shell
+    # Set explicitly: a launcher started in the background by a non-interactive shell
     # (`nohup make run &`, CI scripts) inherits SIGINT ignored, and Ctrl-C or `kill -INT` must
-    # still stop everything.
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # still stop everything. SIGHUP is a closed terminal or a lost SSH session: the children run
+    # in sessions of their own, so no terminal signals them, and without it they would outlive
+    # their launcher holding the ports the next `make run` needs.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, on_signal)
     try:
         settings = get_settings()
         if "redis_url" in settings.model_fields_set:  # set in the environment or in .env

@@ -17,6 +17,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+class LogLevel(StrEnum):
+    """The levels both Python's logging and Celery's ``--loglevel`` take."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -114,12 +124,16 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated API keys; when set, every endpoint but /health needs one",
     )
+    api_allow_anonymous: bool = Field(
+        False,
+        description="Let the API listen beyond loopback with no API_KEYS (behind a proxy that authenticates)",
+    )
     inference_metrics_port: int = Field(
         9101, ge=0, le=65535, description="Inference worker /metrics (0: off)"
     )
     training_metrics_port: int = Field(9102, ge=0, le=65535, description="Training worker /metrics (0: off)")
 
-    log_level: str = "INFO"
+    log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
 
     @field_validator("preload_models", "api_keys", mode="before")
@@ -140,11 +154,19 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown models {unknown}; known: {sorted(known)}")
         return names
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("flower_basic_auth")
     @classmethod
     def _basic_auth_shape(cls, value: str | None) -> str | None:
-        if value is not None and ":" not in value:
-            raise ValueError("FLOWER_BASIC_AUTH must be user:password")
+        # Flower takes several pairs, comma-separated; an empty user or password is no protection
+        if value is not None and not all(
+            user and password for user, _, password in (pair.partition(":") for pair in value.split(","))
+        ):
+            raise ValueError("FLOWER_BASIC_AUTH must be user:password, with neither empty")
         return value
 
     @field_validator("api_keys")
@@ -159,6 +181,16 @@ class Settings(BaseSettings):
     def _redelivery_after_time_limit(self) -> Settings:
         if self.inference_time_limit >= self.inference_visibility_timeout:
             raise ValueError("INFERENCE_TIME_LIMIT must be below INFERENCE_VISIBILITY_TIMEOUT")
+        return self
+
+    @model_validator(mode="after")
+    def _api_keys_beyond_localhost(self) -> Settings:
+        if self.api_host not in LOOPBACK_HOSTS and not self.api_keys and not self.api_allow_anonymous:
+            raise ValueError(
+                f"the API listens on {self.api_host} with no API_KEYS: anyone who reaches it could run jobs"
+                " and fine-tune the served LLM; set API_KEYS (or API_ALLOW_ANONYMOUS=true behind a proxy"
+                " that authenticates)"
+            )
         return self
 
     @model_validator(mode="after")

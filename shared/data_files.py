@@ -11,8 +11,11 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import http.client
 import io
 import logging
+import os
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from enum import StrEnum
@@ -90,24 +93,52 @@ def sha256_of(kind: DataFile) -> str:
     return hashlib.sha256(read_bytes(kind)).hexdigest()
 
 
+def how_to_place(source: DataSource) -> str:
+    """What a user without a network puts where, in the form the project reads."""
+    if source.git_blob_sha1:
+        made = f"the Name column of the CSV at {source.url}, one title per line"
+    elif source.file_name.endswith(".gz"):
+        made = f"the file at {source.url}, gzip-compressed"
+    else:
+        made = f"the file at {source.url}"
+    return f"{source.folder}/{source.file_name} ({made})"
+
+
 def _download(source: DataSource, target: Path) -> None:
     logger.info("downloading %s from %s", source.file_name, source.url)
     try:
         with urllib.request.urlopen(source.url, timeout=60) as response:  # noqa: S310 (fixed https URLs)
             content = response.read()
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:  # a cut connection is an IncompleteRead
         raise DataUnavailableError(
             f"{source.file_name} is not in {target.parent} and could not be downloaded from "
-            f"{source.url} ({error}). Put the file there (see SOURCE.md of the project's data "
-            f"folder), or set DATA_DIR to a folder that has {source.folder}/{source.file_name}."
+            f"{source.url} ({error!r}). Put {how_to_place(source)} under DATA_DIR ({target.parent.parent}),"
+            " or set DATA_DIR to a folder that has it."
         ) from error
     _verify(source, content)
     if source.git_blob_sha1:
         content = _course_titles_from_catalog_csv(content)
+    try:
+        _write_whole(target, gzip.compress(content, mtime=0) if target.suffix == ".gz" else content)
+    except OSError as error:
+        raise DataUnavailableError(
+            f"downloaded {source.file_name} but could not write it to {target} ({error}): set DATA_DIR"
+            f" to a folder this process can write, or put {how_to_place(source)} there."
+        ) from error
+
+
+def _write_whole(target: Path, content: bytes) -> None:
+    """Write to a temporary file of this process's own, then rename it into place: readers never
+    see part of a file, and two processes downloading at once never write into one file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(target.suffix + ".partial")
-    partial.write_bytes(gzip.compress(content, mtime=0) if target.suffix == ".gz" else content)
-    partial.replace(target)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def _verify(source: DataSource, content: bytes) -> None:

@@ -43,8 +43,9 @@ WORKER_REDIS_OUTAGE_SECONDS = 60
 WORKER_HEARTBEAT_PREFIX = "workers"
 
 # KEYS: job hash, events stream. ARGV: allowed current statuses ("" = any), new status, ttl,
-# event JSON ("" = none), a token unique to this call, then field/value pairs. Returns the previous
-# status, or nil. The client retries a script whose reply it lost (Redis restarting, a dropped
+# event JSON ("" = none), a token unique to this call, a field of the hash that refuses the
+# transition while it is "1" ("" = none), then field/value pairs. Returns the previous status, or
+# nil. The client retries a script whose reply it lost (Redis restarting, a dropped
 # connection) with the same token; a script Redis had already run then answers as it did the first
 # time instead of finding its own new status not allowed, or adding its event twice.
 _TRANSITION_LUA = """
@@ -60,9 +61,10 @@ if ARGV[1] ~= '' then
   end
   if not allowed then return false end
 end
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], ARGV[6]) == '1' then return false end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
 redis.call('HSET', KEYS[1], 'transition_token', ARGV[5], 'transition_from', current)
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', STREAM_MAXLEN, '*', 'event', ARGV[4])
@@ -72,6 +74,12 @@ return current
 """.replace("STREAM_MAXLEN", str(STREAM_MAXLEN))
 
 _JSON_FIELDS = ("input", "progress", "result", "error")
+# Set ("1") by DELETE on a running job: the job stops at its next step, and a result it still
+# returns is recorded as cancelled.
+CANCEL_REQUESTED = "cancel_requested"
+# Set ("1") by a job that is past its last cancel point (a fine-tune publishing its version): a
+# cancel from then on is refused, so a job is never called cancelled while its outcome is served.
+COMMITTED = "committed"
 
 
 def job_key(job_id: str) -> str:
@@ -210,6 +218,7 @@ def _transition_args(
     new_status: JobStatus | None,
     ttl: int,
     event: dict[str, Any] | None,
+    unless: str | None,
     fields: dict[str, Any],
 ) -> list[str]:
     return [
@@ -218,6 +227,7 @@ def _transition_args(
         str(ttl),
         json.dumps(event) if event else "",
         uuid.uuid4().hex,
+        unless or "",
         *_encode_fields(fields),
     ]
 
@@ -257,11 +267,15 @@ class JobStore:
         new_status: JobStatus | None,
         *,
         event: dict[str, Any] | None = None,
+        unless: str | None = None,
         **fields: Any,
     ) -> JobStatus | None:
+        """Move the job from one of ``allowed`` to ``new_status`` (None: keep it) and set
+        ``fields``, atomically; refused (None) while the field ``unless`` is "1". Returns the
+        status it had."""
         keys = [job_key(job_id), events_key(job_id)]
         previous = self._transition(
-            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, fields)
+            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, unless, fields)
         )
         return JobStatus(previous) if previous else None
 
@@ -301,19 +315,35 @@ class JobStore:
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
     ) -> JobStatus | None:
-        """Record the final state of a running job; a cancel request turns success into cancelled."""
+        """Record the final state of a running job; a cancel request turns success into cancelled.
+
+        Success is refused inside the same atomic step that would record it while a cancel is
+        requested, so a cancel that lands just before it is never lost.
+        """
+        # the time it ended, not the time Redis (restarting) answered
         fields: dict[str, Any] = {"finished_at": now_iso()}
         if result is not None:
             fields["result"] = result
         if error is not None:
             fields["error"] = error
         record = self.get(job_id)
-        if record and record.cancel_requested and status is JobStatus.SUCCEEDED:
+        if record is None:
+            return None
+        running = (JobStatus.RUNNING,)
+        previous = self.transition(
+            job_id,
+            running,
+            status,
+            event=final_event(status),
+            unless=CANCEL_REQUESTED if status is JobStatus.SUCCEEDED else None,
+            **fields,
+        )
+        if previous is None and status is JobStatus.SUCCEEDED and self.cancel_requested(job_id):
             status = JobStatus.CANCELLED
-            fields.pop("result", None)
-            fields["error"] = {"type": "Cancelled", "message": "cancelled while running"}
-        previous = self.transition(job_id, (JobStatus.RUNNING,), status, event=final_event(status), **fields)
-        if previous is None or record is None:
+            cancelled = {"type": "Cancelled", "message": "cancelled while running"}
+            fields = {"finished_at": fields["finished_at"], "error": cancelled}
+            previous = self.transition(job_id, running, status, event=final_event(status), **fields)
+        if previous is None:
             return None
         with self.client.pipeline(transaction=False) as pipe:
             count_job(pipe, record.type.value, status.value)
@@ -324,7 +354,15 @@ class JobStore:
         return status
 
     def cancel_requested(self, job_id: str) -> bool:
-        return self.client.hget(job_key(job_id), "cancel_requested") == "1"
+        return self.client.hget(job_key(job_id), CANCEL_REQUESTED) == "1"
+
+    def commit(self, job_id: str) -> bool:
+        """Pass a running job's last cancel point: True, and from now on a cancel is refused; False
+        when a cancel was requested first (or the job is no longer running)."""
+        return (
+            self.transition(job_id, (JobStatus.RUNNING,), None, unless=CANCEL_REQUESTED, **{COMMITTED: "1"})
+            is not None
+        )
 
     def orphaned_jobs(self, starting_worker: str, queue: Queue) -> list[JobRecord]:
         """Jobs left in state running by a worker that is gone: a previous incarnation of the
@@ -455,13 +493,24 @@ class AsyncJobStore:
         new_status: JobStatus | None,
         *,
         event: dict[str, Any] | None = None,
+        unless: str | None = None,
         **fields: Any,
     ) -> JobStatus | None:
         keys = [job_key(job_id), events_key(job_id)]
         previous = await self._transition(
-            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, fields)
+            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, unless, fields)
         )
         return JobStatus(previous) if previous else None
+
+    async def request_cancel(self, job_id: str) -> JobStatus | None:
+        """Ask a running job to stop (it does at its next step); None when it is not running or
+        is past its last cancel point."""
+        return await self.transition(
+            job_id, (JobStatus.RUNNING,), None, unless=COMMITTED, **{CANCEL_REQUESTED: "1"}
+        )
+
+    async def committed(self, job_id: str) -> bool:
+        return await self.client.hget(job_key(job_id), COMMITTED) == "1"
 
     async def list(
         self, *, status: JobStatus | None, job_type: JobType | None, owner: str, limit: int, offset: int

@@ -3,13 +3,15 @@
 Layout: ``MODEL_DIR/<model>/<version>/`` holding the weights (Hugging Face ``save_pretrained``
 layout, safetensors) and ``metadata.json``. A version becomes visible only when complete: it is
 written under a hidden temporary name and renamed into place, so a crashed or cancelled training
-run never leaves a half-written version that could be served. The newest complete version is the
-one served.
+run never leaves a half-written version that could be served. Its files are flushed to disk before
+the rename, so a machine that loses power just after a publish does not come back with a version
+of empty files. The newest complete version is the one served.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from shared.model_registry import ModelName
+
+logger = logging.getLogger(__name__)
 
 METADATA_FILE = "metadata.json"
 WRITER_FILE = ".writer"
@@ -77,7 +81,11 @@ class ModelStore:
         for entry in sorted(directory.iterdir()):
             if entry.name.startswith(".") or not (entry / METADATA_FILE).is_file():
                 continue
-            metadata = json.loads((entry / METADATA_FILE).read_text())
+            try:
+                metadata = json.loads((entry / METADATA_FILE).read_text())
+            except (OSError, ValueError) as error:  # damaged on disk: listed by no one, served by no one
+                logger.warning("skipping %s: its %s is unreadable (%s)", entry, METADATA_FILE, error)
+                continue
             found.append(ModelVersion(model, entry.name, entry, metadata))
         return found
 
@@ -147,10 +155,23 @@ class ModelStore:
             writable.metadata["model"] = model.value
             (staging / WRITER_FILE).unlink()
             (staging / METADATA_FILE).write_text(json.dumps(writable.metadata, indent=2, sort_keys=True))
+            _flush_to_disk(staging)
             os.replace(staging, directory / version_id)
+            _flush_to_disk(directory, with_contents=False)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+
+
+def _flush_to_disk(folder: Path, *, with_contents: bool = True) -> None:
+    """fsync the files under ``folder`` (deepest first), then ``folder`` itself (its entries)."""
+    inside = sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True) if with_contents else []
+    for path in [*inside, folder]:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _writer_alive(writer_file: Path) -> bool:

@@ -97,6 +97,7 @@ def test_compose_has_the_platform_services_with_health_conditions() -> None:
     for name in ("worker", "trainer"):  # they serve each model as it lands, not after all are trained
         assert services[name]["depends_on"]["model-init"]["condition"] == "service_started"
     assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
+    assert services["api"]["environment"]["API_KEYS"].startswith("${API_KEYS:?")  # published: keys required
     cpu = load_compose("docker-compose.cpu.yml")["services"]
     for name in ("worker", "trainer", "model-init"):
         assert cpu[name]["deploy"] is None  # !reset drops the GPU

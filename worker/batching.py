@@ -13,8 +13,8 @@ that every one of them waits for. An input that would overflow the batch starts 
 The budget is divided by the model's ``text_cost``: the extractor with its echo member reads text
 about ten times slower on a CPU, so its batches hold a tenth as much.
 
-A batch that fails before it has sent any generated token runs again one input at a time, so
-that an input the model cannot take fails its own job, not the jobs batched with it.
+A batch that fails runs again one input at a time, so that an input the model cannot take fails
+its own job, not the jobs batched with it; an input that has already streamed tokens fails instead.
 """
 
 from __future__ import annotations
@@ -124,33 +124,35 @@ class BatchScheduler:
             self._answer(model, batch)
 
     def _answer(self, model: ModelName, batch: list[_Pending]) -> None:
-        """Run the batch and answer each input. Where the batch fails before any token was sent,
-        each input runs again alone, so that one bad input fails only its own job."""
-        streamed = False
+        """Run the batch and answer each input. Where the batch fails, each input that has sent no
+        generated token runs again alone, so that one bad input fails only its own job; one that
+        has sent tokens fails (a second run would send them twice)."""
+        streamed: set[int] = set()
 
-        def streaming(on_token: TokenCallback | None) -> TokenCallback | None:
+        def streaming(row: int, on_token: TokenCallback | None) -> TokenCallback | None:
             if on_token is None:
                 return None
 
             def send(piece: str) -> None:
-                nonlocal streamed
-                streamed = True
+                streamed.add(row)
                 on_token(piece)
 
             return send
 
         try:
-            outputs = self._run_batch(model, [p.input for p in batch], [streaming(p.on_token) for p in batch])
+            outputs = self._run_batch(
+                model, [p.input for p in batch], [streaming(row, p.on_token) for row, p in enumerate(batch)]
+            )
             if len(outputs) != len(batch):
                 raise RuntimeError(f"{model.value} returned {len(outputs)} outputs for {len(batch)} inputs")
         except Exception as error:  # every waiting job must hear about the failure
             logger.exception("batch of %d for %s failed", len(batch), model.value)
-            if len(batch) > 1 and not streamed:
-                for pending in batch:
-                    self._answer(model, [pending])
-                return
-            for pending in batch:
-                pending.future.set_exception(error)
+            run_again = [row for row in range(len(batch)) if row not in streamed] if len(batch) > 1 else []
+            for row, pending in enumerate(batch):
+                if row not in run_again:
+                    pending.future.set_exception(error)
+            for row in run_again:
+                self._answer(model, [batch[row]])
             return
         for pending, output in zip(batch, outputs, strict=True):
             pending.future.set_result(output)

@@ -3,6 +3,10 @@
 Each worker process loads a model once and reuses it for every job. Before each batch the cache
 asks the store which version is served (a directory listing, no weights read); when a training
 job has published a newer one, the cache loads it and drops the old one: hot reload, no restart.
+
+A version that fails to load is tried again only after ``RETRY_FAILED_LOAD_S``, not for every
+batch and every input (a batch of 32 would otherwise load it 33 times over); meanwhile the version
+already in memory, if any, goes on serving, and jobs that have none fail at once with the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from worker.predictors import Predictor
 
 logger = logging.getLogger(__name__)
 
+RETRY_FAILED_LOAD_S = 60.0
+
 Loader = Callable[[ModelVersion, torch.device], Predictor]
 
 
@@ -30,11 +36,24 @@ class ModelNotReadyError(RuntimeError):
     """The store has no version of a model yet."""
 
 
+class ModelLoadError(RuntimeError):
+    """The served version of a model could not be loaded, and no other version is in memory."""
+
+
+@dataclass
+class FailedLoad:
+    version: str
+    error: Exception
+    at: float
+
+
 @dataclass
 class LoadStats:
     loads: int = 0
     last_load_seconds: float = 0.0
     version: str | None = None
+    failed_version: str | None = None
+    failed_error: str | None = None
 
 
 def registry_loader(name: ModelName) -> Loader:
@@ -48,11 +67,14 @@ class ModelCache:
         store: ModelStore,
         device: torch.device,
         loader_for: Callable[[ModelName], Loader] = registry_loader,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.device = device
         self._loader_for = loader_for
+        self._clock = clock
         self._loaded: dict[ModelName, Predictor] = {}
+        self._failed: dict[ModelName, FailedLoad] = {}
         self._locks = {name: threading.Lock() for name in ModelName}
         self.stats = {name: LoadStats() for name in ModelName}
 
@@ -67,7 +89,30 @@ class ModelCache:
             current = self._loaded.get(name)
             if current is not None and current.version == served:
                 return current
-            return self._load(name, served)
+            failed = self._failed.get(name)
+            if failed is None or failed.version != served or self._clock() - failed.at >= RETRY_FAILED_LOAD_S:
+                try:
+                    return self._load(name, served)
+                except ModelNotReadyError:
+                    raise
+                except Exception as error:
+                    failed = self._remember_failure(name, served, error)
+            if current is not None:
+                return current
+            raise ModelLoadError(
+                f"version {failed.version} of {name.value!r} could not be loaded"
+                f" ({type(failed.error).__name__}: {failed.error}); tried again every"
+                f" {RETRY_FAILED_LOAD_S:.0f} s, or publish a new version"
+            ) from failed.error
+
+    def _remember_failure(self, name: ModelName, version_id: str, error: Exception) -> FailedLoad:
+        current = self._loaded.get(name)
+        keeps = f"; still serving version {current.version}" if current is not None else ""
+        logger.error("could not load %s version %s%s", name.value, version_id, keeps, exc_info=error)
+        failed = self._failed[name] = FailedLoad(version_id, error, self._clock())
+        self.stats[name].failed_version = version_id
+        self.stats[name].failed_error = f"{type(error).__name__}: {error}"
+        return failed
 
     def loaded(self, name: ModelName) -> Predictor | None:
         """The predictor in memory now, if any: never loads, never asks the store."""
@@ -76,12 +121,14 @@ class ModelCache:
     def _load(self, name: ModelName, version_id: str) -> Predictor:
         version = self.store.get(name, version_id)
         if version is None:
-            raise ModelNotReadyError(f"version {version_id} of {name.value!r} vanished from the store")
+            raise LookupError(f"version {version_id} is gone from the store, or its metadata is unreadable")
         started = time.perf_counter()
         predictor = self._loader_for(name)(version, self.device)
         elapsed = time.perf_counter() - started
         self._loaded[name] = predictor
+        self._failed.pop(name, None)
         stats = self.stats[name]
+        stats.failed_version = stats.failed_error = None
         stats.loads += 1
         stats.last_load_seconds = elapsed
         stats.version = version_id
@@ -95,7 +142,9 @@ class ModelCache:
                 self.get(name)
             except ModelNotReadyError as error:
                 logger.warning("not preloaded: %s", error)
-            except Exception:  # a broken version must not keep the worker from serving the others
+            except ModelLoadError:  # logged where it failed; its jobs will report the error
+                logger.warning("not preloaded: %s", name.value)
+            except Exception:  # a broken store must not keep the worker from serving the others
                 logger.exception("could not preload %s; its jobs will report the error", name.value)
 
     def snapshot(self) -> dict[str, dict[str, object]]:
@@ -104,7 +153,12 @@ class ModelCache:
                 "version": s.version,
                 "loads": s.loads,
                 "last_load_seconds": round(s.last_load_seconds, 3),
+                **(
+                    {"failed_version": s.failed_version, "failed_error": s.failed_error}
+                    if s.failed_version
+                    else {}
+                ),
             }
             for name, s in self.stats.items()
-            if s.loads
+            if s.loads or s.failed_version
         }

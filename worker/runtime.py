@@ -7,10 +7,11 @@ before a fork), so no CUDA state crosses a fork.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.config import get_settings
 from shared.job_store import JobStore
@@ -23,6 +24,7 @@ from worker.model_cache import ModelCache
 from worker.predictors import text_cost_of
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class InferenceTimeLimitError(TimeoutError):
@@ -36,20 +38,42 @@ class WorkerRuntime:
         self.settings = get_settings()
         self.job_store = JobStore.from_url(self.settings.redis_url, self.settings.result_ttl)
         self.model_store = ModelStore(self.settings.model_dir)
+        self._building = threading.Lock()
 
-    @cached_property
+    def _once(self, name: str, build: Callable[[], T]) -> T:
+        """Build an attribute on first use, once even when the task threads all ask at the start
+        (functools.cached_property does not lock from Python 3.12 on): two batchers would split
+        the jobs between them, two model caches hold every model twice."""
+        if name not in self.__dict__:
+            with self._building:
+                if name not in self.__dict__:
+                    self.__dict__[name] = build()
+        return self.__dict__[name]  # type: ignore[no-any-return]
+
+    @property
     def models(self) -> ModelCache:
-        return ModelCache(self.model_store, get_device())
+        return self._once("models", lambda: ModelCache(self.model_store, get_device()))
 
-    @cached_property
+    @property
     def batcher(self) -> BatchScheduler:
-        return BatchScheduler(
-            self._run_batch,
-            max_batch_size=self.settings.max_batch_size,
-            max_wait=self.settings.batch_wait_ms / 1000,
-            max_batch_chars=self.settings.max_batch_chars,
-            text_cost=lambda model: text_cost_of(self.models.loaded(model)),
+        return self._once(
+            "batcher",
+            lambda: BatchScheduler(
+                self._run_batch,
+                max_batch_size=self.settings.max_batch_size,
+                max_wait=self.settings.batch_wait_ms / 1000,
+                max_batch_chars=self.settings.max_batch_chars,
+                text_cost=self._text_cost,
+            ),
         )
+
+    def _text_cost(self, model: ModelName) -> float:
+        """The cost of the served version, loaded first if it is not yet: a first batch read at the
+        cost of 1 would take ten times too much text for the extractor with its echo member."""
+        try:
+            return text_cost_of(self.models.get(model))
+        except Exception:  # no version, or a broken one: the batch itself reports it
+            return text_cost_of(None)
 
     def _run_batch(
         self, model: ModelName, inputs: list[dict[str, Any]], on_token: list[TokenCallback | None]
@@ -96,6 +120,22 @@ class WorkerRuntime:
         }
 
 
-@lru_cache
+_runtime_lock = threading.Lock()
+_runtime: WorkerRuntime | None = None
+
+
 def get_runtime() -> WorkerRuntime:
-    return WorkerRuntime()
+    """This process's runtime, built once even though the preload thread and the first task
+    threads ask for it together (functools.lru_cache would not lock: each could build its own)."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = WorkerRuntime()
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the runtime, so that the next one reads the settings anew (tests that change them)."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = None

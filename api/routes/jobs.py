@@ -161,9 +161,12 @@ async def cancel_job(job_id: str, response: Response, store: JobStoreDep, owner:
     if cancelled is not None:
         await store.count_cancelled(record.type)
     else:
-        requested = await store.transition(job_id, (JobStatus.RUNNING,), None, cancel_requested="1")
-        if requested is None:
+        if await store.request_cancel(job_id) is None:
             record = await owned_record(store, job_id, owner)
+            if record.status is JobStatus.RUNNING and await store.committed(job_id):
+                raise JobConflictError(
+                    f"job {job_id} is past its last cancel point (publishing its result) and will finish"
+                )
             raise JobConflictError(f"job {job_id} is already {record.status.value}")
         response.status_code = status.HTTP_202_ACCEPTED
     record = await owned_record(store, job_id, owner)

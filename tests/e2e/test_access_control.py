@@ -72,6 +72,21 @@ def test_flower_beyond_localhost_needs_basic_auth() -> None:
     with pytest.raises(ValidationError, match="FLOWER_BASIC_AUTH"):
         Settings(flower_host="0.0.0.0", flower_basic_auth=None)
     assert Settings(flower_host="0.0.0.0", flower_basic_auth="admin:pw").flower_basic_auth == "admin:pw"
+    for empty in ("admin:", ":pw", ":", "admin:pw,guest:"):
+        with pytest.raises(ValidationError, match="neither empty"):
+            Settings(flower_basic_auth=empty)
+
+
+def test_the_api_beyond_localhost_needs_keys_or_an_explicit_choice() -> None:
+    from pydantic import ValidationError
+
+    from shared.config import Settings
+
+    with pytest.raises(ValidationError, match="API_KEYS"):
+        Settings(api_host="0.0.0.0", api_keys=[])
+    assert Settings(api_host="0.0.0.0", api_keys="k" * 16).api_keys == ["k" * 16]
+    assert Settings(api_host="0.0.0.0", api_allow_anonymous=True).api_keys == []
+    assert Settings(api_host="127.0.0.1").api_keys == []
 
 
 def test_unknown_key_cannot_read_models(secured: Platform) -> None:

@@ -113,6 +113,41 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
     wait_until(lambda: not processes_with(marker), 30, "every process the launcher started to stop")
 
 
+def test_a_closed_terminal_sighup_stops_every_process(model_dir: Path, tmp_path: Path) -> None:
+    marker = f"LAUNCHER_TEST_{uuid.uuid4().hex}"
+    env = base_env(model_dir)
+    env.pop("FLOWER_BASIC_AUTH")
+    env.update(
+        {marker: "1"},
+        API_PORT=str(free_port()),
+        FLOWER_PORT=str(free_port()),
+        VAR_DIR=str(tmp_path / "var"),
+        INFERENCE_METRICS_PORT=str(free_port()),
+        TRAINING_METRICS_PORT=str(free_port()),
+        PRELOAD_MODELS="bigram",
+    )
+    launcher_log = tmp_path / "launcher.log"
+    with launcher_log.open("wb") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "launcher"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until(
+                lambda: "all processes started" in launcher_log.read_text(errors="replace"), 120, "a start"
+            )
+            started = processes_with(marker)
+            assert len(started) >= 5, started  # the launcher, Redis, the API, Flower, the workers
+        finally:
+            launcher.send_signal(signal.SIGHUP)
+            launcher.wait(timeout=60)
+    assert "stopping every process" in launcher_log.read_text(errors="replace")
+    wait_until(lambda: not processes_with(marker), 30, "every process the launcher started to stop")
+
+
 def test_a_redis_url_in_dot_env_is_used_not_replaced_by_a_private_redis(tmp_path: Path) -> None:
     unreachable = f"redis://127.0.0.1:{free_port()}/0"
     (tmp_path / ".env").write_text(f"REDIS_URL={unreachable}\n", encoding="utf-8")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher.local_platform import Platform, base_env
+from shared.job_store import JobStore
 from tests.conftest import wait_for_job
 
 JOB = {"type": "extract-course-names", "input": {"text": "I study Machine Learning"}}
@@ -110,3 +111,24 @@ def test_sync_request_whose_job_is_cancelled_is_409(bare_platform: Platform) -> 
         response = waiting.result(timeout=30)
         assert response.status_code == 409, response.text
         assert "cancelled" in response.json()["detail"]
+
+
+def test_cancel_of_a_running_job_past_its_last_cancel_point_is_409(bare_platform: Platform) -> None:
+    """A worker (played here through the job store, as the training worker does) that has begun
+    publishing its result: a cancel can no longer stop it, and must not mark it cancelled."""
+    worker_side = JobStore.from_url(bare_platform.redis_url, ttl=600)
+    with bare_platform.client() as api:
+        stoppable, publishing = (api.post("/jobs", json=JOB).json()["job_id"] for _ in range(2))
+        for job_id in (stoppable, publishing):
+            assert worker_side.start(job_id, worker="w1") is not None
+        assert worker_side.commit(publishing)
+
+        refused = api.delete(f"/jobs/{publishing}")
+        assert refused.status_code == 409, refused.text
+        assert "past its last cancel point" in refused.json()["detail"]
+        assert api.get(f"/jobs/{publishing}").json()["cancel_requested"] is False
+
+        accepted = api.delete(f"/jobs/{stoppable}")
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["cancel_requested"] is True
+        assert not worker_side.commit(stoppable)

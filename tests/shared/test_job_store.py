@@ -100,10 +100,56 @@ def test_cancel_requested_while_running_ends_cancelled(stores: tuple[JobStore, A
     record = make_record()
     async_store.create(record)
     sync_store.start(record.job_id, worker="w1")
-    async_store.transition(record.job_id, (JobStatus.RUNNING,), None, cancel_requested="1")
+    assert async_store.request_cancel(record.job_id) is JobStatus.RUNNING
     assert sync_store.cancel_requested(record.job_id)
     assert sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={"x": 1}) is JobStatus.CANCELLED
     assert sync_store.get(record.job_id).result is None
+
+
+def test_cancel_that_lands_just_before_the_final_write_is_not_lost(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """The worker has its result and reads the record; the user's cancel arrives before the
+    worker's final write. The job must end cancelled, as if the cancel had come a moment earlier."""
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    sync_store.start(record.job_id, worker="w1")
+    write = sync_store._transition
+
+    def cancel_then_write(*, keys: list[str], args: list[str]):
+        if args[1] == JobStatus.SUCCEEDED.value:
+            assert async_store.request_cancel(record.job_id) is JobStatus.RUNNING
+        return write(keys=keys, args=args)
+
+    sync_store._transition = cancel_then_write
+    assert sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={"x": 1}) is JobStatus.CANCELLED
+    stored = sync_store.get(record.job_id)
+    assert (stored.status, stored.result) == (JobStatus.CANCELLED, None)
+    assert stored.error["type"] == "Cancelled"
+
+
+def test_a_committed_job_refuses_cancel_and_finishes(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, async_store = stores
+    record = make_record(JobType.FINETUNE)
+    async_store.create(record)
+    sync_store.start(record.job_id, worker="w1")
+    assert sync_store.commit(record.job_id)
+    assert async_store.request_cancel(record.job_id) is None
+    assert async_store.committed(record.job_id)
+    assert not sync_store.cancel_requested(record.job_id)
+    assert sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={"version": 1}) is JobStatus.SUCCEEDED
+    assert sync_store.get(record.job_id).result == {"version": 1}
+
+
+def test_a_cancel_requested_first_stops_the_commit(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    sync_store, async_store = stores
+    record = make_record(JobType.FINETUNE)
+    async_store.create(record)
+    sync_store.start(record.job_id, worker="w1")
+    assert async_store.request_cancel(record.job_id) is JobStatus.RUNNING
+    assert not sync_store.commit(record.job_id)
+    assert not async_store.committed(record.job_id)
 
 
 def test_redelivered_running_job_may_start_again(stores: tuple[JobStore, AsyncStoreRunner]) -> None:

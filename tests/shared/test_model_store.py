@@ -62,3 +62,14 @@ def test_abandoned_partial_of_a_dead_writer_is_removed(tmp_path: Path) -> None:
         assert store.remove_abandoned_partials() == partials
         assert in_progress.path.exists(), "a live writer's staging folder must be kept"
     assert store.versions(ModelName.LLM)[0].version == in_progress.version
+
+
+def test_a_version_whose_metadata_is_damaged_is_skipped_not_an_error(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    with store.new_version(ModelName.LLM, {}) as good:
+        pass
+    with store.new_version(ModelName.LLM, {}) as damaged:
+        pass
+    (tmp_path / "llm" / damaged.version / "metadata.json").write_text("")  # as a crash may leave it
+    assert [v.version for v in store.versions(ModelName.LLM)] == [good.version]
+    assert store.get(ModelName.LLM, damaged.version) is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from shared.config import PROJECT_ROOT, Settings
 
 
@@ -19,3 +21,12 @@ def test_the_readme_lists_every_setting_and_no_other() -> None:
     documented = readme_settings()
     assert fields - documented == set(), "settings missing from the README's table"
     assert documented - fields == set(), "the README's table names settings that do not exist"
+
+
+def test_log_level_is_one_that_both_logging_and_celery_take() -> None:
+    from pydantic import ValidationError
+
+    assert Settings(log_level="warning").log_level == "WARNING"
+    for unknown in ("warn", "verbose"):
+        with pytest.raises(ValidationError, match="DEBUG"):
+            Settings(log_level=unknown)

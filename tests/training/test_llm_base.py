@@ -75,6 +75,13 @@ def test_seeded_rows_do_not_depend_on_batch_mates(tiny_llm_store: ModelStore) ->
     assert alone["generated_tokens"] <= 8
 
 
+def test_a_length_past_the_models_context_is_refused_before_any_compute(tiny_llm_store: ModelStore) -> None:
+    predictor = load(tiny_llm_store.served_version(ModelName.LLM), torch.device("cpu"))  # 128 positions
+    with pytest.raises(ValueError, match="context of 128 tokens: ask for a length of at most 127"):
+        predictor.predict_batch([{"start_word": "The", "length": 200}])
+    assert predictor.predict_batch([{"start_word": "The", "length": 127}])[0]["generated_tokens"] <= 127
+
+
 def test_greedy_output_is_exact_and_streamed_pieces_add_up(tiny_llm_store: ModelStore) -> None:
     version = tiny_llm_store.served_version(ModelName.LLM)
     predictor = load(version, torch.device("cpu"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
@@ -17,6 +17,7 @@ from training.squad import FinetuneConfig, TrainingCancelled, finetune
 from training.squad.data import flatten, load_squad, split_by_article
 from training.squad.evaluation import exact_match, f1, normalize_answer, squad_scores
 from training.squad.features import IGNORE, Encoder, collate
+from training.squad.loop import NonFiniteLossError
 from worker.predictors.llm import load
 
 EXAMPLE = {
@@ -149,6 +150,49 @@ def test_cancel_stops_without_publishing(tiny_store: ModelStore) -> None:
     assert steps == [1, 2, 3]
     assert [v.version for v in tiny_store.versions(ModelName.LLM)] == before
     assert not list(tiny_store.model_dir(ModelName.LLM).glob(".*"))
+
+
+def test_a_cancel_before_the_commit_publishes_nothing_and_after_it_cannot_stop_the_run(
+    tiny_store: ModelStore,
+) -> None:
+    base = tiny_store.versions(ModelName.LLM)[0]
+    config = FinetuneConfig(max_steps=2, batch_size=2, eval_questions=0, max_seq_len=128)
+    before = [v.version for v in tiny_store.versions(ModelName.LLM)]
+    with pytest.raises(TrainingCancelled, match="just before publishing"):
+        finetune(tiny_store, config, base=base, commit=lambda: False, device=torch.device("cpu"))
+    assert [v.version for v in tiny_store.versions(ModelName.LLM)] == before
+
+    phases: list[str] = []
+    version = finetune(
+        tiny_store,
+        config,
+        base=base,
+        progress=lambda p: phases.append(p["phase"]),
+        commit=lambda: True,
+        device=torch.device("cpu"),
+    )
+    assert phases[-1] == "publish"
+    assert tiny_store.served_version_id(ModelName.LLM) == version.version
+
+
+def test_a_loss_that_becomes_nan_fails_the_run_and_publishes_nothing(
+    tiny_gpt2_dir: Path, tmp_path: Path
+) -> None:
+    poisoned = tmp_path / "poisoned"
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2_dir)
+    with torch.no_grad():
+        model.transformer.ln_f.weight.fill_(float("nan"))
+    model.save_pretrained(poisoned)
+    AutoTokenizer.from_pretrained(tiny_gpt2_dir).save_pretrained(poisoned)
+    store = ModelStore(tmp_path / "store")
+    llm_base.import_base(store, poisoned)
+    base = store.served_version(ModelName.LLM)
+    progress: list[dict] = []
+    config = FinetuneConfig(max_steps=3, batch_size=2, eval_questions=0, max_seq_len=128)
+    with pytest.raises(NonFiniteLossError, match="became nan at step 1"):
+        finetune(store, config, base=base, progress=progress.append, device=torch.device("cpu"))
+    assert progress == []
+    assert [v.version for v in store.versions(ModelName.LLM)] == [base.version]
 
 
 def test_same_seed_same_run(tiny_store: ModelStore) -> None:

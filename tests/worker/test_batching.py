@@ -121,6 +121,23 @@ def test_a_batch_that_failed_after_streaming_is_not_run_again() -> None:
     assert model.calls == [1, 2]
 
 
+def test_after_a_failure_only_the_inputs_that_streamed_are_not_run_again() -> None:
+    gate = threading.Event()
+    model = PickyModel(gate, stream=True)
+    scheduler = BatchScheduler(model, max_batch_size=32, max_wait=0.0)
+    first = scheduler.submit(ModelName.LLM, {"text": "first"})
+    while scheduler.batch_sizes.total() == 0:  # the first batch is running (held at the gate)
+        time.sleep(0.001)
+    bad = scheduler.submit(ModelName.LLM, {"text": "bad"}, on_token=lambda piece: None)
+    quiet = scheduler.submit(ModelName.LLM, {"text": "quiet"})  # a job that does not stream
+    gate.set()
+    assert first.result(5) == {"text": "FIRST"}
+    with pytest.raises(ValueError, match="cannot read 'bad'"):
+        bad.result(5)
+    assert quiet.result(5) == {"text": "QUIET"}
+    assert model.calls == [1, 2, 1]
+
+
 def test_an_input_whose_caller_gave_up_is_not_run() -> None:
     gate = threading.Event()
     model = RecordingModel(gate)

@@ -10,7 +10,7 @@ import torch
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from worker.model_cache import ModelCache, ModelNotReadyError
+from worker.model_cache import RETRY_FAILED_LOAD_S, ModelCache, ModelLoadError, ModelNotReadyError
 from worker.predictors import text_cost_of
 
 
@@ -80,5 +80,88 @@ def test_a_version_that_fails_to_load_does_not_stop_the_others_preloading(tmp_pa
     cache = make_cache(store)
     cache.preload([ModelName.RNN, ModelName.LLM, ModelName.BIGRAM])
     assert cache.stats[ModelName.BIGRAM].loads == 1
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ModelLoadError, match="FileNotFoundError"):
         cache.get(ModelName.RNN)  # each job for it reports the error
+
+
+def publish_broken(store: ModelStore) -> str:
+    with store.new_version(ModelName.BIGRAM, {}) as version:
+        pass  # no greeting.txt: loading it raises
+    return version.version
+
+
+class CountingLoads:
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.now = 0.0
+
+    def cache(self, store: ModelStore) -> ModelCache:
+        def load(version: ModelVersion, _device: torch.device) -> EchoPredictor:
+            self.attempts += 1
+            return EchoPredictor(version)
+
+        return ModelCache(store, torch.device("cpu"), loader_for=lambda name: load, clock=lambda: self.now)
+
+
+def test_a_broken_new_version_leaves_the_old_one_serving_and_is_not_loaded_for_every_batch(
+    tmp_path: Path,
+) -> None:
+    store = ModelStore(tmp_path)
+    good = publish(store, "hello")
+    loads = CountingLoads()
+    cache = loads.cache(store)
+    cache.get(ModelName.BIGRAM)
+    broken = publish_broken(store)
+    for _ in range(5):  # batches, and each input of a failed batch run alone
+        assert cache.get(ModelName.BIGRAM).version == good
+    assert loads.attempts == 2
+    assert cache.snapshot()["bigram"]["failed_version"] == broken
+    assert "FileNotFoundError" in cache.snapshot()["bigram"]["failed_error"]
+
+    loads.now += RETRY_FAILED_LOAD_S
+    assert cache.get(ModelName.BIGRAM).version == good
+    assert loads.attempts == 3  # tried again once the pause is over
+
+    newer = publish(store, "bonjour")
+    assert cache.get(ModelName.BIGRAM).version == newer
+    assert "failed_version" not in cache.snapshot()["bigram"]
+
+
+def test_with_nothing_in_memory_a_broken_version_fails_each_job_at_once_naming_it(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    broken = publish_broken(store)
+    loads = CountingLoads()
+    cache = loads.cache(store)
+    for _ in range(3):
+        with pytest.raises(ModelLoadError, match=f"version {broken} of 'bigram' could not be loaded"):
+            cache.get(ModelName.BIGRAM)
+    assert loads.attempts == 1
+
+
+class CostlyPredictor(EchoPredictor):
+    text_cost = 10.0
+
+
+def test_the_batchers_text_budget_uses_the_served_versions_cost_from_the_first_batch(tmp_path: Path) -> None:
+    from worker.runtime import WorkerRuntime
+
+    store = ModelStore(tmp_path)
+    runtime = WorkerRuntime()
+    runtime.__dict__["models"] = ModelCache(
+        store, torch.device("cpu"), loader_for=lambda name: lambda v, d: CostlyPredictor(v)
+    )
+    assert runtime.batcher.text_cost(ModelName.BIGRAM) == 1.0  # nothing to load: the batch reports it
+    publish(store, "hello")
+    assert runtime.models.loaded(ModelName.BIGRAM) is None
+    assert runtime.batcher.text_cost(ModelName.BIGRAM) == 10.0
+
+
+def test_a_served_version_with_damaged_metadata_leaves_the_loaded_one_serving(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    good = publish(store, "hello")
+    cache = make_cache(store)
+    cache.get(ModelName.BIGRAM)
+    damaged = publish(store, "bonjour")
+    (store.model_dir(ModelName.BIGRAM) / damaged / "metadata.json").write_text("{")
+    assert cache.get(ModelName.BIGRAM).version == good
+    assert "gone from the store, or its metadata is unreadable" in cache.snapshot()["bigram"]["failed_error"]

@@ -12,7 +12,7 @@ from shared.config import get_settings
 from shared.job_store import JobRecord, JobStore, now_iso
 from shared.jobs import JobStatus, JobType, Queue
 from tests.shared.test_job_store import AsyncStoreRunner
-from worker.runtime import get_runtime
+from worker.runtime import get_runtime, reset_runtime
 from worker.tasks.training import TrainingTimeLimitError, finetune, time_limit_check
 
 
@@ -30,12 +30,12 @@ def test_the_time_limit_check_raises_once_the_limit_has_passed() -> None:
 def runtime_on(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobStore]:
     monkeypatch.setenv("REDIS_URL", redis_url)
     get_settings.cache_clear()
-    get_runtime.cache_clear()
+    reset_runtime()
     try:
         yield get_runtime().job_store
     finally:
         get_settings.cache_clear()
-        get_runtime.cache_clear()
+        reset_runtime()
 
 
 def test_a_redelivered_finetune_that_was_running_is_failed_not_run_again(

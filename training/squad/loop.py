@@ -42,6 +42,10 @@ class TrainingCancelledError(Exception):
     """The run was asked to stop; nothing was published."""
 
 
+class NonFiniteLossError(Exception):
+    """The training loss became NaN or infinite: the weights are lost, so nothing is published."""
+
+
 @dataclass(frozen=True)
 class FinetuneConfig:
     max_steps: int = 20
@@ -152,8 +156,15 @@ def finetune(
     base: ModelVersion | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    commit: Callable[[], bool] | None = None,
     device: torch.device | None = None,
 ) -> ModelVersion:
+    """Fine-tune the LLM base on SQuAD and publish the result as a new served version.
+
+    ``should_stop`` is asked before each step and after the final evaluation: True stops the run
+    with nothing published. ``commit`` is asked once, just before publishing: False (a cancel came
+    first) stops the run there; once it has said True, no cancel can reach the run any more.
+    """
     _set_seed(config.seed)
     device = device or get_device()
     base = base or newest_import(store)  # from the base, not from each other's fine-tunes
@@ -204,6 +215,11 @@ def finetune(
         if should_stop and should_stop():
             raise TrainingCancelledError(f"cancelled at step {step - 1} of {config.max_steps}")
         step_loss, tokens = optimizer_step(forward, model, batches, optimizer, schedule, config, device)
+        if not math.isfinite(step_loss):
+            raise NonFiniteLossError(
+                f"the training loss became {step_loss} at step {step}; no model version was published"
+                f" (learning_rate {config.learning_rate:g}: a lower one usually avoids this)"
+            )
         real_tokens += tokens
         losses.append(step_loss)
         elapsed = time.perf_counter() - started
@@ -234,6 +250,12 @@ def finetune(
         metrics["zero_shot_exact_match"], metrics["zero_shot_f1"] = zero_shot["exact_match"], zero_shot["f1"]
     if should_stop and should_stop():
         raise TrainingCancelledError("cancelled during the final evaluation")
+    if commit and not commit():
+        raise TrainingCancelledError("cancelled just before publishing")
+    if progress:
+        progress(
+            {"phase": "publish", "step": config.max_steps, "total_steps": config.max_steps, "eta_s": None}
+        )
 
     metadata = {
         "base": base.metadata.get("base"),

@@ -59,12 +59,28 @@ class LLMPredictor:
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         self.model = AutoModelForCausalLM.from_pretrained(version.path, dtype=dtype).to(device).eval()
         self.cache_argument = cache_argument(self.model)
+        config = self.model.config
+        self.context = getattr(config, "max_position_embeddings", None) or getattr(
+            config, "n_positions", None
+        )
+
+    def _check_fits(self, inputs: list[dict[str, Any]], prompt_tokens: list[int]) -> None:
+        """Refuse, before any compute, a row whose prompt and new tokens outgrow the model's
+        positions: past them GPT-2 fails with an index error (on a GPU, an assert that breaks the
+        process)."""
+        for item, used in zip(inputs, prompt_tokens, strict=True):
+            if self.context and used + int(item["length"]) > self.context:
+                raise ValueError(
+                    f"start_word ({used} tokens) plus length {item['length']} is more than this model's"
+                    f" context of {self.context} tokens: ask for a length of at most {self.context - used}"
+                )
 
     @torch.inference_mode()
     def predict_batch(
         self, inputs: list[dict[str, Any]], on_token: TokenSink | None = None
     ) -> list[dict[str, Any]]:
         encoded = self.tokenizer([item["start_word"] for item in inputs], return_tensors="pt", padding=True)
+        self._check_fits(inputs, encoded.attention_mask.sum(dim=1).tolist())
         input_ids = encoded.input_ids.to(self.device)
         attention = encoded.attention_mask.to(self.device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)

@@ -3,7 +3,8 @@
 Progress goes to the job record (GET /jobs/{id}), the job's event stream and Flower; a cancel
 request stops the loop at its next step, and so does TRAINING_TIME_LIMIT (the job fails). The
 training code publishes a new model version only on success, and inference workers pick it up on
-their next request.
+their next request. Once the run starts publishing, a cancel is refused (409): a job never ends
+cancelled while its version is served.
 """
 
 from __future__ import annotations
@@ -77,7 +78,13 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
     options = {key: value for key, value in payload.items() if key not in ("model",)}
     config = FinetuneConfig(**options)
     try:
-        version = run_finetune(runtime.model_store, config, progress=report, should_stop=should_stop)
+        version = run_finetune(
+            runtime.model_store,
+            config,
+            progress=report,
+            should_stop=should_stop,
+            commit=lambda: store.commit(job_id),
+        )
     except TrainingCancelled as cancelled:
         raise JobCancelledError(f"stopped at a step boundary: {cancelled}") from cancelled
     return {"model": "llm", "version": version.version, "metrics": version.metadata.get("metrics", {})}

@@ -1,0 +1,37 @@
+"""A worker process holds one runtime, one model cache and one batcher, however many task threads
+ask for them at once when the worker starts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from shared.job_store import JobStore
+from worker import runtime as runtime_module
+from worker.runtime import get_runtime, reset_runtime
+
+
+@pytest.fixture
+def slow_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A runtime that takes a moment to build, as it does when the job store connects."""
+    connect = JobStore.from_url
+
+    def slow_connect(*args: object, **kwargs: object) -> JobStore:
+        time.sleep(0.05)
+        return connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime_module.JobStore, "from_url", slow_connect)
+    reset_runtime()
+    yield
+    reset_runtime()
+
+
+def test_threads_that_ask_together_share_one_runtime_and_one_batcher(slow_start: None) -> None:
+    with ThreadPoolExecutor(16) as pool:
+        runtimes = list(pool.map(lambda _: get_runtime(), range(16)))
+        batchers = list(pool.map(lambda _: get_runtime().batcher, range(16)))
+    assert len({id(r) for r in runtimes}) == 1
+    assert len({id(b) for b in batchers}) == 1
