@@ -2,7 +2,9 @@
 
 Prompts are left-padded so every row's next token sits in the last column; the key/value cache
 holds the past. Each row samples with its own parameters and its own seeded generator, so a
-seeded request gives the same text whatever else shares its batch. Rows stop at their own
+seeded request gives the same text whatever else shares its batch, up to the rounding of a padded
+batch's arithmetic: about 1e-7 of a logit in float32 on the CPU, far more in bfloat16 on a GPU,
+where a sampled token can now and then flip. Rows stop at their own
 length or at end-of-sequence; the loop stops when every row has.
 """
 
