@@ -36,7 +36,7 @@ class Child:
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
-    finished: bool = False  # a one-shot child (restart=False) that exited, once reported
+    finished: bool = False  # exited, and what it forked was stopped then (a one-shot child: reported)
     started_at: float = 0.0
     color: str = field(default="")
 
@@ -110,6 +110,10 @@ class Supervisor:
                 if child.process is None or child.process.poll() is None:
                     continue
                 code = child.process.returncode
+                if not child.finished:
+                    # What it forked goes with it, now: its group id is still its own while any of
+                    # them lives, but once it is empty the number can be reused by any process.
+                    _signal_group(child.process.pid, signal.SIGKILL)
                 if not child.restart:
                     if not child.finished:
                         child.finished = True
@@ -119,8 +123,10 @@ class Supervisor:
                 child.restarts = 0 if ran_for > 60 else child.restarts + 1
                 delay = min(30.0, 0.5 * 2**child.restarts)
                 self.log(child.name, f"exited with code {code}; restarting in {delay:.1f} s", child.color)
+                child.finished = True
                 if self._stopping.wait(delay):
                     return
+                child.finished = False
                 self._spawn(child)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -131,7 +137,7 @@ class Supervisor:
 
     def _terminate(self, child: Child, timeout: float) -> None:
         process = child.process
-        if process is None:
+        if process is None or child.finished:  # its group went when it ended
             return
         if process.poll() is None:
             _signal_group(process.pid, signal.SIGTERM)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,3 +84,27 @@ def test_lines_are_cut_at_every_line_end_and_read_whole_across_reads() -> None:
     assert console.feed(b"\xa9 done") == []
     assert console.flush() == [("café done", False)]
     assert console.flush() == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_what_a_finished_child_forked_is_stopped_when_it_ends(tmp_path: Path) -> None:
+    """Not only at Ctrl-C: by then the finished child's process number may belong to another."""
+    out, pid_file = io.StringIO(), tmp_path / "pid"
+    console = Supervisor(env={"PATH": "/usr/bin:/bin"}, out=out)
+    console.start("oneshot", ["sh", "-c", f"sleep 300 & echo $! > {pid_file}; exit 0"], restart=False)
+    watcher = threading.Thread(target=console.watch, kwargs={"poll_interval": 0.05}, daemon=True)
+    watcher.start()
+    try:
+        _wait_for(lambda: "oneshot | done" in out.getvalue())
+        left_behind = int(pid_file.read_text())
+        _wait_for(lambda: not _running(left_behind), seconds=5)
+    finally:
+        console.stop(timeout=5)
+        watcher.join(5)

@@ -4,7 +4,9 @@ The inference worker runs many Celery tasks at once (thread pool). Each task sub
 here and waits for its own result; one thread per model collects whatever is waiting, up to
 ``max_batch_size`` inputs or ``max_wait`` seconds after the first, runs the model once on the
 whole list and hands each job its own output, as TGI's ``Batch`` does. An input whose caller
-gave up (cancelled its future, e.g. past the time limit) while it waited is dropped unrun.
+gave up (``abandon``, past the time limit) before its batch ran is dropped unrun: while it waited
+in the queue, while it was held over for the next batch, or before a failed batch's inputs run
+again one by one.
 
 A batch also holds at most ``max_batch_chars`` characters of input ``text`` (the extractor's),
 as TGI bounds a batch's tokens: 32 texts at the size limit would otherwise run as one long pass
@@ -37,11 +39,26 @@ TokenCallback = Callable[[str], None]
 RunBatch = Callable[[ModelName, list[dict[str, Any]], list[TokenCallback | None]], list[dict[str, Any]]]
 
 
+class JobFuture(Future[dict[str, Any]]):
+    """A job's answer; ``abandoned`` once its caller stopped waiting after the batcher took it."""
+
+    abandoned = False
+
+
+class AbandonedError(TimeoutError):
+    """The caller stopped waiting before the input ran; nobody reads this answer."""
+
+
 @dataclass
 class _Pending:
     input: dict[str, Any]
     on_token: TokenCallback | None = None
-    future: Future[dict[str, Any]] = field(default_factory=Future)
+    future: JobFuture = field(default_factory=JobFuture)
+
+    def drop_if_abandoned(self) -> bool:
+        if self.future.abandoned:
+            self.future.set_exception(AbandonedError("the caller stopped waiting"))
+        return self.future.abandoned
 
 
 def _chars(pending: _Pending) -> int:
@@ -70,11 +87,16 @@ class BatchScheduler:
 
     def submit(
         self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
-    ) -> Future[dict[str, Any]]:
+    ) -> JobFuture:
         """Queue one input; ``on_token`` receives generated text pieces as they are produced."""
         pending = _Pending(item, on_token)
         self._queue_for(model).put(pending)
         return pending.future
+
+    def abandon(self, future: JobFuture) -> None:
+        """The caller stops waiting: an input not run yet will not be."""
+        if not future.cancel():  # already taken into a batch
+            future.abandoned = True
 
     def _queue_for(self, model: ModelName) -> queue.Queue[_Pending]:
         with self._lock:
@@ -90,6 +112,9 @@ class BatchScheduler:
         """Inputs still wanted, marked running so that their callers can no longer cancel them."""
         waiting = self._queues[model]
         first = self._next_first.pop(model, None)
+        if first is not None and first.drop_if_abandoned():
+            self.dropped += 1
+            first = None
         while first is None:
             first = waiting.get()
             first = first if self._still_wanted(first) else None
@@ -152,7 +177,10 @@ class BatchScheduler:
                 if row not in run_again:
                     pending.future.set_exception(error)
             for row in run_again:
-                self._answer(model, [batch[row]])
+                if batch[row].drop_if_abandoned():
+                    self.dropped += 1
+                else:
+                    self._answer(model, [batch[row]])
             return
         for pending, output in zip(batch, outputs, strict=True):
             pending.future.set_result(output)

@@ -102,7 +102,7 @@ class WorkerRuntime:
         try:
             return future.result(timeout=limit)
         except FutureTimeoutError:
-            future.cancel()  # still waiting for a batch: it will not run
+            self.batcher.abandon(future)  # not run yet: it will not be
             raise InferenceTimeLimitError(
                 f"{model.value} did not answer within INFERENCE_TIME_LIMIT={limit} s; the worker may be "
                 "overloaded: ask for less (a smaller length) or raise the limit"

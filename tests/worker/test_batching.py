@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.model_registry import ModelName
-from worker.batching import BatchScheduler
+from worker.batching import AbandonedError, BatchScheduler
 
 
 class RecordingModel:
@@ -195,3 +195,62 @@ def test_the_text_budget_is_divided_by_the_models_text_cost() -> None:
     assert three_texts_behind_a_held_batch() == [1, 1, 1]  # a budget of 25 chars: one text at a time
     costs[ModelName.COURSE_EXTRACTOR] = 1.0  # another version swapped in
     assert three_texts_behind_a_held_batch() == [3]
+
+
+class HeldModel:
+    """Upper-cases each text; a batch holding ``hold`` waits for ``release``; "bad" fails its batch."""
+
+    def __init__(self, hold: str) -> None:
+        self.hold, self.release = hold, threading.Event()
+        self.calls: list[list[str]] = []
+
+    def __call__(
+        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list
+    ) -> list[dict[str, Any]]:
+        texts = [item["text"] for item in inputs]
+        self.calls.append(texts)
+        if self.hold in texts:
+            self.release.wait(5)
+        if "bad" in texts:
+            raise ValueError("cannot read 'bad'")
+        return [{"text": text.upper()} for text in texts]
+
+
+def wait_until(condition: Any) -> None:
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+
+
+def test_an_input_abandoned_during_a_failed_batch_is_not_run_again_alone() -> None:
+    model = HeldModel(hold="gone")
+    scheduler = BatchScheduler(model, max_batch_size=32, max_wait=0.2)
+    bad, gone, kept = (scheduler.submit(ModelName.LLM, {"text": t}) for t in ("bad", "gone", "kept"))
+    wait_until(lambda: model.calls)  # the three run as one batch, held
+    scheduler.abandon(gone)  # its caller's time limit passed: already taken, it cannot be cancelled
+    model.release.set()
+    with pytest.raises(ValueError, match="cannot read 'bad'"):
+        bad.result(5)
+    assert kept.result(5) == {"text": "KEPT"}
+    with pytest.raises(AbandonedError):
+        gone.result(5)
+    assert model.calls == [["bad", "gone", "kept"], ["bad"], ["kept"]]
+    assert scheduler.dropped == 1
+
+
+def test_an_input_held_over_for_the_next_batch_and_then_abandoned_is_not_run() -> None:
+    model = HeldModel(hold="b" * 80)
+    scheduler = BatchScheduler(model, max_batch_size=32, max_wait=0.2, max_batch_chars=100)
+    first = scheduler.submit(ModelName.COURSE_EXTRACTOR, {"text": "b" * 80})
+    held_over = scheduler.submit(ModelName.COURSE_EXTRACTOR, {"text": "c" * 80})  # 160 > 100 chars
+    wait_until(held_over.running)  # taken from the queue, kept for the next batch
+    scheduler.abandon(held_over)
+    model.release.set()
+    assert first.result(5) == {"text": "B" * 80}
+    with pytest.raises(AbandonedError):
+        held_over.result(5)
+    later = scheduler.submit(ModelName.COURSE_EXTRACTOR, {"text": "d"})
+    assert later.result(5) == {"text": "D"}
+    assert model.calls == [["b" * 80], ["d"]]
+    assert scheduler.dropped == 1
