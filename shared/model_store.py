@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import socket
+import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 METADATA_FILE = "metadata.json"
 WRITER_FILE = ".writer"
 PARTIAL_SUFFIX = ".partial"
+# A staging folder this young may not have its writer file yet: it is not judged abandoned.
+STARTING_GRACE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class ModelStore:
             if not directory.is_dir():
                 continue
             for staging in directory.glob(f".*{PARTIAL_SUFFIX}"):
-                if not _writer_alive(staging / WRITER_FILE):
+                if not _writer_alive(staging / WRITER_FILE) and not _just_created(staging):
                     shutil.rmtree(staging, ignore_errors=True)
                     removed.append(staging)
         return removed
@@ -153,10 +156,12 @@ class ModelStore:
             writable.metadata.setdefault("created_at", datetime.now(UTC).isoformat())
             writable.metadata["version"] = version_id
             writable.metadata["model"] = model.value
-            (staging / WRITER_FILE).unlink()
             (staging / METADATA_FILE).write_text(json.dumps(writable.metadata, indent=2, sort_keys=True))
             _flush_to_disk(staging)
+            # the writer file stays until the rename: a worker starting meanwhile must not take the
+            # folder for an abandoned one while its weights are flushed
             os.replace(staging, directory / version_id)
+            (directory / version_id / WRITER_FILE).unlink()
             _flush_to_disk(directory, with_contents=False)
         finally:
             if staging.exists():
@@ -172,6 +177,14 @@ def _flush_to_disk(folder: Path, *, with_contents: bool = True) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def _just_created(staging: Path) -> bool:
+    """Made a moment ago, between its mkdir and its writer file (or its writer's clock is ahead)."""
+    try:
+        return time.time() - staging.stat().st_mtime < STARTING_GRACE_S
+    except OSError:
+        return False
 
 
 def _writer_alive(writer_file: Path) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from shared import model_store
 from shared.model_registry import ModelName
-from shared.model_store import ModelStore
+from shared.model_store import STARTING_GRACE_S, ModelStore
 
 
 def test_new_version_is_published_with_metadata(tmp_path: Path) -> None:
@@ -58,6 +61,8 @@ def test_abandoned_partial_of_a_dead_writer_is_removed(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", script], check=True)
     partials = list(store.model_dir(ModelName.LLM).glob(".*.partial"))
     assert len(partials) == 1
+    assert store.remove_abandoned_partials() == [], "kept while it may be starting"
+    os.utime(partials[0], (time.time() - STARTING_GRACE_S, time.time() - STARTING_GRACE_S))
     with store.new_version(ModelName.LLM, {}) as in_progress:
         assert store.remove_abandoned_partials() == partials
         assert in_progress.path.exists(), "a live writer's staging folder must be kept"
@@ -73,3 +78,23 @@ def test_a_version_whose_metadata_is_damaged_is_skipped_not_an_error(tmp_path: P
     (tmp_path / "llm" / damaged.version / "metadata.json").write_text("")  # as a crash may leave it
     assert [v.version for v in store.versions(ModelName.LLM)] == [good.version]
     assert store.get(ModelName.LLM, damaged.version) is None
+
+
+def test_a_worker_starting_while_a_version_is_flushed_to_disk_leaves_it_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ModelStore(tmp_path)
+    flush = model_store._flush_to_disk
+
+    def flush_while_a_worker_starts(folder: Path, *, with_contents: bool = True) -> None:
+        if with_contents:
+            os.utime(folder, (0, 0))  # long past the grace of a folder being created
+            assert store.remove_abandoned_partials() == []
+        flush(folder, with_contents=with_contents)
+
+    monkeypatch.setattr(model_store, "_flush_to_disk", flush_while_a_worker_starts)
+    with store.new_version(ModelName.LLM, {}) as version:
+        (version.path / "model.safetensors").write_bytes(b"weights")
+    published = store.served_version(ModelName.LLM)
+    assert published is not None and published.version == version.version
+    assert sorted(p.name for p in published.path.iterdir()) == ["metadata.json", "model.safetensors"]
