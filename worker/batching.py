@@ -6,7 +6,8 @@ here and waits for its own result; one thread per model collects whatever is wai
 whole list and hands each job its own output, as TGI's ``Batch`` does. An input whose caller
 gave up (``abandon``, past the time limit) before its batch ran is dropped unrun: while it waited
 in the queue, while it was held over for the next batch, or before a failed batch's inputs run
-again one by one.
+again one by one. A generator asks as it goes whether each row is still wanted, and stops those
+that are not.
 
 A batch also holds at most ``max_batch_chars`` characters of input ``text`` (the extractor's),
 as TGI bounds a batch's tokens: 32 texts at the size limit would otherwise run as one long pass
@@ -36,7 +37,11 @@ from shared.model_registry import ModelName
 logger = logging.getLogger(__name__)
 
 TokenCallback = Callable[[str], None]
-RunBatch = Callable[[ModelName, list[dict[str, Any]], list[TokenCallback | None]], list[dict[str, Any]]]
+# (model, inputs, each input's token callback, each input's "is it still wanted?") -> outputs
+RunBatch = Callable[
+    [ModelName, list[dict[str, Any]], list[TokenCallback | None], list[Callable[[], bool]]],
+    list[dict[str, Any]],
+]
 
 
 class JobFuture(Future[dict[str, Any]]):
@@ -166,7 +171,10 @@ class BatchScheduler:
 
         try:
             outputs = self._run_batch(
-                model, [p.input for p in batch], [streaming(row, p.on_token) for row, p in enumerate(batch)]
+                model,
+                [p.input for p in batch],
+                [streaming(row, p.on_token) for row, p in enumerate(batch)],
+                [lambda p=p: not p.future.abandoned for p in batch],  # type: ignore[misc]
             )
             if len(outputs) != len(batch):
                 raise RuntimeError(f"{model.value} returned {len(outputs)} outputs for {len(batch)} inputs")

@@ -76,18 +76,24 @@ class WorkerRuntime:
             return text_cost_of(None)
 
     def _run_batch(
-        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list[TokenCallback | None]
+        self,
+        model: ModelName,
+        inputs: list[dict[str, Any]],
+        on_token: list[TokenCallback | None],
+        wanted: list[Callable[[], bool]],
     ) -> list[dict[str, Any]]:
         predictor = self.models.get(model)
         started = time.perf_counter()
-        if any(on_token) and model is ModelName.LLM:
+        if model is ModelName.LLM:
 
             def route(row: int, piece: str) -> None:
                 callback = on_token[row]
                 if callback is not None:
                     callback(piece)
 
-            outputs = predictor.predict_batch(inputs, on_token=route)  # type: ignore[call-arg]
+            outputs = predictor.predict_batch(  # type: ignore[call-arg]
+                inputs, on_token=route if any(on_token) else None, wanted=lambda row: wanted[row]()
+            )
         else:
             outputs = predictor.predict_batch(inputs)
         generated = sum(int(item.get("length", 0)) for item in inputs) if model in GENERATORS else 0

@@ -82,6 +82,22 @@ def test_a_length_past_the_models_context_is_refused_before_any_compute(tiny_llm
     assert predictor.predict_batch([{"start_word": "The", "length": 127}])[0]["generated_tokens"] <= 127
 
 
+def test_a_row_no_longer_wanted_stops_and_the_others_are_unchanged(tiny_llm_store: ModelStore) -> None:
+    predictor = load(tiny_llm_store.served_version(ModelName.LLM), torch.device("cpu"))
+    rows = [{"start_word": "Once", "length": 20, "top_k": 1}, {"start_word": "The", "length": 20, "top_k": 1}]
+    asked: list[int] = []
+
+    def wanted(row: int) -> bool:
+        asked.append(row)
+        return row == 1 or asked.count(0) <= 3  # row 0's caller stops waiting after 3 tokens
+
+    out = predictor.predict_batch(rows, wanted=wanted)
+    assert out[0]["generated_tokens"] <= 3
+    assert out[1] == predictor.predict_batch(rows[1:])[0]
+    nobody = predictor.predict_batch(rows, wanted=lambda row: False)
+    assert [o["generated_tokens"] for o in nobody] == [0, 0]
+
+
 def test_greedy_output_is_exact_and_streamed_pieces_add_up(tiny_llm_store: ModelStore) -> None:
     version = tiny_llm_store.served_version(ModelName.LLM)
     predictor = load(version, torch.device("cpu"))

@@ -21,7 +21,7 @@ class RecordingModel:
         self.gate = gate
 
     def __call__(
-        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list
+        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list, wanted: list
     ) -> list[dict[str, Any]]:
         if self.gate is not None:
             self.gate.wait(5)
@@ -58,7 +58,9 @@ def test_inputs_waiting_during_a_batch_form_the_next_batch() -> None:
 
 
 def test_a_failing_model_fails_every_job() -> None:
-    def broken(model: ModelName, inputs: list[dict[str, Any]], on_token: list) -> list[dict[str, Any]]:
+    def broken(
+        model: ModelName, inputs: list[dict[str, Any]], on_token: list, wanted: list
+    ) -> list[dict[str, Any]]:
         raise ValueError("model exploded")
 
     scheduler = BatchScheduler(broken, max_batch_size=4, max_wait=0.01)
@@ -76,7 +78,7 @@ class PickyModel(RecordingModel):
         self.stream = stream
 
     def __call__(
-        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list
+        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list, wanted: list
     ) -> list[dict[str, Any]]:
         if self.stream:
             for send in on_token:
@@ -86,7 +88,7 @@ class PickyModel(RecordingModel):
             self.gate.wait(5)
             self.calls.append(len(inputs))
             raise ValueError("cannot read 'bad'")
-        return super().__call__(model, inputs, on_token)
+        return super().__call__(model, inputs, on_token, wanted)
 
 
 def _batch_after_a_held_one(model: PickyModel, texts: list[str], gate: threading.Event) -> list:
@@ -205,12 +207,13 @@ class HeldModel:
         self.calls: list[list[str]] = []
 
     def __call__(
-        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list
+        self, model: ModelName, inputs: list[dict[str, Any]], on_token: list, wanted: list
     ) -> list[dict[str, Any]]:
         texts = [item["text"] for item in inputs]
         self.calls.append(texts)
         if self.hold in texts:
             self.release.wait(5)
+            self.wanted_after_release = [still() for still in wanted]
         if "bad" in texts:
             raise ValueError("cannot read 'bad'")
         return [{"text": text.upper()} for text in texts]
@@ -235,6 +238,7 @@ def test_an_input_abandoned_during_a_failed_batch_is_not_run_again_alone() -> No
     assert kept.result(5) == {"text": "KEPT"}
     with pytest.raises(AbandonedError):
         gone.result(5)
+    assert model.wanted_after_release == [True, False, True]  # a generator stops that row
     assert model.calls == [["bad", "gone", "kept"], ["bad"], ["kept"]]
     assert scheduler.dropped == 1
 

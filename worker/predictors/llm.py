@@ -79,8 +79,13 @@ class LLMPredictor:
 
     @torch.inference_mode()
     def predict_batch(
-        self, inputs: list[dict[str, Any]], on_token: TokenSink | None = None
+        self,
+        inputs: list[dict[str, Any]],
+        on_token: TokenSink | None = None,
+        wanted: Callable[[int], bool] | None = None,
     ) -> list[dict[str, Any]]:
+        """``wanted(row)`` is asked before each of the row's tokens: False (its caller stopped
+        waiting) ends the row there, and the batch once no row is left."""
         encoded = self.tokenizer([item["start_word"] for item in inputs], return_tensors="pt", padding=True)
         self._check_fits(inputs, encoded.attention_mask.sum(dim=1).tolist())
         input_ids = encoded.input_ids.to(self.device)
@@ -104,6 +109,8 @@ class LLMPredictor:
             logits = out.logits[:, -1, :]
             next_ids = []
             for row in range(len(inputs)):
+                if remaining[row] and wanted is not None and not wanted(row):
+                    remaining[row] = 0
                 if not remaining[row]:
                     next_ids.append(pad)
                     continue
