@@ -157,6 +157,7 @@ class JobRecord:
     error: dict[str, Any] | None = None
     worker: str | None = None
     cancel_requested: bool = False
+    committed: bool = False  # past its last cancel point
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> JobRecord:
@@ -175,7 +176,8 @@ class JobRecord:
             result=decoded.get("result"),
             error=decoded.get("error"),
             worker=decoded.get("worker") or None,
-            cancel_requested=decoded.get("cancel_requested") == "1",
+            cancel_requested=decoded.get(CANCEL_REQUESTED) == "1",
+            committed=decoded.get(COMMITTED) == "1",
         )
 
     def to_hash(self) -> dict[str, str]:
@@ -508,9 +510,6 @@ class AsyncJobStore:
         return await self.transition(
             job_id, (JobStatus.RUNNING,), None, unless=COMMITTED, **{CANCEL_REQUESTED: "1"}
         )
-
-    async def committed(self, job_id: str) -> bool:
-        return await self.client.hget(job_key(job_id), COMMITTED) == "1"
 
     async def list(
         self, *, status: JobStatus | None, job_type: JobType | None, owner: str, limit: int, offset: int

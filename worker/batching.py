@@ -60,11 +60,6 @@ class _Pending:
     on_token: TokenCallback | None = None
     future: JobFuture = field(default_factory=JobFuture)
 
-    def drop_if_abandoned(self) -> bool:
-        if self.future.abandoned:
-            self.future.set_exception(AbandonedError("the caller stopped waiting"))
-        return self.future.abandoned
-
 
 def _chars(pending: _Pending) -> int:
     return len(pending.input.get("text", ""))
@@ -117,8 +112,7 @@ class BatchScheduler:
         """Inputs still wanted, marked running so that their callers can no longer cancel them."""
         waiting = self._queues[model]
         first = self._next_first.pop(model, None)
-        if first is not None and first.drop_if_abandoned():
-            self.dropped += 1
+        if first is not None and self._dropped_as_abandoned(first):
             first = None
         while first is None:
             first = waiting.get()
@@ -146,6 +140,14 @@ class BatchScheduler:
         wanted = pending.future.set_running_or_notify_cancel()
         self.dropped += not wanted
         return wanted
+
+    def _dropped_as_abandoned(self, pending: _Pending) -> bool:
+        """True, and its answer closed unrun, for an input taken from the queue whose caller has
+        since stopped waiting."""
+        if pending.future.abandoned:
+            pending.future.set_exception(AbandonedError("the caller stopped waiting"))
+            self.dropped += 1
+        return pending.future.abandoned
 
     def _serve(self, model: ModelName) -> None:
         while True:
@@ -185,9 +187,7 @@ class BatchScheduler:
                 if row not in run_again:
                     pending.future.set_exception(error)
             for row in run_again:
-                if batch[row].drop_if_abandoned():
-                    self.dropped += 1
-                else:
+                if not self._dropped_as_abandoned(batch[row]):
                     self._answer(model, [batch[row]])
             return
         for pending, output in zip(batch, outputs, strict=True):

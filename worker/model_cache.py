@@ -52,8 +52,6 @@ class LoadStats:
     loads: int = 0
     last_load_seconds: float = 0.0
     version: str | None = None
-    failed_version: str | None = None
-    failed_error: str | None = None
 
 
 def registry_loader(name: ModelName) -> Loader:
@@ -110,8 +108,6 @@ class ModelCache:
         keeps = f"; still serving version {current.version}" if current is not None else ""
         logger.error("could not load %s version %s%s", name.value, version_id, keeps, exc_info=error)
         failed = self._failed[name] = FailedLoad(version_id, error, self._clock())
-        self.stats[name].failed_version = version_id
-        self.stats[name].failed_error = f"{type(error).__name__}: {error}"
         return failed
 
     def loaded(self, name: ModelName) -> Predictor | None:
@@ -128,7 +124,6 @@ class ModelCache:
         self._loaded[name] = predictor
         self._failed.pop(name, None)
         stats = self.stats[name]
-        stats.failed_version = stats.failed_error = None
         stats.loads += 1
         stats.last_load_seconds = elapsed
         stats.version = version_id
@@ -148,17 +143,17 @@ class ModelCache:
                 logger.exception("could not preload %s; its jobs will report the error", name.value)
 
     def snapshot(self) -> dict[str, dict[str, object]]:
-        return {
-            name.value: {
+        shown: dict[str, dict[str, object]] = {}
+        for name, s in self.stats.items():
+            failed = self._failed.get(name)
+            if not s.loads and failed is None:
+                continue
+            shown[name.value] = {
                 "version": s.version,
                 "loads": s.loads,
                 "last_load_seconds": round(s.last_load_seconds, 3),
-                **(
-                    {"failed_version": s.failed_version, "failed_error": s.failed_error}
-                    if s.failed_version
-                    else {}
-                ),
             }
-            for name, s in self.stats.items()
-            if s.loads or s.failed_version
-        }
+            if failed is not None:
+                shown[name.value]["failed_version"] = failed.version
+                shown[name.value]["failed_error"] = f"{type(failed.error).__name__}: {failed.error}"
+        return shown

@@ -68,12 +68,16 @@ class WorkerRuntime:
         )
 
     def _text_cost(self, model: ModelName) -> float:
-        """The cost of the served version, loaded first if it is not yet: a first batch read at the
-        cost of 1 would take ten times too much text for the extractor with its echo member."""
-        try:
-            return text_cost_of(self.models.get(model))
-        except Exception:  # no version, or a broken one: the batch itself reports it
-            return text_cost_of(None)
+        """The cost of the version in memory, loaded first if there is none yet: a first batch read
+        at the cost of 1 would take ten times too much text for the extractor with its echo member.
+        (Once one is loaded, the store is asked only by the batch itself, not here too.)"""
+        predictor = self.models.loaded(model)
+        if predictor is None:
+            try:
+                predictor = self.models.get(model)
+            except Exception:  # no version, or a broken one: the batch itself reports it
+                return text_cost_of(None)
+        return text_cost_of(predictor)
 
     def _run_batch(
         self,

@@ -163,7 +163,7 @@ async def cancel_job(job_id: str, response: Response, store: JobStoreDep, owner:
     else:
         if await store.request_cancel(job_id) is None:
             record = await owned_record(store, job_id, owner)
-            if record.status is JobStatus.RUNNING and await store.committed(job_id):
+            if record.status is JobStatus.RUNNING and record.committed:
                 raise JobConflictError(
                     f"job {job_id} is past its last cancel point (publishing its result) and will finish"
                 )

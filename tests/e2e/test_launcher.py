@@ -44,22 +44,29 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> ob
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def launcher_env(model_dir: Path, var_dir: Path, marker: str, **settings: str) -> dict[str, str]:
+    """A `make run` environment on free ports, every process of it marked with ``marker``."""
+    env = base_env(model_dir)
+    env.pop("FLOWER_BASIC_AUTH")
+    env.update(
+        {marker: "1"},
+        API_PORT=str(free_port()),
+        FLOWER_PORT=str(free_port()),
+        VAR_DIR=str(var_dir),
+        INFERENCE_METRICS_PORT=str(free_port()),
+        TRAINING_METRICS_PORT=str(free_port()),
+    )
+    env.update(settings)
+    return env
+
+
 def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
     model_dir: Path, tmp_path: Path
 ) -> None:
     marker = f"LAUNCHER_TEST_{uuid.uuid4().hex}"
-    env = base_env(model_dir)
-    env.pop("FLOWER_BASIC_AUTH")
-    api_port, flower_port = free_port(), free_port()
-    env.update(
-        {marker: "1"},
-        API_PORT=str(api_port),
-        FLOWER_PORT=str(flower_port),
-        VAR_DIR=str(tmp_path / "var"),
-        INFERENCE_METRICS_PORT=str(free_port()),
-        TRAINING_METRICS_PORT=str(free_port()),
-        PRELOAD_MODELS="bigram,rnn",  # rnn: a model `make run` checks (or trains) in the background
-    )
+    # rnn: a model `make run` checks (or trains) in the background
+    env = launcher_env(model_dir, tmp_path / "var", marker, PRELOAD_MODELS="bigram,rnn")
+    api_port, flower_port = env["API_PORT"], env["FLOWER_PORT"]
     log = (tmp_path / "launcher.log").open("wb")
     # Started with SIGINT ignored, as a shell's background job (`nohup make run &`) is: Ctrl-C
     # and `kill -INT` must stop it all the same.
@@ -115,17 +122,7 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
 
 def test_a_closed_terminal_sighup_stops_every_process(model_dir: Path, tmp_path: Path) -> None:
     marker = f"LAUNCHER_TEST_{uuid.uuid4().hex}"
-    env = base_env(model_dir)
-    env.pop("FLOWER_BASIC_AUTH")
-    env.update(
-        {marker: "1"},
-        API_PORT=str(free_port()),
-        FLOWER_PORT=str(free_port()),
-        VAR_DIR=str(tmp_path / "var"),
-        INFERENCE_METRICS_PORT=str(free_port()),
-        TRAINING_METRICS_PORT=str(free_port()),
-        PRELOAD_MODELS="bigram",
-    )
+    env = launcher_env(model_dir, tmp_path / "var", marker, PRELOAD_MODELS="bigram")
     launcher_log = tmp_path / "launcher.log"
     with launcher_log.open("wb") as log:
         launcher = subprocess.Popen(

@@ -136,7 +136,7 @@ def test_a_committed_job_refuses_cancel_and_finishes(stores: tuple[JobStore, Asy
     sync_store.start(record.job_id, worker="w1")
     assert sync_store.commit(record.job_id)
     assert async_store.request_cancel(record.job_id) is None
-    assert async_store.committed(record.job_id)
+    assert async_store.get(record.job_id).committed
     assert not sync_store.cancel_requested(record.job_id)
     assert sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={"version": 1}) is JobStatus.SUCCEEDED
     assert sync_store.get(record.job_id).result == {"version": 1}
@@ -149,7 +149,7 @@ def test_a_cancel_requested_first_stops_the_commit(stores: tuple[JobStore, Async
     sync_store.start(record.job_id, worker="w1")
     assert async_store.request_cancel(record.job_id) is JobStatus.RUNNING
     assert not sync_store.commit(record.job_id)
-    assert not async_store.committed(record.job_id)
+    assert not async_store.get(record.job_id).committed
 
 
 def test_redelivered_running_job_may_start_again(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
