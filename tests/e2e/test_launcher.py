@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -60,6 +61,18 @@ def launcher_env(model_dir: Path, var_dir: Path, marker: str, **settings: str) -
     return env
 
 
+def start_launcher(env: dict[str, str], log: BinaryIO, **popen_options: Any) -> subprocess.Popen[bytes]:
+    """`python -m launcher` from the project root, its output and its children's in ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "launcher"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        **popen_options,
+    )
+
+
 def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
     model_dir: Path, tmp_path: Path
 ) -> None:
@@ -70,14 +83,7 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
     log = (tmp_path / "launcher.log").open("wb")
     # Started with SIGINT ignored, as a shell's background job (`nohup make run &`) is: Ctrl-C
     # and `kill -INT` must stop it all the same.
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "launcher"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    launcher = start_launcher(env, log, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
     launcher_log = tmp_path / "launcher.log"
     try:
@@ -125,13 +131,7 @@ def test_a_closed_terminal_sighup_stops_every_process(model_dir: Path, tmp_path:
     env = launcher_env(model_dir, tmp_path / "var", marker, PRELOAD_MODELS="bigram")
     launcher_log = tmp_path / "launcher.log"
     with launcher_log.open("wb") as log:
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "launcher"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        launcher = start_launcher(env, log)
         try:
             wait_until(
                 lambda: "all processes started" in launcher_log.read_text(errors="replace"), 120, "a start"
