@@ -48,7 +48,7 @@ def test_trained_extractor_on_sentences_written_apart_from_the_project(api: http
     scores = _scores_through_the_api(api, unseen_examples())
     assert scores["entities"] == 179
     # The test store's preview (one model, 2 epochs, seed 0) scored 0.89 here in float32; the full
-    # training (two members) 0.93, seeds 0-2 spanning 0.86-0.94 (training/course_ner/README.md).
+    # training (two members) 0.93, seeds 0-2 spanning 0.86-0.94 (training/course_ner/EXPERIMENTS.md).
     assert scores["f1"] >= 0.82, scores
 
 

@@ -296,7 +296,7 @@ def apart_examples_with_new_titles() -> list[Example]:
     993's names, 58% are names in the sentences written for training too (writers pick alike:
     "Linear Algebra"), 41% catalog or generated titles, 69% one or the other. Such a title trains
     in other sentences, and a change that draws more of those titles raises the 993 without reading
-    new titles any better (README, "Tried and not kept"); this subset shows it.
+    new titles any better (EXPERIMENTS.md, "Tried and not kept"); this subset shows it.
     """
     held = titles_the_project_holds()
     return [e for e in apart_examples() if not any(name.lower() in held for name in e.names())]

@@ -10,7 +10,7 @@ PREVIEW_EPOCHS = 2
 # that run bfloat16 fast (3.6 minutes on an AMD EPYC with AVX512-BF16); in float32 on a 2-core AMD
 # EPYC with no AVX512 they took 7.6 minutes (0.74 s a step), and 322 steps fit (README).
 PREVIEW_STEP_SECONDS = 240
-# However slow the machine, a preview trains at least this many steps (README: the scores by steps).
+# However slow the machine, a preview trains at least this many steps (EXPERIMENTS.md: the scores by steps).
 PREVIEW_MIN_STEPS = 150
 
 
