@@ -124,9 +124,46 @@ def _finite_only(value: Any) -> Any:
     return value
 
 
+# A validation error echoes the input it refused; one nested deeper than this is named, not echoed
+# (echoing walks it recursively, and a 1 KB body of nested lists would exhaust Python's stack).
+MAX_ECHOED_DEPTH = 32
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and dicts inside ``value`` go more than ``limit`` levels deep (no recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def _echoable(value: Any) -> Any:
+    """The refused input as JSON can hold it: a body that is no UTF-8 text (sent with a content type
+    other than JSON, it reaches validation as bytes) decoded with replacement characters, input
+    nested too deep named only, floats JSON cannot hold written as strings."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if _nested_deeper_than(value, MAX_ECHOED_DEPTH):
+        return f"<input nested more than {MAX_ECHOED_DEPTH} levels deep: not echoed>"
+    return _finite_only(jsonable_encoder(value))
+
+
+def _error_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    echoed = {key: value for key, value in entry.items() if key != "input"}
+    if "input" in entry:
+        echoed["input"] = _echoable(entry["input"])
+    return _finite_only(jsonable_encoder(echoed))
+
+
 async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    return AsciiJSONResponse({"detail": _finite_only(jsonable_encoder(error.errors()))}, status_code=422)
+    return AsciiJSONResponse({"detail": [_error_entry(entry) for entry in error.errors()]}, status_code=422)
 
 
 def install_error_handlers(app: FastAPI) -> None:

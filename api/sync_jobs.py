@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
 from api.errors import (
+    InvalidRequestError,
     JobConflictError,
     JobFailedError,
     JobTimedOutError,
@@ -26,11 +27,12 @@ from shared.schemas import JobAccepted
 
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": JobAccepted, "description": "Still running after SYNC_TIMEOUT: poll the job's url"},
-    **documented(409, 500, 504),
+    **documented(409, 422, 500, 504),
 }
 
 _NOT_READY_ERRORS = {"ModelNotReadyError"}
 _TIMED_OUT_ERRORS = {"InferenceTimeLimitError"}
+_INVALID_INPUT_ERRORS = {"InputOutgrowsContextError"}  # input only the loaded model can judge
 
 
 class SyncJobs:
@@ -68,6 +70,8 @@ class SyncJobs:
                 raise ServiceUnavailableError(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
             if error.get("type") in _TIMED_OUT_ERRORS:
                 raise JobTimedOutError(message)
+            if error.get("type") in _INVALID_INPUT_ERRORS:
+                raise InvalidRequestError(message)
             raise JobFailedError(message)
         url = str(self.request.url_for("get_job", job_id=final.job_id))
         body = JobAccepted(job_id=final.job_id, status=final.status, url=url)

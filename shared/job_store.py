@@ -125,6 +125,12 @@ def heartbeat_key(queue: Queue, hostname: str) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}:{hostname}"
 
 
+def worker_index_key(queue: Queue) -> str:
+    """The hostnames that have heartbeated on ``queue``: reading the live workers walks these,
+    not every key in Redis (a day of jobs leaves hundreds of thousands)."""
+    return f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}"
+
+
 def retry_for(outage_seconds: float, base: float = 0.1, cap: float = 2.0) -> Retry:
     """Reconnect attempts (on connection errors and timeouts) whose pauses add up to at least
     ``outage_seconds``: 0.2 s, 0.4 s, ... then every ``cap`` seconds (redis-py counts the first
@@ -382,7 +388,10 @@ class JobStore:
         return found
 
     def heartbeat(self, queue: Queue, hostname: str, info: dict[str, Any], ttl: int) -> None:
-        self.client.set(heartbeat_key(queue, hostname), json.dumps(info), ex=ttl)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(heartbeat_key(queue, hostname), json.dumps(info), ex=ttl)
+            pipe.sadd(worker_index_key(queue), hostname)
+            pipe.execute()
 
 
 class AsyncJobStore:
@@ -575,12 +584,15 @@ class AsyncJobStore:
         return events
 
     async def live_workers(self, queue: Queue) -> list[dict[str, Any]]:
-        workers = []
-        async for key in self.client.scan_iter(match=f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}:*", count=100):
-            raw = await self.client.get(key)
-            if raw:
-                workers.append(json.loads(raw))
-        return workers
+        """Each worker whose heartbeat has not expired; the index forgets those whose has."""
+        hostnames = sorted(await self.client.smembers(worker_index_key(queue)))
+        if not hostnames:
+            return []
+        beats = await self.client.mget([heartbeat_key(queue, hostname) for hostname in hostnames])
+        gone = [hostname for hostname, beat in zip(hostnames, beats, strict=True) if beat is None]
+        if gone:
+            await self.client.srem(worker_index_key(queue), *gone)
+        return [json.loads(beat) for beat in beats if beat is not None]
 
     async def queue_depth(self, queue: Queue) -> int:
         return int(await self.client.llen(queue.value))

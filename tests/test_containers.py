@@ -103,6 +103,49 @@ def test_compose_has_the_platform_services_with_health_conditions() -> None:
         assert cpu[name]["deploy"] is None  # !reset drops the GPU
 
 
+def dockerfile_env(dockerfile: str) -> dict[str, str]:
+    """The ENV the Dockerfile sets (KEY=value pairs, continued lines joined)."""
+    text = (PROJECT_ROOT / dockerfile).read_text().replace("\\\n", " ")
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("ENV "):
+            env.update(pair.split("=", 1) for pair in line.removeprefix("ENV ").split())
+    return env
+
+
+# What a user exports before `docker compose up` for the variables compose requires (${X:?...}).
+REQUIRED_BY_COMPOSE = {"API_KEYS": "k" * 24, "FLOWER_BASIC_AUTH": "admin:change-me"}
+
+
+def compose_value(value: object) -> str:
+    """A compose environment value with ${X:-default} and ${X:?error} resolved as at `up`."""
+    text = str(value)
+    text = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: m.group(2), text)
+    return re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: REQUIRED_BY_COMPOSE[m.group(1)], text)
+
+
+IMAGE_DOCKERFILES = {"jobqueue-api:latest": "Dockerfile.api", "jobqueue-worker:latest": "Dockerfile.worker"}
+
+
+@pytest.mark.parametrize("service", ["api", "flower", "worker", "trainer", "model-init"])
+def test_each_service_environment_is_one_the_settings_accept(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every process of these images builds the settings as it starts (Flower through the Celery
+    app): the image's ENV with the service's environment must pass their checks, or the container
+    would exit at once and restart forever (the API image's API_HOST=0.0.0.0 once did so to Flower)."""
+    from shared.config import Settings
+
+    spec = load_compose("docker-compose.yml")["services"][service]
+    env = dockerfile_env(IMAGE_DOCKERFILES[spec["image"]])
+    env.update({key: compose_value(value) for key, value in spec["environment"].items()})
+    for key in Settings.model_fields:
+        monkeypatch.delenv(key.upper(), raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    Settings(_env_file=None)
+
+
 def module_exists(module: str) -> bool:
     sys.path.insert(0, str(PROJECT_ROOT))
     try:

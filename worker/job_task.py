@@ -12,13 +12,9 @@ from typing import Any
 from celery import Task
 
 from shared.jobs import JobStatus
-from worker.runtime import get_runtime
+from worker.runtime import JobCancelledError, get_runtime
 
 logger = logging.getLogger(__name__)
-
-
-class JobCancelledError(Exception):
-    """Raised inside a task body when the user cancelled the job."""
 
 
 class JobTask(Task):

@@ -27,8 +27,17 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# How often a running inference job asks whether its user cancelled it: an LLM row then stops
+# at its next token, and any other input's answer is dropped.
+CANCEL_POLL_SECONDS = 0.5
+
+
 class InferenceTimeLimitError(TimeoutError):
     """The job's batch did not finish within INFERENCE_TIME_LIMIT seconds."""
+
+
+class JobCancelledError(Exception):
+    """Raised inside a task body when the user cancelled the job."""
 
 
 class WorkerRuntime:
@@ -105,18 +114,31 @@ class WorkerRuntime:
         return [{**output, "model": model.value, "model_version": predictor.version} for output in outputs]
 
     def predict(
-        self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
+        self,
+        model: ModelName,
+        item: dict[str, Any],
+        on_token: TokenCallback | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
     ) -> dict[str, Any]:
+        """The model's answer for one input, run in a batch with whatever else waits for it.
+
+        ``cancelled`` is asked every CANCEL_POLL_SECONDS while the answer is awaited: once it says
+        so, the input is abandoned (not run if it has not started; an LLM row stops generating)."""
         future = self.batcher.submit(model, item, on_token)
         limit = self.settings.inference_time_limit
-        try:
-            return future.result(timeout=limit)
-        except FutureTimeoutError:
-            self.batcher.abandon(future)  # not run yet: it will not be
-            raise InferenceTimeLimitError(
-                f"{model.value} did not answer within INFERENCE_TIME_LIMIT={limit} s; the worker may be "
-                "overloaded: ask for less (a smaller length) or raise the limit"
-            ) from None
+        deadline = time.monotonic() + limit
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                return future.result(timeout=min(CANCEL_POLL_SECONDS, remaining))
+            except FutureTimeoutError:
+                if cancelled():
+                    self.batcher.abandon(future)
+                    raise JobCancelledError("cancelled while running") from None
+        self.batcher.abandon(future)  # not run yet: it will not be
+        raise InferenceTimeLimitError(
+            f"{model.value} did not answer within INFERENCE_TIME_LIMIT={limit} s; the worker may be "
+            "overloaded: ask for less (a smaller length) or raise the limit"
+        )
 
     def status(self) -> dict[str, Any]:
         """What this process has loaded and served; empty in a parent that only forks."""

@@ -123,17 +123,23 @@ async def job_events(
     job_id: str,
     store: JobStoreDep,
     owner: OwnerDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", pattern=r"^[0-9]+-[0-9]+$")] = None,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")
+    ] = None,
 ) -> StreamingResponse:
     """Stream the job's events: tokens (`stream: true` llm jobs), training progress, then `final`.
 
     A client that connects late first gets everything it missed.
     """
-    if last_event_id and any(int(part) > MAX_STREAM_ID_PART for part in last_event_id.split("-")):
-        raise InvalidRequestError(f"Last-Event-ID {last_event_id!r} is past the largest event id")
+    after = "0-0"
+    if last_event_id:
+        parts = [int(part) for part in last_event_id.split("-")]
+        if any(part > MAX_STREAM_ID_PART for part in parts):
+            raise InvalidRequestError(f"Last-Event-ID {last_event_id!r} is past the largest event id")
+        after = "-".join(str(part) for part in parts)  # without leading zeros, as Redis writes ids
     await owned_record(store, job_id, owner)
     return StreamingResponse(
-        job_event_stream(store, job_id, after=last_event_id or "0-0"),
+        job_event_stream(store, job_id, after=after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

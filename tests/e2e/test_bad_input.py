@@ -76,6 +76,25 @@ def test_a_number_json_cannot_hold_is_422(api: httpx.Client, path: str, body: by
     assert "finite number" in response.text or "valid integer" in response.text, response.text
 
 
+@pytest.mark.parametrize("path", ["/extract-course-name/", "/jobs"])
+def test_input_nested_deep_is_422_and_not_echoed(api: httpx.Client, path: str) -> None:
+    """Echoing it in the validation error walked it recursively: 600 levels (1.2 KB) were a 500."""
+    nested = "[" * 600 + "]" * 600
+    body = f'{{"text": {nested}}}' if path == "/extract-course-name/" else f'{{"type": {nested}}}'
+    response = api.post(path, content=body.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert "not echoed" in response.text
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_no_utf8_text_is_422(api: httpx.Client, content_type: str | None) -> None:
+    """Sent as anything but JSON it reaches validation as bytes, which the error echoed by decoding
+    them as UTF-8: a 500."""
+    headers = {"content-type": content_type} if content_type else {}
+    response = api.post("/extract-course-name/", content=b"\xff\xfe text", headers=headers)
+    assert response.status_code == 422, response.text
+
+
 def test_malformed_json_is_422(api: httpx.Client) -> None:
     response = api.post("/jobs", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422

@@ -74,6 +74,40 @@ def test_a_client_reconnecting_after_the_final_event_gets_it_and_the_stream_ends
     assert '"status": "succeeded"' in next(line for line in lines if line.startswith("data: "))
 
 
+def test_cancelling_a_running_generation_stops_its_tokens(api: httpx.Client) -> None:
+    """DELETE on a running LLM job stops it at its next token check; before, it generated (and
+    streamed) every token it was asked for and only its result was dropped."""
+    payload = {
+        "model": "llm",
+        "start_word": "Once",
+        "length": 256,
+        "seed": 3,
+        "temperature": 1.2,
+        "stream": True,
+    }
+    uncancelled = wait_for_job(
+        api, api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
+    )
+    full_chars = len(uncancelled["result"]["generated_text"]) - len("Once")
+    assert uncancelled["status"] == "succeeded" and full_chars > 400, uncancelled  # no early end
+    job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
+    tokens = []
+    with api.stream("GET", f"/jobs/{job_id}/events") as response:
+        name = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: ") and name == "token":
+                tokens.append(json.loads(line.removeprefix("data: "))["text"])
+                if len(tokens) == 1:
+                    assert api.delete(f"/jobs/{job_id}").status_code == 202
+            elif line.startswith("data: ") and name == "final":
+                final = json.loads(line.removeprefix("data: "))
+                break
+    assert final["status"] == "cancelled", final
+    assert len("".join(tokens)) < full_chars / 2, (len("".join(tokens)), full_chars)
+
+
 def test_non_streaming_contract_is_unchanged(api: httpx.Client) -> None:
     response = api.post("/generate_with_llm", json={"start_word": "Once", "length": 4, "stream": True})
     assert response.status_code == 422  # the synchronous contract takes no stream flag
@@ -85,10 +119,35 @@ def test_events_of_unknown_job_are_404(api: httpx.Client) -> None:
 
 def test_a_last_event_id_past_what_redis_holds_is_422(api: httpx.Client) -> None:
     job_id = llm_job(api)
-    for last_id in ("99999999999999999999999-0", "0-18446744073709551616"):
+    for last_id in ("18446744073709551616-0", "0-18446744073709551616"):
         response = api.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": last_id})
         assert response.status_code == 422, response.text
         assert "largest event id" in response.json()["detail"]
+
+
+def test_a_last_event_id_of_too_many_digits_is_422_before_the_stream_starts(api: httpx.Client) -> None:
+    """4,301 digits were past what int() reads (a 500); 201, mostly leading zeros, past the 127
+    characters Redis reads as a stream id (an error after the 200 had been sent)."""
+    job_id = llm_job(api)
+    for last_id in ("9" * 4301 + "-0", "0" * 200 + "1-0", "99999999999999999999999-0"):
+        response = api.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": last_id})
+        assert response.status_code == 422, response.text
+        assert "Last-Event-ID" in response.text
+
+
+def test_a_last_event_id_with_leading_zeros_resumes_after_that_event(api: httpx.Client) -> None:
+    job_id = llm_job(api)
+    wait_for_job(api, job_id)
+    ids = stream_ids(api, job_id)
+    milliseconds, sequence = ids[0].split("-")
+    padded = f"{milliseconds.zfill(20)}-{sequence.zfill(20)}"
+    assert stream_ids_after(api, job_id, padded) == ids[1:]
+
+
+def stream_ids_after(api: httpx.Client, job_id: str, last_id: str) -> list[str]:
+    with api.stream("GET", f"/jobs/{job_id}/events", headers={"Last-Event-ID": last_id}) as response:
+        assert response.status_code == 200
+        return [line.removeprefix("id: ") for line in response.iter_lines() if line.startswith("id: ")]
 
 
 def test_an_id_naming_another_key_of_a_job_is_404(api: httpx.Client) -> None:

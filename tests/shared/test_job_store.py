@@ -14,9 +14,11 @@ from shared.job_store import (
     AsyncJobStore,
     JobRecord,
     JobStore,
+    heartbeat_key,
     job_key,
     now_iso,
     owner_index_key,
+    worker_index_key,
 )
 from shared.jobs import JobStatus, JobType, Queue
 from tests.reply_dropping_proxy import ReplyDroppingProxy
@@ -291,6 +293,20 @@ def test_orphaned_jobs_are_those_of_a_gone_worker(stores: tuple[JobStore, AsyncS
     sync_store.heartbeat(Queue.TRAINING, workers["restarting"], {}, ttl=30)
     orphans = sync_store.orphaned_jobs(workers["restarting"], Queue.TRAINING)
     assert {jobs[r.job_id] for r in orphans if r.job_id in jobs} == {"gone", "restarting"}
+
+
+def test_live_workers_are_those_whose_heartbeat_has_not_expired(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    alive, gone = (f"{name}-{uuid.uuid4().hex[:8]}@host" for name in ("alive", "gone"))
+    for hostname in (alive, gone):
+        sync_store.heartbeat(Queue.INFERENCE, hostname, {"hostname": hostname}, ttl=30)
+    sync_store.client.delete(heartbeat_key(Queue.INFERENCE, gone))  # as when its key expires
+    found = {w["hostname"] for w in async_store.live_workers(Queue.INFERENCE)}
+    assert alive in found and gone not in found
+    assert not sync_store.client.sismember(worker_index_key(Queue.INFERENCE), gone)
+    assert sync_store.client.sismember(worker_index_key(Queue.INFERENCE), alive)
 
 
 def test_an_idempotency_key_is_released_only_by_its_own_job(

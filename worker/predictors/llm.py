@@ -30,6 +30,11 @@ def cache_argument(model: torch.nn.Module) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
+class InputOutgrowsContextError(ValueError):
+    """A request whose prompt and length do not fit the served model's positions: the client's to
+    change (the API answers 422), found only here, where the model's context is known."""
+
+
 class IncrementalText:
     """Text pieces whose concatenation is exactly the decoded continuation (no split characters)."""
 
@@ -72,7 +77,7 @@ class LLMPredictor:
         process)."""
         for item, used in zip(inputs, prompt_tokens, strict=True):
             if self.context and used + int(item["length"]) > self.context:
-                raise ValueError(
+                raise InputOutgrowsContextError(
                     f"start_word ({used} tokens) plus length {item['length']} is more than this model's"
                     f" context of {self.context} tokens: ask for a length of at most {self.context - used}"
                 )

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery import shared_task
 
 from shared.jobs import TaskName
 from shared.model_registry import ModelName
 from worker.job_task import JobTask
-from worker.runtime import get_runtime
+from worker.runtime import WorkerRuntime, get_runtime
+
+
+def cancel_asker(runtime: WorkerRuntime, job_id: str) -> Callable[[], bool]:
+    """Whether the job's user has cancelled it; while Redis cannot say, the job goes on."""
+
+    def cancelled() -> bool:
+        try:
+            return runtime.job_store.cancel_requested(job_id)
+        except redis.RedisError:
+            return False
+
+    return cancelled
 
 
 @shared_task(name=TaskName.EXTRACT_COURSE_NAMES.value, base=JobTask, bind=True)
 def extract_course_names(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return get_runtime().predict(ModelName.COURSE_EXTRACTOR, {"text": payload["text"]})
+    runtime = get_runtime()
+    return runtime.predict(
+        ModelName.COURSE_EXTRACTOR, {"text": payload["text"]}, cancelled=cancel_asker(runtime, job_id)
+    )
 
 
 @shared_task(name=TaskName.GENERATE.value, base=JobTask, bind=True)
@@ -28,4 +45,4 @@ def generate(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
         def on_token(piece: str) -> None:
             runtime.job_store.add_event(job_id, {"type": "token", "text": piece})
 
-    return runtime.predict(model, params, on_token)
+    return runtime.predict(model, params, on_token, cancelled=cancel_asker(runtime, job_id))

@@ -17,8 +17,8 @@ from celery import shared_task
 
 from shared.config import get_settings
 from shared.jobs import TaskName
-from worker.job_task import JobCancelledError, JobTask
-from worker.runtime import get_runtime
+from worker.job_task import JobTask
+from worker.runtime import JobCancelledError, get_runtime
 
 LOST_MESSAGE = (
     "the training process was lost mid-run (killed or out of memory); no model version was published"

@@ -1,0 +1,37 @@
+"""A request that only the loaded model can judge (a GPT-2 base's 1,024 positions, here a tiny
+GPT-2's 128, against a MAX_GENERATION_LENGTH raised past them) is the client's error: 422, not 500."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.local_platform import Platform, base_env
+from shared.model_store import ModelStore
+from training import llm_base
+
+
+def test_a_length_past_the_served_models_context_is_422(tiny_gpt2_dir: Path, tmp_path: Path) -> None:
+    store = tmp_path / "models"
+    llm_base.import_base(ModelStore(store), tiny_gpt2_dir)  # 128 positions
+    running = Platform(tmp_path, base_env(store))
+    running.env.update(PRELOAD_MODELS="llm", MAX_GENERATION_LENGTH="200")
+    try:
+        running.start_redis()
+        running.start_api()
+        running.start_inference_worker()
+        running.wait_ready_for("inference")
+        with running.client() as api:
+            too_long = {"start_word": "The", "length": 200, "seed": 1}
+            refused = api.post("/generate_with_llm", json=too_long)
+            assert refused.status_code == 422, refused.text
+            assert "context of 128 tokens: ask for a length of at most 127" in refused.json()["detail"]
+
+            job = api.post("/jobs", json={"type": "generate", "input": {"model": "llm", **too_long}}).json()
+            failed = api.get(f"/jobs/{job['job_id']}", params={"wait": 60}).json()
+            assert failed["status"] == "failed", failed
+            assert failed["error"]["type"] == "InputOutgrowsContextError"
+
+            fits = api.post("/generate_with_llm", json={**too_long, "length": 100})
+            assert fits.status_code == 200, fits.text
+    finally:
+        running.stop()
