@@ -40,9 +40,14 @@ class NotFoundError(ApiError):
 
 
 class InvalidRequestError(ApiError):
-    """Input that only a route can check (the rest is the request models' 422)."""
+    """Input that only a route or the loaded model can check (the rest is the request models' 422),
+    answered in the request models' shape: ``{"detail": [{"type", "loc", "msg"}]}``."""
 
     status_code = 422
+
+    def __init__(self, message: str, loc: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class JobConflictError(ApiError):
@@ -92,7 +97,10 @@ COMMON_ERRORS = documented(401, 413, 429, 503)
 
 async def _api_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    return JSONResponse({"detail": error.message}, status_code=error.status_code, headers=error.headers)
+    detail: Any = error.message
+    if isinstance(error, InvalidRequestError):
+        detail = [{"type": "value_error", "loc": list(error.loc), "msg": error.message}]
+    return JSONResponse({"detail": detail}, status_code=error.status_code, headers=error.headers)
 
 
 async def _queue_unavailable(_: Request, error: Exception) -> JSONResponse:

@@ -27,7 +27,7 @@ from shared.schemas import JobAccepted
 
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": JobAccepted, "description": "Still running after SYNC_TIMEOUT: poll the job's url"},
-    **documented(409, 422, 500, 504),
+    **documented(409, 500, 504),
 }
 
 _NOT_READY_ERRORS = {"ModelNotReadyError"}
@@ -71,7 +71,7 @@ class SyncJobs:
             if error.get("type") in _TIMED_OUT_ERRORS:
                 raise JobTimedOutError(message)
             if error.get("type") in _INVALID_INPUT_ERRORS:
-                raise InvalidRequestError(message)
+                raise InvalidRequestError(message, loc=("body",))
             raise JobFailedError(message)
         url = str(self.request.url_for("get_job", job_id=final.job_id))
         body = JobAccepted(job_id=final.job_id, status=final.status, url=url)

@@ -17,10 +17,10 @@ from types import FrameType
 import redis
 
 from launcher import services
-from launcher.ports import free_port, wait_for_port
+from launcher.ports import free_port, port_taken, wait_for_port
 from launcher.redis_server import redis_command
 from launcher.supervisor import STOP_TIMEOUT_S, Supervisor
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 
 HOST = "127.0.0.1"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -29,8 +29,18 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def _reachable(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=3).ping())
-    except (redis.RedisError, OSError):
+    except (redis.RedisError, OSError, ValueError):  # ValueError: no redis:// URL at all
         return False
+
+
+def _taken_ports(settings: Settings) -> list[str]:
+    """The ports the platform's servers need that something else holds: started anyway, they
+    would exit at once and be restarted forever while the launcher reported them started."""
+    needed = [
+        ("API_PORT", settings.api_host, settings.api_port),
+        ("FLOWER_PORT", settings.flower_host, settings.flower_port),
+    ]  # (a worker whose metrics port is taken serves on without metrics, and says so)
+    return [f"{name}={port} on {host}" for name, host, port in needed if port_taken(host, port)]
 
 
 def main() -> int:
@@ -59,6 +69,12 @@ def main() -> int:
         signal.signal(stop_signal, on_signal)
     try:
         settings = get_settings()
+        if taken := _taken_ports(settings):
+            print(
+                f"in use already: {', '.join(taken)}. Stop what holds it (an earlier `make run`?) or set "
+                "that variable to a free port."
+            )
+            return 2
         if "redis_url" in settings.model_fields_set:  # set in the environment or in .env
             if not _reachable(settings.redis_url):
                 print(f"REDIS_URL={settings.redis_url} is unreachable: start that Redis or unset REDIS_URL")

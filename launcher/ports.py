@@ -1,4 +1,4 @@
-"""Free local TCP ports."""
+"""Free local TCP ports, and whether a port the platform needs is taken."""
 
 from __future__ import annotations
 
@@ -20,4 +20,16 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
                 return True
         except OSError:
             time.sleep(0.05)
+    return False
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether a server could not listen on ``host:port`` (bound as uvicorn and Flower bind, with
+    SO_REUSEADDR, so a port left in TIME_WAIT by a stopped run counts as free)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
     return False

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from shared.job_metrics import COUNTS_KEY, count_job, observe, seconds_between
@@ -247,9 +247,11 @@ def final_event(status: JobStatus) -> dict[str, Any]:
 class JobStore:
     """Blocking store used by workers."""
 
-    def __init__(self, client: redis.Redis, ttl: int) -> None:
+    def __init__(self, client: redis.Redis, ttl: int, unwaiting_client: redis.Redis | None = None) -> None:
         self.client = client
         self.ttl = ttl
+        # For checks that must not hold up work while Redis is down (a running job's cancel flag).
+        self.unwaiting_client = unwaiting_client or client
         self._transition = client.register_script(_TRANSITION_LUA)
 
     @classmethod
@@ -262,7 +264,14 @@ class JobStore:
             socket_timeout=SOCKET_TIMEOUT_S,
             retry=retry_for(outage_seconds),
         )
-        return cls(client, ttl)
+        unwaiting = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=1,
+            socket_timeout=1,
+            retry=Retry(NoBackoff(), 0),
+        )
+        return cls(client, ttl, unwaiting)
 
     def get(self, job_id: str) -> JobRecord | None:
         raw = self.client.hgetall(job_key(job_id))
@@ -363,6 +372,14 @@ class JobStore:
 
     def cancel_requested(self, job_id: str) -> bool:
         return self.client.hget(job_key(job_id), CANCEL_REQUESTED) == "1"
+
+    def cancel_requested_now(self, job_id: str) -> bool:
+        """``cancel_requested`` without waiting out a Redis outage: False while Redis cannot say
+        (a running inference job goes on, and its result is recorded once Redis is back)."""
+        try:
+            return self.unwaiting_client.hget(job_key(job_id), CANCEL_REQUESTED) == "1"
+        except redis.RedisError:
+            return False
 
     def commit(self, job_id: str) -> bool:
         """Pass a running job's last cancel point: True, and from now on a cancel is refused; False

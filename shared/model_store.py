@@ -97,7 +97,8 @@ class ModelStore:
         return versions[-1] if versions else None
 
     def served_version_id(self, model: ModelName) -> str | None:
-        """Cheap check used on every request for hot reload: names only, no metadata read."""
+        """Cheap check used on every request for hot reload: the names, and the newest one's
+        metadata read, so that it names the version ``served_version`` (and ``GET /models``) does."""
         directory = self.model_dir(model)
         if not directory.is_dir():
             return None
@@ -106,7 +107,13 @@ class ModelStore:
             for entry in directory.iterdir()
             if not entry.name.startswith(".") and (entry / METADATA_FILE).is_file()
         )
-        return names[-1] if names else None
+        for name in reversed(names):
+            try:
+                json.loads((directory / name / METADATA_FILE).read_text())
+            except (OSError, ValueError):
+                continue
+            return name
+        return None
 
     def get(self, model: ModelName, version: str) -> ModelVersion | None:
         for candidate in self.versions(model):

@@ -24,7 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from shared.config import LLMBase, get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import user_errors_exit
+from training.cli import UsageError, user_errors_exit
 from training.text_corpus import detokenize, load_corpus
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ PERPLEXITY_WORDS = 2000  # a small held-out slice: the check must stay fast on a
 ALLOWED_BASES = frozenset(b.value for b in LLMBase)
 
 
-class UnknownBaseError(ValueError):
-    pass
+class UnknownBaseError(UsageError):
+    """A base that is neither an allowlisted LLM base nor a local directory."""
 
 
 def gguf_directory() -> Path:

@@ -134,6 +134,8 @@ class WorkerRuntime:
                 if cancelled():
                     self.batcher.abandon(future)
                     raise JobCancelledError("cancelled while running") from None
+        if future.done():  # answered while the cancel check ran
+            return future.result()
         self.batcher.abandon(future)  # not run yet: it will not be
         raise InferenceTimeLimitError(
             f"{model.value} did not answer within INFERENCE_TIME_LIMIT={limit} s; the worker may be "

@@ -116,7 +116,7 @@ async def get_job(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
-        **documented(404, 422),
+        **documented(404),
     },
 )
 async def job_events(
@@ -135,7 +135,10 @@ async def job_events(
     if last_event_id:
         parts = [int(part) for part in last_event_id.split("-")]
         if any(part > MAX_STREAM_ID_PART for part in parts):
-            raise InvalidRequestError(f"Last-Event-ID {last_event_id!r} is past the largest event id")
+            raise InvalidRequestError(
+                f"Last-Event-ID {last_event_id!r} is past the largest event id",
+                loc=("header", "Last-Event-ID"),
+            )
         after = "-".join(str(part) for part in parts)  # without leading zeros, as Redis writes ids
     await owned_record(store, job_id, owner)
     return StreamingResponse(

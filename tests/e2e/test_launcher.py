@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -160,3 +161,40 @@ def test_a_redis_url_in_dot_env_is_used_not_replaced_by_a_private_redis(tmp_path
     )
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert f"REDIS_URL={unreachable} is unreachable" in completed.stdout
+
+
+def test_a_port_already_taken_stops_the_launcher_before_it_starts_anything(tmp_path: Path) -> None:
+    """Started anyway, the API exited at once and was restarted forever, while the launcher said
+    every process had started."""
+    marker = f"LAUNCHER_TEST_{uuid.uuid4().hex}"
+    env = launcher_env(tmp_path / "models", tmp_path / "var", marker)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", int(env["API_PORT"])))
+        holder.listen()
+        completed = subprocess.run(
+            [sys.executable, "-m", "launcher"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert f"API_PORT={env['API_PORT']} on 127.0.0.1" in completed.stdout
+    assert not (tmp_path / "var" / "redis").exists()  # nothing was started
+
+
+def test_a_redis_url_that_is_no_url_is_a_clear_error(tmp_path: Path) -> None:
+    env = launcher_env(tmp_path / "models", tmp_path / "var", f"LAUNCHER_TEST_{uuid.uuid4().hex}")
+    env["REDIS_URL"] = "localhost:6379"
+    completed = subprocess.run(
+        [sys.executable, "-m", "launcher"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "REDIS_URL=localhost:6379 is unreachable" in completed.stdout
+    assert "Traceback" not in completed.stderr

@@ -24,7 +24,9 @@ def test_a_length_past_the_served_models_context_is_422(tiny_gpt2_dir: Path, tmp
             too_long = {"start_word": "The", "length": 200, "seed": 1}
             refused = api.post("/generate_with_llm", json=too_long)
             assert refused.status_code == 422, refused.text
-            assert "context of 128 tokens: ask for a length of at most 127" in refused.json()["detail"]
+            assert (
+                "context of 128 tokens: ask for a length of at most 127" in refused.json()["detail"][0]["msg"]
+            )
 
             job = api.post("/jobs", json={"type": "generate", "input": {"model": "llm", **too_long}}).json()
             failed = api.get(f"/jobs/{job['job_id']}", params={"wait": 60}).json()

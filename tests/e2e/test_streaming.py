@@ -80,7 +80,7 @@ def test_cancelling_a_running_generation_stops_its_tokens(api: httpx.Client) -> 
     payload = {
         "model": "llm",
         "start_word": "Once",
-        "length": 256,
+        "length": 128,  # under INFERENCE_TIME_LIMIT on a slow 2-core CPU too
         "seed": 3,
         "temperature": 1.2,
         "stream": True,
@@ -88,8 +88,9 @@ def test_cancelling_a_running_generation_stops_its_tokens(api: httpx.Client) -> 
     uncancelled = wait_for_job(
         api, api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
     )
+    assert uncancelled["status"] == "succeeded", uncancelled
     full_chars = len(uncancelled["result"]["generated_text"]) - len("Once")
-    assert uncancelled["status"] == "succeeded" and full_chars > 400, uncancelled  # no early end
+    assert full_chars > 200, uncancelled  # no early end of sequence
     job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
     tokens = []
     with api.stream("GET", f"/jobs/{job_id}/events") as response:
@@ -122,7 +123,7 @@ def test_a_last_event_id_past_what_redis_holds_is_422(api: httpx.Client) -> None
     for last_id in ("18446744073709551616-0", "0-18446744073709551616"):
         response = api.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": last_id})
         assert response.status_code == 422, response.text
-        assert "largest event id" in response.json()["detail"]
+        assert "largest event id" in response.json()["detail"][0]["msg"]
 
 
 def test_a_last_event_id_of_too_many_digits_is_422_before_the_stream_starts(api: httpx.Client) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
+import stat
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -72,6 +74,7 @@ def test_a_missing_file_is_downloaded_once_checked_and_stored_compressed(
     assert data_files.read_bytes(DataFile.CORPUS) == CORPUS
     assert CountingHandler.requests == 1
     assert [p.name for p in stored.parent.iterdir()] == [stored.name]  # no partial file left
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o644  # others sharing DATA_DIR can read it
 
 
 def test_a_download_whose_checksum_differs_is_refused_and_not_stored(
@@ -113,3 +116,21 @@ def test_the_course_titles_are_the_catalogs_name_column() -> None:
     csv = b'Code,Name\nCSE 142,"Computer  Programming I"\nCSE 143,Computer Programming II\nX 1,\n'
     titles = data_files._course_titles_from_catalog_csv(csv)
     assert titles == b"Computer Programming I\nComputer Programming II\n"
+
+
+def test_course_titles_downloaded_from_the_catalog_warn_that_scores_are_not_comparable(
+    source_server: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The project's file is a half of the catalog whose seed is unpublished; a download holds both."""
+    csv = b"Code,Name\nA 1,Fatigue of Materials\nB 2,Second-Year Lithuanian\n"
+    served = data_dir.parent / "served" / "uwcourses.csv"
+    served.write_bytes(csv)
+    blob = hashlib.sha1(b"blob %d\0" % len(csv) + csv, usedforsecurity=False).hexdigest()
+    source = DataSource("course_titles", "catalog_titles.txt", f"{source_server}/uwcourses.csv", None, blob)
+    monkeypatch.setitem(data_files.SOURCES, DataFile.COURSE_TITLES, source)
+    with caplog.at_level(logging.WARNING, logger="shared.data_files"):
+        assert (
+            data_files.read_text(DataFile.COURSE_TITLES) == "Fatigue of Materials\nSecond-Year Lithuanian\n"
+        )
+    assert "holds the whole public catalog (2 titles)" in caplog.text
+    assert "not comparable" in caplog.text

@@ -78,6 +78,8 @@ def test_a_version_whose_metadata_is_damaged_is_skipped_not_an_error(tmp_path: P
     (tmp_path / "llm" / damaged.version / "metadata.json").write_text("")  # as a crash may leave it
     assert [v.version for v in store.versions(ModelName.LLM)] == [good.version]
     assert store.get(ModelName.LLM, damaged.version) is None
+    # the workers' hot-reload check serves what GET /models says is served, not the damaged one
+    assert store.served_version_id(ModelName.LLM) == good.version
 
 
 def test_a_worker_starting_while_a_version_is_flushed_to_disk_leaves_it_alone(

@@ -15,6 +15,11 @@ BAD_COMMANDS = [
     (["training.rnn", "--epochs", "0"], "must be at least 1, not 0"),
     (["training.course_ner", "--ensemble-size", "0"], "must be at least 1, not 0"),
     (["training.bigram", "--corpus", "/no/such/corpus.txt"], "error: [Errno 2] No such file or directory"),
+    (
+        ["training.course_ner", "--base", "bert-base-typo"],
+        "'bert-base-typo' is not an allowed extractor base",
+    ),
+    (["training.llm_base", "--base", "gpt-typo"], "'gpt-typo' is not an allowed"),
 ]
 
 

@@ -20,6 +20,7 @@ from training.course_ner.decoding import decode_spans
 from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE, bio_labels, capitalised_chars
 from training.course_ner.extractor import load_extractor
 from training.course_ner.model import UnknownBaseError, base_source, load_title_words
+from training.finite_loss import NonFiniteLossError
 from worker.predictors.course_extractor import load
 
 O, B, I = OUTSIDE, BEGIN, INSIDE  # noqa: E741
@@ -104,6 +105,16 @@ def test_only_allowlisted_bases_load() -> None:
     assert base_source("dbmdz/bert-large-cased-finetuned-conll03-english").startswith("dbmdz/")
     with pytest.raises(UnknownBaseError):
         base_source("someone/untrusted-model")
+
+
+def test_a_loss_that_becomes_nan_fails_the_run_and_publishes_nothing(
+    tmp_path: Path, tiny_bert_dir: Path
+) -> None:
+    config = NerTrainingConfig(epochs=1, batch_size=16, learning_rate=1e30, train_size=64, held_out_size=20)
+    store = ModelStore(tmp_path)
+    with pytest.raises(NonFiniteLossError, match="no model version was published"):
+        train(store, base=tiny_bert_dir, config=config)
+    assert store.versions(ModelName.COURSE_EXTRACTOR) == []
 
 
 def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(

@@ -13,11 +13,11 @@ from shared.model_store import ModelStore
 from training import llm_base
 from training.cli import UsageError
 from training.device import bf16_is_fast
+from training.finite_loss import NonFiniteLossError
 from training.squad import FinetuneConfig, TrainingCancelled, finetune
 from training.squad.data import flatten, load_squad, split_by_article
 from training.squad.evaluation import exact_match, f1, normalize_answer, squad_scores
 from training.squad.features import IGNORE, Encoder, collate
-from training.squad.loop import NonFiniteLossError
 from worker.predictors.llm import load
 
 EXAMPLE = {

@@ -9,6 +9,7 @@ import pytest
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training import bigram, rnn
+from training.finite_loss import NonFiniteLossError
 from training.text_corpus import detokenize, load_corpus, tokenize
 from worker.predictors.bigram import load as load_bigram
 from worker.predictors.rnn import load as load_rnn
@@ -80,6 +81,18 @@ def test_rnn_trains_generates_and_reloads(tmp_path: Path, corpus_file: Path) -> 
     assert len(tokenize(first[0]["generated_text"])) == 7
     assert first[1]["generated_text"].startswith("Nonexistent")
     assert "<unk>" not in first[0]["generated_text"]
+
+
+def test_an_rnn_loss_that_becomes_nan_fails_the_run_and_publishes_nothing(
+    tmp_path: Path, corpus_file: Path
+) -> None:
+    config = rnn.RnnTrainingConfig(
+        epochs=1, batch_size=8, sequence_length=8, vocab_size=50, hidden_dim=32, learning_rate=1e30
+    )
+    store = ModelStore(tmp_path)
+    with pytest.raises(NonFiniteLossError, match="learning_rate 1e"):
+        rnn.train(store, corpus_path=corpus_file, config=config)
+    assert store.versions(ModelName.RNN) == []
 
 
 def test_held_out_perplexity_read_a_few_windows_at_a_time_is_that_of_one_pass() -> None:

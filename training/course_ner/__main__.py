@@ -8,6 +8,7 @@ import logging
 from shared.config import get_settings
 from shared.model_store import ModelStore
 from training.cli import positive_int, user_errors_exit
+from training.course_ner.model import base_source
 from training.course_ner.train import NerTrainingConfig, train
 
 
@@ -72,6 +73,7 @@ def main() -> None:
         catalog_share=args.catalog_share,
         echo_member=args.echo_member,
     )
+    base_source(args.base)  # an unknown --base fails now, not after the sentences are built
     version = train(ModelStore(get_settings().model_dir), base=args.base, config=config)
     print(f"course-extractor {version.version}: {version.metadata['metrics']}")
 

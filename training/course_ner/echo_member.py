@@ -33,6 +33,7 @@ from training.course_ner.encoding import MAX_TOKENS, STRIDE, bio_labels
 from training.course_ner.model import with_fresh_head
 from training.course_ner.optimization import optimization_step, optimizer_and_schedule
 from training.device import bf16_autocast, uses_bf16
+from training.finite_loss import require_finite
 from training.length_grouping import length_grouped_batches
 
 logger = logging.getLogger(__name__)
@@ -136,11 +137,10 @@ def train_echo_member(
         for batch in batches:
             examples = [train[i] for i in batch]
             inputs, *_ = encoder.encode([e.text for e in examples], [e.spans for e in examples])
-            losses.append(
-                optimization_step(
-                    model, inputs, parameters, optimizer, schedule, device, config.mixed_precision
-                )
+            loss = optimization_step(
+                model, inputs, parameters, optimizer, schedule, device, config.mixed_precision
             )
+            losses.append(require_finite(loss, len(losses) + 1, config.echo_learning_rate))
             on_step(losses[-1])
     return model, tokenizer, losses
 

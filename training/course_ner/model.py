@@ -20,13 +20,14 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel
 
 from shared.config import ExtractorBase, get_settings
+from training.cli import UsageError
 from training.course_ner.encoding import LABELS
 
 ALLOWED_BASES = frozenset(b.value for b in ExtractorBase)
 
 
-class UnknownBaseError(ValueError):
-    pass
+class UnknownBaseError(UsageError):
+    """A base that is neither an allowlisted extractor base nor a local directory."""
 
 
 def base_source(base: str | Path | None) -> str:

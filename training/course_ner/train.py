@@ -52,6 +52,7 @@ from training.course_ner.scoring import PredictedOnce, score
 from training.course_ner.step_budget import TIMED_BATCHES, seconds_per_step, steps_within
 from training.course_ner.title_rules import one_word_titles, title_vocabulary
 from training.device import bf16_is_fast, get_device, uses_bf16
+from training.finite_loss import require_finite
 from training.length_grouping import length_grouped_batches
 from training.llm_base import newest_import
 from training.plots import save_loss_plot
@@ -125,9 +126,8 @@ def _train_member(
     losses: list[float] = []
     model.train()
     for batch in itertools.islice(itertools.chain.from_iterable(loaders), total_steps):
-        losses.append(
-            optimization_step(model, batch, trainable, optimizer, schedule, device, config.mixed_precision)
-        )
+        loss = optimization_step(model, batch, trainable, optimizer, schedule, device, config.mixed_precision)
+        losses.append(require_finite(loss, len(losses) + 1, config.learning_rate))
         on_step(losses[-1])
     return model, tokenizer, losses
 

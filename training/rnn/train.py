@@ -17,6 +17,7 @@ from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.cli import positive_int, user_errors_exit
 from training.device import get_device
+from training.finite_loss import require_finite
 from training.plots import save_loss_plot
 from training.rnn.model import LstmConfig, Vocabulary, WordLstm, save
 from training.text_corpus import load_corpus
@@ -95,7 +96,7 @@ def train(
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 schedule.step()
-                losses.append(loss.item())
+                losses.append(require_finite(loss.item(), len(losses) + 1, config.learning_rate))
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
                 if progress:

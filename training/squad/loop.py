@@ -26,6 +26,7 @@ from shared.model_store import ModelStore, ModelVersion
 from shared.schemas import FINETUNE_LEAST
 from training.cli import UsageError
 from training.device import bf16_autocast, get_device, uses_bf16
+from training.finite_loss import require_finite
 from training.length_grouping import length_grouped_batches
 from training.llm_base import newest_import
 from training.plots import save_loss_plot
@@ -40,10 +41,6 @@ Progress = Callable[[dict[str, Any]], None]
 
 class TrainingCancelledError(Exception):
     """The run was asked to stop; nothing was published."""
-
-
-class NonFiniteLossError(Exception):
-    """The training loss became NaN or infinite: the weights are lost, so nothing is published."""
 
 
 @dataclass(frozen=True)
@@ -215,11 +212,7 @@ def finetune(
         if should_stop and should_stop():
             raise TrainingCancelledError(f"cancelled at step {step - 1} of {config.max_steps}")
         step_loss, tokens = optimizer_step(forward, model, batches, optimizer, schedule, config, device)
-        if not math.isfinite(step_loss):
-            raise NonFiniteLossError(
-                f"the training loss became {step_loss} at step {step}; no model version was published"
-                f" (learning_rate {config.learning_rate:g}: a lower one usually avoids this)"
-            )
+        require_finite(step_loss, step, config.learning_rate)
         real_tokens += tokens
         losses.append(step_loss)
         elapsed = time.perf_counter() - started

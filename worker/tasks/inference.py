@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from celery import shared_task
 
 from shared.jobs import TaskName
@@ -16,14 +15,7 @@ from worker.runtime import WorkerRuntime, get_runtime
 
 def cancel_asker(runtime: WorkerRuntime, job_id: str) -> Callable[[], bool]:
     """Whether the job's user has cancelled it; while Redis cannot say, the job goes on."""
-
-    def cancelled() -> bool:
-        try:
-            return runtime.job_store.cancel_requested(job_id)
-        except redis.RedisError:
-            return False
-
-    return cancelled
+    return lambda: runtime.job_store.cancel_requested_now(job_id)
 
 
 @shared_task(name=TaskName.EXTRACT_COURSE_NAMES.value, base=JobTask, bind=True)
