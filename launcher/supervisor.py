@@ -38,6 +38,7 @@ class Child:
     restarts: int = 0
     finished: bool = False  # exited, and what it forked was stopped then (a one-shot child: reported)
     started_at: float = 0.0
+    restart_at: float | None = None  # when a dead child that restarts is due to start again
     color: str = field(default="")
 
 
@@ -104,9 +105,16 @@ class Supervisor:
         return code
 
     def watch(self, poll_interval: float = 0.5) -> None:
-        """Block until stop() is called, restarting children that die (with a growing delay)."""
+        """Block until stop() is called, restarting children that die (with a growing delay, each
+        its own: one child waiting to restart holds up no other)."""
         while not self._stopping.wait(poll_interval):
             for child in self.children:
+                if child.restart_at is not None:
+                    if time.monotonic() >= child.restart_at:
+                        child.restart_at = None
+                        child.finished = False
+                        self._spawn(child)
+                    continue
                 if child.process is None or child.process.poll() is None:
                     continue
                 code = child.process.returncode
@@ -124,10 +132,7 @@ class Supervisor:
                 delay = min(30.0, 0.5 * 2**child.restarts)
                 self.log(child.name, f"exited with code {code}; restarting in {delay:.1f} s", child.color)
                 child.finished = True
-                if self._stopping.wait(delay):
-                    return
-                child.finished = False
-                self._spawn(child)
+                child.restart_at = time.monotonic() + delay
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop every child, newest first: SIGTERM to its whole session, SIGKILL after timeout."""

@@ -23,6 +23,27 @@ BAD_COMMANDS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
+    path.write_text("To be, or not to be: that is the question.\n" * 20)  # 240 words
+    return str(path)
+
+
+def test_a_corpus_too_short_for_the_lstm_is_a_one_line_error(tiny_corpus: str) -> None:
+    """It trained, then failed on a held-out part with no window to score (ZeroDivisionError)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "training.rnn", "--corpus", tiny_corpus],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert "the corpus is too short" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
 @pytest.mark.parametrize(("command", "message"), BAD_COMMANDS)
 def test_a_bad_setting_or_missing_file_exits_2_with_a_message(command: list[str], message: str) -> None:
     completed = subprocess.run(

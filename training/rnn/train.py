@@ -15,7 +15,7 @@ from tqdm import tqdm
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import positive_int, user_errors_exit
+from training.cli import UsageError, positive_int, user_errors_exit
 from training.device import get_device
 from training.finite_loss import require_finite
 from training.plots import save_loss_plot
@@ -35,6 +35,9 @@ class RnnTrainingConfig:
     seed: int = 0
 
 
+PERPLEXITY_WINDOW = 64  # words the held-out perplexity reads at a time
+
+
 def _windows(ids: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
     count = (len(ids) - 1) // length
     inputs = ids[: count * length].view(count, length)
@@ -42,8 +45,21 @@ def _windows(ids: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor
     return inputs, targets
 
 
+def _require_enough_words(train_words: int, held_out_words: int, config: RnnTrainingConfig) -> None:
+    """A corpus too short for one training window or one held-out window is the user's to change:
+    said before training, not a ZeroDivisionError after it."""
+    if train_words <= config.sequence_length or held_out_words <= PERPLEXITY_WINDOW:
+        raise UsageError(
+            f"the corpus is too short: {train_words} training words and {held_out_words} held out (its last"
+            f" tenth); the LSTM needs more than {config.sequence_length} and {PERPLEXITY_WINDOW}: about"
+            f" {10 * (PERPLEXITY_WINDOW + 1)} words in all"
+        )
+
+
 @torch.no_grad()
-def perplexity(model: WordLstm, ids: torch.Tensor, length: int = 64, windows_per_pass: int = 32) -> float:
+def perplexity(
+    model: WordLstm, ids: torch.Tensor, length: int = PERPLEXITY_WINDOW, windows_per_pass: int = 32
+) -> float:
     """exp of the mean token loss, a few windows at a time: the logits of a whole held-out part
     at once (windows x length x vocabulary) would take gigabytes for a large corpus."""
     model.eval()
@@ -71,6 +87,7 @@ def train(
     device = get_device()
     train_ids = torch.tensor(vocabulary.ids(corpus.train), device=device)
     held_out_ids = torch.tensor(vocabulary.ids(corpus.held_out), device=device)
+    _require_enough_words(len(train_ids), len(held_out_ids), config)
     model = WordLstm(
         LstmConfig(len(vocabulary), embedding_dim=config.embedding_dim, hidden_dim=config.hidden_dim)
     ).to(device)
