@@ -320,6 +320,11 @@ class JobStore:
             job_id, (JobStatus.RUNNING,), None, event={"type": "progress", **progress}, progress=progress
         )
 
+    def streamed_tokens(self, job_id: str) -> bool:
+        """Whether the job's event stream holds a generated token (a client may have read it)."""
+        entries = self.client.xrange(events_key(job_id))
+        return any(json.loads(values["event"]).get("type") == "token" for _, values in entries)
+
     def add_event(self, job_id: str, event: dict[str, Any]) -> None:
         """Append an event (a generated token) to a running job's stream, once even if retried."""
         self.transition(job_id, (JobStatus.RUNNING,), None, event=event)

@@ -71,7 +71,8 @@ class GenerationParams(StrictModel):
     start_word: str = Field(min_length=1, max_length=100, description="The text starts with this word")
     length: int = Field(
         description=(
-            "How much to generate: WORDS for the bigram and rnn generators, NEW TOKENS for the llm. "
+            "How much to generate: WORDS for the bigram and rnn generators (a punctuation mark counts as "
+            "a word: they are the models' tokens), NEW TOKENS for the llm. "
             "At least 1, at most MAX_GENERATION_LENGTH (default 256)."
         ),
         examples=[20],
@@ -123,7 +124,10 @@ class FinetuneInput(StrictModel):
     model: Literal["llm"] = "llm"
     dataset: Literal["squad"] = "squad"
     max_steps: int = Field(
-        20, ge=FINETUNE_LEAST["max_steps"], description="Optimizer steps (at most MAX_FINETUNE_STEPS)"
+        20,
+        ge=FINETUNE_LEAST["max_steps"],
+        description="Optimizer steps (at most MAX_FINETUNE_STEPS)",
+        validate_default=True,  # the default too must be within MAX_FINETUNE_STEPS
     )
     batch_size: int = Field(4, ge=FINETUNE_LEAST["batch_size"], le=64)
     grad_accum_steps: int = Field(1, ge=FINETUNE_LEAST["grad_accum_steps"], le=64)
@@ -162,7 +166,7 @@ class GenerateJobRequest(StrictModel):
 
 class FinetuneJobRequest(StrictModel):
     type: Literal["finetune"]
-    input: FinetuneInput = Field(default_factory=FinetuneInput)
+    input: FinetuneInput = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
 
 
 JobRequest = Annotated[

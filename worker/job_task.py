@@ -23,6 +23,10 @@ class JobTask(Task):
     # may have run for hours and may publish a version, is marked failed instead.
     run_again_when_redelivered = True
     lost_message = "the worker running this job was lost mid-run"
+    lost_mid_stream_message = (
+        "the worker generating this job was lost after it had streamed tokens, which cannot be taken"
+        " back: it is not run again (a second run would stream them twice); submit it anew"
+    )
 
     def __call__(self, job_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         store = get_runtime().job_store
@@ -32,6 +36,18 @@ class JobTask(Task):
                 logger.warning("job %s was delivered again after its run was lost: marking it failed", job_id)
                 store.finish(
                     job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": self.lost_message}
+                )
+                return None
+        if self.run_again_when_redelivered and payload.get("stream"):
+            record = store.get(job_id)
+            if record is not None and record.status is JobStatus.RUNNING and store.streamed_tokens(job_id):
+                logger.warning(
+                    "job %s was delivered again after it had streamed tokens: marking it failed", job_id
+                )
+                store.finish(
+                    job_id,
+                    JobStatus.FAILED,
+                    error={"type": "WorkerLost", "message": self.lost_mid_stream_message},
                 )
                 return None
         if store.start(job_id, worker=self.request.hostname or "unknown") is None:

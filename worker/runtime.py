@@ -77,16 +77,13 @@ class WorkerRuntime:
         )
 
     def _text_cost(self, model: ModelName) -> float:
-        """The cost of the version in memory, loaded first if there is none yet: a first batch read
-        at the cost of 1 would take ten times too much text for the extractor with its echo member.
-        (Once one is loaded, the store is asked only by the batch itself, not here too.)"""
-        predictor = self.models.loaded(model)
-        if predictor is None:
-            try:
-                predictor = self.models.get(model)
-            except Exception:  # no version, or a broken one: the batch itself reports it
-                return text_cost_of(None)
-        return text_cost_of(predictor)
+        """The cost of the version the batch will run: the one the store serves now, loaded first
+        if it is not in memory. Read from the version in memory, a first batch after a swap to the
+        extractor with its echo member would take ten times too much text for it."""
+        try:
+            return text_cost_of(self.models.get(model))
+        except Exception:  # no version, or a broken one: the batch itself reports it
+            return text_cost_of(self.models.loaded(model))
 
     def _run_batch(
         self,

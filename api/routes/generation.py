@@ -28,13 +28,13 @@ async def _generate(
 
 @router.post("/generate_text", response_model=GenerationResponse, responses=SYNC_RESPONSES)
 async def generate_text(params: GenerationParams, jobs: SyncJobsDep) -> GenerationResponse | JSONResponse:
-    """Word bigram model. `length` is the number of WORDS to generate."""
+    """Word bigram model. `length` is the number of WORDS to generate (punctuation marks count)."""
     return await _generate(jobs, "bigram", params)
 
 
 @router.post("/generate_with_rnn", response_model=GenerationResponse, responses=SYNC_RESPONSES)
 async def generate_with_rnn(params: GenerationParams, jobs: SyncJobsDep) -> GenerationResponse | JSONResponse:
-    """Word-level LSTM. `length` is the number of WORDS to generate."""
+    """Word-level LSTM. `length` is the number of WORDS to generate (punctuation marks count)."""
     return await _generate(jobs, "rnn", params)
 
 

@@ -73,6 +73,26 @@ def test_job_of_a_killed_inference_worker_is_delivered_again(fresh: Platform) ->
         assert job["result"]["generated_text"].startswith("Once")
 
 
+def test_a_streamed_job_whose_worker_was_lost_after_its_first_token_fails_rather_than_stream_twice(
+    fresh: Platform,
+) -> None:
+    """Run again, it streamed its tokens a second time after the first run's (and, unseeded, other
+    ones), and its result no longer matched what the client had read."""
+    fresh.start_inference_worker("inference-a")
+    fresh.wait_ready_for("inference")
+    with fresh.client() as api:
+        payload = {"model": "llm", "start_word": "Once", "length": 200, "stream": True}
+        job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
+        with api.stream("GET", f"/jobs/{job_id}/events") as events:
+            next(line for line in events.iter_lines() if line == "event: token")
+        fresh.processes["inference-a"].kill()
+        fresh.start_inference_worker("inference-b")
+        job = wait_for_job(api, job_id, timeout=60)
+        assert job["status"] == "failed", json.dumps(job)
+        assert job["error"]["type"] == "WorkerLost"
+        assert "streamed tokens" in job["error"]["message"]
+
+
 def test_queued_jobs_survive_a_redis_restart(fresh: Platform) -> None:
     with fresh.client(timeout=30) as api:
         payload = {"type": "generate", "input": {"model": "bigram", "start_word": "the", "length": 3}}

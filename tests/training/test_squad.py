@@ -17,7 +17,7 @@ from training.finite_loss import NonFiniteLossError
 from training.squad import FinetuneConfig, TrainingCancelled, finetune
 from training.squad.data import flatten, load_squad, split_by_article
 from training.squad.evaluation import exact_match, f1, normalize_answer, squad_scores
-from training.squad.features import IGNORE, Encoder, collate
+from training.squad.features import IGNORE, Encoder, collate, encoded_with_targets
 from worker.predictors.llm import load
 
 EXAMPLE = {
@@ -73,6 +73,17 @@ def test_loss_mask_covers_exactly_the_answer_and_truncation_keeps_it(tiny_gpt2_d
     ]
     assert tokenizer.decode(answer_ids[:-1]) == " Rollo"
     assert answer_ids[-1] == tokenizer.eos_token_id
+
+
+def test_a_question_whose_prompt_fills_the_window_is_left_out(tiny_gpt2_dir: Path) -> None:
+    """Its answer was cut off entirely: a batch of such questions alone had a NaN loss, and the run
+    failed blaming the learning rate (max_seq_len 64, batch_size 1: step 1,102 of SQuAD, seed 0)."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    encoder = Encoder(tokenizer, max_length=64)
+    long_question = {**EXAMPLE, "question": " ".join(["Which of the duchies of Normandy"] * 12) + "?"}
+    assert all(label == IGNORE for label in encoder.encode(long_question)["labels"])
+    kept = encoded_with_targets(encoder, [long_question, EXAMPLE])
+    assert kept == [encoder.encode(EXAMPLE)]
 
 
 def test_the_prompt_scored_by_em_and_f1_is_cut_without_looking_at_the_answer(tiny_gpt2_dir: Path) -> None:

@@ -168,3 +168,22 @@ def test_a_newest_version_with_damaged_metadata_is_passed_over_for_the_one_befor
     assert cache.get(ModelName.BIGRAM).version == good
     assert make_cache(store).get(ModelName.BIGRAM).version == good
     assert store.served_version(ModelName.BIGRAM).version == good
+
+
+def test_after_a_swap_the_text_budget_is_that_of_the_version_the_batch_will_run(tmp_path: Path) -> None:
+    """The first batch after the extractor's echo member lands used to be sized at the cost of the
+    version still in memory, ten times too much text for the one that then ran it."""
+    from worker.runtime import WorkerRuntime
+
+    store = ModelStore(tmp_path)
+    cheap = publish(store, "hello")
+    runtime = WorkerRuntime()
+    runtime.__dict__["models"] = ModelCache(
+        store,
+        torch.device("cpu"),
+        loader_for=lambda name: lambda v, d: EchoPredictor(v) if v.version == cheap else CostlyPredictor(v),
+    )
+    assert runtime.batcher.text_cost(ModelName.BIGRAM) == 1.0
+    assert runtime.models.loaded(ModelName.BIGRAM).version == cheap
+    publish(store, "bonjour")
+    assert runtime.batcher.text_cost(ModelName.BIGRAM) == 10.0

@@ -8,11 +8,14 @@ window centred on the known answer would tell the model where it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+logger = logging.getLogger(__name__)
 
 IGNORE = -100
 
@@ -74,6 +77,21 @@ class Encoder:
             self.truncated += 1
             context = context[: offsets[budget - 1][1]]
         return prompt_text(context, example["question"])
+
+
+def encoded_with_targets(encoder: Encoder, examples: Iterable[dict[str, Any]]) -> list[dict[str, list[int]]]:
+    """Each example encoded, less those whose answer the window cuts off entirely (a question so
+    long that its prompt fills ``max_length``): a batch of only such examples has no token to score,
+    and its loss is NaN."""
+    features = [encoder.encode(example) for example in examples]
+    kept = [feature for feature in features if any(label != IGNORE for label in feature["labels"])]
+    if len(kept) < len(features):
+        logger.info(
+            "left out %d of %d questions: no answer token fits the window",
+            len(features) - len(kept),
+            len(features),
+        )
+    return kept
 
 
 def collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:

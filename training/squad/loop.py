@@ -32,7 +32,7 @@ from training.llm_base import newest_import
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
 from training.squad.evaluation import generate_answers, squad_scores
-from training.squad.features import Encoder, collate
+from training.squad.features import Encoder, collate, encoded_with_targets
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def eval_loss(model: Any, loader: DataLoader, device: torch.device) -> float:
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
         tokens = int((batch["labels"] != -100).sum())
-        total += float(model(**batch).loss) * tokens
+        if tokens:  # a batch with none has a NaN loss
+            total += float(model(**batch).loss) * tokens
         count += tokens
     model.train()
     return total / max(1, count)
@@ -176,16 +177,16 @@ def finetune(
     encoder = Encoder(tokenizer, min(config.max_seq_len, context))
 
     splits = load_squad(config.source, eval_articles=config.eval_articles, seed=config.seed)
-    train_features = [
-        encoder.encode(example)
-        for example in splits.train.shuffle(seed=config.seed).select(
+    train_features = encoded_with_targets(
+        encoder,
+        splits.train.shuffle(seed=config.seed).select(
             range(min(len(splits.train), config.max_steps * config.batch_size * config.grad_accum_steps))
-        )
-    ]
+        ),
+    )
     eval_examples = list(
         splits.eval.shuffle(seed=config.seed).select(range(min(len(splits.eval), config.eval_questions)))
     )
-    eval_features = [encoder.encode(example) for example in eval_examples]
+    eval_features = encoded_with_targets(encoder, eval_examples)
     pad = collate(tokenizer.pad_token_id)
     lengths = [len(feature["input_ids"]) for feature in train_features]
     train_loader = DataLoader(

@@ -1,0 +1,38 @@
+"""Request schemas: limits from the settings hold for the defaults too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import ValidationError
+
+from shared.config import get_settings
+from shared.schemas import FinetuneInput, FinetuneJobRequest
+
+
+@pytest.fixture
+def max_finetune_steps_10(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("MAX_FINETUNE_STEPS", "10")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_a_finetune_that_leaves_out_max_steps_is_held_to_max_finetune_steps(
+    max_finetune_steps_10: None,
+) -> None:
+    """Its default of 20 skipped the check: MAX_FINETUNE_STEPS=10 let a body of {} run 20 steps."""
+    with pytest.raises(ValidationError, match="max_steps must be at most 10"):
+        FinetuneInput()
+    assert FinetuneInput(max_steps=10).max_steps == 10
+
+
+def test_a_finetune_job_with_no_input_is_refused_at_its_input(max_finetune_steps_10: None) -> None:
+    with pytest.raises(ValidationError) as refused:
+        FinetuneJobRequest.model_validate({"type": "finetune"})
+    assert refused.value.errors()[0]["loc"] == ("input", "max_steps")
+
+
+def test_a_finetune_job_with_no_input_takes_the_defaults() -> None:
+    assert FinetuneJobRequest.model_validate({"type": "finetune"}).input == FinetuneInput()
