@@ -178,6 +178,9 @@ class Platform:
 def base_env(model_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "API_", "FLOWER_"))}
     env.update(
+        # Set, so that a user's .env (read by every process from the project root) cannot give these
+        # processes keys their clients do not send.
+        API_KEYS="",
         MODEL_DIR=str(model_dir),
         PYTHONUNBUFFERED="1",
         HF_HUB_OFFLINE="1",

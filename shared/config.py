@@ -122,7 +122,7 @@ class Settings(BaseSettings):
 
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated API keys; when set, every endpoint but /health needs one",
+        description="Comma-separated API keys; when set, every endpoint but /health and the docs needs one",
     )
     api_allow_anonymous: bool = Field(
         False,

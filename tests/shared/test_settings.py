@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,18 @@ def test_log_level_is_one_that_both_logging_and_celery_take() -> None:
     for unknown in ("warn", "verbose"):
         with pytest.raises(ValidationError, match="DEBUG"):
             Settings(log_level=unknown)
+
+
+def test_the_platform_the_tests_and_benchmarks_start_ignores_api_keys_in_a_users_dot_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its processes read .env from the project root; keys there made every request they got a 401."""
+    from launcher.local_platform import base_env
+
+    (tmp_path / ".env").write_text("API_KEYS=" + "k" * 24 + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("API_KEYS", raising=False)
+    assert Settings().api_keys == ["k" * 24]  # as a user's own processes read it
+    for key, value in base_env(tmp_path / "models").items():
+        monkeypatch.setenv(key, value)
+    assert Settings().api_keys == []
