@@ -163,6 +163,31 @@ def test_cancel_stops_without_publishing(tiny_store: ModelStore) -> None:
     assert not list(tiny_store.model_dir(ModelName.LLM).glob(".*"))
 
 
+def test_a_cancel_during_the_evaluation_stops_it_before_the_answers_are_all_generated(
+    tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was asked only once every held-out question had been answered (minutes on a CPU for
+    2,000); the evaluation and publish phases also keep the last loss and speed in the progress."""
+    from training.squad import loop
+
+    scored: list[int] = []
+    monkeypatch.setattr(loop, "squad_scores", lambda answers, examples: scored.append(len(answers)) or {})
+    base = tiny_store.versions(ModelName.LLM)[0]
+    phases: list[dict] = []
+    config = FinetuneConfig(max_steps=2, batch_size=2, eval_questions=6, eval_batch_size=2, max_seq_len=128)
+    with pytest.raises(TrainingCancelled, match="during the evaluation"):
+        finetune(
+            tiny_store,
+            config,
+            base=base,
+            progress=phases.append,
+            should_stop=lambda: bool(phases) and phases[-1]["phase"] == "eval",
+        )
+    assert scored == []  # stopped before answering every question
+    assert phases[-1]["phase"] == "eval"
+    assert {"loss", "tokens_per_s"} <= set(phases[-1])
+
+
 def test_a_cancel_before_the_commit_publishes_nothing_and_after_it_cannot_stop_the_run(
     tiny_store: ModelStore,
 ) -> None:

@@ -50,7 +50,9 @@ def generate_answers(
     examples: list[dict[str, Any]],
     batch_size: int,
     max_new_tokens: int = 24,
+    before_each_batch: Callable[[], None] = lambda: None,
 ) -> list[str]:
+    """Greedy answers to the questions; ``before_each_batch`` may raise to stop (a cancelled job)."""
     device = next(model.parameters()).device
     model.eval()
     tokenizer.padding_side = tokenizer.truncation_side = "left"
@@ -58,6 +60,7 @@ def generate_answers(
     starts = range(0, len(examples), batch_size)
     # A bar on a terminal only (disable=None): a worker's log gets the job's progress instead.
     for start in tqdm(starts, desc="answering held-out questions", unit="batch", disable=None, leave=False):
+        before_each_batch()
         prompts = [
             encoder.prompt_only(example, max_new_tokens) for example in examples[start : start + batch_size]
         ]

@@ -159,7 +159,7 @@ def finetune(
 ) -> ModelVersion:
     """Fine-tune the LLM base on SQuAD and publish the result as a new served version.
 
-    ``should_stop`` is asked before each step and after the final evaluation: True stops the run
+    ``should_stop`` is asked before each step and each batch of evaluation answers: True stops the run
     with nothing published. ``commit`` is asked once, just before publishing: False (a cancel came
     first) stops the run there; once it has said True, no cancel can reach the run any more.
     """
@@ -196,8 +196,19 @@ def finetune(
     )
     eval_loader = DataLoader(eval_features, batch_size=config.eval_batch_size, collate_fn=pad)  # type: ignore[arg-type]
 
+    def stop_if_cancelled() -> None:
+        if should_stop and should_stop():
+            raise TrainingCancelledError("cancelled during the evaluation")
+
     def scores() -> dict[str, float]:
-        answers = generate_answers(model, tokenizer, encoder, eval_examples, config.eval_batch_size)
+        answers = generate_answers(
+            model,
+            tokenizer,
+            encoder,
+            eval_examples,
+            config.eval_batch_size,
+            before_each_batch=stop_if_cancelled,
+        )
         model.train()
         return squad_scores(answers, eval_examples)
 
@@ -230,11 +241,19 @@ def finetune(
             eval_history.append((step, eval_loss(model, eval_loader, device)))
     train_seconds = time.perf_counter() - started
 
+    # The evaluation and publish phases keep the last step's loss and the run's speed in view.
+    last_train = {
+        "step": config.max_steps,
+        "total_steps": config.max_steps,
+        "loss": round(losses[-1], 4),
+        "tokens_per_s": round(real_tokens / train_seconds, 1),
+        "eta_s": None,
+    }
     if progress:
-        progress({"phase": "eval", "step": config.max_steps, "total_steps": config.max_steps, "eta_s": None})
+        progress({"phase": "eval", **last_train})
     metrics: dict[str, Any] = {
-        "final_train_loss": round(losses[-1], 4),
-        "train_tokens_per_s": round(real_tokens / train_seconds, 1),
+        "final_train_loss": last_train["loss"],
+        "train_tokens_per_s": last_train["tokens_per_s"],
     }
     if eval_features:
         eval_history.append((config.max_steps, eval_loss(model, eval_loader, device)))
@@ -242,14 +261,11 @@ def finetune(
         metrics.update(scores())
     if zero_shot:
         metrics["zero_shot_exact_match"], metrics["zero_shot_f1"] = zero_shot["exact_match"], zero_shot["f1"]
-    if should_stop and should_stop():
-        raise TrainingCancelledError("cancelled during the final evaluation")
+    stop_if_cancelled()
     if commit and not commit():
         raise TrainingCancelledError("cancelled just before publishing")
     if progress:
-        progress(
-            {"phase": "publish", "step": config.max_steps, "total_steps": config.max_steps, "eta_s": None}
-        )
+        progress({"phase": "publish", **last_train})
 
     metadata = {
         "base": base.metadata.get("base"),
