@@ -33,6 +33,10 @@ WRITER_FILE = ".writer"
 PARTIAL_SUFFIX = ".partial"
 # A staging folder this young may not have its writer file yet: it is not judged abandoned.
 STARTING_GRACE_S = 60.0
+# A version is staged only while its files are saved, after training (seconds; minutes for the LLM
+# on a slow disk). Another host's writer, whose process cannot be asked, has died if its staging
+# folder is older than this (compose: a killed model-init's, found by the trainer).
+OTHER_HOST_WRITE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,8 @@ class ModelStore:
         return found
 
     def remove_abandoned_partials(self) -> list[Path]:
-        """Delete staging folders whose writer process (on this host) no longer exists.
+        """Delete staging folders whose writer process no longer exists (on another host: older
+        than OTHER_HOST_WRITE_S).
 
         A training process killed mid-write leaves one behind; it was never visible, and this
         reclaims its disk space.
@@ -140,7 +145,7 @@ class ModelStore:
             if not directory.is_dir():
                 continue
             for staging in directory.glob(f".*{PARTIAL_SUFFIX}"):
-                if not _writer_alive(staging / WRITER_FILE) and not _just_created(staging):
+                if not _writer_alive(staging / WRITER_FILE, _age(staging)) and not _just_created(staging):
                     shutil.rmtree(staging, ignore_errors=True)
                     removed.append(staging)
         return removed
@@ -186,21 +191,26 @@ def _flush_to_disk(folder: Path, *, with_contents: bool = True) -> None:
             os.close(descriptor)
 
 
+def _age(staging: Path) -> float:
+    """Seconds since the staging folder last changed (0 if it is gone)."""
+    try:
+        return time.time() - staging.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def _just_created(staging: Path) -> bool:
     """Made a moment ago, between its mkdir and its writer file (or its writer's clock is ahead)."""
-    try:
-        return time.time() - staging.stat().st_mtime < STARTING_GRACE_S
-    except OSError:
-        return False
+    return _age(staging) < STARTING_GRACE_S
 
 
-def _writer_alive(writer_file: Path) -> bool:
+def _writer_alive(writer_file: Path, staging_age: float) -> bool:
     try:
         host, _, pid = writer_file.read_text().partition(":")
     except OSError:
         return False
     if host != socket.gethostname():
-        return True  # another machine's writer: not ours to judge
+        return staging_age < OTHER_HOST_WRITE_S  # its process cannot be asked from here
     try:
         os.kill(int(pid), 0)
     except (ProcessLookupError, ValueError):

@@ -69,6 +69,21 @@ def test_abandoned_partial_of_a_dead_writer_is_removed(tmp_path: Path) -> None:
     assert store.versions(ModelName.LLM)[0].version == in_progress.version
 
 
+def test_another_hosts_partial_is_removed_once_older_than_any_write(tmp_path: Path) -> None:
+    """Compose runs model-init and the trainer as two hosts: a killed model-init's staging folder
+    was never removed, since another host's writer counted as alive for ever."""
+    store = ModelStore(tmp_path)
+    directory = store.model_dir(ModelName.LLM)
+    staging = {age: directory / f".v{age}{model_store.PARTIAL_SUFFIX}" for age in ("recent", "old")}
+    for age, folder in staging.items():
+        folder.mkdir(parents=True)
+        (folder / model_store.WRITER_FILE).write_text("another-host:12345")
+        seconds = STARTING_GRACE_S + 10 if age == "recent" else model_store.OTHER_HOST_WRITE_S + 10
+        os.utime(folder, (time.time() - seconds, time.time() - seconds))
+    assert store.remove_abandoned_partials() == [staging["old"]]
+    assert staging["recent"].exists()
+
+
 def test_a_version_whose_metadata_is_damaged_is_skipped_not_an_error(tmp_path: Path) -> None:
     store = ModelStore(tmp_path)
     with store.new_version(ModelName.LLM, {}) as good:
