@@ -163,10 +163,11 @@ def _echoable(value: Any) -> Any:
 
 
 def _error_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    echoed = {key: value for key, value in entry.items() if key != "input"}
+    """One validation error as JSON, its input echoed as ``_echoable`` allows (encoded once)."""
+    echoed = _finite_only(jsonable_encoder({key: value for key, value in entry.items() if key != "input"}))
     if "input" in entry:
         echoed["input"] = _echoable(entry["input"])
-    return _finite_only(jsonable_encoder(echoed))
+    return echoed
 
 
 async def _invalid_request(_: Request, error: Exception) -> JSONResponse:

@@ -75,6 +75,9 @@ def missing_version_message(model: ModelName) -> str:
 class ModelStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Versions whose metadata has been read once: published versions never change, so the
+        # check on every request reads each one's metadata only the first time.
+        self._readable: set[Path] = set()
 
     def model_dir(self, model: ModelName) -> Path:
         return self.root / model.value
@@ -112,10 +115,13 @@ class ModelStore:
             if not entry.name.startswith(".") and (entry / METADATA_FILE).is_file()
         )
         for name in reversed(names):
+            if directory / name in self._readable:
+                return name
             try:
                 json.loads((directory / name / METADATA_FILE).read_text())
             except (OSError, ValueError):
                 continue
+            self._readable.add(directory / name)
             return name
         return None
 
@@ -145,7 +151,9 @@ class ModelStore:
             if not directory.is_dir():
                 continue
             for staging in directory.glob(f".*{PARTIAL_SUFFIX}"):
-                if not _writer_alive(staging / WRITER_FILE, _age(staging)) and not _just_created(staging):
+                age = _age(staging)
+                # a folder this young may be between its mkdir and its writer file
+                if age >= STARTING_GRACE_S and not _writer_alive(staging / WRITER_FILE, age):
                     shutil.rmtree(staging, ignore_errors=True)
                     removed.append(staging)
         return removed
@@ -197,11 +205,6 @@ def _age(staging: Path) -> float:
         return time.time() - staging.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _just_created(staging: Path) -> bool:
-    """Made a moment ago, between its mkdir and its writer file (or its writer's clock is ahead)."""
-    return _age(staging) < STARTING_GRACE_S
 
 
 def _writer_alive(writer_file: Path, staging_age: float) -> bool:

@@ -74,6 +74,13 @@ def start_launcher(env: dict[str, str], log: BinaryIO, **popen_options: Any) -> 
     )
 
 
+def run_launcher_to_exit(env: dict[str, str], cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m launcher` that is expected to stop at once, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "launcher"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
     model_dir: Path, tmp_path: Path
 ) -> None:
@@ -151,14 +158,7 @@ def test_a_redis_url_in_dot_env_is_used_not_replaced_by_a_private_redis(tmp_path
     (tmp_path / ".env").write_text(f"REDIS_URL={unreachable}\n", encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
     env["PYTHONPATH"] = str(PROJECT_ROOT)
-    completed = subprocess.run(
-        [sys.executable, "-m", "launcher"],
-        cwd=tmp_path,  # where .env is read from
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed = run_launcher_to_exit(env, cwd=tmp_path)
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert f"REDIS_URL={unreachable} is unreachable" in completed.stdout
 
@@ -171,14 +171,7 @@ def test_a_port_already_taken_stops_the_launcher_before_it_starts_anything(tmp_p
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", int(env["API_PORT"])))
         holder.listen()
-        completed = subprocess.run(
-            [sys.executable, "-m", "launcher"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        completed = run_launcher_to_exit(env)
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert f"API_PORT={env['API_PORT']} on 127.0.0.1" in completed.stdout
     assert not (tmp_path / "var" / "redis").exists()  # nothing was started
@@ -187,14 +180,7 @@ def test_a_port_already_taken_stops_the_launcher_before_it_starts_anything(tmp_p
 def test_a_redis_url_that_is_no_url_is_a_clear_error(tmp_path: Path) -> None:
     env = launcher_env(tmp_path / "models", tmp_path / "var", f"LAUNCHER_TEST_{uuid.uuid4().hex}")
     env["REDIS_URL"] = "localhost:6379"
-    completed = subprocess.run(
-        [sys.executable, "-m", "launcher"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed = run_launcher_to_exit(env)
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert "REDIS_URL=localhost:6379 is unreachable" in completed.stdout
     assert "Traceback" not in completed.stderr

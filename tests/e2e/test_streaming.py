@@ -54,8 +54,10 @@ def test_late_client_gets_what_it_missed(api: httpx.Client) -> None:
     assert events[-1][1]["status"] == "succeeded"
 
 
-def stream_ids(api: httpx.Client, job_id: str) -> list[str]:
-    with api.stream("GET", f"/jobs/{job_id}/events") as response:
+def stream_ids(api: httpx.Client, job_id: str, last_id: str | None = None) -> list[str]:
+    headers = {"Last-Event-ID": last_id} if last_id else {}
+    with api.stream("GET", f"/jobs/{job_id}/events", headers=headers) as response:
+        assert response.status_code == 200
         return [line.removeprefix("id: ") for line in response.iter_lines() if line.startswith("id: ")]
 
 
@@ -142,13 +144,7 @@ def test_a_last_event_id_with_leading_zeros_resumes_after_that_event(api: httpx.
     ids = stream_ids(api, job_id)
     milliseconds, sequence = ids[0].split("-")
     padded = f"{milliseconds.zfill(20)}-{sequence.zfill(20)}"
-    assert stream_ids_after(api, job_id, padded) == ids[1:]
-
-
-def stream_ids_after(api: httpx.Client, job_id: str, last_id: str) -> list[str]:
-    with api.stream("GET", f"/jobs/{job_id}/events", headers={"Last-Event-ID": last_id}) as response:
-        assert response.status_code == 200
-        return [line.removeprefix("id: ") for line in response.iter_lines() if line.startswith("id: ")]
+    assert stream_ids(api, job_id, last_id=padded) == ids[1:]
 
 
 def test_an_id_naming_another_key_of_a_job_is_404(api: httpx.Client) -> None:
