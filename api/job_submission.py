@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import uuid
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,8 @@ from api.errors import IdempotencyConflictError, QueueFullError, ServiceUnavaila
 from api.model_readiness import require_model_ready
 from shared.job_store import AsyncJobStore, JobRecord, now_iso
 from shared.jobs import JOB_ROUTES, JobStatus, JobType
+
+logger = logging.getLogger(__name__)
 
 
 def _fingerprint(job_type: JobType, job_input: dict[str, Any]) -> str:
@@ -82,6 +85,12 @@ async def submit_job(
         raise ServiceUnavailableError(
             f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
         ) from error
+    try:
+        await store.keep_while_queued(record.job_id)
+    except Exception:
+        # The job is published and will run: answering an error would have the client submit it
+        # twice. Its record then expires RESULT_TTL after creation if it is still queued by then.
+        logger.warning("job %s: could not keep its record while it is queued", record.job_id, exc_info=True)
     return record
 
 

@@ -84,7 +84,11 @@ class Settings(BaseSettings):
 
     sync_timeout: float = Field(60.0, gt=0, le=3600, description="Seconds a synchronous endpoint waits")
     max_wait: float = Field(60.0, gt=0, le=3600, description="Upper bound of GET /jobs/{id}?wait=S")
-    result_ttl: int = Field(24 * 3600, ge=60, description="Seconds job records and results are kept")
+    result_ttl: int = Field(
+        24 * 3600,
+        ge=60,
+        description="Seconds job records and results are kept after the job leaves the queue",
+    )
 
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_text_chars: int = Field(5000, ge=1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from redis.retry import Retry
 from shared.job_metrics import COUNTS_KEY, count_job, observe, seconds_between
 from shared.jobs import JobStatus, JobType, Queue
 
+JOB_KEY_PREFIX = "job:"
 INDEX_KEY = "jobs:index"
 INDEX_TTL_FACTOR = 2
 # Set once the jobs recorded before the per-owner indexes existed are in them.
@@ -83,7 +85,7 @@ COMMITTED = "committed"
 
 
 def job_key(job_id: str) -> str:
-    return f"job:{job_id}"
+    return f"{JOB_KEY_PREFIX}{job_id}"
 
 
 def events_key(job_id: str) -> str:
@@ -110,6 +112,45 @@ def index_keys(record: JobRecord) -> tuple[str, ...]:
 def idempotency_key(owner: str, key: str) -> str:
     return f"idempotency:{owner}:{key}"
 
+
+# KEYS: job hash, events stream. Once a job is published its record is kept, with no expiry, for
+# as long as it is still queued, so that a job waiting longer than RESULT_TTL is still there for
+# the worker that takes it: RESULT_TTL counts from its next transition (started, cancelled). A
+# record whose job was never published (Redis failed mid-submission) keeps its expiry.
+_KEEP_WHILE_QUEUED_LUA = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+redis.call('PERSIST', KEYS[1])
+redis.call('PERSIST', KEYS[2])
+return 1
+"""
+
+# KEYS: indexes. ARGV: a creation time (score), the most entries to look at in each index.
+# Removes the entries created before that time whose record has expired; an entry whose record
+# is still there (a job that waited or ran long) is kept, so listing and the orphan scan still
+# find it. Job keys are built here, not passed in KEYS: the store runs on one Redis, not a cluster.
+_TRIM_INDEXES_LUA = """
+local removed = 0
+for _, index in ipairs(KEYS) do
+  local kept, looked = 0, 0
+  while looked < tonumber(ARGV[2]) do
+    local old = redis.call('ZRANGEBYSCORE', index, '-inf', ARGV[1], 'LIMIT', kept, 100)
+    if #old == 0 then break end
+    for _, job_id in ipairs(old) do
+      looked = looked + 1
+      if redis.call('EXISTS', 'JOB_PREFIX' .. job_id) == 1 then
+        kept = kept + 1
+      else
+        redis.call('ZREM', index, job_id)
+        removed = removed + 1
+      end
+    end
+  end
+end
+return removed
+""".replace("JOB_PREFIX", JOB_KEY_PREFIX)
+# Each index is trimmed as jobs are created, so the old entries it holds are few: those of jobs
+# that are still queued or running, at most MAX_QUEUED_JOBS a queue, and a few expired ones.
+TRIM_LOOK_AT_MOST = 5_000
 
 # Deletes KEYS[1] if its value starts with ARGV[1] ("<job_id>:"), atomically.
 RELEASE_IF_BOUND_TO = """
@@ -310,10 +351,23 @@ class JobStore:
             worker=worker,
         )
         record = self.get(job_id) if started else None
-        waited = seconds_between(record.created_at, record.started_at) if record else None
-        if record and waited is not None and started is JobStatus.QUEUED:
-            observe(self.client, "queue_wait", record.type.value, waited)
+        if record is None:
+            return None
+        with self.client.pipeline(transaction=False) as pipe:
+            self._index_again(pipe, record)
+            waited = seconds_between(record.created_at, record.started_at)
+            if waited is not None and started is JobStatus.QUEUED:
+                observe(pipe, "queue_wait", record.type.value, waited)
+            pipe.execute()
         return record
+
+    def _index_again(self, pipe: redis.client.Pipeline, record: JobRecord) -> None:
+        """Put a starting job back in its indexes, should they have expired while it was queued
+        (no job created for INDEX_TTL_FACTOR x RESULT_TTL): the orphan scan must find it."""
+        created = datetime.fromisoformat(record.created_at).timestamp()
+        for index in index_keys(record):
+            pipe.zadd(index, {record.job_id: created}, nx=True)
+            pipe.expire(index, INDEX_TTL_FACTOR * self.ttl)
 
     def set_progress(self, job_id: str, progress: dict[str, Any]) -> None:
         self.transition(
@@ -398,16 +452,33 @@ class JobStore:
         """Jobs left in state running by a worker that is gone: a previous incarnation of the
         worker now starting, or any worker of the queue whose heartbeat has stopped (a container
         recreated under a new hostname never comes back under its old one)."""
-        found = []
-        for job_id in self.client.zrange(INDEX_KEY, 0, -1):
-            record = self.get(job_id)
-            if record is None or record.status is not JobStatus.RUNNING or record.queue is not queue:
-                continue
-            if record.worker == starting_worker or not self.client.exists(
-                heartbeat_key(queue, record.worker or "")
-            ):
-                found.append(record)
-        return found
+        running = []
+        for job_ids in self._index_chunks(INDEX_KEY):
+            with self.client.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.hmget(job_key(job_id), "status", "queue", "worker")
+                states = pipe.execute()
+            running += [
+                (job_id, worker or "")
+                for job_id, (status, job_queue, worker) in zip(job_ids, states, strict=True)
+                if status == JobStatus.RUNNING.value and job_queue == queue.value
+            ]
+        with self.client.pipeline(transaction=False) as pipe:
+            for _, worker in running:
+                pipe.exists(heartbeat_key(queue, worker))
+            beating = pipe.execute()
+        gone = [
+            job_id
+            for (job_id, worker), alive in zip(running, beating, strict=True)
+            if worker == starting_worker or not alive
+        ]
+        return [record for job_id in gone if (record := self.get(job_id)) is not None]
+
+    def _index_chunks(self, index: str, chunk: int = 1_000) -> Iterator[list[str]]:
+        start = 0
+        while job_ids := self.client.zrange(index, start, start + chunk - 1):
+            yield job_ids
+            start += chunk
 
     def heartbeat(self, queue: Queue, hostname: str, info: dict[str, Any], ttl: int) -> None:
         with self.client.pipeline(transaction=False) as pipe:
@@ -422,11 +493,13 @@ class AsyncJobStore:
     def __init__(self, client: aioredis.Redis, ttl: int) -> None:
         self.client = client
         self.ttl = ttl
-        # Each transition gives a record RESULT_TTL anew, so a job that runs long outlives
-        # RESULT_TTL from its creation: index entries are kept twice as long (listing skips
-        # those whose record has expired).
+        # Each transition gives a record RESULT_TTL anew, so most records are gone RESULT_TTL
+        # after their job was created and nearly all twice as long after: only entries older
+        # than that are looked at when an index is trimmed (listing skips expired records).
         self.index_ttl = INDEX_TTL_FACTOR * ttl
         self._transition = client.register_script(_TRANSITION_LUA)
+        self._keep_while_queued = client.register_script(_KEEP_WHILE_QUEUED_LUA)
+        self._trim_indexes = client.register_script(_TRIM_INDEXES_LUA)
 
     @classmethod
     def from_url(cls, url: str, ttl: int) -> AsyncJobStore:
@@ -457,10 +530,17 @@ class AsyncJobStore:
             pipe.expire(events_key(record.job_id), self.ttl)
             for index in index_keys(record):
                 pipe.zadd(index, {record.job_id: score})
-                pipe.zremrangebyscore(index, "-inf", score - self.index_ttl)
                 pipe.expire(index, self.index_ttl)
+            await self._trim_indexes(
+                keys=index_keys(record), args=[score - self.index_ttl, TRIM_LOOK_AT_MOST], client=pipe
+            )
             count_job(pipe, record.type.value, "submitted")
             await pipe.execute()
+
+    async def keep_while_queued(self, job_id: str) -> bool:
+        """Keep a published job's record until it leaves the queue, however long it waits there;
+        False when it already has (a worker took it first)."""
+        return bool(await self._keep_while_queued(keys=[job_key(job_id), events_key(job_id)]))
 
     async def index_older_jobs(self, chunk: int = 500) -> int:
         """Add the jobs recorded before the per-owner indexes existed (2026-11-30) to them, once:

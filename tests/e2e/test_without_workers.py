@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from launcher.local_platform import Platform, base_env
-from shared.job_store import JobStore
+from shared.config import Settings
+from shared.job_store import JobStore, events_key, job_key
 from tests.conftest import wait_for_job
 
 JOB = {"type": "extract-course-names", "input": {"text": "I study Machine Learning"}}
+RESULT_TTL_S = Settings.model_fields["result_ttl"].default
 
 
 @pytest.fixture
@@ -28,17 +30,25 @@ def bare_platform(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
         running.stop()
 
 
-def test_cancelled_queued_job_never_runs(bare_platform: Platform) -> None:
+def test_cancelled_queued_job_never_runs_and_a_waiting_one_is_kept_until_it_has(
+    bare_platform: Platform,
+) -> None:
+    redis = JobStore.from_url(bare_platform.redis_url, ttl=600).client
     with bare_platform.client() as api:
         doomed = api.post("/jobs", json=JOB).json()["job_id"]
         cancelled = api.delete(f"/jobs/{doomed}")
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["status"] == "cancelled"
         assert api.delete(f"/jobs/{doomed}").status_code == 409
+        assert 0 < redis.ttl(job_key(doomed)) <= RESULT_TTL_S
 
         survivor = api.post("/jobs", json=JOB).json()["job_id"]
+        # however long it waits for a worker: RESULT_TTL counts once it has run
+        assert redis.ttl(job_key(survivor)) == redis.ttl(events_key(survivor)) == -1
         bare_platform.start_inference_worker()
         assert wait_for_job(api, survivor, timeout=180)["status"] == "succeeded"
+        assert 0 < redis.ttl(job_key(survivor)) <= RESULT_TTL_S
+        assert 0 < redis.ttl(events_key(survivor)) <= RESULT_TTL_S
 
         job = api.get(f"/jobs/{doomed}").json()
         assert job["status"] == "cancelled"

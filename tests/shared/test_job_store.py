@@ -14,7 +14,9 @@ from shared.job_store import (
     AsyncJobStore,
     JobRecord,
     JobStore,
+    events_key,
     heartbeat_key,
+    index_keys,
     job_key,
     now_iso,
     owner_index_key,
@@ -375,3 +377,63 @@ def test_token_events_of_a_job_that_is_no_longer_running_are_not_added(
     sync_store.add_event(record.job_id, {"type": "token", "text": " late"})
     events = async_store.read_events(record.job_id, "0-0", block_ms=100)
     assert [event["type"] for _, event in events] == ["status", "status", "final"]
+
+
+def test_a_published_job_keeps_its_record_while_queued_and_expires_once_it_has_run(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    redis = sync_store.client
+    record = make_record()
+    async_store.create(record)
+    assert 0 < redis.ttl(job_key(record.job_id)) <= 600  # a job never published still expires
+    assert async_store.keep_while_queued(record.job_id) is True
+    assert redis.ttl(job_key(record.job_id)) == redis.ttl(events_key(record.job_id)) == -1
+
+    sync_store.start(record.job_id, worker="w1")
+    assert 0 < redis.ttl(job_key(record.job_id)) <= 600
+    # a worker that took the job before the API kept it: the record keeps its expiry
+    assert async_store.keep_while_queued(record.job_id) is False
+    assert 0 < redis.ttl(job_key(record.job_id)) <= 600
+    sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={})
+    assert 0 < redis.ttl(events_key(record.job_id)) <= 600
+
+
+def test_trimming_an_index_removes_old_expired_jobs_and_keeps_old_ones_still_recorded(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    redis = sync_store.client
+    owner = uuid.uuid4().hex
+    waited_long, expired = make_record(owner=owner), make_record(owner=owner)
+    async_store.create(waited_long)
+    async_store.keep_while_queued(waited_long.job_id)
+    for index in index_keys(waited_long):  # both created long before the index's cutoff
+        redis.zadd(index, {waited_long.job_id: 1.0, expired.job_id: 1.0})
+
+    async_store.create(make_record(owner=owner))
+    for index in index_keys(waited_long):
+        assert redis.zscore(index, waited_long.job_id) == 1.0
+        assert redis.zscore(index, expired.job_id) is None
+    page, _ = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=10, offset=0)
+    assert waited_long.job_id in {r.job_id for r in page}
+
+
+def test_a_starting_job_is_indexed_again_when_its_indexes_expired_while_it_waited(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    redis = sync_store.client
+    record = make_record(JobType.FINETUNE, owner=uuid.uuid4().hex)
+    record.queue = Queue.TRAINING
+    async_store.create(record)
+    score = redis.zscore(INDEX_KEY, record.job_id)
+    for index in index_keys(record):
+        redis.zrem(index, record.job_id)  # as when an index expires with no job created
+
+    worker = f"gone-{uuid.uuid4().hex[:8]}@host"
+    assert sync_store.start(record.job_id, worker=worker) is not None
+    for index in index_keys(record):
+        assert redis.zscore(index, record.job_id) == pytest.approx(score, abs=1.0)
+        assert redis.ttl(index) > 0
+    assert record.job_id in {r.job_id for r in sync_store.orphaned_jobs("another@host", Queue.TRAINING)}
