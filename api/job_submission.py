@@ -11,7 +11,6 @@ import json
 import logging
 import uuid
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,6 +18,7 @@ from celery import Celery
 
 from api.errors import IdempotencyConflictError, QueueFullError, ServiceUnavailableError
 from api.model_readiness import require_model_ready
+from shared.config import Settings
 from shared.job_store import AsyncJobStore, JobRecord, now_iso
 from shared.jobs import JOB_ROUTES, JobStatus, JobType
 
@@ -37,8 +37,7 @@ async def submit_job(
     job_input: dict[str, Any],
     *,
     owner: str,
-    max_queued: int,
-    model_dir: Path,
+    settings: Settings,
     idempotency_key: str | None = None,
 ) -> JobRecord:
     """Return the new job's record, or the existing one for a repeated Idempotency-Key (even
@@ -48,11 +47,11 @@ async def submit_job(
         bound = await store.idempotency_binding(owner, idempotency_key)
         if bound is not None:
             return await _job_bound_to(store, bound, fingerprint)
-    require_model_ready(model_dir, job_type, job_input)
+    require_model_ready(settings.model_dir, job_type, job_input)
     task_name, queue = JOB_ROUTES[job_type]
-    if await store.queue_depth(queue) >= max_queued:
+    if await store.queue_depth(queue) >= settings.max_queued_jobs:
         raise QueueFullError(
-            f"the {queue.value} queue holds {max_queued} jobs or more; retry later",
+            f"the {queue.value} queue holds {settings.max_queued_jobs} jobs or more; retry later",
             headers={"Retry-After": "5"},
         )
     record = JobRecord(
@@ -77,6 +76,8 @@ async def submit_job(
         args=[record.job_id, job_input],
         task_id=record.job_id,
         queue=queue.value,
+        # A worker that takes it later discards it, and the job fails (worker/dropped_jobs.py).
+        expires=settings.max_queue_wait,
     )
     try:
         await anyio.to_thread.run_sync(publish)
@@ -86,7 +87,7 @@ async def submit_job(
             f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
         ) from error
     try:
-        await store.keep_while_queued(record.job_id)
+        await store.keep_while_queued(record.job_id, settings.max_queue_wait)
     except Exception:
         # The job is published and will run: answering an error would have the client submit it
         # twice. Its record then expires RESULT_TTL after creation if it is still queued by then.

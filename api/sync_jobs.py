@@ -53,8 +53,7 @@ class SyncJobs:
             job_type,
             job_input,
             owner=self.owner,
-            max_queued=self.settings.max_queued_jobs,
-            model_dir=self.settings.model_dir,
+            settings=self.settings,
         )
         final = await self.store.wait_for_final(record.job_id, self.settings.sync_timeout) or record
         if final.status is JobStatus.SUCCEEDED and final.result is not None:

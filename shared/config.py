@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         ge=60,
         description="Seconds job records and results are kept after the job leaves the queue",
     )
+    max_queue_wait: int = Field(
+        7 * 24 * 3600,
+        ge=1,
+        description="Seconds a job may wait in the queue: a worker that takes it later fails it "
+        "(QueueWaitExpired) instead of running it",
+    )
 
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_text_chars: int = Field(5000, ge=1)

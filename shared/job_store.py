@@ -12,9 +12,9 @@ go through one Lua script, so "cancel a queued job" and "start it" can never bot
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +43,8 @@ STREAM_MAXLEN = 10_000
 # seconds of retries, and a job whose outcome is not written stays "running" until it expires.
 WORKER_REDIS_OUTAGE_SECONDS = 60
 WORKER_HEARTBEAT_PREFIX = "workers"
+# Job states read in one round trip by the training worker's start-up scan for orphaned jobs.
+ORPHAN_SCAN_CHUNK = 1_000
 
 # KEYS: job hash, events stream. ARGV: allowed current statuses ("" = any), new status, ttl,
 # event JSON ("" = none), a token unique to this call, a field of the hash that refuses the
@@ -113,44 +115,42 @@ def idempotency_key(owner: str, key: str) -> str:
     return f"idempotency:{owner}:{key}"
 
 
-# KEYS: job hash, events stream. Once a job is published its record is kept, with no expiry, for
-# as long as it is still queued, so that a job waiting longer than RESULT_TTL is still there for
-# the worker that takes it: RESULT_TTL counts from its next transition (started, cancelled). A
-# record whose job was never published (Redis failed mid-submission) keeps its expiry.
+# KEYS: job hash, events stream. ARGV: seconds. Once a job is published its record is kept for as
+# long as it may wait in the queue (MAX_QUEUE_WAIT, then RESULT_TTL to read that it expired), not
+# only RESULT_TTL: RESULT_TTL counts again from its next transition (started, cancelled). A record
+# whose job was never published (Redis failed mid-submission) keeps its shorter expiry.
 _KEEP_WHILE_QUEUED_LUA = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
-redis.call('PERSIST', KEYS[1])
-redis.call('PERSIST', KEYS[2])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: indexes. ARGV: a creation time (score), the most entries to look at in each index.
-# Removes the entries created before that time whose record has expired; an entry whose record
-# is still there (a job that waited or ran long) is kept, so listing and the orphan scan still
-# find it. Job keys are built here, not passed in KEYS: the store runs on one Redis, not a cluster.
+# KEYS: indexes. ARGV: a creation time (score), how many entries to look at in each index, and a
+# number in [0, 1). Removes entries created before that time whose record has expired; an entry
+# whose record is still there (a job that waited or ran long) is kept, so listing and the orphan
+# scan still find it. Where more old entries are left than one look takes, the look starts at a
+# random one of them, so entries behind kept ones are reached too; the work of each call stays
+# bounded. Job keys are built here, not passed in KEYS: the store runs on one Redis, not a cluster.
 _TRIM_INDEXES_LUA = """
 local removed = 0
+local window = tonumber(ARGV[2])
 for _, index in ipairs(KEYS) do
-  local kept, looked = 0, 0
-  while looked < tonumber(ARGV[2]) do
-    local old = redis.call('ZRANGEBYSCORE', index, '-inf', ARGV[1], 'LIMIT', kept, 100)
-    if #old == 0 then break end
-    for _, job_id in ipairs(old) do
-      looked = looked + 1
-      if redis.call('EXISTS', 'JOB_PREFIX' .. job_id) == 1 then
-        kept = kept + 1
-      else
-        redis.call('ZREM', index, job_id)
-        removed = removed + 1
-      end
+  local old = redis.call('ZCOUNT', index, '-inf', ARGV[1])
+  local start = 0
+  if old > window then start = math.floor(tonumber(ARGV[3]) * old) end
+  for _, job_id in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', ARGV[1], 'LIMIT', start, window)) do
+    if redis.call('EXISTS', 'JOB_PREFIX' .. job_id) == 0 then
+      redis.call('ZREM', index, job_id)
+      removed = removed + 1
     end
   end
 end
 return removed
 """.replace("JOB_PREFIX", JOB_KEY_PREFIX)
-# Each index is trimmed as jobs are created, so the old entries it holds are few: those of jobs
-# that are still queued or running, at most MAX_QUEUED_JOBS a queue, and a few expired ones.
-TRIM_LOOK_AT_MOST = 5_000
+# Each index is trimmed as jobs are created, one at a time, so the entries that are old enough to
+# look at are few: those that expired since the last job, and of jobs that waited or ran long.
+TRIM_WINDOW = 100
 
 # Deletes KEYS[1] if its value starts with ARGV[1] ("<job_id>:"), atomically.
 RELEASE_IF_BOUND_TO = """
@@ -429,6 +429,22 @@ class JobStore:
             pipe.execute()
         return status
 
+    def end_dropped(self, job_id: str, status: JobStatus, error: dict[str, Any]) -> JobStatus | None:
+        """End a job whose message Celery dropped without running it to its end (revoked, expired
+        in the queue, an unknown task), from queued or running; None when it had ended already."""
+        previous = self.transition(
+            job_id,
+            (JobStatus.QUEUED, JobStatus.RUNNING),
+            status,
+            event=final_event(status),
+            finished_at=now_iso(),
+            error=error,
+        )
+        record = self.get(job_id) if previous else None
+        if record is not None:
+            count_job(self.client, record.type.value, status.value)
+        return previous
+
     def cancel_requested(self, job_id: str) -> bool:
         return self.client.hget(job_key(job_id), CANCEL_REQUESTED) == "1"
 
@@ -453,7 +469,11 @@ class JobStore:
         worker now starting, or any worker of the queue whose heartbeat has stopped (a container
         recreated under a new hostname never comes back under its old one)."""
         running = []
-        for job_ids in self._index_chunks(INDEX_KEY):
+        # one read of the whole index: a job created meanwhile trims it, and pages read by rank
+        # would then skip entries
+        every_id = self.client.zrange(INDEX_KEY, 0, -1)
+        for start in range(0, len(every_id), ORPHAN_SCAN_CHUNK):
+            job_ids = every_id[start : start + ORPHAN_SCAN_CHUNK]
             with self.client.pipeline(transaction=False) as pipe:
                 for job_id in job_ids:
                     pipe.hmget(job_key(job_id), "status", "queue", "worker")
@@ -473,12 +493,6 @@ class JobStore:
             if worker == starting_worker or not alive
         ]
         return [record for job_id in gone if (record := self.get(job_id)) is not None]
-
-    def _index_chunks(self, index: str, chunk: int = 1_000) -> Iterator[list[str]]:
-        start = 0
-        while job_ids := self.client.zrange(index, start, start + chunk - 1):
-            yield job_ids
-            start += chunk
 
     def heartbeat(self, queue: Queue, hostname: str, info: dict[str, Any], ttl: int) -> None:
         with self.client.pipeline(transaction=False) as pipe:
@@ -532,15 +546,21 @@ class AsyncJobStore:
                 pipe.zadd(index, {record.job_id: score})
                 pipe.expire(index, self.index_ttl)
             await self._trim_indexes(
-                keys=index_keys(record), args=[score - self.index_ttl, TRIM_LOOK_AT_MOST], client=pipe
+                keys=index_keys(record),
+                args=[score - self.index_ttl, TRIM_WINDOW, random.random()],
+                client=pipe,
             )
             count_job(pipe, record.type.value, "submitted")
             await pipe.execute()
 
-    async def keep_while_queued(self, job_id: str) -> bool:
-        """Keep a published job's record until it leaves the queue, however long it waits there;
-        False when it already has (a worker took it first)."""
-        return bool(await self._keep_while_queued(keys=[job_key(job_id), events_key(job_id)]))
+    async def keep_while_queued(self, job_id: str, queue_wait: int) -> bool:
+        """Keep a published job's record for as long as it may wait in the queue (``queue_wait``
+        seconds) and RESULT_TTL after; False when it has left the queue already (a worker took it)."""
+        return bool(
+            await self._keep_while_queued(
+                keys=[job_key(job_id), events_key(job_id)], args=[queue_wait + self.ttl]
+            )
+        )
 
     async def index_older_jobs(self, chunk: int = 500) -> int:
         """Add the jobs recorded before the per-owner indexes existed (2026-11-30) to them, once:

@@ -13,6 +13,7 @@ from typing import Any
 
 from celery.signals import worker_ready
 
+import worker.dropped_jobs  # (ends the jobs whose messages Celery drops)
 import worker.tasks.inference  # noqa: F401  (registers the tasks)
 from shared.celery_app import create_celery_app
 from shared.jobs import Queue

@@ -16,6 +16,7 @@ from typing import Any
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.signals import task_failure, worker_ready
 
+import worker.dropped_jobs  # noqa: F401  (ends the jobs whose messages Celery drops)
 from shared.celery_app import create_celery_app
 from shared.jobs import JobStatus, Queue, TaskName
 from shared.logging_setup import configure_logging

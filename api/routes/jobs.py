@@ -65,8 +65,7 @@ async def create_job(
         JobType(job.type),
         job.input.model_dump(),
         owner=owner,
-        max_queued=settings.max_queued_jobs,
-        model_dir=settings.model_dir,
+        settings=settings,
         idempotency_key=idempotency_key,
     )
     return accepted(request, response, record)

@@ -16,6 +16,7 @@ from tests.conftest import wait_for_job
 
 JOB = {"type": "extract-course-names", "input": {"text": "I study Machine Learning"}}
 RESULT_TTL_S = Settings.model_fields["result_ttl"].default
+MAX_QUEUE_WAIT_S = Settings.model_fields["max_queue_wait"].default
 
 
 @pytest.fixture
@@ -43,8 +44,9 @@ def test_cancelled_queued_job_never_runs_and_a_waiting_one_is_kept_until_it_has(
         assert 0 < redis.ttl(job_key(doomed)) <= RESULT_TTL_S
 
         survivor = api.post("/jobs", json=JOB).json()["job_id"]
-        # however long it waits for a worker: RESULT_TTL counts once it has run
-        assert redis.ttl(job_key(survivor)) == redis.ttl(events_key(survivor)) == -1
+        # kept as long as it may wait for a worker, then RESULT_TTL counts once it has run
+        for key in (job_key(survivor), events_key(survivor)):
+            assert RESULT_TTL_S + MAX_QUEUE_WAIT_S - 60 < redis.ttl(key) <= RESULT_TTL_S + MAX_QUEUE_WAIT_S
         bare_platform.start_inference_worker()
         assert wait_for_job(api, survivor, timeout=180)["status"] == "succeeded"
         assert 0 < redis.ttl(job_key(survivor)) <= RESULT_TTL_S
@@ -54,6 +56,20 @@ def test_cancelled_queued_job_never_runs_and_a_waiting_one_is_kept_until_it_has(
         assert job["status"] == "cancelled"
         assert job["started_at"] is None
         assert job["result"] is None
+
+
+def test_a_job_that_waited_past_max_queue_wait_fails_instead_of_running(bare_platform: Platform) -> None:
+    bare_platform.processes["api"].stop()
+    bare_platform.start_api(MAX_QUEUE_WAIT="1")
+    with bare_platform.client() as api:
+        stale = api.post("/jobs", json=JOB).json()["job_id"]
+        time.sleep(1.5)
+        bare_platform.start_inference_worker()
+        job = wait_for_job(api, stale, timeout=180)
+        assert job["status"] == "failed", job
+        assert job["error"]["type"] == "QueueWaitExpired"
+        assert "MAX_QUEUE_WAIT (1 s)" in job["error"]["message"]
+        assert job["started_at"] is None and job["result"] is None
 
 
 def test_sync_request_without_worker_answers_202_after_sync_timeout(bare_platform: Platform) -> None:

@@ -11,6 +11,7 @@ import pytest
 from shared.job_store import (
     INDEX_KEY,
     OWNER_INDEXES_FILLED_KEY,
+    TRIM_WINDOW,
     AsyncJobStore,
     JobRecord,
     JobStore,
@@ -379,21 +380,22 @@ def test_token_events_of_a_job_that_is_no_longer_running_are_not_added(
     assert [event["type"] for _, event in events] == ["status", "status", "final"]
 
 
-def test_a_published_job_keeps_its_record_while_queued_and_expires_once_it_has_run(
+def test_a_published_job_keeps_its_record_while_it_may_wait_and_result_ttl_once_it_has_run(
     stores: tuple[JobStore, AsyncStoreRunner],
 ) -> None:
     sync_store, async_store = stores
     redis = sync_store.client
     record = make_record()
     async_store.create(record)
-    assert 0 < redis.ttl(job_key(record.job_id)) <= 600  # a job never published still expires
-    assert async_store.keep_while_queued(record.job_id) is True
-    assert redis.ttl(job_key(record.job_id)) == redis.ttl(events_key(record.job_id)) == -1
+    assert 0 < redis.ttl(job_key(record.job_id)) <= 600  # a job never published: RESULT_TTL
+    assert async_store.keep_while_queued(record.job_id, 3600) is True
+    for key in (job_key(record.job_id), events_key(record.job_id)):
+        assert 3600 < redis.ttl(key) <= 3600 + 600  # its longest wait, then RESULT_TTL to read it
 
     sync_store.start(record.job_id, worker="w1")
     assert 0 < redis.ttl(job_key(record.job_id)) <= 600
     # a worker that took the job before the API kept it: the record keeps its expiry
-    assert async_store.keep_while_queued(record.job_id) is False
+    assert async_store.keep_while_queued(record.job_id, 3600) is False
     assert 0 < redis.ttl(job_key(record.job_id)) <= 600
     sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={})
     assert 0 < redis.ttl(events_key(record.job_id)) <= 600
@@ -407,7 +409,7 @@ def test_trimming_an_index_removes_old_expired_jobs_and_keeps_old_ones_still_rec
     owner = uuid.uuid4().hex
     waited_long, expired = make_record(owner=owner), make_record(owner=owner)
     async_store.create(waited_long)
-    async_store.keep_while_queued(waited_long.job_id)
+    async_store.keep_while_queued(waited_long.job_id, 3600)
     for index in index_keys(waited_long):  # both created long before the index's cutoff
         redis.zadd(index, {waited_long.job_id: 1.0, expired.job_id: 1.0})
 
@@ -437,3 +439,48 @@ def test_a_starting_job_is_indexed_again_when_its_indexes_expired_while_it_waite
         assert redis.zscore(index, record.job_id) == pytest.approx(score, abs=1.0)
         assert redis.ttl(index) > 0
     assert record.job_id in {r.job_id for r in sync_store.orphaned_jobs("another@host", Queue.TRAINING)}
+
+
+def test_an_index_with_many_old_jobs_still_recorded_is_trimmed_behind_them(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """Old entries whose record is still there (jobs that waited long) do not stop the trimming of
+    the expired entries behind them, and each trim looks at a bounded number of entries."""
+    sync_store, async_store = stores
+    redis = sync_store.client
+    owner = uuid.uuid4().hex
+    index = owner_index_key(owner)
+    kept = [make_record(owner=owner) for _ in range(3 * TRIM_WINDOW)]
+    with redis.pipeline(transaction=False) as pipe:
+        for position, record in enumerate(kept):
+            pipe.hset(job_key(record.job_id), mapping=record.to_hash())
+            pipe.expire(job_key(record.job_id), 600)
+            pipe.zadd(index, {record.job_id: 1.0 + position})
+        pipe.zadd(index, {f"expired-{n}": 10_000.0 + n for n in range(20)})
+        pipe.execute()
+
+    for _ in range(60):  # each look at one window of TRIM_WINDOW; expected ~4 to reach each
+        async_store.create(make_record(owner=owner))
+        if not any(job_id.startswith("expired-") for job_id in redis.zrange(index, 0, -1)):
+            break
+    remaining = redis.zrange(index, 0, -1)
+    assert not [job_id for job_id in remaining if job_id.startswith("expired-")]
+    assert {r.job_id for r in kept} <= set(remaining)
+
+
+def test_a_job_celery_dropped_is_ended_from_queued_or_running_once(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    queued, running = make_record(), make_record()
+    for record in (queued, running):
+        async_store.create(record)
+    sync_store.start(running.job_id, worker="w1")
+    error = {"type": "Cancelled", "message": "revoked"}
+    assert sync_store.end_dropped(queued.job_id, JobStatus.CANCELLED, error) is JobStatus.QUEUED
+    assert sync_store.end_dropped(running.job_id, JobStatus.FAILED, error) is JobStatus.RUNNING
+    assert sync_store.end_dropped(running.job_id, JobStatus.CANCELLED, error) is None
+    assert sync_store.get(queued.job_id).status is JobStatus.CANCELLED
+    ended = sync_store.get(running.job_id)
+    assert ended.status is JobStatus.FAILED and ended.error == error and ended.finished_at
+    assert 0 < sync_store.client.ttl(job_key(queued.job_id)) <= 600

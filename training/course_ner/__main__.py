@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument(
         "--echo-member",
         action="store_true",
-        help="also fine-tune the LLM base as a member (higher F1; about 30 more minutes on 2 CPU cores)",
+        help="also fine-tune the LLM base as a member (higher F1; 14 to 45 more minutes on 2 CPU cores)",
     )
     parser.add_argument("--base", default=None, help="an EXTRACTOR_BASE value or a local directory")
     args = parser.parse_args()

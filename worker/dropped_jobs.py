@@ -1,0 +1,50 @@
+"""End the jobs whose Celery message a worker drops without running it to its end.
+
+A worker discards a message that waited past MAX_QUEUE_WAIT (its ``expires``) or that was revoked
+(Flower's revoke, ``celery control revoke``), kills a task revoked with ``terminate``, and refuses
+one whose task it does not know (a deploy that renamed it). Without these handlers the job's record
+would stay ``queued`` or ``running`` until it expired, and a client waiting on it would wait in vain.
+The signals are sent in the worker's main process, which only needs the job store.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import task_revoked, task_unknown
+
+from shared.jobs import JobStatus
+from worker.runtime import get_runtime
+
+logger = logging.getLogger(__name__)
+
+
+@task_revoked.connect
+def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) -> None:
+    job_id = getattr(request, "id", None)
+    if not job_id:
+        return
+    runtime = get_runtime()
+    if expired:
+        wait = runtime.settings.max_queue_wait
+        status = JobStatus.FAILED
+        error = {
+            "type": "QueueWaitExpired",
+            "message": f"waited in the queue longer than MAX_QUEUE_WAIT ({wait} s): not run; submit it anew",
+        }
+    elif terminated:
+        status = JobStatus.CANCELLED
+        error = {"type": "Cancelled", "message": "terminated through Celery (revoke with terminate)"}
+    else:
+        status = JobStatus.CANCELLED
+        error = {"type": "Cancelled", "message": "revoked through Celery before it ran"}
+    if runtime.job_store.end_dropped(job_id, status, error) is not None:
+        logger.warning("job %s: %s", job_id, error["message"])
+
+
+@task_unknown.connect
+def _fail_unknown_task(name: str, id: str, **_: Any) -> None:
+    error = {"type": "UnknownTask", "message": f"no worker of this queue knows the task {name!r}"}
+    if get_runtime().job_store.end_dropped(id, JobStatus.FAILED, error) is not None:
+        logger.warning("job %s: %s", id, error["message"])
