@@ -494,6 +494,9 @@ class JobStore:
         ]
         return [record for job_id in gone if (record := self.get(job_id)) is not None]
 
+    def worker_alive(self, queue: Queue, hostname: str) -> bool:
+        return bool(self.client.exists(heartbeat_key(queue, hostname)))
+
     def heartbeat(self, queue: Queue, hostname: str, info: dict[str, Any], ttl: int) -> None:
         with self.client.pipeline(transaction=False) as pipe:
             pipe.set(heartbeat_key(queue, hostname), json.dumps(info), ex=ttl)

@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Task
 
+from shared.job_store import JobRecord, JobStore
 from shared.jobs import JobStatus
 from worker.runtime import JobCancelledError, get_runtime
 
@@ -30,27 +31,12 @@ class JobTask(Task):
 
     def __call__(self, job_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         store = get_runtime().job_store
-        if not self.run_again_when_redelivered:
-            record = store.get(job_id)
-            if record is not None and record.status is JobStatus.RUNNING:
-                logger.warning("job %s was delivered again after its run was lost: marking it failed", job_id)
-                store.finish(
-                    job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": self.lost_message}
-                )
-                return None
-        if self.run_again_when_redelivered and payload.get("stream"):
-            record = store.get(job_id)
-            if record is not None and record.status is JobStatus.RUNNING and store.streamed_tokens(job_id):
-                logger.warning(
-                    "job %s was delivered again after it had streamed tokens: marking it failed", job_id
-                )
-                store.finish(
-                    job_id,
-                    JobStatus.FAILED,
-                    error={"type": "WorkerLost", "message": self.lost_mid_stream_message},
-                )
-                return None
-        if store.start(job_id, worker=self.request.hostname or "unknown") is None:
+        record = store.get(job_id)
+        # a job already running is one the broker delivers again
+        running = record if record is not None and record.status is JobStatus.RUNNING else None
+        if running is not None and not self._run_again(store, running, payload):
+            return None
+        if store.start(job_id, worker=self._hostname()) is None:
             logger.info("job %s is cancelled, finished or expired: not running it", job_id)
             return None
         try:
@@ -65,3 +51,33 @@ class JobTask(Task):
             raise
         store.finish(job_id, JobStatus.SUCCEEDED, result=result)
         return result
+
+    def _hostname(self) -> str:
+        return self.request.hostname or "unknown"
+
+    def _runs_elsewhere(self, store: JobStore, record: JobRecord) -> bool:
+        """Whether another worker, alive (its heartbeat is fresh), is running the job."""
+        return (
+            record.worker is not None
+            and record.worker != self._hostname()
+            and store.worker_alive(record.queue, record.worker)
+        )
+
+    def _run_again(self, store: JobStore, record: JobRecord, payload: dict[str, Any]) -> bool:
+        """A job already running is delivered again: whether to run it again now. Not when another
+        worker, alive, runs it (a message published twice: a publish retried after Redis applied it
+        but its reply was lost), nor, failing it, when its run was lost and cannot be repeated."""
+        job_id = record.job_id
+        if self._runs_elsewhere(store, record):
+            logger.warning("job %s delivered again while %s runs it: copy dropped", job_id, record.worker)
+            return False
+        if not self.run_again_when_redelivered:
+            logger.warning("job %s was delivered again after its run was lost: marking it failed", job_id)
+            store.finish(job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": self.lost_message})
+            return False
+        if payload.get("stream") and store.streamed_tokens(job_id):
+            logger.warning("job %s delivered again after it had streamed tokens: marking it failed", job_id)
+            error = {"type": "WorkerLost", "message": self.lost_mid_stream_message}
+            store.finish(job_id, JobStatus.FAILED, error=error)
+            return False
+        return True

@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from celery.app.task import Context
 from celery.signals import task_revoked, task_unknown
 
 import worker.dropped_jobs  # noqa: F401  (connects the handlers)
-from shared.config import get_settings
-from shared.job_store import AsyncJobStore, JobRecord, now_iso
+from shared.job_store import AsyncJobStore, JobRecord, JobStore, now_iso
 from shared.jobs import JobStatus, JobType, Queue
-from worker.runtime import get_runtime, reset_runtime
-
-
-@pytest.fixture
-def runtime_on(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    get_settings.cache_clear()
-    reset_runtime()
-    yield
-    reset_runtime()
-    get_settings.cache_clear()
+from worker.runtime import get_runtime
 
 
 def queued_job(redis_url: str) -> str:
@@ -53,7 +41,7 @@ def queued_job(redis_url: str) -> str:
     [(False, JobStatus.CANCELLED, "Cancelled"), (True, JobStatus.FAILED, "QueueWaitExpired")],
 )
 def test_a_revoked_or_expired_queued_job_is_ended(
-    runtime_on: None, redis_url: str, expired: bool, status: JobStatus, error_type: str
+    runtime_on: JobStore, redis_url: str, expired: bool, status: JobStatus, error_type: str
 ) -> None:
     job_id = queued_job(redis_url)
     task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=expired)
@@ -63,7 +51,7 @@ def test_a_revoked_or_expired_queued_job_is_ended(
     assert record.finished_at is not None
 
 
-def test_a_running_job_terminated_through_celery_is_cancelled(runtime_on: None, redis_url: str) -> None:
+def test_a_running_job_terminated_through_celery_is_cancelled(runtime_on: JobStore, redis_url: str) -> None:
     job_id = queued_job(redis_url)
     store = get_runtime().job_store
     store.start(job_id, worker="training@host")
@@ -73,7 +61,7 @@ def test_a_running_job_terminated_through_celery_is_cancelled(runtime_on: None, 
     assert "terminated" in record.error["message"]
 
 
-def test_a_job_of_a_task_no_worker_knows_fails(runtime_on: None, redis_url: str) -> None:
+def test_a_job_of_a_task_no_worker_knows_fails(runtime_on: JobStore, redis_url: str) -> None:
     job_id = queued_job(redis_url)
     task_unknown.send(sender=None, name="platform.renamed", id=job_id, message=None, exc=KeyError("x"))
     record = get_runtime().job_store.get(job_id)
@@ -81,7 +69,7 @@ def test_a_job_of_a_task_no_worker_knows_fails(runtime_on: None, redis_url: str)
     assert record.error["type"] == "UnknownTask" and "platform.renamed" in record.error["message"]
 
 
-def test_a_finished_job_is_left_as_it_ended(runtime_on: None, redis_url: str) -> None:
+def test_a_finished_job_is_left_as_it_ended(runtime_on: JobStore, redis_url: str) -> None:
     job_id = queued_job(redis_url)
     store = get_runtime().job_store
     store.start(job_id, worker="training@host")
