@@ -78,6 +78,11 @@ def create_celery_app(role: Queue | None = None, settings: Settings | None = Non
         worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_channel_error_retry=True,
     )
+    if role is Queue.TRAINING:
+        # A fresh process for each fine-tune: one that ended keeps its memory (on a GPU, PyTorch's
+        # cache of the weights, the optimizer state and the activations, which the inference
+        # worker on the same card then lacks), and each run starts from the same state.
+        app.conf.worker_max_tasks_per_child = 1
     return app
 
 

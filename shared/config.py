@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(5000, ge=1)
     max_generation_length: int = Field(256, ge=1, le=4096)
     max_finetune_steps: int = Field(5000, ge=1)
+    max_finetune_batch_tokens: int = Field(
+        8192, ge=64, description="Largest batch_size x max_seq_len of a fine-tuning job"
+    )
     max_queued_jobs: int = Field(1000, ge=1, description="Per queue; past it new jobs get 429")
 
     inference_time_limit: int = Field(25, ge=1, description="Longest an inference job may take, seconds")

@@ -153,6 +153,18 @@ class FinetuneInput(StrictModel):
             raise ValueError(f"max_steps must be at most {limit}")
         return steps
 
+    @model_validator(mode="after")
+    def _batch_tokens_bound(self) -> FinetuneInput:
+        # each bound alone lets a batch of 64 x 2048 tokens through: its logits alone (SmolLM2's
+        # 49,152-word vocabulary, float32) take 26 GB, and the worker would be killed
+        limit = get_settings().max_finetune_batch_tokens
+        if self.batch_size * self.max_seq_len > limit:
+            raise ValueError(
+                f"batch_size x max_seq_len ({self.batch_size} x {self.max_seq_len}) must be at most"
+                f" MAX_FINETUNE_BATCH_TOKENS ({limit}); for a larger batch raise grad_accum_steps"
+            )
+        return self
+
 
 class ExtractJobRequest(StrictModel):
     type: Literal["extract-course-names"]

@@ -27,3 +27,6 @@ def test_training_jobs_keep_their_own_long_redelivery_bookkeeping(redis_url: str
         assert channel.visibility_timeout > 3600
         assert channel.unacked_key == "unacked_training"
         assert channel.unacked_mutex_key == "unacked_mutex_training"
+    # each fine-tune in a fresh process, which gives back all its memory when the run ends
+    assert app.conf.worker_max_tasks_per_child == 1
+    assert create_celery_app(Queue.INFERENCE, settings).conf.worker_max_tasks_per_child is None

@@ -36,3 +36,11 @@ def test_a_finetune_job_with_no_input_is_refused_at_its_input(max_finetune_steps
 
 def test_a_finetune_job_with_no_input_takes_the_defaults() -> None:
     assert FinetuneJobRequest.model_validate({"type": "finetune"}).input == FinetuneInput()
+
+
+def test_a_finetune_batch_is_held_to_max_finetune_batch_tokens() -> None:
+    """Each bound alone let 64 x 2048 tokens through, whose logits alone take 26 GB."""
+    limit = get_settings().max_finetune_batch_tokens
+    with pytest.raises(ValidationError, match="MAX_FINETUNE_BATCH_TOKENS"):
+        FinetuneInput(batch_size=64, max_seq_len=2048)
+    assert FinetuneInput(batch_size=limit // 256, max_seq_len=256).batch_size == limit // 256

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
@@ -17,7 +19,7 @@ from training.finite_loss import NonFiniteLossError
 from training.squad import FinetuneConfig, TrainingCancelled, finetune
 from training.squad.data import flatten, load_squad, split_by_article
 from training.squad.evaluation import exact_match, f1, normalize_answer, squad_scores
-from training.squad.features import IGNORE, Encoder, collate, encoded_with_targets
+from training.squad.features import IGNORE, Encoder, collate, encoded_with_targets, first_with_targets
 from worker.predictors.llm import load
 
 EXAMPLE = {
@@ -84,6 +86,45 @@ def test_a_question_whose_prompt_fills_the_window_is_left_out(tiny_gpt2_dir: Pat
     assert all(label == IGNORE for label in encoder.encode(long_question)["labels"])
     kept = encoded_with_targets(encoder, [long_question, EXAMPLE])
     assert kept == [encoder.encode(EXAMPLE)]
+    # training takes the next question in its place
+    other = {**EXAMPLE, "question": "Who was Rollo?"}
+    assert first_with_targets(encoder, [long_question, EXAMPLE, other], count=1) == [encoder.encode(EXAMPLE)]
+
+
+def test_a_run_whose_every_question_leaves_no_answer_token_fails_at_once(
+    tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It spun for ever in the data loader, past every cancel and time-limit check (a job with
+    max_seq_len 64, batch_size 1 and seed 5048 drew such a question first)."""
+    from training.squad import loop
+
+    long_question = {**EXAMPLE, "title": "Normans", "question": " ".join(["Which duchy"] * 30) + "?"}
+    splits = loop.load_squad()
+    only_long = Dataset.from_list([long_question] * 4)
+    monkeypatch.setattr(loop, "load_squad", lambda *a, **k: replace(splits, train=only_long))
+    config = FinetuneConfig(max_steps=2, batch_size=1, eval_questions=0, max_seq_len=64)
+    base = tiny_store.versions(ModelName.LLM)[0]
+    with pytest.raises(UsageError, match="raise max_seq_len"):
+        finetune(tiny_store, config, base=base, should_stop=lambda: False, device=torch.device("cpu"))
+
+
+def test_a_cancel_stops_the_eval_loss_before_its_next_batch(tiny_gpt2_dir: Path) -> None:
+    from training.squad.loop import eval_loss
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    features = [Encoder(tokenizer, max_length=96).encode(EXAMPLE)] * 3
+    loader = torch.utils.data.DataLoader(features, batch_size=1, collate_fn=collate(tokenizer.eos_token_id))
+    asked: list[int] = []
+
+    def cancel_at_the_second() -> None:
+        asked.append(1)
+        if len(asked) == 2:
+            raise TrainingCancelled("cancelled during the evaluation")
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2_dir)
+    with pytest.raises(TrainingCancelled):
+        eval_loss(model, loader, torch.device("cpu"), cancel_at_the_second)
+    assert len(asked) == 2
 
 
 def test_the_prompt_scored_by_em_and_f1_is_cut_without_looking_at_the_answer(tiny_gpt2_dir: Path) -> None:

@@ -83,14 +83,26 @@ def encoded_with_targets(encoder: Encoder, examples: Iterable[dict[str, Any]]) -
     """Each example encoded, less those whose answer the window cuts off entirely (a question so
     long that its prompt fills ``max_length``): a batch of only such examples has no token to score,
     and its loss is NaN."""
-    features = [encoder.encode(example) for example in examples]
-    kept = [feature for feature in features if any(label != IGNORE for label in feature["labels"])]
-    if len(kept) < len(features):
-        logger.info(
-            "left out %d of %d questions: no answer token fits the window",
-            len(features) - len(kept),
-            len(features),
-        )
+    return first_with_targets(encoder, examples, count=None)
+
+
+def first_with_targets(
+    encoder: Encoder, examples: Iterable[dict[str, Any]], count: int | None
+) -> list[dict[str, list[int]]]:
+    """The first ``count`` examples (all, if None) encoded whose answer fits the window, as
+    ``encoded_with_targets`` keeps them: a question left out is made up for by the next one."""
+    kept: list[dict[str, list[int]]] = []
+    left_out = 0
+    for example in examples:
+        if count is not None and len(kept) == count:
+            break
+        feature = encoder.encode(example)
+        if any(label != IGNORE for label in feature["labels"]):
+            kept.append(feature)
+        else:
+            left_out += 1
+    if left_out:
+        logger.info("left out %d questions: no answer token fits the window", left_out)
     return kept
 
 

@@ -32,7 +32,7 @@ from training.llm_base import newest_import
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
 from training.squad.evaluation import generate_answers, squad_scores
-from training.squad.features import Encoder, collate, encoded_with_targets
+from training.squad.features import Encoder, collate, encoded_with_targets, first_with_targets
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,12 @@ def learning_rate_factor(step: int, warmup: int, total: int) -> float:
 
 def _forever(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
     while True:
-        yield from loader
+        batches = 0
+        for batch in loader:
+            batches += 1
+            yield batch
+        if not batches:  # would spin for ever, past every cancel and time-limit check
+            raise ValueError("the training data holds no batch")
 
 
 def _set_seed(seed: int) -> None:
@@ -95,10 +100,14 @@ def _set_seed(seed: int) -> None:
 
 
 @torch.no_grad()
-def eval_loss(model: Any, loader: DataLoader, device: torch.device) -> float:
+def eval_loss(
+    model: Any, loader: DataLoader, device: torch.device, before_each_batch: Callable[[], None] | None = None
+) -> float:
     model.eval()
     total, count = 0.0, 0
     for batch in loader:
+        if before_each_batch:  # a cancel stops the evaluation before the next batch
+            before_each_batch()
         batch = {k: v.to(device) for k, v in batch.items()}
         tokens = int((batch["labels"] != -100).sum())
         if tokens:  # a batch with none has a NaN loss
@@ -177,12 +186,16 @@ def finetune(
     encoder = Encoder(tokenizer, min(config.max_seq_len, context))
 
     splits = load_squad(config.source, eval_articles=config.eval_articles, seed=config.seed)
-    train_features = encoded_with_targets(
+    train_features = first_with_targets(
         encoder,
-        splits.train.shuffle(seed=config.seed).select(
-            range(min(len(splits.train), config.max_steps * config.batch_size * config.grad_accum_steps))
-        ),
+        splits.train.shuffle(seed=config.seed),
+        count=config.max_steps * config.batch_size * config.grad_accum_steps,
     )
+    if not train_features:
+        raise UsageError(
+            f"no training question leaves an answer token within max_seq_len {encoder.max_length}:"
+            " raise max_seq_len"
+        )
     eval_examples = list(
         splits.eval.shuffle(seed=config.seed).select(range(min(len(splits.eval), config.eval_questions)))
     )
@@ -238,7 +251,7 @@ def finetune(
                 "eta_s": round(elapsed / step * (config.max_steps - step), 1),
             })  # fmt: skip
         if config.eval_every and step % config.eval_every == 0 and step < config.max_steps and eval_features:
-            eval_history.append((step, eval_loss(model, eval_loader, device)))
+            eval_history.append((step, eval_loss(model, eval_loader, device, stop_if_cancelled)))
     train_seconds = time.perf_counter() - started
 
     # The evaluation and publish phases keep the last step's loss and the run's speed in view.
@@ -256,7 +269,7 @@ def finetune(
         "train_tokens_per_s": last_train["tokens_per_s"],
     }
     if eval_features:
-        eval_history.append((config.max_steps, eval_loss(model, eval_loader, device)))
+        eval_history.append((config.max_steps, eval_loss(model, eval_loader, device, stop_if_cancelled)))
         metrics["eval_loss"] = round(eval_history[-1][1], 4)
         metrics.update(scores())
     if zero_shot:
