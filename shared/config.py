@@ -145,6 +145,9 @@ class Settings(BaseSettings):
         9101, ge=0, le=65535, description="Inference worker /metrics (0: off)"
     )
     training_metrics_port: int = Field(9102, ge=0, le=65535, description="Training worker /metrics (0: off)")
+    metrics_host: str = Field(
+        "127.0.0.1", description="Where the workers serve /metrics (compose: 0.0.0.0, for a scraper)"
+    )
 
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT

@@ -198,3 +198,70 @@ def test_api_image_has_no_torch() -> None:
     probe = "import sys, api.main; print('torch' in sys.modules, 'transformers' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+def dockerfile_lines(dockerfile: str) -> list[str]:
+    """Its instructions, continued lines joined."""
+    return (PROJECT_ROOT / dockerfile).read_text().replace("\\\n", " ").splitlines()
+
+
+def requirement_files(path: Path) -> list[Path]:
+    """A requirements file and every file it names with -r or -c, resolved as pip does: beside it."""
+    found = [path]
+    for line in path.read_text().splitlines():
+        flag, _, name = line.strip().partition(" ")
+        if flag in ("-r", "-c"):
+            found += requirement_files(path.parent / name.strip())
+    return found
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_each_requirements_file_a_dockerfile_installs_is_one_it_copies(dockerfile: str) -> None:
+    """The worker image once installed a trimmed copy written to /tmp, whose `-r api.txt` pip then
+    looked for in /tmp: the build failed, and no static check saw it."""
+    lines = dockerfile_lines(dockerfile)
+    copied = [line.split()[1] for line in lines if line.startswith("COPY ")]
+    for line in lines:
+        for name in re.findall(r"pip install [^&]*?-r (\S+)", line):
+            assert any(name.startswith(source.rstrip("/")) for source in copied), f"{name} is not copied in"
+            for path in requirement_files(PROJECT_ROOT / name):
+                assert path.is_file(), f"{dockerfile}: {name} names {path}, which does not exist"
+
+
+def test_the_gpu_base_image_torch_is_one_the_requirements_admit() -> None:
+    """pytorch/pytorch:2.5.1 under transformers 5, which turns torch off below 2.6."""
+    from packaging.requirements import Requirement
+
+    base = next(line for line in dockerfile_lines("Dockerfile.worker") if line.startswith("ARG BASE_IMAGE="))
+    base_torch = re.search(r"pytorch/pytorch:(\d+\.\d+\.\d+)-", base)
+    assert base_torch, base
+    torch_line = next(
+        line
+        for line in (PROJECT_ROOT / "requirements/worker.txt").read_text().splitlines()
+        if line.startswith("torch")
+    )
+    assert Requirement(torch_line).specifier.contains(base_torch.group(1)), (base, torch_line)
+
+
+def listening_port(command: list[str]) -> str | None:
+    found = re.search(r"--port[= ](\d+)", " ".join(command))
+    return found.group(1) if found else None
+
+
+def test_each_health_check_asks_the_port_its_service_listens_on() -> None:
+    """Flower ran the API image's check, which asks port 8000: it never came up healthy."""
+    images = {image: dockerfile_lines(name) for image, name in IMAGE_DOCKERFILES.items()}
+    checked = 0
+    for name, spec in load_compose("docker-compose.yml")["services"].items():
+        lines = images.get(spec.get("image", ""), [])
+        image_check = " ".join(line for line in lines if line.startswith("HEALTHCHECK"))
+        check = " ".join(spec["healthcheck"]["test"]) if "healthcheck" in spec else image_check
+        image_cmd = next((json.loads(line[4:]) for line in lines if line.startswith("CMD ")), [])
+        port = listening_port(spec.get("command") or image_cmd)
+        asked = re.search(r"127\.0\.0\.1:(\d+)", check)
+        if port and asked:
+            assert asked.group(1) == port, (
+                f"{name}: its health check asks {asked.group(1)}, it listens on {port}"
+            )
+            checked += 1
+    assert checked >= 2  # the API and Flower

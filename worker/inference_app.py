@@ -35,7 +35,7 @@ app = create_celery_app(role=Queue.INFERENCE)
 def _preload_then_announce(sender: Any, **_: Any) -> None:
     def run() -> None:
         runtime = get_runtime()
-        serve_metrics(runtime.settings.inference_metrics_port)
+        serve_metrics(runtime.settings.inference_metrics_port, runtime.settings.metrics_host)
         runtime.models.preload([ModelName(name) for name in runtime.settings.preload_models])
         start_heartbeat(Queue.INFERENCE, sender.hostname)
         logger.info("inference worker %s ready on %s", sender.hostname, runtime.models.device)

@@ -57,5 +57,6 @@ def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
             "job %s was running on %s, which is gone: marking it failed", record.job_id, record.worker
         )
         store.finish(record.job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": LOST_MESSAGE})
-    serve_metrics(get_runtime().settings.training_metrics_port)
+    settings = get_runtime().settings
+    serve_metrics(settings.training_metrics_port, settings.metrics_host)
     start_heartbeat(Queue.TRAINING, sender.hostname)

@@ -30,5 +30,8 @@ def test_job_submitted_through_the_api_shows_in_flower(platform: Platform, api: 
                     break
             time.sleep(0.5)
         assert httpx.get(f"{platform.flower_url}/api/tasks", timeout=10).status_code == 401
+        # what compose's health check asks, with no credentials
+        health = httpx.get(f"{platform.flower_url}/healthcheck", timeout=10)
+        assert health.status_code == 200 and health.text == "OK"
     assert task.get("name") == "jobs.generate", task
     assert task.get("state") == "SUCCESS", task
