@@ -37,9 +37,18 @@ from shared.model_registry import ModelName
 logger = logging.getLogger(__name__)
 
 TokenCallback = Callable[[str], None]
-# (model, inputs, each input's token callback, each input's "is it still wanted?") -> outputs
+# Answers one input before its batch ends (an LLM row that has all its tokens).
+EarlyAnswer = Callable[[dict[str, Any]], None]
+# (model, inputs, each input's token callback, each input's "is it still wanted?", each input's
+# early answer) -> outputs
 RunBatch = Callable[
-    [ModelName, list[dict[str, Any]], list[TokenCallback | None], list[Callable[[], bool]]],
+    [
+        ModelName,
+        list[dict[str, Any]],
+        list[TokenCallback | None],
+        list[Callable[[], bool]],
+        list[EarlyAnswer],
+    ],
     list[dict[str, Any]],
 ]
 
@@ -160,6 +169,15 @@ class BatchScheduler:
         generated token runs again alone, so that one bad input fails only its own job; one that
         has sent tokens fails (a second run would send them twice)."""
         streamed: set[int] = set()
+        answered: set[int] = set()  # early, by the model, before the batch ended
+
+        def answer_early(row: int) -> EarlyAnswer:
+            def answer(output: dict[str, Any]) -> None:
+                if row not in answered:
+                    answered.add(row)
+                    batch[row].future.set_result(output)
+
+            return answer
 
         def streaming(row: int, on_token: TokenCallback | None) -> TokenCallback | None:
             if on_token is None:
@@ -177,18 +195,21 @@ class BatchScheduler:
                 [p.input for p in batch],
                 [streaming(row, p.on_token) for row, p in enumerate(batch)],
                 [lambda p=p: not p.future.abandoned for p in batch],  # type: ignore[misc]
+                [answer_early(row) for row in range(len(batch))],
             )
             if len(outputs) != len(batch):
                 raise RuntimeError(f"{model.value} returned {len(outputs)} outputs for {len(batch)} inputs")
         except Exception as error:  # every waiting job must hear about the failure
             logger.exception("batch of %d for %s failed", len(batch), model.value)
-            run_again = [row for row in range(len(batch)) if row not in streamed] if len(batch) > 1 else []
-            for row, pending in enumerate(batch):
+            unanswered = [row for row in range(len(batch)) if row not in answered]
+            run_again = [row for row in unanswered if row not in streamed] if len(batch) > 1 else []
+            for row in unanswered:
                 if row not in run_again:
-                    pending.future.set_exception(error)
+                    batch[row].future.set_exception(error)
             for row in run_again:
                 if not self._dropped_as_abandoned(batch[row]):
                     self._answer(model, [batch[row]])
             return
-        for pending, output in zip(batch, outputs, strict=True):
-            pending.future.set_result(output)
+        for row, (pending, output) in enumerate(zip(batch, outputs, strict=True)):
+            if row not in answered:
+                pending.future.set_result(output)

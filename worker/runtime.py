@@ -19,7 +19,7 @@ from shared.model_registry import GENERATORS, ModelName
 from shared.model_store import ModelStore
 from training.device import get_device
 from worker import metrics
-from worker.batching import BatchScheduler, TokenCallback
+from worker.batching import BatchScheduler, EarlyAnswer, TokenCallback
 from worker.model_cache import ModelCache
 from worker.predictors import text_cost_of
 
@@ -91,9 +91,14 @@ class WorkerRuntime:
         inputs: list[dict[str, Any]],
         on_token: list[TokenCallback | None],
         wanted: list[Callable[[], bool]],
+        answer_early: list[EarlyAnswer],
     ) -> list[dict[str, Any]]:
         predictor = self.models.get(model)
         started = time.perf_counter()
+
+        def labelled(output: dict[str, Any]) -> dict[str, Any]:
+            return {**output, "model": model.value, "model_version": predictor.version}
+
         if model is ModelName.LLM:
 
             def route(row: int, piece: str) -> None:
@@ -102,13 +107,16 @@ class WorkerRuntime:
                     callback(piece)
 
             outputs = predictor.predict_batch(  # type: ignore[call-arg]
-                inputs, on_token=route if any(on_token) else None, wanted=lambda row: wanted[row]()
+                inputs,
+                on_token=route if any(on_token) else None,
+                wanted=lambda row: wanted[row](),
+                on_row_done=lambda row, output: answer_early[row](labelled(output)),
             )
         else:
             outputs = predictor.predict_batch(inputs)
         generated = sum(int(item.get("length", 0)) for item in inputs) if model in GENERATORS else 0
         metrics.record_batch(model.value, len(inputs), time.perf_counter() - started, generated)
-        return [{**output, "model": model.value, "model_version": predictor.version} for output in outputs]
+        return [labelled(output) for output in outputs]
 
     def predict(
         self,

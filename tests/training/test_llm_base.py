@@ -140,3 +140,44 @@ def test_packaged_smollm2_gguf_converts_to_a_fast_safetensors_version(tmp_path: 
     first, second = predictor.predict_batch([greedy, greedy])
     assert first == second
     assert "Paris" in first["generated_text"]
+
+
+def test_a_row_that_has_its_tokens_is_answered_before_the_batch_ends(tiny_llm_store: ModelStore) -> None:
+    predictor = load(tiny_llm_store.served_version(ModelName.LLM), torch.device("cpu"))
+    rows = [{"start_word": "Once", "length": 2, "top_k": 1}, {"start_word": "The", "length": 20, "top_k": 1}]
+    asked: list[int] = []
+    done: list[tuple[int, dict, int]] = []  # row, output, row 1's tokens asked for by then
+    out = predictor.predict_batch(
+        rows,
+        wanted=lambda row: asked.append(row) or True,
+        on_row_done=lambda row, output: done.append((row, output, asked.count(1))),
+    )
+    assert [(row, output) for row, output, _ in done] == [(0, out[0]), (1, out[1])]
+    assert done[0][2] <= 2  # row 0 was answered while row 1 had 18 tokens to go
+    assert out[0]["generated_tokens"] == 2
+
+
+def test_a_character_cut_by_length_is_left_out_of_the_text(tiny_gpt2_dir: Path) -> None:
+    """The text ended in U+FFFD, which the token stream had held back."""
+    from transformers import AutoTokenizer
+
+    from worker.predictors.llm import IncrementalText
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    ids = tokenizer("ok \U0001f389", add_special_tokens=False).input_ids  # the emoji takes 4 tokens
+    text = IncrementalText(tokenizer)
+    streamed = "".join(text.add(token) for token in ids[:-1])
+    assert text.text().endswith("\ufffd")
+    assert text.complete_text() == streamed == "ok "
+
+
+def test_only_the_last_logits_are_made_and_the_outputs_are_the_same(tiny_llm_store: ModelStore) -> None:
+    predictor = load(tiny_llm_store.served_version(ModelName.LLM), torch.device("cpu"))
+    assert predictor.last_logits_only == {"logits_to_keep": 1}
+    rows = [
+        {"start_word": "Once upon a time", "length": 6, "seed": 3},
+        {"start_word": "I", "length": 6, "seed": 4},
+    ]
+    kept = predictor.predict_batch(rows)
+    predictor.last_logits_only = {}
+    assert predictor.predict_batch(rows) == kept
