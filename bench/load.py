@@ -7,6 +7,9 @@ jobs that never reached a final state, which must be 0.
 
     python -m bench.load --clients 16 --seconds 60            # starts its own platform
     python -m bench.load --url http://127.0.0.1:8000          # drives a running one
+
+Against a platform with API keys it sends the first of API_KEYS (from the environment or .env),
+or the key given with --api-key.
 """
 
 from __future__ import annotations
@@ -91,13 +94,14 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def drive(url: str, clients: int, seconds: float, grace: float) -> int:
+async def drive(url: str, clients: int, seconds: float, grace: float, api_key: str | None = None) -> int:
     host = urlparse(url).hostname or ""
     if host not in {"127.0.0.1", "localhost", "::1"}:
         raise SystemExit("bench/load.py only drives a platform on this machine (localhost)")
     recorder = Recorder()
     limits = httpx.Limits(max_connections=clients * 2 + 8)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits, headers=headers) as client:
         started = time.monotonic()
         deadline = started + seconds
         await asyncio.gather(*(client_loop(client, recorder, deadline, i) for i in range(clients)))
@@ -127,9 +131,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--grace", type=float, default=120, help="bounded wait for accepted jobs at the end")
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)
+    parser.add_argument(
+        "--api-key", default=next(iter(get_settings().api_keys), None), help="default: the first of API_KEYS"
+    )
     args = parser.parse_args()
     if args.url:
-        raise SystemExit(1 if asyncio.run(drive(args.url, args.clients, args.seconds, args.grace)) else 0)
+        lost = asyncio.run(drive(args.url, args.clients, args.seconds, args.grace, args.api_key))
+        raise SystemExit(1 if lost else 0)
     with inference_platform(
         args.model_dir, "load", append_only=True, PRELOAD_MODELS="course-extractor,llm"
     ) as platform:

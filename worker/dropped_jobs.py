@@ -15,6 +15,7 @@ from typing import Any
 from celery.signals import task_revoked, task_unknown
 
 from shared.jobs import JobStatus
+from worker.job_task import JobTask
 from worker.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,12 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
     if not job_id:
         return
     runtime = get_runtime()
-    if expired:
+    record = runtime.job_store.get(job_id)
+    if expired and record is not None and record.status is JobStatus.RUNNING:
+        # its worker died mid-run, and its message came back past MAX_QUEUE_WAIT
+        status = JobStatus.FAILED
+        error = {"type": "WorkerLost", "message": JobTask.lost_message}
+    elif expired:
         wait = runtime.settings.max_queue_wait
         status = JobStatus.FAILED
         error = {

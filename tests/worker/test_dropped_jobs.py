@@ -76,3 +76,14 @@ def test_a_finished_job_is_left_as_it_ended(runtime_on: JobStore, redis_url: str
     store.finish(job_id, JobStatus.SUCCEEDED, result={"version": "v1"})
     task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=True)
     assert store.get(job_id).status is JobStatus.SUCCEEDED
+
+
+def test_a_running_job_whose_message_came_back_past_max_queue_wait_failed_as_lost(
+    runtime_on: JobStore, redis_url: str
+) -> None:
+    job_id = queued_job(redis_url)
+    store = get_runtime().job_store
+    store.start(job_id, worker="training@gone-host")
+    task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=True)
+    record = store.get(job_id)
+    assert record.status is JobStatus.FAILED and record.error["type"] == "WorkerLost"
