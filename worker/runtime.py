@@ -129,6 +129,8 @@ class WorkerRuntime:
 
         ``cancelled`` is asked every CANCEL_POLL_SECONDS while the answer is awaited: once it says
         so, the input is abandoned (not run if it has not started; an LLM row stops generating)."""
+        if model is ModelName.LLM:
+            self.models.get(model).check_fits([item])  # type: ignore[attr-defined]
         future = self.batcher.submit(model, item, on_token)
         limit = self.settings.inference_time_limit
         deadline = time.monotonic() + limit

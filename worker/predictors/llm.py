@@ -82,6 +82,12 @@ class LLMPredictor:
             config, "n_positions", None
         )
 
+    def check_fits(self, inputs: list[dict[str, Any]]) -> None:
+        """``_check_fits`` for inputs not yet batched: one that outgrows the context then fails its
+        own job alone, and its batch-mates are not run again one at a time after the failure."""
+        prompts = self.tokenizer([item["start_word"] for item in inputs]).input_ids
+        self._check_fits(inputs, [len(ids) for ids in prompts])
+
     def _check_fits(self, inputs: list[dict[str, Any]], prompt_tokens: list[int]) -> None:
         """Refuse, before any compute, a row whose prompt and new tokens outgrow the model's
         positions: past them GPT-2 fails with an index error (on a GPU, an assert that breaks the
