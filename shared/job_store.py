@@ -291,6 +291,7 @@ class JobStore:
     def __init__(self, client: redis.Redis, ttl: int, unwaiting_client: redis.Redis | None = None) -> None:
         self.client = client
         self.ttl = ttl
+        self.index_ttl = INDEX_TTL_FACTOR * ttl  # as AsyncJobStore keeps the indexes
         # For checks that must not hold up work while Redis is down (a running job's cancel flag).
         self.unwaiting_client = unwaiting_client or client
         self._transition = client.register_script(_TRANSITION_LUA)
@@ -367,7 +368,7 @@ class JobStore:
         created = datetime.fromisoformat(record.created_at).timestamp()
         for index in index_keys(record):
             pipe.zadd(index, {record.job_id: created}, nx=True)
-            pipe.expire(index, INDEX_TTL_FACTOR * self.ttl)
+            pipe.expire(index, self.index_ttl)
 
     def set_progress(self, job_id: str, progress: dict[str, Any]) -> None:
         self.transition(

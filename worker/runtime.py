@@ -129,8 +129,11 @@ class WorkerRuntime:
 
         ``cancelled`` is asked every CANCEL_POLL_SECONDS while the answer is awaited: once it says
         so, the input is abandoned (not run if it has not started; an LLM row stops generating)."""
-        if model is ModelName.LLM:
-            self.models.get(model).check_fits([item])  # type: ignore[attr-defined]
+        # Against the LLM in memory (no store look-up on this path; the batch checks again): one
+        # that outgrows its context fails alone, not the batch it would join.
+        llm = self.models.loaded(model) if model is ModelName.LLM else None
+        if llm is not None:
+            llm.check_fits([item])  # type: ignore[attr-defined]
         future = self.batcher.submit(model, item, on_token)
         limit = self.settings.inference_time_limit
         deadline = time.monotonic() + limit

@@ -197,6 +197,7 @@ def test_a_request_that_outgrows_the_context_fails_before_it_joins_a_batch(
     reset_runtime()
     try:
         runtime = get_runtime()
+        runtime.models.preload([ModelName.LLM])  # as a worker does at start
         with pytest.raises(InputOutgrowsContextError, match="context of 128 tokens"):
             runtime.predict(ModelName.LLM, {"start_word": "The", "length": 200})
         assert runtime.batcher.batch_sizes.total() == 0  # it never reached a batch
