@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from shared.config import get_settings
-from shared.job_store import JobStore
+from shared.job_store import JobRecord, JobStore, now_iso
+from shared.jobs import JobStatus, JobType, Queue
+from tests.shared.test_job_store import AsyncStoreRunner
 from worker.runtime import get_runtime, reset_runtime
 
 
@@ -22,3 +25,22 @@ def runtime_on(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobS
     finally:
         get_settings.cache_clear()
         reset_runtime()
+
+
+@pytest.fixture
+def queued_finetune(redis_url: str) -> Callable[[], str]:
+    """Records a fine-tune job as the API does (queued, indexed); returns its id."""
+
+    def create() -> str:
+        record = JobRecord(
+            job_id=uuid.uuid4().hex,
+            type=JobType.FINETUNE,
+            status=JobStatus.QUEUED,
+            queue=Queue.TRAINING,
+            input={"max_steps": 3},
+            created_at=now_iso(),
+        )
+        AsyncStoreRunner(redis_url).create(record)
+        return record.job_id
+
+    return create

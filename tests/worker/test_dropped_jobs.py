@@ -4,36 +4,16 @@ a real Redis. (The expired message is covered end to end in tests/e2e/test_witho
 
 from __future__ import annotations
 
-import asyncio
-import uuid
+from collections.abc import Callable
 
 import pytest
 from celery.app.task import Context
 from celery.signals import task_revoked, task_unknown
 
 import worker.dropped_jobs  # noqa: F401  (connects the handlers)
-from shared.job_store import AsyncJobStore, JobRecord, JobStore, now_iso
-from shared.jobs import JobStatus, JobType, Queue
+from shared.job_store import JobStore
+from shared.jobs import JobStatus
 from worker.runtime import get_runtime
-
-
-def queued_job(redis_url: str) -> str:
-    record = JobRecord(
-        job_id=uuid.uuid4().hex,
-        type=JobType.FINETUNE,
-        status=JobStatus.QUEUED,
-        queue=Queue.TRAINING,
-        input={"model": "llm"},
-        created_at=now_iso(),
-    )
-
-    async def create() -> None:
-        store = AsyncJobStore.from_url(redis_url, ttl=600)
-        await store.create(record)
-        await store.close()
-
-    asyncio.run(create())
-    return record.job_id
 
 
 @pytest.mark.parametrize(
@@ -41,9 +21,13 @@ def queued_job(redis_url: str) -> str:
     [(False, JobStatus.CANCELLED, "Cancelled"), (True, JobStatus.FAILED, "QueueWaitExpired")],
 )
 def test_a_revoked_or_expired_queued_job_is_ended(
-    runtime_on: JobStore, redis_url: str, expired: bool, status: JobStatus, error_type: str
+    runtime_on: JobStore,
+    queued_finetune: Callable[[], str],
+    expired: bool,
+    status: JobStatus,
+    error_type: str,
 ) -> None:
-    job_id = queued_job(redis_url)
+    job_id = queued_finetune()
     task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=expired)
     record = get_runtime().job_store.get(job_id)
     assert record.status is status
@@ -51,8 +35,10 @@ def test_a_revoked_or_expired_queued_job_is_ended(
     assert record.finished_at is not None
 
 
-def test_a_running_job_terminated_through_celery_is_cancelled(runtime_on: JobStore, redis_url: str) -> None:
-    job_id = queued_job(redis_url)
+def test_a_running_job_terminated_through_celery_is_cancelled(
+    runtime_on: JobStore, queued_finetune: Callable[[], str]
+) -> None:
+    job_id = queued_finetune()
     store = get_runtime().job_store
     store.start(job_id, worker="training@host")
     task_revoked.send(sender=None, request=Context(id=job_id), terminated=True, signum=15, expired=False)
@@ -61,16 +47,18 @@ def test_a_running_job_terminated_through_celery_is_cancelled(runtime_on: JobSto
     assert "terminated" in record.error["message"]
 
 
-def test_a_job_of_a_task_no_worker_knows_fails(runtime_on: JobStore, redis_url: str) -> None:
-    job_id = queued_job(redis_url)
+def test_a_job_of_a_task_no_worker_knows_fails(
+    runtime_on: JobStore, queued_finetune: Callable[[], str]
+) -> None:
+    job_id = queued_finetune()
     task_unknown.send(sender=None, name="platform.renamed", id=job_id, message=None, exc=KeyError("x"))
     record = get_runtime().job_store.get(job_id)
     assert record.status is JobStatus.FAILED
     assert record.error["type"] == "UnknownTask" and "platform.renamed" in record.error["message"]
 
 
-def test_a_finished_job_is_left_as_it_ended(runtime_on: JobStore, redis_url: str) -> None:
-    job_id = queued_job(redis_url)
+def test_a_finished_job_is_left_as_it_ended(runtime_on: JobStore, queued_finetune: Callable[[], str]) -> None:
+    job_id = queued_finetune()
     store = get_runtime().job_store
     store.start(job_id, worker="training@host")
     store.finish(job_id, JobStatus.SUCCEEDED, result={"version": "v1"})
@@ -79,9 +67,9 @@ def test_a_finished_job_is_left_as_it_ended(runtime_on: JobStore, redis_url: str
 
 
 def test_a_running_job_whose_message_came_back_past_max_queue_wait_failed_as_lost(
-    runtime_on: JobStore, redis_url: str
+    runtime_on: JobStore, queued_finetune: Callable[[], str]
 ) -> None:
-    job_id = queued_job(redis_url)
+    job_id = queued_finetune()
     store = get_runtime().job_store
     store.start(job_id, worker="training@gone-host")
     task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=True)

@@ -4,12 +4,12 @@ run again when the broker delivers it anew."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
-from shared.job_store import JobRecord, JobStore, now_iso
-from shared.jobs import JobStatus, JobType, Queue
-from tests.shared.test_job_store import AsyncStoreRunner
+from shared.job_store import JobStore
+from shared.jobs import JobStatus, Queue
 from worker.tasks.training import TrainingTimeLimitError, finetune, time_limit_check
 
 
@@ -24,44 +24,28 @@ def test_the_time_limit_check_raises_once_the_limit_has_passed() -> None:
 
 
 def test_a_redelivered_finetune_that_was_running_is_failed_not_run_again(
-    runtime_on: JobStore, redis_url: str
+    runtime_on: JobStore, queued_finetune: Callable[[], str]
 ) -> None:
     store = runtime_on
-    record = JobRecord(
-        job_id=uuid.uuid4().hex,
-        type=JobType.FINETUNE,
-        status=JobStatus.QUEUED,
-        queue=Queue.TRAINING,
-        input={"max_steps": 3},
-        created_at=now_iso(),
-    )
-    AsyncStoreRunner(redis_url).create(record)
-    assert store.start(record.job_id, worker="training@lost-host") is not None
-    assert finetune(record.job_id, {"max_steps": 3}) is None  # the broker's second delivery
-    stored = store.get(record.job_id)
+    job_id = queued_finetune()
+    assert store.start(job_id, worker="training@lost-host") is not None
+    assert finetune(job_id, {"max_steps": 3}) is None  # the broker's second delivery
+    stored = store.get(job_id)
     assert stored is not None and stored.status is JobStatus.FAILED
     assert stored.error is not None and stored.error["type"] == "WorkerLost"
     assert "no model version was published" in stored.error["message"]
 
 
 def test_a_finetune_delivered_twice_while_a_live_worker_runs_it_is_left_to_that_worker(
-    runtime_on: JobStore, redis_url: str
+    runtime_on: JobStore, queued_finetune: Callable[[], str]
 ) -> None:
     """A message published twice (a publish retried after Redis applied it but lost its reply)
     reaches a second worker while the first runs the job: the copy is dropped, the run goes on."""
     store = runtime_on
-    record = JobRecord(
-        job_id=uuid.uuid4().hex,
-        type=JobType.FINETUNE,
-        status=JobStatus.QUEUED,
-        queue=Queue.TRAINING,
-        input={"max_steps": 3},
-        created_at=now_iso(),
-    )
-    AsyncStoreRunner(redis_url).create(record)
+    job_id = queued_finetune()
     running_on = f"training@{uuid.uuid4().hex[:8]}"
-    assert store.start(record.job_id, worker=running_on) is not None
+    assert store.start(job_id, worker=running_on) is not None
     store.heartbeat(Queue.TRAINING, running_on, {}, ttl=30)
-    assert finetune(record.job_id, {"max_steps": 3}) is None  # the copy
-    stored = store.get(record.job_id)
+    assert finetune(job_id, {"max_steps": 3}) is None  # the copy
+    stored = store.get(job_id)
     assert stored is not None and stored.status is JobStatus.RUNNING and stored.worker == running_on
