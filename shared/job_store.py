@@ -384,6 +384,17 @@ class JobStore:
         """Append an event (a generated token) to a running job's stream, once even if retried."""
         self.transition(job_id, (JobStatus.RUNNING,), None, event=event)
 
+    def add_events(self, events: dict[str, dict[str, Any]]) -> None:
+        """``add_event`` for several jobs (job id: its event) in one round trip."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for job_id, event in events.items():
+                self._transition(
+                    keys=[job_key(job_id), events_key(job_id)],
+                    args=_transition_args((JobStatus.RUNNING,), None, self.ttl, event, None, {}),
+                    client=pipe,
+                )
+            pipe.execute()
+
     def finish(
         self,
         job_id: str,

@@ -22,6 +22,7 @@ from worker import metrics
 from worker.batching import BatchScheduler, EarlyAnswer, TokenCallback
 from worker.model_cache import ModelCache
 from worker.predictors import text_cost_of
+from worker.token_stream import TokenStreamWriter
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,6 +76,10 @@ class WorkerRuntime:
                 text_cost=self._text_cost,
             ),
         )
+
+    @property
+    def token_streams(self) -> TokenStreamWriter:
+        return self._once("token_streams", lambda: TokenStreamWriter(self.job_store))
 
     def _text_cost(self, model: ModelName) -> float:
         """The cost of the version the batch will run: the one the store serves now, loaded first

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from celery import shared_task
@@ -11,6 +13,12 @@ from shared.jobs import TaskName
 from shared.model_registry import ModelName
 from worker.job_task import JobTask
 from worker.runtime import WorkerRuntime, get_runtime
+from worker.token_stream import TokenStreamError
+
+# A streamed job's task ends this long before the broker would deliver its message again, should
+# its tokens wait that long for Redis: past INFERENCE_VISIBILITY_TIMEOUT, a second worker could
+# take the job and stream it twice.
+VISIBILITY_MARGIN_S = 2.0
 
 
 def cancel_asker(runtime: WorkerRuntime, job_id: str) -> Callable[[], bool]:
@@ -31,10 +39,16 @@ def generate(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
     runtime = get_runtime()
     model = ModelName(payload["model"])
     params = {key: value for key, value in payload.items() if key not in ("model", "stream")}
-    on_token = None
-    if payload.get("stream"):
-
-        def on_token(piece: str) -> None:
-            runtime.job_store.add_event(job_id, {"type": "token", "text": piece})
-
-    return runtime.predict(model, params, on_token, cancelled=cancel_asker(runtime, job_id))
+    if not payload.get("stream"):
+        return runtime.predict(model, params, cancelled=cancel_asker(runtime, job_id))
+    streams, cancelled = runtime.token_streams, cancel_asker(runtime, job_id)
+    deadline = time.monotonic() + runtime.settings.inference_visibility_timeout - VISIBILITY_MARGIN_S
+    try:
+        result = runtime.predict(model, params, streams.sender(job_id), cancelled=cancelled)
+    except BaseException:
+        with suppress(TokenStreamError):  # the tokens made before it stopped, as far as they go
+            streams.flush(job_id, timeout=max(0.0, deadline - time.monotonic()))
+        raise
+    # its tokens are in its stream before the job's final event
+    streams.flush(job_id, timeout=max(0.0, deadline - time.monotonic()))
+    return result
