@@ -48,15 +48,18 @@ ORPHAN_SCAN_CHUNK = 1_000
 
 # KEYS: job hash, events stream. ARGV: allowed current statuses ("" = any), new status, ttl,
 # event JSON ("" = none), a token unique to this call, a field of the hash that refuses the
-# transition while it is "1" ("" = none), then field/value pairs. Returns the previous status, or
-# nil. The client retries a script whose reply it lost (Redis restarting, a dropped
-# connection) with the same token; a script Redis had already run then answers as it did the first
-# time instead of finding its own new status not allowed, or adding its event twice.
+# transition while it is "1" ("" = none), the caller's side ("worker" or "api"), then field/value
+# pairs. Returns the previous status, or nil. The client retries a script whose reply it lost
+# (Redis restarting, a dropped connection) with the same token; a script Redis had already run
+# then answers as it did the first time instead of finding its own new status not allowed, or
+# adding its event twice. Each side keeps its own last token: a cancel request of the API between
+# a worker's call and its retry must not make the retry run again.
 _TRANSITION_LUA = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
-if redis.call('HGET', KEYS[1], 'transition_token') == ARGV[5] then
-  return redis.call('HGET', KEYS[1], 'transition_from')
+local token_field, from_field = 'transition_token:' .. ARGV[7], 'transition_from:' .. ARGV[7]
+if redis.call('HGET', KEYS[1], token_field) == ARGV[5] then
+  return redis.call('HGET', KEYS[1], from_field)
 end
 if ARGV[1] ~= '' then
   local allowed = false
@@ -67,8 +70,8 @@ if ARGV[1] ~= '' then
 end
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], ARGV[6]) == '1' then return false end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
-redis.call('HSET', KEYS[1], 'transition_token', ARGV[5], 'transition_from', current)
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], token_field, ARGV[5], from_field, current)
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', STREAM_MAXLEN, '*', 'event', ARGV[4])
@@ -76,6 +79,9 @@ if ARGV[4] ~= '' then
 end
 return current
 """.replace("STREAM_MAXLEN", str(STREAM_MAXLEN))
+
+# Whose last transition token a call checks and records (see _TRANSITION_LUA).
+WORKER_SIDE, API_SIDE = "worker", "api"
 
 _JSON_FIELDS = ("input", "progress", "result", "error")
 # Set ("1") by DELETE on a running job: the job stops at its next step, and a result it still
@@ -269,6 +275,7 @@ def _transition_args(
     event: dict[str, Any] | None,
     unless: str | None,
     fields: dict[str, Any],
+    side: str,
 ) -> list[str]:
     return [
         ",".join(s.value for s in allowed),
@@ -277,6 +284,7 @@ def _transition_args(
         json.dumps(event) if event else "",
         uuid.uuid4().hex,
         unless or "",
+        side,
         *_encode_fields(fields),
     ]
 
@@ -334,7 +342,8 @@ class JobStore:
         status it had."""
         keys = [job_key(job_id), events_key(job_id)]
         previous = self._transition(
-            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, unless, fields)
+            keys=keys,
+            args=_transition_args(allowed, new_status, self.ttl, event, unless, fields, WORKER_SIDE),
         )
         return JobStatus(previous) if previous else None
 
@@ -390,7 +399,7 @@ class JobStore:
             for job_id, event in events.items():
                 self._transition(
                     keys=[job_key(job_id), events_key(job_id)],
-                    args=_transition_args((JobStatus.RUNNING,), None, self.ttl, event, None, {}),
+                    args=_transition_args((JobStatus.RUNNING,), None, self.ttl, event, None, {}, WORKER_SIDE),
                     client=pipe,
                 )
             pipe.execute()
@@ -646,7 +655,7 @@ class AsyncJobStore:
     ) -> JobStatus | None:
         keys = [job_key(job_id), events_key(job_id)]
         previous = await self._transition(
-            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, unless, fields)
+            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, unless, fields, API_SIDE)
         )
         return JobStatus(previous) if previous else None
 

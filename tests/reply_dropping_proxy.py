@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 
@@ -18,6 +19,7 @@ class ReplyDroppingProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._lock = threading.Lock()
         self._pattern: bytes | None = None
+        self._before_the_client_hears: Callable[[], None] = lambda: None
         self.replies_dropped = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -25,10 +27,15 @@ class ReplyDroppingProxy:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self._listener.getsockname()[1]}{self.database}"
 
-    def drop_next_reply_to(self, command: bytes) -> None:
-        """Lose the reply to the next request that holds ``command`` (e.g. ``b"EVALSHA"``)."""
+    def drop_next_reply_to(
+        self, command: bytes, before_the_client_hears: Callable[[], None] = lambda: None
+    ) -> None:
+        """Lose the reply to the next request that holds ``command`` (e.g. ``b"EVALSHA"``); run
+        ``before_the_client_hears`` after Redis ran it and before the connection drops (another
+        client's command that lands between the lost reply and the retry)."""
         with self._lock:
             self._pattern = command
+            self._before_the_client_hears = before_the_client_hears
 
     def close(self) -> None:
         self._listener.close()
@@ -68,6 +75,7 @@ class ReplyDroppingProxy:
                 if drop_reply.is_set():  # Redis ran the command; its answer is lost with the connection
                     with self._lock:
                         self.replies_dropped += 1
+                    self._before_the_client_hears()
                     break
                 client.sendall(reply)
         except OSError:

@@ -367,6 +367,24 @@ def test_a_token_event_whose_reply_was_lost_is_recorded_once(
     assert tokens == [" once", " twice"]
 
 
+def test_a_token_retried_after_a_cancel_request_landed_is_still_recorded_once(
+    stores: tuple[JobStore, AsyncStoreRunner], proxy: ReplyDroppingProxy
+) -> None:
+    """The API's cancel request recorded its own token over the worker's, and the worker's retry
+    then ran again: its token came twice."""
+    _, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    worker_store = JobStore.from_url(proxy.url, ttl=600, outage_seconds=5)
+    worker_store.start(record.job_id, worker="w1")
+    proxy.drop_next_reply_to(b" once", lambda: async_store.request_cancel(record.job_id))
+    worker_store.add_event(record.job_id, {"type": "token", "text": " once"})
+    assert proxy.replies_dropped == 1
+    assert worker_store.get(record.job_id).cancel_requested
+    events = async_store.read_events(record.job_id, "0-0", block_ms=100)
+    assert [event["text"] for _, event in events if event["type"] == "token"] == [" once"]
+
+
 def test_token_events_of_a_job_that_is_no_longer_running_are_not_added(
     stores: tuple[JobStore, AsyncStoreRunner],
 ) -> None:
