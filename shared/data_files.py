@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -85,9 +86,28 @@ def data_path(kind: DataFile) -> Path:
 
 
 def read_bytes(kind: DataFile) -> bytes:
+    """The file's content (uncompressed), checked as a download is: a file someone put in DATA_DIR
+    that is cut short, not gzip where it should be, empty, or another file is refused with what to
+    put there, not read as a smaller data set."""
+    source = SOURCES[kind]
     path = data_path(kind)
-    raw = path.read_bytes()
-    return gzip.decompress(raw) if path.suffix == ".gz" else raw
+    try:
+        content = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+        raise DataUnavailableError(_unusable(source, path, f"it cannot be read ({error})")) from error
+    if not content.strip():
+        raise DataUnavailableError(_unusable(source, path, "it is empty"))
+    if source.sha256 and (found := hashlib.sha256(content).hexdigest()) != source.sha256:
+        raise DataUnavailableError(
+            _unusable(source, path, f"its content's sha256 is {found}, not the source's {source.sha256}")
+        )
+    return content
+
+
+def _unusable(source: DataSource, path: Path, why: str) -> str:
+    return (
+        f"{path} is not usable: {why}. Put {how_to_place(source)} there, or delete it to download it again."
+    )
 
 
 def read_text(kind: DataFile) -> str:
@@ -157,12 +177,21 @@ def _write_whole(target: Path, content: bytes) -> None:
 
 
 def _verify(source: DataSource, content: bytes) -> None:
-    if source.sha256 and hashlib.sha256(content).hexdigest() != source.sha256:
-        raise DataUnavailableError(f"checksum mismatch for {source.url}: refusing to use it")
+    """A download that is not the file the source names (a proxy's or captive portal's page, a
+    changed file) is refused, with what a user without that source puts where instead."""
+    if source.sha256 and (found := hashlib.sha256(content).hexdigest()) != source.sha256:
+        raise DataUnavailableError(
+            f"what {source.url} sent has sha256 {found}, not {source.sha256}: refusing to use it. Put"
+            f" {how_to_place(source)} under DATA_DIR, or set DATA_DIR to a folder that has it."
+        )
     if source.git_blob_sha1:
         blob = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
         if blob != source.git_blob_sha1:
-            raise DataUnavailableError(f"git blob id mismatch for {source.url}: refusing to use it")
+            raise DataUnavailableError(
+                f"what {source.url} sent has git blob id {blob}, not {source.git_blob_sha1}: refusing"
+                f" to use it. Put {how_to_place(source)} under DATA_DIR, or set DATA_DIR to a folder"
+                " that has it."
+            )
 
 
 def _course_titles_from_catalog_csv(content: bytes) -> bytes:

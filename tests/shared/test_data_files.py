@@ -81,9 +81,34 @@ def test_a_download_whose_checksum_differs_is_refused_and_not_stored(
     source_server: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus_from(monkeypatch, f"{source_server}/input.txt", "0" * 64)
-    with pytest.raises(DataUnavailableError, match="checksum mismatch"):
+    with pytest.raises(DataUnavailableError) as raised:
         data_files.data_path(DataFile.CORPUS)
+    assert f"not {'0' * 64}: refusing to use it" in str(raised.value)
+    assert "corpus/tinyshakespeare.txt.gz (the file at" in str(raised.value)  # what to put where
     assert not (data_dir / "corpus").exists()
+
+
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        (gzip.compress(CORPUS)[:-20], "cannot be read"),  # cut short
+        (CORPUS, "cannot be read"),  # not compressed
+        (gzip.compress(b""), "is empty"),
+        (gzip.compress(CORPUS + b"more"), "sha256"),  # another file
+    ],
+)
+def test_a_file_put_in_data_dir_that_is_not_the_source_is_refused_with_what_to_put_there(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, stored: bytes, why: str
+) -> None:
+    """It was read as it was: a traceback from gzip, or a corpus of nothing trained and served."""
+    corpus_from(monkeypatch, "http://127.0.0.1:9/input.txt", hashlib.sha256(CORPUS).hexdigest())
+    path = data_dir / "corpus" / "tinyshakespeare.txt.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(stored)
+    with pytest.raises(DataUnavailableError, match=why) as raised:
+        data_files.read_text(DataFile.CORPUS)
+    assert str(path) in str(raised.value)
+    assert "Put corpus/tinyshakespeare.txt.gz (the file at http://127.0.0.1:9/input.txt" in str(raised.value)
 
 
 def test_offline_the_message_says_what_to_put_where(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -137,6 +137,7 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     }
     assert set(version.metadata["metrics"]["hand_written"]) >= {"precision", "recall", "f1"}
     assert (version.path / "loss_curve.png").is_file()
+    assert version.metadata["scores_comparable"] is True  # the project's own titles
     title_words = load_title_words(version.path)
     assert {"operating", "systems", "introduction"} <= title_words  # the original exercise's titles train
     extractor = load_extractor(version)
@@ -156,6 +157,31 @@ def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(
     second = load(version, torch.device("cpu")).predict_batch(texts)
     assert first == second
     assert all(name in texts[0]["text"] for name in first[0]["extracted_course_names"])
+
+
+def test_titles_other_than_the_projects_mark_the_scores_not_comparable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The whole downloaded catalog holds the titles the evaluation sets call unseen."""
+    from shared.data_files import SOURCES, DataFile, data_path
+    from training.course_ner.data import Splits
+    from training.course_ner.train import _metadata
+
+    squad = data_path(DataFile.SQUAD_DEV)
+    titles = tmp_path / "data" / "course_titles" / SOURCES[DataFile.COURSE_TITLES].file_name
+    titles.parent.mkdir(parents=True)
+    titles.write_text(data_path(DataFile.COURSE_TITLES).read_text() + "Applied Unseen Titles\n")
+    (tmp_path / "data" / "squad").mkdir()
+    (tmp_path / "data" / "squad" / squad.name).symlink_to(squad)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        nothing = Splits([], [], frozenset(), frozenset(), frozenset())
+        metadata = _metadata(None, NerTrainingConfig(), nothing, steps=1)
+    finally:
+        get_settings.cache_clear()
+    assert metadata["scores_comparable"] is False
+    assert "not comparable" in caplog.text
 
 
 def test_a_preview_within_seconds_trains_only_the_steps_that_fit(tmp_path: Path, tiny_bert_dir: Path) -> None:

@@ -35,6 +35,7 @@ from training.course_ner.data import held_out_split
 from training.course_ner.examples import marked_file
 from training.course_ner.extractor import chosen_version, load_extractor
 from training.course_ner.scoring import PredictedOnce, score_with_mistakes
+from training.course_ner.train import NOT_COMPARABLE
 from training.device import get_device
 
 # Sets only ever scored: once their mistakes are read, they guide changes and stop being tests.
@@ -82,6 +83,8 @@ def main() -> None:
     evaluated = {name: score_with_mistakes(predictor, examples) for name, examples in sets}
     hidden = set(args.hide) | (set(TEST_SETS) - set(args.reveal))
     print(f"course-extractor {version.version}")
+    if version.metadata.get("scores_comparable") is False:
+        print(f"warning: {NOT_COMPARABLE}")
     for name, (_, mistakes) in evaluated.items():
         if name in hidden:
             continue
