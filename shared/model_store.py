@@ -72,6 +72,15 @@ def missing_version_message(model: ModelName) -> str:
     )
 
 
+def _read_metadata(version_dir: Path) -> dict[str, Any]:
+    """A version's metadata; ValueError when it is not a JSON object (``[]`` read as a version
+    would fail every reader that asks it for a field)."""
+    metadata = json.loads((version_dir / METADATA_FILE).read_text())
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{METADATA_FILE} holds a JSON {type(metadata).__name__}, not an object")
+    return metadata
+
+
 class ModelStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -92,7 +101,7 @@ class ModelStore:
             if entry.name.startswith(".") or not (entry / METADATA_FILE).is_file():
                 continue
             try:
-                metadata = json.loads((entry / METADATA_FILE).read_text())
+                metadata = _read_metadata(entry)
             except (OSError, ValueError) as error:  # damaged on disk: listed by no one, served by no one
                 logger.warning("skipping %s: its %s is unreadable (%s)", entry, METADATA_FILE, error)
                 continue
@@ -118,7 +127,7 @@ class ModelStore:
             if directory / name in self._readable:
                 return name
             try:
-                json.loads((directory / name / METADATA_FILE).read_text())
+                _read_metadata(directory / name)
             except (OSError, ValueError):
                 continue
             self._readable.add(directory / name)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import user_errors_exit
+from training.cli import UsageError, user_errors_exit
 from training.text_corpus import Corpus, load_corpus
 
 COUNTS_FILE = "bigram_counts.json"
@@ -45,8 +45,18 @@ def perplexity(following: dict[str, Counter[str]], train: list[str], held_out: l
     return math.exp(-log_prob / max(1, len(held_out) - 1))
 
 
+# Fewer training words than this count nothing a generator could use; said before publishing a
+# version that would replace a good one.
+MIN_TRAIN_WORDS = 100
+
+
 def train(store: ModelStore, *, corpus_path: Path | None = None) -> ModelVersion:
     corpus: Corpus = load_corpus(corpus_path)
+    if len(corpus.train) < MIN_TRAIN_WORDS:
+        raise UsageError(
+            f"the corpus is too short: {len(corpus.train)} training words (its first nine tenths); the"
+            f" bigram model needs at least {MIN_TRAIN_WORDS}"
+        )
     following = count_bigrams(corpus.train)
     held_out_perplexity = perplexity(following, corpus.train, corpus.held_out)
     metadata = {

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from functools import partial
 
 from shared.config import get_settings
-from shared.data_files import DataUnavailableError
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from training.cli import USER_ERRORS
 
 
 def _ensurers() -> dict[ModelName, Callable[[ModelStore], ModelVersion]]:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         versions = ensure_models(
             store, [ModelName(name) for name in names], args.preview_first, args.preview_only
         )
-    except DataUnavailableError as error:
+    except USER_ERRORS as error:  # missing data, a CORPUS_FILE too short or absent, a loss gone NaN
         print(f"error: {error}", file=sys.stderr)
         return 2
     for name, version in versions.items():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from shared.config import get_settings
 from shared.data_files import DataFile, read_text
+from training.cli import UsageError
 
 WORD_PATTERN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*|\d+|[^\sA-Za-z\d]")
 NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", "'", ")", "]"}
@@ -40,7 +41,10 @@ def load_corpus(path: Path | None = None) -> Corpus:
     """Settings.corpus_file or the given file, else the corpus in DATA_DIR; the last 10% is held out."""
     path = path or get_settings().corpus_file
     if path is not None:
-        text, source = Path(path).read_text(encoding="utf-8"), str(path)
+        try:
+            text, source = Path(path).read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as error:
+            raise UsageError(f"the corpus {path} is not UTF-8 text ({error})") from None
     else:
         text, source = read_text(DataFile.CORPUS), "DATA_DIR/corpus/tinyshakespeare.txt.gz"
     words = tokenize(text)

@@ -84,13 +84,14 @@ def test_another_hosts_partial_is_removed_once_older_than_any_write(tmp_path: Pa
     assert staging["recent"].exists()
 
 
-def test_a_version_whose_metadata_is_damaged_is_skipped_not_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["", "[]", '"text"'])  # as a crash may leave it; as a hand may write it
+def test_a_version_whose_metadata_is_damaged_is_skipped_not_an_error(tmp_path: Path, damage: str) -> None:
     store = ModelStore(tmp_path)
     with store.new_version(ModelName.LLM, {}) as good:
         pass
     with store.new_version(ModelName.LLM, {}) as damaged:
         pass
-    (tmp_path / "llm" / damaged.version / "metadata.json").write_text("")  # as a crash may leave it
+    (tmp_path / "llm" / damaged.version / "metadata.json").write_text(damage)
     assert [v.version for v in store.versions(ModelName.LLM)] == [good.version]
     assert store.get(ModelName.LLM, damaged.version) is None
     # the workers' hot-reload check serves what GET /models says is served, not the damaged one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -51,4 +52,43 @@ def test_a_bad_setting_or_missing_file_exits_2_with_a_message(command: list[str]
     )
     assert completed.returncode == 2, completed.stderr
     assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_a_corpus_that_is_not_utf8_is_a_one_line_error(tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = tmp_path_factory.mktemp("corpus") / "latin1.txt"
+    path.write_bytes("Café crème, s'il vous plaît. ".encode("latin-1") * 50)
+    completed = subprocess.run(
+        [sys.executable, "-m", "training.bigram", "--corpus", str(path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert f"the corpus {path} is not UTF-8 text" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("corpus", ["/no/such/corpus.txt", "short"])
+def test_bootstrap_given_a_corpus_it_cannot_train_on_says_so_in_one_line(
+    corpus: str, tiny_corpus: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`make run` runs it first: a traceback from each model it trains, not what to fix."""
+    models = tmp_path_factory.mktemp("models")
+    env = {
+        **os.environ,
+        "MODEL_DIR": str(models),
+        "CORPUS_FILE": tiny_corpus if corpus == "short" else corpus,
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "training.bootstrap", "rnn"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert ("No such file" if corpus != "short" else "the corpus is too short") in completed.stderr
     assert "Traceback" not in completed.stderr

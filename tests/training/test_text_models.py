@@ -9,6 +9,7 @@ import pytest
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training import bigram, rnn
+from training.cli import UsageError
 from training.finite_loss import NonFiniteLossError
 from training.text_corpus import detokenize, load_corpus, tokenize
 from worker.predictors.bigram import load as load_bigram
@@ -63,6 +64,27 @@ def test_bigram_is_reproducible_with_a_seed_and_handles_unknown_words(
     ]
     assert unknown.startswith("Xylophone ")
     assert len(tokenize(unknown)) == 5
+
+
+def test_a_corpus_too_short_for_the_bigram_model_is_refused_before_a_version_is_published(
+    tmp_path: Path,
+) -> None:
+    """It published a version of nothing, which then replaced the good one and failed every request."""
+    short = tmp_path / "short.txt"
+    short.write_text("three words here")
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(UsageError, match="too short"):
+        bigram.train(store, corpus_path=short)
+    assert store.served_version(ModelName.BIGRAM) is None
+
+
+def test_a_bigram_model_of_a_corpus_with_no_full_stop_still_answers_unknown_words(tmp_path: Path) -> None:
+    """An unknown word took what follows ".": a KeyError on every such request."""
+    corpus = tmp_path / "no_stop.txt"
+    corpus.write_text("the cat sat on the mat and the dog sat on the cat " * 20)
+    predictor = load_bigram(bigram.train(ModelStore(tmp_path / "models"), corpus_path=corpus), None)
+    text = predictor.predict_batch([{"start_word": "Xylophone", "length": 3, "seed": 0}])[0]["generated_text"]
+    assert text.startswith("Xylophone ") and len(tokenize(text)) == 4
 
 
 def test_rnn_trains_generates_and_reloads(tmp_path: Path, corpus_file: Path) -> None:

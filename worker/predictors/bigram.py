@@ -24,11 +24,16 @@ class BigramPredictor:
             for word, counts in table.items()
         }
         self._lower = {word.lower(): word for word in self._rows}
+        # what follows an unknown word: what starts a sentence, or in a corpus with no "." what
+        # follows its most common word
+        self._fallback = self._rows.get(SENTENCE_END) or max(
+            self._rows.values(), key=lambda row: row[1].sum()
+        )
 
     def _row_for(self, word: str) -> tuple[list[str], torch.Tensor]:
-        """Known word, else its other casing, else what starts a sentence."""
+        """Known word, else its other casing, else the fallback."""
         known = self._rows.get(word) or self._rows.get(self._lower.get(word.lower(), ""))
-        return known or self._rows[SENTENCE_END]
+        return known or self._fallback
 
     def _generate(self, item: dict[str, Any]) -> str:
         params = SamplingParams.from_input(item)
