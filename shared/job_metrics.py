@@ -49,6 +49,11 @@ def histogram_key(kind: str, job_type: str) -> str:
     return f"metrics:{kind}:{job_type}"
 
 
+def job_count(job_type: JobType, event: str) -> str:
+    """The counter of one event of jobs of one type (a field of COUNTS_KEY)."""
+    return f"{job_type.value}:{event}"
+
+
 def count_job(pipe: Any, job_type: str, event: str) -> None:
     pipe.hincrby(COUNTS_KEY, f"{job_type}:{event}", 1)
 

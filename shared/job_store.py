@@ -25,7 +25,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
-from shared.job_metrics import COUNTS_KEY, count_job, observe, seconds_between
+from shared.job_metrics import COUNTS_KEY, count_job, job_count, observe, seconds_between
 from shared.jobs import JobStatus, JobType, Queue
 
 JOB_KEY_PREFIX = "job:"
@@ -46,10 +46,11 @@ WORKER_HEARTBEAT_PREFIX = "workers"
 # Job states read in one round trip by the training worker's start-up scan for orphaned jobs.
 ORPHAN_SCAN_CHUNK = 1_000
 
-# KEYS: job hash, events stream. ARGV: allowed current statuses ("" = any), new status, ttl,
-# event JSON ("" = none), a token unique to this call, a field of the hash that refuses the
-# transition while it is "1" ("" = none), the caller's side ("worker" or "api"), then field/value
-# pairs. Returns the previous status, or nil. The client retries a script whose reply it lost
+# KEYS: job hash, events stream, job counters. ARGV: allowed current statuses ("" = any), new
+# status, ttl, event JSON ("" = none), a token unique to this call, a field of the hash that
+# refuses the transition while it is "1" ("" = none), the caller's side ("worker" or "api"), the
+# counter to add one to ("" = none: in the same step, so that a job seen ended is counted), then
+# field/value pairs. Returns the previous status, or nil. The client retries a script whose reply it lost
 # (Redis restarting, a dropped connection) with the same token; a script Redis had already run
 # then answers as it did the first time instead of finding its own new status not allowed, or
 # adding its event twice. Each side keeps its own last token: a cancel request of the API between
@@ -71,7 +72,8 @@ end
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], ARGV[6]) == '1' then return false end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
 redis.call('HSET', KEYS[1], token_field, ARGV[5], from_field, current)
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[8], 1) end
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', STREAM_MAXLEN, '*', 'event', ARGV[4])
@@ -276,6 +278,7 @@ def _transition_args(
     unless: str | None,
     fields: dict[str, Any],
     side: str,
+    count: str | None = None,
 ) -> list[str]:
     return [
         ",".join(s.value for s in allowed),
@@ -285,6 +288,7 @@ def _transition_args(
         uuid.uuid4().hex,
         unless or "",
         side,
+        count or "",
         *_encode_fields(fields),
     ]
 
@@ -335,16 +339,15 @@ class JobStore:
         *,
         event: dict[str, Any] | None = None,
         unless: str | None = None,
+        count: str | None = None,
         **fields: Any,
     ) -> JobStatus | None:
         """Move the job from one of ``allowed`` to ``new_status`` (None: keep it) and set
-        ``fields``, atomically; refused (None) while the field ``unless`` is "1". Returns the
-        status it had."""
-        keys = [job_key(job_id), events_key(job_id)]
-        previous = self._transition(
-            keys=keys,
-            args=_transition_args(allowed, new_status, self.ttl, event, unless, fields, WORKER_SIDE),
-        )
+        ``fields``, atomically; refused (None) while the field ``unless`` is "1". ``count``: the
+        job counter (``<type>:<event>``) the same step adds one to. Returns the status it had."""
+        keys = [job_key(job_id), events_key(job_id), COUNTS_KEY]
+        args = _transition_args(allowed, new_status, self.ttl, event, unless, fields, WORKER_SIDE, count)
+        previous = self._transition(keys=keys, args=args)
         return JobStatus(previous) if previous else None
 
     def start(self, job_id: str, worker: str) -> JobRecord | None:
@@ -398,7 +401,7 @@ class JobStore:
         with self.client.pipeline(transaction=False) as pipe:
             for job_id, event in events.items():
                 self._transition(
-                    keys=[job_key(job_id), events_key(job_id)],
+                    keys=[job_key(job_id), events_key(job_id), COUNTS_KEY],
                     args=_transition_args((JobStatus.RUNNING,), None, self.ttl, event, None, {}, WORKER_SIDE),
                     client=pipe,
                 )
@@ -433,17 +436,20 @@ class JobStore:
             status,
             event=final_event(status),
             unless=CANCEL_REQUESTED if status is JobStatus.SUCCEEDED else None,
+            count=job_count(record.type, status.value),
             **fields,
         )
         if previous is None and status is JobStatus.SUCCEEDED and self.cancel_requested(job_id):
             status = JobStatus.CANCELLED
             cancelled = {"type": "Cancelled", "message": "cancelled while running"}
             fields = {"finished_at": fields["finished_at"], "error": cancelled}
-            previous = self.transition(job_id, running, status, event=final_event(status), **fields)
+            count = job_count(record.type, status.value)
+            previous = self.transition(
+                job_id, running, status, event=final_event(status), count=count, **fields
+            )
         if previous is None:
             return None
         with self.client.pipeline(transaction=False) as pipe:
-            count_job(pipe, record.type.value, status.value)
             ran = seconds_between(record.started_at, fields["finished_at"])
             if ran is not None:
                 observe(pipe, "run_time", record.type.value, ran)
@@ -453,18 +459,18 @@ class JobStore:
     def end_dropped(self, job_id: str, status: JobStatus, error: dict[str, Any]) -> JobStatus | None:
         """End a job whose message Celery dropped without running it to its end (revoked, expired
         in the queue, an unknown task), from queued or running; None when it had ended already."""
-        previous = self.transition(
+        record = self.get(job_id)
+        if record is None:
+            return None
+        return self.transition(
             job_id,
             (JobStatus.QUEUED, JobStatus.RUNNING),
             status,
             event=final_event(status),
+            count=job_count(record.type, status.value),
             finished_at=now_iso(),
             error=error,
         )
-        record = self.get(job_id) if previous else None
-        if record is not None:
-            count_job(self.client, record.type.value, status.value)
-        return previous
 
     def cancel_requested(self, job_id: str) -> bool:
         return self.client.hget(job_key(job_id), CANCEL_REQUESTED) == "1"
@@ -619,9 +625,6 @@ class AsyncJobStore:
             pipe.hincrby(COUNTS_KEY, f"{record.type.value}:submitted", -1)
             await pipe.execute()
 
-    async def count_cancelled(self, job_type: JobType) -> None:
-        await self.client.hincrby(COUNTS_KEY, f"{job_type.value}:cancelled", 1)
-
     async def claim_idempotency_key(self, owner: str, key: str, job_id: str, fingerprint: str) -> str | None:
         """Bind key to job_id; if the key is already bound, return the stored ``job_id:fingerprint``."""
         name = idempotency_key(owner, key)
@@ -651,12 +654,12 @@ class AsyncJobStore:
         *,
         event: dict[str, Any] | None = None,
         unless: str | None = None,
+        count: str | None = None,
         **fields: Any,
     ) -> JobStatus | None:
-        keys = [job_key(job_id), events_key(job_id)]
-        previous = await self._transition(
-            keys=keys, args=_transition_args(allowed, new_status, self.ttl, event, unless, fields, API_SIDE)
-        )
+        keys = [job_key(job_id), events_key(job_id), COUNTS_KEY]
+        args = _transition_args(allowed, new_status, self.ttl, event, unless, fields, API_SIDE, count)
+        previous = await self._transition(keys=keys, args=args)
         return JobStatus(previous) if previous else None
 
     async def request_cancel(self, job_id: str) -> JobStatus | None:

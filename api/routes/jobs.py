@@ -12,6 +12,7 @@ from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
 from api.errors import InvalidRequestError, JobConflictError, NotFoundError, documented
 from api.job_events import job_event_stream
 from api.job_submission import submit_job
+from shared.job_metrics import job_count
 from shared.job_store import JobRecord, final_event, now_iso
 from shared.jobs import JobStatus, JobType
 from shared.schemas import JobAccepted, JobList, JobRequest, JobView
@@ -163,12 +164,11 @@ async def cancel_job(job_id: str, response: Response, store: JobStoreDep, owner:
         (JobStatus.QUEUED,),
         JobStatus.CANCELLED,
         event=final_event(JobStatus.CANCELLED),
+        count=job_count(record.type, JobStatus.CANCELLED.value),
         finished_at=now_iso(),
         error={"type": "Cancelled", "message": "cancelled before it ran"},
     )
-    if cancelled is not None:
-        await store.count_cancelled(record.type)
-    else:
+    if cancelled is None:
         if await store.request_cancel(job_id) is None:
             record = await owned_record(store, job_id, owner)
             if record.status is JobStatus.RUNNING and record.committed:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared.job_metrics import COUNTS_KEY
 from shared.job_store import (
     INDEX_KEY,
     OWNER_INDEXES_FILLED_KEY,
@@ -383,6 +384,30 @@ def test_a_token_retried_after_a_cancel_request_landed_is_still_recorded_once(
     assert worker_store.get(record.job_id).cancel_requested
     events = async_store.read_events(record.job_id, "0-0", block_ms=100)
     assert [event["text"] for _, event in events if event["type"] == "token"] == [" once"]
+
+
+def test_a_job_seen_ended_is_already_counted_and_a_retried_end_counts_once(
+    stores: tuple[JobStore, AsyncStoreRunner], proxy: ReplyDroppingProxy
+) -> None:
+    """The counter was added one round trip after the status: GET /metrics, read by a client that
+    had just seen the job succeed, could still miss it."""
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    worker_store = JobStore.from_url(proxy.url, ttl=600, outage_seconds=5)
+    worker_store.start(record.job_id, worker="w1")
+    field = f"{record.type.value}:succeeded"
+    before = int(sync_store.client.hget(COUNTS_KEY, field) or 0)
+    seen: list[tuple[JobStatus, int]] = []
+
+    def look() -> None:  # after Redis ran the finish, before the worker hears (and retries)
+        counted = int(sync_store.client.hget(COUNTS_KEY, field) or 0)
+        seen.append((sync_store.get(record.job_id).status, counted))
+
+    proxy.drop_next_reply_to(b'"succeeded"', look)
+    assert worker_store.finish(record.job_id, JobStatus.SUCCEEDED, result={}) is JobStatus.SUCCEEDED
+    assert seen == [(JobStatus.SUCCEEDED, before + 1)]
+    assert int(sync_store.client.hget(COUNTS_KEY, field)) == before + 1
 
 
 def test_token_events_of_a_job_that_is_no_longer_running_are_not_added(
