@@ -87,7 +87,8 @@ async def submit_job(
             f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
         ) from error
     try:
-        await store.keep_while_queued(record.job_id, settings.max_queue_wait)
+        idempotency = (owner, idempotency_key) if idempotency_key else None
+        await store.keep_while_queued(record.job_id, settings.max_queue_wait, idempotency)
     except Exception:
         # The job is published and will run: answering an error would have the client submit it
         # twice. Its record then expires RESULT_TTL after creation if it is still queued by then.

@@ -123,14 +123,20 @@ def idempotency_key(owner: str, key: str) -> str:
     return f"idempotency:{owner}:{key}"
 
 
-# KEYS: job hash, events stream. ARGV: seconds. Once a job is published its record is kept for as
-# long as it may wait in the queue (MAX_QUEUE_WAIT, then RESULT_TTL to read that it expired), not
-# only RESULT_TTL: RESULT_TTL counts again from its next transition (started, cancelled). A record
-# whose job was never published (Redis failed mid-submission) keeps its shorter expiry.
+# KEYS: job hash, events stream, and its Idempotency-Key if it has one. ARGV: seconds, and
+# "<job id>:" (the key is kept only while it is bound to this job). Once a job is published its
+# record is kept for as long as it may wait in the queue (MAX_QUEUE_WAIT, then RESULT_TTL to read
+# that it expired), not only RESULT_TTL: RESULT_TTL counts again from its next transition
+# (started, cancelled). A record whose job was never published (Redis failed mid-submission)
+# keeps its shorter expiry.
 _KEEP_WHILE_QUEUED_LUA = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
+if KEYS[3] then
+  local bound = redis.call('GET', KEYS[3])
+  if bound and string.sub(bound, 1, #ARGV[2]) == ARGV[2] then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
+end
 return 1
 """
 
@@ -583,14 +589,17 @@ class AsyncJobStore:
             count_job(pipe, record.type.value, "submitted")
             await pipe.execute()
 
-    async def keep_while_queued(self, job_id: str, queue_wait: int) -> bool:
+    async def keep_while_queued(
+        self, job_id: str, queue_wait: int, idempotency: tuple[str, str] | None = None
+    ) -> bool:
         """Keep a published job's record for as long as it may wait in the queue (``queue_wait``
-        seconds) and RESULT_TTL after; False when it has left the queue already (a worker took it)."""
-        return bool(
-            await self._keep_while_queued(
-                keys=[job_key(job_id), events_key(job_id)], args=[queue_wait + self.ttl]
-            )
-        )
+        seconds) and RESULT_TTL after, and its Idempotency-Key (``(owner, key)``) as long: a retry
+        after RESULT_TTL must find the job still queued, not make a second. False when it has left
+        the queue already (a worker took it)."""
+        keys = [job_key(job_id), events_key(job_id)]
+        if idempotency is not None:
+            keys.append(idempotency_key(*idempotency))
+        return bool(await self._keep_while_queued(keys=keys, args=[queue_wait + self.ttl, f"{job_id}:"]))
 
     async def index_older_jobs(self, chunk: int = 500) -> int:
         """Add the jobs recorded before the per-owner indexes existed (2026-11-30) to them, once:

@@ -140,7 +140,10 @@ class FinetuneInput(StrictModel):
         description="Held-out questions answered by generation",
     )
     eval_every: int = Field(
-        0, ge=FINETUNE_LEAST["eval_every"], description="Evaluate every N steps (0: only at the end)"
+        0,
+        ge=FINETUNE_LEAST["eval_every"],
+        le=100_000,
+        description="Evaluate every N steps (0: only at the end)",
     )
     max_seq_len: int = Field(384, ge=FINETUNE_LEAST["max_seq_len"], le=2048)
     seed: int = Field(0, ge=0, le=2**32 - 1)

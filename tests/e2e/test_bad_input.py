@@ -25,6 +25,7 @@ BAD_REQUESTS = [
         "Extra",
     ),
     ("/jobs", {"type": "finetune", "input": {"max_steps": 10**9}}, "max_steps must be at most"),
+    ("/jobs", {"type": "finetune", "input": {"eval_every": 10**20}}, "less than or equal to 100000"),
     # JSON true and false are no numbers, though pydantic would read them as 1 and 0.
     ("/generate_text", {"start_word": "The", "length": True}, "length must be a number, not true"),
     ("/generate_with_llm", {"start_word": "The", "length": 5, "seed": False}, "seed must be a number"),

@@ -18,6 +18,7 @@ from shared.job_store import (
     JobStore,
     events_key,
     heartbeat_key,
+    idempotency_key,
     index_keys,
     job_key,
     now_iso,
@@ -421,6 +422,24 @@ def test_token_events_of_a_job_that_is_no_longer_running_are_not_added(
     sync_store.add_event(record.job_id, {"type": "token", "text": " late"})
     events = async_store.read_events(record.job_id, "0-0", block_ms=100)
     assert [event["type"] for _, event in events] == ["status", "status", "final"]
+
+
+def test_a_queued_jobs_idempotency_key_is_kept_as_long_as_its_record(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """The key expired after RESULT_TTL while the job could still wait in the queue: a retry
+    then made a second job."""
+    sync_store, async_store = stores
+    record, other = make_record(owner="alice"), make_record(owner="alice")
+    async_store.create(record)
+    key, other_key = uuid.uuid4().hex, uuid.uuid4().hex
+    assert async_store.claim_idempotency_key("alice", key, record.job_id, "print") is None
+    assert async_store.claim_idempotency_key("alice", other_key, other.job_id, "print") is None
+    assert async_store.keep_while_queued(record.job_id, 3600, ("alice", key)) is True
+    assert 3600 < sync_store.client.ttl(idempotency_key("alice", key)) <= 3600 + 600
+    # a key bound to another job is left as it is
+    assert async_store.keep_while_queued(record.job_id, 3600, ("alice", other_key)) is True
+    assert 0 < sync_store.client.ttl(idempotency_key("alice", other_key)) <= 600
 
 
 def test_a_published_job_keeps_its_record_while_it_may_wait_and_result_ttl_once_it_has_run(
