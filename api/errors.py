@@ -66,6 +66,10 @@ class QueueFullError(ApiError):
     status_code = 429
 
 
+class TooManyWaitsError(ApiError):
+    status_code = 429
+
+
 class ServiceUnavailableError(ApiError):
     status_code = 503
 

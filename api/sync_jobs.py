@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
+from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep, WaitSlotsDep
 from api.errors import (
     InvalidRequestError,
     JobConflictError,
@@ -37,25 +37,33 @@ _INVALID_INPUT_ERRORS = {"InputOutgrowsContextError"}  # input only the loaded m
 
 class SyncJobs:
     def __init__(
-        self, request: Request, store: JobStoreDep, celery: CeleryDep, settings: SettingsDep, owner: OwnerDep
+        self,
+        request: Request,
+        store: JobStoreDep,
+        celery: CeleryDep,
+        settings: SettingsDep,
+        owner: OwnerDep,
+        slots: WaitSlotsDep,
     ) -> None:
         self.request = request
         self.store = store
         self.celery = celery
         self.settings = settings
         self.owner = owner
+        self.slots = slots
 
     async def run(self, job_type: JobType, job_input: dict[str, Any]) -> dict[str, Any] | JSONResponse:
         """The job's result, or a 202 response when it outlasts SYNC_TIMEOUT."""
-        record = await submit_job(
-            self.store,
-            self.celery,
-            job_type,
-            job_input,
-            owner=self.owner,
-            settings=self.settings,
-        )
-        final = await self.store.wait_for_final(record.job_id, self.settings.sync_timeout) or record
+        with self.slots.held(self.owner):  # taken first: no job is queued that no one waits for
+            record = await submit_job(
+                self.store,
+                self.celery,
+                job_type,
+                job_input,
+                owner=self.owner,
+                settings=self.settings,
+            )
+            final = await self.store.wait_for_final(record.job_id, self.settings.sync_timeout) or record
         if final.status is JobStatus.SUCCEEDED and final.result is not None:
             return final.result
         if final.status is JobStatus.CANCELLED:

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
 
     sync_timeout: float = Field(60.0, gt=0, le=3600, description="Seconds a synchronous endpoint waits")
     max_wait: float = Field(60.0, gt=0, le=3600, description="Upper bound of GET /jobs/{id}?wait=S")
+    max_waits_per_key: int = Field(
+        200,
+        ge=1,
+        le=2000,
+        description="Event streams, ?wait= polls and synchronous requests one API key may hold open at"
+        " once in one API process; past it, 429",
+    )
     result_ttl: int = Field(
         24 * 3600,
         ge=60,

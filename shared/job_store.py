@@ -82,6 +82,10 @@ end
 return current
 """.replace("STREAM_MAXLEN", str(STREAM_MAXLEN))
 
+# Redis connections of one API process: for short commands, and for blocking reads (waits).
+API_COMMAND_CONNECTIONS = 2000
+API_WAITING_CONNECTIONS = 2000
+
 # Whose last transition token a call checks and records (see _TRANSITION_LUA).
 WORKER_SIDE, API_SIDE = "worker", "api"
 
@@ -540,8 +544,14 @@ class JobStore:
 class AsyncJobStore:
     """Non-blocking store used by the API."""
 
-    def __init__(self, client: aioredis.Redis, ttl: int) -> None:
+    def __init__(
+        self, client: aioredis.Redis, ttl: int, waiting_client: aioredis.Redis | None = None
+    ) -> None:
         self.client = client
+        # the blocking reads of streams, long polls and synchronous requests: a pool of their own,
+        # so that however many clients wait, short commands (submitting, reading a job) get a
+        # connection
+        self.waiting_client = waiting_client or client
         self.ttl = ttl
         # Each transition gives a record RESULT_TTL anew, so most records are gone RESULT_TTL
         # after their job was created and nearly all twice as long after: only entries older
@@ -553,17 +563,19 @@ class AsyncJobStore:
 
     @classmethod
     def from_url(cls, url: str, ttl: int) -> AsyncJobStore:
-        client = aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=3,
-            socket_timeout=SOCKET_TIMEOUT_S,
-            max_connections=2000,
-            # A pooled connection that Redis closed (a restart) fails once and is made anew, so
-            # the first requests after Redis is back get answers, not 503s.
-            retry=AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), 3),
-        )
-        return cls(client, ttl)
+        def pool_of(connections: int) -> aioredis.Redis:
+            return aioredis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=3,
+                socket_timeout=SOCKET_TIMEOUT_S,
+                max_connections=connections,
+                # A pooled connection that Redis closed (a restart) fails once and is made anew, so
+                # the first requests after Redis is back get answers, not 503s.
+                retry=AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+            )
+
+        return cls(pool_of(API_COMMAND_CONNECTIONS), ttl, waiting_client=pool_of(API_WAITING_CONNECTIONS))
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())
@@ -724,7 +736,7 @@ class AsyncJobStore:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 return record
-            replies = await self.client.xread(
+            replies = await self.waiting_client.xread(
                 {events_key(job_id): last_event_id}, count=500, block=min(remaining_ms, MAX_BLOCK_MS)
             )
             for _stream, entries in replies or []:
@@ -732,7 +744,7 @@ class AsyncJobStore:
                     last_event_id = entries[-1][0]
 
     async def read_events(self, job_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
-        replies = await self.client.xread(
+        replies = await self.waiting_client.xread(
             {events_key(job_id): after}, count=500, block=min(block_ms, MAX_BLOCK_MS)
         )
         events = []
@@ -757,3 +769,5 @@ class AsyncJobStore:
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self.waiting_client is not self.client:
+            await self.waiting_client.aclose()

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep
+from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep, WaitSlotsDep
 from api.errors import InvalidRequestError, JobConflictError, NotFoundError, documented
 from api.job_events import job_event_stream
 from api.job_submission import submit_job
@@ -99,6 +99,7 @@ async def get_job(
     store: JobStoreDep,
     settings: SettingsDep,
     owner: OwnerDep,
+    slots: WaitSlotsDep,
     wait: Annotated[
         float,
         Query(ge=0, le=3600, description="Long-poll: wait up to this many seconds (capped at MAX_WAIT)"),
@@ -107,7 +108,8 @@ async def get_job(
     """A job's state, progress and, once finished, its result or error."""
     record = await owned_record(store, job_id, owner)
     if wait > 0 and not record.status.is_final:
-        record = await store.wait_for_final(job_id, min(wait, settings.max_wait)) or record
+        with slots.held(owner):
+            record = await store.wait_for_final(job_id, min(wait, settings.max_wait)) or record
     return JobView.model_validate(record.view())
 
 
@@ -123,6 +125,7 @@ async def job_events(
     job_id: str,
     store: JobStoreDep,
     owner: OwnerDep,
+    slots: WaitSlotsDep,
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")
     ] = None,
@@ -141,8 +144,9 @@ async def job_events(
             )
         after = "-".join(str(part) for part in parts)  # without leading zeros, as Redis writes ids
     await owned_record(store, job_id, owner)
+    slots.check(owner)
     return StreamingResponse(
-        job_event_stream(store, job_id, after=after),
+        slots.held_while_streaming(owner, job_event_stream(store, job_id, after=after)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

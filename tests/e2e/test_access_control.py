@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +92,52 @@ def test_the_api_beyond_localhost_needs_keys_or_an_explicit_choice() -> None:
 
 def test_unknown_key_cannot_read_models(secured: Platform) -> None:
     assert httpx.get(f"{secured.api_url}/models", timeout=10).status_code == 401
+
+
+@pytest.fixture
+def two_waits_a_key(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
+    """Redis and the API only, each key allowed two open waits: jobs stay queued, waits stay open."""
+    running = Platform(tmp_path, base_env(model_dir))
+    try:
+        running.start_redis()
+        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", MAX_WAITS_PER_KEY="2")
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_key_past_its_open_waits_gets_429_and_every_other_request_goes_on(
+    two_waits_a_key: Platform,
+) -> None:
+    """One key's thousands of open streams took every Redis connection of the API: every key's
+    requests then failed with 503."""
+    with two_waits_a_key.client(timeout=30) as api:
+        a, b = as_key(KEY_A), as_key(KEY_B)
+        job_a = api.post("/jobs", json=JOB, headers=a).json()["job_id"]
+        job_b = api.post("/jobs", json=JOB, headers=b).json()["job_id"]
+        with (
+            api.stream("GET", f"/jobs/{job_a}/events", headers=a) as first,
+            api.stream("GET", f"/jobs/{job_a}/events", headers=a) as second,
+        ):
+            lines = [stream.iter_lines() for stream in (first, second)]  # kept: a dropped one closes
+            for stream, read in zip((first, second), lines, strict=True):
+                assert stream.status_code == 200
+                assert next(read).startswith("id: ")  # streaming: its slot is taken
+            with api.stream("GET", f"/jobs/{job_a}/events", headers=a) as third:
+                assert third.status_code == 429
+                third.read()
+                assert "MAX_WAITS_PER_KEY=2" in third.json()["detail"]
+                assert third.headers["Retry-After"]
+            assert api.get(f"/jobs/{job_a}", params={"wait": 1}, headers=a).status_code == 429
+            jobs_before = len(api.get("/jobs", headers=a).json()["jobs"])
+            refused = api.post("/generate_text", json={"start_word": "a", "length": 2}, headers=a)
+            assert refused.status_code == 429, refused.text
+            assert len(api.get("/jobs", headers=a).json()["jobs"]) == jobs_before  # nothing queued for it
+            # the key's short requests, and another key's waits, go on
+            assert api.get(f"/jobs/{job_a}", headers=a).status_code == 200
+            assert api.post("/jobs", json=JOB, headers=a).status_code == 202
+            assert api.get(f"/jobs/{job_b}", params={"wait": 0.5}, headers=b).status_code == 200
+        deadline = time.monotonic() + 15  # the API frees a stream's slot once it sees the client leave
+        while api.get(f"/jobs/{job_a}", params={"wait": 0.2}, headers=a).status_code == 429:
+            assert time.monotonic() < deadline, "the closed streams kept their slots"
+            time.sleep(0.2)
