@@ -82,6 +82,9 @@ end
 return current
 """.replace("STREAM_MAXLEN", str(STREAM_MAXLEN))
 
+# The most index entries (a key's newest jobs) one GET /jobs with a status filter looks at.
+LIST_SCAN_MAX = 20_000
+
 # Redis connections of one API process: for short commands, and for blocking reads (waits).
 API_COMMAND_CONNECTIONS = 2000
 API_WAITING_CONNECTIONS = 2000
@@ -695,19 +698,24 @@ class AsyncJobStore:
     ) -> tuple[list[JobRecord], bool]:
         """Newest first; returns the page and whether more match after it.
 
-        Reads only the owner's index (of the type, when one is asked for): a status filter is
-        the only one that reads records it then skips.
+        Reads only the owner's index (of the type, when one is asked for). Without a status
+        filter the page starts at its offset in the index; a status filter reads the records to
+        match them, and looks at the owner's newest LIST_SCAN_MAX jobs at most, so that one
+        request's work is bounded however many jobs a key has.
         """
         index = owner_index_key(owner, job_type)
         matched: list[JobRecord] = []
         skipped = 0
         chunk = 200
-        start = 0
+        start = 0 if status else offset
         while True:
-            ids = await self.client.zrevrange(index, start, start + chunk - 1)
+            end = min(start + chunk, LIST_SCAN_MAX) if status else start + chunk
+            if end <= start:
+                return matched, False
+            ids = await self.client.zrevrange(index, start, end - 1)
             if not ids:
                 return matched, False
-            start += chunk
+            start = end
             async with self.client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
                     pipe.hgetall(job_key(job_id))
@@ -718,7 +726,7 @@ class AsyncJobStore:
                 record = JobRecord.from_hash(raw)
                 if record.owner != owner or (status and record.status is not status):
                     continue
-                if skipped < offset:
+                if status and skipped < offset:
                     skipped += 1
                     continue
                 if len(matched) == limit:

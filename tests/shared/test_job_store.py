@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared import job_store as job_store_module
 from shared.job_metrics import COUNTS_KEY
 from shared.job_store import (
     INDEX_KEY,
@@ -209,6 +210,24 @@ def test_list_is_newest_first_and_scoped_to_owner(stores: tuple[JobStore, AsyncS
     rest, more = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=3)
     assert [r.job_id for r in rest] == [records[1].job_id, records[0].job_id]
     assert not more
+
+
+def test_a_status_filter_looks_at_the_newest_jobs_only_up_to_the_scan_bound(
+    stores: tuple[JobStore, AsyncStoreRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It read every record the key had: 26 s for a key with 200,000 jobs."""
+    sync_store, async_store = stores
+    owner = uuid.uuid4().hex
+    records = [make_record(owner=owner) for _ in range(6)]
+    for record in records:
+        async_store.create(record)
+    sync_store.start(records[0].job_id, worker="w1")  # the oldest: past the bound below
+    sync_store.start(records[4].job_id, worker="w1")
+    monkeypatch.setattr(job_store_module, "LIST_SCAN_MAX", 3)
+    running, more = async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
+    assert [r.job_id for r in running] == [records[4].job_id] and not more
+    queued, more = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=1, offset=1)
+    assert [r.job_id for r in queued] == [records[3].job_id] and not more  # none left within the bound
 
 
 def test_each_owner_and_type_has_an_index_that_listing_reads(
