@@ -1,7 +1,8 @@
 """Optional API keys: with API_KEYS set, every endpoint but /health needs `Authorization: Bearer <key>`.
 
 Each key owns the jobs it creates: another key sees them as 404. Keys are compared in constant
-time and only a hash of the key is stored with a job.
+time and only a hash of the key is stored with a job. With FINETUNE_API_KEYS set, only those keys
+may submit a fine-tune, whose outcome every key is then served.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ async def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
     request.state.owner = ""
+    request.state.may_finetune = True
     if not settings.api_keys or request.url.path in OPEN_PATHS:
         return
     token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
@@ -38,3 +40,4 @@ async def authenticate(
     if not matched:
         raise UnauthorizedError("a valid API key is required: Authorization: Bearer <key>")
     request.state.owner = owner_of(matched[0])
+    request.state.may_finetune = not settings.finetune_api_keys or matched[0] in settings.finetune_api_keys

@@ -35,6 +35,10 @@ class UnauthorizedError(ApiError):
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
+class ForbiddenError(ApiError):
+    status_code = 403
+
+
 class NotFoundError(ApiError):
     status_code = 404
 

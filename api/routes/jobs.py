@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep, WaitSlotsDep
-from api.errors import InvalidRequestError, JobConflictError, NotFoundError, documented
+from api.errors import ForbiddenError, InvalidRequestError, JobConflictError, NotFoundError, documented
 from api.job_events import job_event_stream
 from api.job_submission import submit_job
 from shared.job_metrics import job_count
@@ -48,7 +48,9 @@ async def owned_record(store: JobStoreDep, job_id: str, owner: str) -> JobRecord
     return record
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses=documented(409))
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses=documented(403, 409)
+)
 async def create_job(
     request: Request,
     response: Response,
@@ -60,6 +62,11 @@ async def create_job(
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Enqueue a job and answer at once with its id; poll `GET /jobs/{job_id}` for the result."""
+    if job.type == JobType.FINETUNE.value and not getattr(request.state, "may_finetune", True):
+        raise ForbiddenError(
+            "this API key may not fine-tune: a fine-tune replaces the LLM every key is served, and"
+            " FINETUNE_API_KEYS names the keys that may"
+        )
     record = await submit_job(
         store,
         celery,

@@ -22,7 +22,7 @@ def secured(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
     running = Platform(tmp_path, base_env(model_dir))
     try:
         running.start_redis()
-        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}")
+        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", FINETUNE_API_KEYS=KEY_A)
         yield running
     finally:
         running.stop()
@@ -88,6 +88,27 @@ def test_the_api_beyond_localhost_needs_keys_or_an_explicit_choice() -> None:
     assert Settings(api_host="0.0.0.0", api_keys="k" * 16).api_keys == ["k" * 16]
     assert Settings(api_host="0.0.0.0", api_allow_anonymous=True).api_keys == []
     assert Settings(api_host="127.0.0.1").api_keys == []
+
+
+def test_only_the_keys_of_finetune_api_keys_may_fine_tune(secured: Platform) -> None:
+    """A fine-tune replaces the LLM every key is served."""
+    finetune = {"type": "finetune", "input": {"max_steps": 1}}
+    with secured.client() as api:
+        refused = api.post("/jobs", json=finetune, headers=as_key(KEY_B))
+        assert refused.status_code == 403, refused.text
+        assert "FINETUNE_API_KEYS" in refused.json()["detail"]
+        assert api.get("/jobs", params={"type": "finetune"}, headers=as_key(KEY_B)).json()["jobs"] == []
+        assert api.post("/jobs", json=finetune, headers=as_key(KEY_A)).status_code == 202
+        assert api.post("/jobs", json=JOB, headers=as_key(KEY_B)).status_code == 202  # inference: every key
+
+
+def test_finetune_keys_must_be_api_keys() -> None:
+    from pydantic import ValidationError
+
+    from shared.config import Settings
+
+    with pytest.raises(ValidationError, match="FINETUNE_API_KEYS must be one of API_KEYS"):
+        Settings(api_keys=[KEY_A], finetune_api_keys=[KEY_B])
 
 
 def test_unknown_key_cannot_read_models(secured: Platform) -> None:
