@@ -15,6 +15,9 @@ BAD_COMMANDS = [
     (["training.squad", "--source", "Hub"], "invalid choice: 'Hub'"),
     (["training.rnn", "--epochs", "0"], "must be at least 1, not 0"),
     (["training.course_ner", "--ensemble-size", "0"], "must be at least 1, not 0"),
+    (["training.course_ner", "--catalog-share", "1.5"], "catalog_share must be between 0 and 1, not 1.5"),
+    (["training.course_ner", "--learning-rate", "0"], "learning_rate must be above 0 and at most 1, not 0.0"),
+    (["training.course_ner", "--written-refills", "-1"], "written_refills must be 0 or more, not -1"),
     (["training.bigram", "--corpus", "/no/such/corpus.txt"], "error: [Errno 2] No such file or directory"),
     (
         ["training.course_ner", "--base", "bert-base-typo"],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from training.cli import UsageError
+
 PREVIEW_EPOCHS = 2
 # Seconds of training steps a preview that `make run` serves first may take (`preview_config`): the
 # issue asks for a first extractor within a few minutes on 2 CPU cores. All 596 steps fit on CPUs
@@ -80,7 +82,35 @@ class NerTrainingConfig:
         )
 
     def __post_init__(self) -> None:
-        if self.ensemble_size < 1:
-            raise ValueError(f"ensemble_size must be at least 1, not {self.ensemble_size}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, not {self.max_steps}")
+        """Settings out of range are the user's to change: said before any data is built, not a
+        traceback from the optimizer, nor a model trained on nonsense."""
+        at_least_one = {
+            "ensemble_size": self.ensemble_size,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "train_size": self.train_size,
+            "held_out_size": self.held_out_size,
+            "echo_epochs": self.echo_epochs,
+            "max_steps": 1 if self.max_steps is None else self.max_steps,
+        }
+        for name, value in at_least_one.items():
+            if value < 1:
+                raise UsageError(f"{name} must be at least 1, not {value}")
+        shares = {
+            "context_mask_share": self.context_mask_share,
+            "informal_share": self.informal_share,
+            "catalog_share": self.catalog_share,
+            "warmup_share": self.warmup_share,
+            "echo_weight": self.echo_weight,
+        }
+        for name, share in shares.items():
+            if not 0 <= share <= 1:
+                raise UsageError(f"{name} must be between 0 and 1, not {share}")
+        if self.written_refills < 0:
+            raise UsageError(f"written_refills must be 0 or more, not {self.written_refills}")
+        for name, rate in (
+            ("learning_rate", self.learning_rate),
+            ("echo_learning_rate", self.echo_learning_rate),
+        ):
+            if not 0 < rate <= 1:
+                raise UsageError(f"{name} must be above 0 and at most 1, not {rate}")
