@@ -13,6 +13,7 @@ from shared.config import PROJECT_ROOT
 BAD_COMMANDS = [
     (["training.squad", "--max-steps", "0"], "max_steps must be at least 1, not 0"),
     (["training.squad", "--source", "Hub"], "invalid choice: 'Hub'"),
+    (["training.squad", "--learning-rate", "inf"], "learning_rate must be above 0 and at most 1, not inf"),
     (["training.rnn", "--epochs", "0"], "must be at least 1, not 0"),
     (["training.course_ner", "--ensemble-size", "0"], "must be at least 1, not 0"),
     (["training.course_ner", "--catalog-share", "1.5"], "catalog_share must be between 0 and 1, not 1.5"),
