@@ -26,15 +26,17 @@ def _view(store: ModelStore, name: ModelName) -> ModelView:
     )
 
 
+# Plain functions: FastAPI runs them in its thread pool, so that reading every version's metadata
+# from disk (a network-mounted MODEL_DIR) never holds up the event loop's other requests.
 @router.get("", response_model=list[ModelView])
-async def list_models(settings: SettingsDep) -> list[ModelView]:
+def list_models(settings: SettingsDep) -> list[ModelView]:
     """Every model the platform serves, with its versions; the newest version is served."""
     store = ModelStore(settings.model_dir)
     return [_view(store, name) for name in ModelName]
 
 
 @router.get("/{name}", response_model=ModelView, responses=documented(404))
-async def get_model(name: str, settings: SettingsDep) -> ModelView:
+def get_model(name: str, settings: SettingsDep) -> ModelView:
     if name not in {m.value for m in ModelName}:
         raise NotFoundError(f"no model {name!r}; known: {[m.value for m in ModelName]}")
     return _view(ModelStore(settings.model_dir), ModelName(name))
