@@ -13,11 +13,11 @@ from shared.config import PROJECT_ROOT
 BAD_COMMANDS = [
     (["training.squad", "--max-steps", "0"], "max_steps must be at least 1, not 0"),
     (["training.squad", "--source", "Hub"], "invalid choice: 'Hub'"),
-    (["training.squad", "--learning-rate", "inf"], "learning_rate must be above 0 and at most 1, not inf"),
+    (["training.squad", "--learning-rate", "inf"], "learning_rate must be above 0 and finite, not inf"),
     (["training.rnn", "--epochs", "0"], "must be at least 1, not 0"),
     (["training.course_ner", "--ensemble-size", "0"], "must be at least 1, not 0"),
     (["training.course_ner", "--catalog-share", "1.5"], "catalog_share must be between 0 and 1, not 1.5"),
-    (["training.course_ner", "--learning-rate", "0"], "learning_rate must be above 0 and at most 1, not 0.0"),
+    (["training.course_ner", "--learning-rate", "0"], "learning_rate must be above 0 and finite, not 0.0"),
     (["training.course_ner", "--written-refills", "-1"], "written_refills must be 0 or more, not -1"),
     (["training.bigram", "--corpus", "/no/such/corpus.txt"], "error: [Errno 2] No such file or directory"),
     (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from training.cli import UsageError
@@ -112,5 +113,5 @@ class NerTrainingConfig:
             ("learning_rate", self.learning_rate),
             ("echo_learning_rate", self.echo_learning_rate),
         ):
-            if not 0 < rate <= 1:
-                raise UsageError(f"{name} must be above 0 and at most 1, not {rate}")
+            if not 0 < rate < math.inf:
+                raise UsageError(f"{name} must be above 0 and finite, not {rate}")

@@ -69,8 +69,8 @@ class FinetuneConfig:
         for name, least in at_least.items():
             if getattr(self, name) < least:
                 raise UsageError(f"{name} must be at least {least}, not {getattr(self, name)}")
-        if not 0 < self.learning_rate <= 1:
-            raise UsageError(f"learning_rate must be above 0 and at most 1, not {self.learning_rate}")
+        if not 0 < self.learning_rate < math.inf:
+            raise UsageError(f"learning_rate must be above 0 and finite, not {self.learning_rate}")
         if not 0 <= self.weight_decay <= 1:
             raise UsageError(f"weight_decay must be between 0 and 1, not {self.weight_decay}")
         if not 0 < self.max_grad_norm < math.inf:
