@@ -46,7 +46,12 @@ async def submit_job(
     if idempotency_key:
         bound = await store.idempotency_binding(owner, idempotency_key)
         if bound is not None:
-            return await _job_bound_to(store, bound, fingerprint)
+            existing = await _job_bound_to(store, bound, fingerprint)
+            if existing is not None:
+                return existing
+            # its job's record has expired (the key may outlive it: it is kept as long as the job
+            # could have waited in the queue): the key is free again, and this request runs anew
+            await store.release_idempotency_key(owner, idempotency_key, bound.partition(":")[0])
     require_model_ready(settings.model_dir, job_type, job_input)
     task_name, queue = JOB_ROUTES[job_type]
     if await store.queue_depth(queue) >= settings.max_queued_jobs:
@@ -69,7 +74,10 @@ async def submit_job(
         bound = await store.claim_idempotency_key(owner, idempotency_key, record.job_id, fingerprint)
         if bound is not None:
             await store.delete(record)
-            return await _job_bound_to(store, bound, fingerprint)
+            existing = await _job_bound_to(store, bound, fingerprint)
+            if existing is None:
+                raise IdempotencyConflictError("this Idempotency-Key belongs to a job that has expired")
+            return existing
     publish = partial(
         celery.send_task,
         task_name.value,
@@ -96,15 +104,13 @@ async def submit_job(
     return record
 
 
-async def _job_bound_to(store: AsyncJobStore, bound: str, fingerprint: str) -> JobRecord:
+async def _job_bound_to(store: AsyncJobStore, bound: str, fingerprint: str) -> JobRecord | None:
     """The job an Idempotency-Key is bound to (``job_id:fingerprint``), if this request is the
-    one that bound it."""
+    one that bound it; None when that job's record has expired."""
     existing_id, _, existing_fingerprint = bound.partition(":")
-    if existing_fingerprint != fingerprint:
-        raise IdempotencyConflictError("this Idempotency-Key was already used with a different request")
     existing = await store.get(existing_id)
-    if existing is None:
-        raise IdempotencyConflictError("this Idempotency-Key belongs to a job that has expired")
+    if existing is not None and existing_fingerprint != fingerprint:
+        raise IdempotencyConflictError("this Idempotency-Key was already used with a different request")
     return existing
 
 

@@ -10,21 +10,34 @@ and every other key's, go on.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from api.errors import TooManyWaitsError
 
 RETRY_AFTER_SECONDS = 5
 
 
+class _SlotHoldingStream(StreamingResponse):
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None], **response: Any) -> None:
+        super().__init__(content, **response)
+        self._give_back = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._give_back()
+
+
 class WaitSlots:
     def __init__(self, per_key: int) -> None:
         self.per_key = per_key
         self._open: Counter[str] = Counter()  # one event loop: no lock needed
-
-    def open_waits(self, owner: str) -> int:
-        return self._open[owner]
 
     def check(self, owner: str) -> None:
         """Refuse (429) a wait the key has no slot left for."""
@@ -47,15 +60,13 @@ class WaitSlots:
         finally:
             self._release(owner)
 
-    async def held_while_streaming(self, owner: str, stream: AsyncIterator[str]) -> AsyncIterator[str]:
-        """The stream, holding a slot from its first chunk until it ends or its client leaves. Call
-        ``check`` before the response starts: a stream never started then holds nothing."""
+    def streaming(self, owner: str, content: AsyncIterator[str], **response: Any) -> StreamingResponse:
+        """A streaming response that holds a slot from now until it ends, however it ends (read to
+        the end, or its client gone), or 429. Taken here, not when the stream starts: the stream
+        starts a tick later, and a burst of requests would all pass the check before any counted."""
+        self.check(owner)
         self._open[owner] += 1
-        try:
-            async for chunk in stream:
-                yield chunk
-        finally:
-            self._release(owner)
+        return _SlotHoldingStream(content, lambda: self._release(owner), **response)
 
     def _release(self, owner: str) -> None:
         self._open[owner] -= 1

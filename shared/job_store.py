@@ -410,15 +410,27 @@ class JobStore:
         self.transition(job_id, (JobStatus.RUNNING,), None, event=event)
 
     def add_events(self, events: dict[str, dict[str, Any]]) -> None:
-        """``add_event`` for several jobs (job id: its event) in one round trip."""
-        with self.client.pipeline(transaction=False) as pipe:
-            for job_id, event in events.items():
-                self._transition(
-                    keys=[job_key(job_id), events_key(job_id), COUNTS_KEY],
-                    args=_transition_args((JobStatus.RUNNING,), None, self.ttl, event, None, {}, WORKER_SIDE),
-                    client=pipe,
-                )
-            pipe.execute()
+        """``add_event`` for several jobs (job id: its event) in one round trip, each once even if
+        retried (the same tokens each time)."""
+        calls = [
+            (
+                [job_key(job_id), events_key(job_id), COUNTS_KEY],
+                _transition_args((JobStatus.RUNNING,), None, self.ttl, event, None, {}, WORKER_SIDE),
+            )
+            for job_id, event in events.items()
+        ]
+        for attempt in range(2):
+            try:
+                with self.client.pipeline(transaction=False) as pipe:
+                    for keys, args in calls:
+                        self._transition(keys=keys, args=args, client=pipe)
+                    pipe.execute()
+                return
+            except redis.exceptions.NoScriptError:
+                # a pipeline loads its scripts once, before the client's retries: a Redis that
+                # restarted during them has forgotten the script, which the next attempt loads
+                if attempt:
+                    raise
 
     def finish(
         self,
@@ -695,13 +707,15 @@ class AsyncJobStore:
 
     async def list(
         self, *, status: JobStatus | None, job_type: JobType | None, owner: str, limit: int, offset: int
-    ) -> tuple[list[JobRecord], bool]:
-        """Newest first; returns the page and whether more match after it.
+    ) -> tuple[list[JobRecord], int | None]:
+        """Newest first; returns the page and the offset of the next page (None: nothing after it).
 
         Reads only the owner's index (of the type, when one is asked for). Without a status
-        filter the page starts at its offset in the index; a status filter reads the records to
-        match them, and looks at the owner's newest LIST_SCAN_MAX jobs at most, so that one
-        request's work is bounded however many jobs a key has.
+        filter, offsets are positions in the index: the page starts at its offset, and an entry
+        whose record has expired is passed over but still counted, so the next page starts after
+        it and repeats nothing. With a status filter, offsets count matching jobs; the records are
+        read to match them, and only the owner's newest LIST_SCAN_MAX jobs are looked at, so that
+        one request's work is bounded however many jobs a key has.
         """
         index = owner_index_key(owner, job_type)
         matched: list[JobRecord] = []
@@ -711,16 +725,15 @@ class AsyncJobStore:
         while True:
             end = min(start + chunk, LIST_SCAN_MAX) if status else start + chunk
             if end <= start:
-                return matched, False
+                return matched, None
             ids = await self.client.zrevrange(index, start, end - 1)
             if not ids:
-                return matched, False
-            start = end
+                return matched, None
             async with self.client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
                     pipe.hgetall(job_key(job_id))
                 raws = await pipe.execute()
-            for raw in raws:
+            for position, raw in enumerate(raws, start=start):
                 if not raw:
                     continue
                 record = JobRecord.from_hash(raw)
@@ -730,8 +743,9 @@ class AsyncJobStore:
                     skipped += 1
                     continue
                 if len(matched) == limit:
-                    return matched, True
+                    return matched, (offset + limit if status else position)
                 matched.append(record)
+            start = end
 
     async def wait_for_final(self, job_id: str, timeout: float) -> JobRecord | None:
         """The record once it is final, or as it stands when ``timeout`` runs out."""

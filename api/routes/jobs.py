@@ -89,14 +89,14 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> JobList:
     """Recent jobs, newest first."""
-    records, more = await store.list(
+    records, next_offset = await store.list(
         status=status_filter, job_type=job_type, owner=owner, limit=limit, offset=offset
     )
     return JobList(
         jobs=[JobView.model_validate(r.view()) for r in records],
         limit=limit,
         offset=offset,
-        next_offset=offset + len(records) if more else None,
+        next_offset=next_offset,
     )
 
 
@@ -151,9 +151,9 @@ async def job_events(
             )
         after = "-".join(str(part) for part in parts)  # without leading zeros, as Redis writes ids
     await owned_record(store, job_id, owner)
-    slots.check(owner)
-    return StreamingResponse(
-        slots.held_while_streaming(owner, job_event_stream(store, job_id, after=after)),
+    return slots.streaming(
+        owner,
+        job_event_stream(store, job_id, after=after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

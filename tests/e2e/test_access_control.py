@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -162,3 +164,19 @@ def test_a_key_past_its_open_waits_gets_429_and_every_other_request_goes_on(
         while api.get(f"/jobs/{job_a}", params={"wait": 0.2}, headers=a).status_code == 429:
             assert time.monotonic() < deadline, "the closed streams kept their slots"
             time.sleep(0.2)
+
+
+def test_a_burst_of_streams_gets_no_more_than_the_keys_open_waits(two_waits_a_key: Platform) -> None:
+    """The slot was counted when a stream started, a tick after its request was let through: a
+    burst all passed the check before any counted."""
+    with two_waits_a_key.client(timeout=30) as api, ExitStack() as streams:
+        a = as_key(KEY_A)
+        job_a = api.post("/jobs", json=JOB, headers=a).json()["job_id"]
+        with ThreadPoolExecutor(8) as pool:
+            opened = list(
+                pool.map(
+                    lambda _: streams.enter_context(api.stream("GET", f"/jobs/{job_a}/events", headers=a)),
+                    range(8),
+                )
+            )
+        assert sorted(stream.status_code for stream in opened) == [200, 200] + [429] * 6

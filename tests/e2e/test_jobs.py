@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from launcher.local_platform import Platform
+from shared.job_store import JobStore, events_key, job_key
 from tests.conftest import wait_for_job
 
 EXAMPLE = "I'm enrolled in Operating Systems and Advanced Mathematics this term"
@@ -54,6 +56,23 @@ def test_idempotency_key_returns_the_same_job(api: httpx.Client) -> None:
     conflict = api.post("/jobs", json=changed, headers=headers)
     assert conflict.status_code == 409
     assert "Idempotency-Key" in conflict.json()["detail"]
+
+
+def test_an_idempotency_key_whose_job_has_expired_runs_the_request_anew(
+    api: httpx.Client, platform: Platform
+) -> None:
+    """The key is kept as long as its job could wait in the queue, so it may outlive the job's
+    record: a retry then answered 409 for days."""
+    payload = {"type": "extract-course-names", "input": {"text": "Introduction to Artificial Intelligence"}}
+    headers = {"Idempotency-Key": "outlives-its-job-7"}
+    first = api.post("/jobs", json=payload, headers=headers).json()["job_id"]
+    wait_for_job(api, first)
+    redis = JobStore.from_url(platform.redis_url, ttl=600).client
+    redis.delete(job_key(first), events_key(first))  # as when its record expires
+    again = api.post("/jobs", json=payload, headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.json()["job_id"] != first
+    assert api.post("/jobs", json=payload, headers=headers).json()["job_id"] == again.json()["job_id"]
 
 
 def test_list_jobs_newest_first_filtered_and_paginated(api: httpx.Client) -> None:

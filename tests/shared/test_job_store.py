@@ -212,6 +212,24 @@ def test_list_is_newest_first_and_scoped_to_owner(stores: tuple[JobStore, AsyncS
     assert not more
 
 
+def test_pages_past_an_expired_record_repeat_no_job_and_skip_none(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """An index entry whose record has expired was passed over without moving the next page's
+    offset: that page then began one job early and repeated it."""
+    sync_store, async_store = stores
+    owner = uuid.uuid4().hex
+    records = [make_record(owner=owner) for _ in range(6)]
+    for record in records:
+        async_store.create(record)
+    sync_store.client.delete(job_key(records[3].job_id))  # as when its record expires
+    seen, offset = [], 0
+    while offset is not None:
+        page, offset = async_store.list(status=None, job_type=None, owner=owner, limit=2, offset=offset)
+        seen += [r.job_id for r in page]
+    assert seen == [r.job_id for r in records[::-1] if r is not records[3]]
+
+
 def test_a_status_filter_looks_at_the_newest_jobs_only_up_to_the_scan_bound(
     stores: tuple[JobStore, AsyncStoreRunner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,7 +287,7 @@ def test_jobs_recorded_before_the_owner_indexes_are_added_to_them_once(
     redis.hset(job_key(older.job_id), mapping=older.to_hash())  # as jobs were recorded before
     redis.zadd(INDEX_KEY, {older.job_id: 1.0})
     redis.delete(OWNER_INDEXES_FILLED_KEY)
-    assert async_store.list(status=None, job_type=None, owner=owner, limit=10, offset=0) == ([], False)
+    assert async_store.list(status=None, job_type=None, owner=owner, limit=10, offset=0) == ([], None)
 
     assert async_store.index_older_jobs() >= 1
     for job_type in (None, JobType.EXTRACT_COURSE_NAMES):
@@ -428,6 +446,23 @@ def test_a_job_seen_ended_is_already_counted_and_a_retried_end_counts_once(
     assert worker_store.finish(record.job_id, JobStatus.SUCCEEDED, result={}) is JobStatus.SUCCEEDED
     assert seen == [(JobStatus.SUCCEEDED, before + 1)]
     assert int(sync_store.client.hget(COUNTS_KEY, field)) == before + 1
+
+
+def test_tokens_retried_across_a_redis_that_forgot_its_scripts_are_recorded_once(
+    stores: tuple[JobStore, AsyncStoreRunner], proxy: ReplyDroppingProxy
+) -> None:
+    """A pipeline loads its scripts once, before the client's retries: after a Redis restart its
+    retry got NOSCRIPT, and the job failed with TokenStreamError."""
+    sync_store, async_store = stores
+    record = make_record()
+    async_store.create(record)
+    worker_store = JobStore.from_url(proxy.url, ttl=600, outage_seconds=5)
+    worker_store.start(record.job_id, worker="w1")
+    proxy.drop_next_reply_to(b" once", lambda: sync_store.client.script_flush())  # as a restart does
+    worker_store.add_events({record.job_id: {"type": "token", "text": " once"}})
+    assert proxy.replies_dropped == 1
+    events = async_store.read_events(record.job_id, "0-0", block_ms=100)
+    assert [event["text"] for _, event in events if event["type"] == "token"] == [" once"]
 
 
 def test_token_events_of_a_job_that_is_no_longer_running_are_not_added(
