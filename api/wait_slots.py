@@ -39,8 +39,8 @@ class WaitSlots:
         self.per_key = per_key
         self._open: Counter[str] = Counter()  # one event loop: no lock needed
 
-    def check(self, owner: str) -> None:
-        """Refuse (429) a wait the key has no slot left for."""
+    def _take(self, owner: str) -> None:
+        """A slot for the key, or 429 when it has none left."""
         if self._open[owner] >= self.per_key:
             who = "this API key" if owner else "anonymous clients"
             raise TooManyWaitsError(
@@ -49,12 +49,12 @@ class WaitSlots:
                 " GET /jobs/{id} without wait",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
+        self._open[owner] += 1
 
     @contextmanager
     def held(self, owner: str) -> Iterator[None]:
         """A slot for the block, or 429."""
-        self.check(owner)
-        self._open[owner] += 1
+        self._take(owner)
         try:
             yield
         finally:
@@ -64,8 +64,7 @@ class WaitSlots:
         """A streaming response that holds a slot from now until it ends, however it ends (read to
         the end, or its client gone), or 429. Taken here, not when the stream starts: the stream
         starts a tick later, and a burst of requests would all pass the check before any counted."""
-        self.check(owner)
-        self._open[owner] += 1
+        self._take(owner)
         return _SlotHoldingStream(content, lambda: self._release(owner), **response)
 
     def _release(self, owner: str) -> None:

@@ -180,18 +180,20 @@ def _verify(source: DataSource, content: bytes) -> None:
     """A download that is not the file the source names (a proxy's or captive portal's page, a
     changed file) is refused, with what a user without that source puts where instead."""
     if source.sha256 and (found := hashlib.sha256(content).hexdigest()) != source.sha256:
-        raise DataUnavailableError(
-            f"what {source.url} sent has sha256 {found}, not {source.sha256}: refusing to use it. Put"
-            f" {how_to_place(source)} under DATA_DIR, or set DATA_DIR to a folder that has it."
-        )
+        raise DataUnavailableError(_refused_download(source, f"sha256 {found}, not {source.sha256}"))
     if source.git_blob_sha1:
         blob = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
         if blob != source.git_blob_sha1:
             raise DataUnavailableError(
-                f"what {source.url} sent has git blob id {blob}, not {source.git_blob_sha1}: refusing"
-                f" to use it. Put {how_to_place(source)} under DATA_DIR, or set DATA_DIR to a folder"
-                " that has it."
+                _refused_download(source, f"git blob id {blob}, not {source.git_blob_sha1}")
             )
+
+
+def _refused_download(source: DataSource, mismatch: str) -> str:
+    return (
+        f"what {source.url} sent has {mismatch}: refusing to use it. Put {how_to_place(source)} under"
+        " DATA_DIR, or set DATA_DIR to a folder that has it."
+    )
 
 
 def _course_titles_from_catalog_csv(content: bytes) -> bytes:

@@ -54,8 +54,8 @@ def job_count(job_type: JobType, event: str) -> str:
     return f"{job_type.value}:{event}"
 
 
-def count_job(pipe: Any, job_type: str, event: str) -> None:
-    pipe.hincrby(COUNTS_KEY, f"{job_type}:{event}", 1)
+def count_job(pipe: Any, job_type: JobType, event: str, by: int = 1) -> None:
+    pipe.hincrby(COUNTS_KEY, job_count(job_type, event), by)
 
 
 def observe(pipe: Any, kind: str, job_type: str, seconds: float) -> None:

@@ -283,6 +283,11 @@ def _encode_fields(fields: dict[str, Any]) -> list[str]:
     return flat
 
 
+def _transition_keys(job_id: str) -> list[str]:
+    """KEYS of _TRANSITION_LUA for one job."""
+    return [job_key(job_id), events_key(job_id), COUNTS_KEY]
+
+
 def _transition_args(
     allowed: tuple[JobStatus, ...],
     new_status: JobStatus | None,
@@ -358,9 +363,8 @@ class JobStore:
         """Move the job from one of ``allowed`` to ``new_status`` (None: keep it) and set
         ``fields``, atomically; refused (None) while the field ``unless`` is "1". ``count``: the
         job counter (``<type>:<event>``) the same step adds one to. Returns the status it had."""
-        keys = [job_key(job_id), events_key(job_id), COUNTS_KEY]
         args = _transition_args(allowed, new_status, self.ttl, event, unless, fields, WORKER_SIDE, count)
-        previous = self._transition(keys=keys, args=args)
+        previous = self._transition(keys=_transition_keys(job_id), args=args)
         return JobStatus(previous) if previous else None
 
     def start(self, job_id: str, worker: str) -> JobRecord | None:
@@ -407,14 +411,14 @@ class JobStore:
 
     def add_event(self, job_id: str, event: dict[str, Any]) -> None:
         """Append an event (a generated token) to a running job's stream, once even if retried."""
-        self.transition(job_id, (JobStatus.RUNNING,), None, event=event)
+        self.add_events({job_id: event})
 
     def add_events(self, events: dict[str, dict[str, Any]]) -> None:
         """``add_event`` for several jobs (job id: its event) in one round trip, each once even if
         retried (the same tokens each time)."""
         calls = [
             (
-                [job_key(job_id), events_key(job_id), COUNTS_KEY],
+                _transition_keys(job_id),
                 _transition_args((JobStatus.RUNNING,), None, self.ttl, event, None, {}, WORKER_SIDE),
             )
             for job_id, event in events.items()
@@ -613,7 +617,7 @@ class AsyncJobStore:
                 args=[score - self.index_ttl, TRIM_WINDOW, random.random()],
                 client=pipe,
             )
-            count_job(pipe, record.type.value, "submitted")
+            count_job(pipe, record.type, "submitted")
             await pipe.execute()
 
     async def keep_while_queued(
@@ -658,7 +662,7 @@ class AsyncJobStore:
             pipe.delete(job_key(record.job_id), events_key(record.job_id))
             for index in index_keys(record):
                 pipe.zrem(index, record.job_id)
-            pipe.hincrby(COUNTS_KEY, f"{record.type.value}:submitted", -1)
+            count_job(pipe, record.type, "submitted", by=-1)
             await pipe.execute()
 
     async def claim_idempotency_key(self, owner: str, key: str, job_id: str, fingerprint: str) -> str | None:
@@ -693,9 +697,8 @@ class AsyncJobStore:
         count: str | None = None,
         **fields: Any,
     ) -> JobStatus | None:
-        keys = [job_key(job_id), events_key(job_id), COUNTS_KEY]
         args = _transition_args(allowed, new_status, self.ttl, event, unless, fields, API_SIDE, count)
-        previous = await self._transition(keys=keys, args=args)
+        previous = await self._transition(keys=_transition_keys(job_id), args=args)
         return JobStatus(previous) if previous else None
 
     async def request_cancel(self, job_id: str) -> JobStatus | None:

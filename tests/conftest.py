@@ -11,8 +11,12 @@ import httpx
 import pytest
 
 from launcher.local_platform import Platform, base_env
-from shared.config import PROJECT_ROOT
+from shared.config import PROJECT_ROOT, get_settings
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
 from tests.model_fixtures import build_tiny_bert, build_tiny_gpt2, build_tiny_llama
+from training import llm_base
+from worker.runtime import WorkerRuntime, get_runtime, reset_runtime
 
 TEST_MODEL_DIR = PROJECT_ROOT / "var" / "test-models"
 
@@ -59,6 +63,28 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield running.redis_url
     finally:
         running.stop()
+
+
+@pytest.fixture
+def runtime_with_tiny_llm(
+    redis_url: str, tiny_gpt2_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[WorkerRuntime]:
+    """This process's worker runtime on the test Redis, serving a tiny GPT-2 (a context of 128
+    tokens) from a store of its own, preloaded as a worker does at start."""
+    store = ModelStore(tmp_path / "models")
+    llm_base.import_base(store, tiny_gpt2_dir)
+    monkeypatch.setenv("MODEL_DIR", str(store.root))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DEVICE", "cpu")
+    get_settings.cache_clear()
+    reset_runtime()
+    try:
+        runtime = get_runtime()
+        runtime.models.preload([ModelName.LLM])
+        yield runtime
+    finally:
+        reset_runtime()
+        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

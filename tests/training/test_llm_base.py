@@ -13,6 +13,7 @@ from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training import llm_base
 from worker.predictors.llm import load
+from worker.runtime import WorkerRuntime
 
 
 @pytest.fixture(scope="module")
@@ -184,25 +185,14 @@ def test_only_the_last_logits_are_made_and_the_outputs_are_the_same(tiny_llm_sto
 
 
 def test_a_request_that_outgrows_the_context_fails_before_it_joins_a_batch(
-    tiny_llm_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+    runtime_with_tiny_llm: WorkerRuntime,
 ) -> None:
     """In a batch, it failed the batch, and each of its batch-mates then ran again alone."""
-    from shared.config import get_settings
     from worker.predictors.llm import InputOutgrowsContextError
-    from worker.runtime import get_runtime, reset_runtime
 
-    monkeypatch.setenv("MODEL_DIR", str(tiny_llm_store.root))
-    monkeypatch.setenv("DEVICE", "cpu")
-    get_settings.cache_clear()
-    reset_runtime()
-    try:
-        runtime = get_runtime()
-        runtime.models.preload([ModelName.LLM])  # as a worker does at start
-        with pytest.raises(InputOutgrowsContextError, match="context of 128 tokens"):
-            runtime.predict(ModelName.LLM, {"start_word": "The", "length": 200})
-        assert runtime.batcher.batch_sizes.total() == 0  # it never reached a batch
-        out = runtime.predict(ModelName.LLM, {"start_word": "The", "length": 3, "top_k": 1})
-        assert out["generated_tokens"] <= 3 and runtime.batcher.batch_sizes.total() == 1
-    finally:
-        reset_runtime()
-        get_settings.cache_clear()
+    runtime = runtime_with_tiny_llm
+    with pytest.raises(InputOutgrowsContextError, match="context of 128 tokens"):
+        runtime.predict(ModelName.LLM, {"start_word": "The", "length": 200})
+    assert runtime.batcher.batch_sizes.total() == 0  # it never reached a batch
+    out = runtime.predict(ModelName.LLM, {"start_word": "The", "length": 3, "top_k": 1})
+    assert out["generated_tokens"] <= 3 and runtime.batcher.batch_sizes.total() == 1

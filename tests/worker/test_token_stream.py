@@ -6,18 +6,14 @@ import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import redis
 
-from shared.config import get_settings
 from shared.job_store import JobStore, events_key
 from shared.model_registry import ModelName
-from shared.model_store import ModelStore
 from tests.shared.test_job_store import AsyncStoreRunner, make_record
-from training import llm_base
-from worker.runtime import WorkerRuntime, get_runtime, reset_runtime
+from worker.runtime import WorkerRuntime
 from worker.token_stream import TokenStreamError, TokenStreamWriter
 
 
@@ -91,26 +87,6 @@ def test_a_token_redis_did_not_take_fails_the_flush() -> None:
     send(" lost")
     with pytest.raises(TokenStreamError, match="could not all be written"):
         writer.flush("job-1", timeout=30)
-
-
-@pytest.fixture
-def runtime_with_tiny_llm(
-    redis_url: str, tiny_gpt2_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[WorkerRuntime]:
-    store = ModelStore(tmp_path / "models")
-    llm_base.import_base(store, tiny_gpt2_dir)
-    monkeypatch.setenv("MODEL_DIR", str(store.root))
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("DEVICE", "cpu")
-    get_settings.cache_clear()
-    reset_runtime()
-    try:
-        runtime = get_runtime()
-        runtime.models.preload([ModelName.LLM])  # as a worker does at start
-        yield runtime
-    finally:
-        reset_runtime()
-        get_settings.cache_clear()
 
 
 def test_a_redis_that_holds_writes_does_not_hold_up_the_batch(
