@@ -68,7 +68,18 @@ async def submit_job(
         created_at=now_iso(),
         owner=owner,
     )
-    await store.create(record)
+    if not await store.admit_queued(record, settings.max_queued_jobs_per_key, settings.max_queue_wait):
+        raise QueueFullError(
+            f"this API key has {settings.max_queued_jobs_per_key} jobs waiting in the {queue.value} queue"
+            " (MAX_QUEUED_JOBS_PER_KEY); retry once some have started",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        await store.create(record)
+    except Exception:
+        with contextlib.suppress(Exception):
+            await store.release_queued(record)
+        raise
     if idempotency_key:
         # Another request with the same key may have bound it since the look-up above.
         bound = await store.claim_idempotency_key(owner, idempotency_key, record.job_id, fingerprint)

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         8192, ge=64, description="Largest batch_size x max_seq_len of a fine-tuning job"
     )
     max_queued_jobs: int = Field(1000, ge=1, description="Per queue; past it new jobs get 429")
+    max_queued_jobs_per_key: int = Field(
+        500,
+        ge=1,
+        description="Jobs one API key may have waiting in one queue (clients without keys share one"
+        " count); past it that key's new jobs get 429, and other keys' are accepted",
+    )
 
     inference_time_limit: int = Field(25, ge=1, description="Longest an inference job may take, seconds")
     training_time_limit: int = Field(6 * 3600, ge=60, description="Hard limit of one training task, seconds")

@@ -46,11 +46,15 @@ WORKER_HEARTBEAT_PREFIX = "workers"
 # Job states read in one round trip by the training worker's start-up scan for orphaned jobs.
 ORPHAN_SCAN_CHUNK = 1_000
 
+# One owner's jobs waiting in one queue: "<prefix><queue>:owner:<owner>" (see queued_jobs_key).
+QUEUED_JOBS_PREFIX = "jobs:queued:"
+
 # KEYS: job hash, events stream, job counters. ARGV: allowed current statuses ("" = any), new
 # status, ttl, event JSON ("" = none), a token unique to this call, a field of the hash that
 # refuses the transition while it is "1" ("" = none), the caller's side ("worker" or "api"), the
 # counter to add one to ("" = none: in the same step, so that a job seen ended is counted), then
-# field/value pairs. Returns the previous status, or nil. The client retries a script whose reply it lost
+# field/value pairs. A job leaving the queue leaves its owner's queued jobs (queued_jobs_key) in
+# the same step. Returns the previous status, or nil. The client retries a script whose reply it lost
 # (Redis restarting, a dropped connection) with the same token; a script Redis had already run
 # then answers as it did the first time instead of finding its own new status not allowed, or
 # adding its event twice. Each side keeps its own last token: a cancel request of the API between
@@ -71,6 +75,10 @@ if ARGV[1] ~= '' then
 end
 if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], ARGV[6]) == '1' then return false end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
+if current == 'queued' and ARGV[2] ~= '' and ARGV[2] ~= 'queued' then
+  local job = redis.call('HMGET', KEYS[1], 'queue', 'owner', 'job_id')
+  redis.call('ZREM', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), job[3])
+end
 redis.call('HSET', KEYS[1], token_field, ARGV[5], from_field, current)
 if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[8], 1) end
 for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
@@ -80,7 +88,7 @@ if ARGV[4] ~= '' then
   redis.call('EXPIRE', KEYS[2], ARGV[3])
 end
 return current
-""".replace("STREAM_MAXLEN", str(STREAM_MAXLEN))
+""".replace("STREAM_MAXLEN", str(STREAM_MAXLEN)).replace("QUEUED_PREFIX", QUEUED_JOBS_PREFIX)
 
 # The most index entries (a key's newest jobs) one GET /jobs with a status filter looks at.
 LIST_SCAN_MAX = 20_000
@@ -124,6 +132,26 @@ def owner_index_keys(owner: str, job_type: JobType) -> tuple[str, str]:
 def index_keys(record: JobRecord) -> tuple[str, ...]:
     """Every index a job is listed in: all jobs (for the workers' orphan scan) and its owner's."""
     return INDEX_KEY, *owner_index_keys(record.owner, record.type)
+
+
+def queued_jobs_key(queue: Queue, owner: str) -> str:
+    """The ids of one owner's jobs waiting in one queue, each scored by the time it may wait until
+    (MAX_QUEUE_WAIT after it was queued: a worker that takes it later fails it). A job leaves it
+    when it leaves the queue (_TRANSITION_LUA); one that is never taken falls out at that time."""
+    return f"{QUEUED_JOBS_PREFIX}{queue.value}:owner:{owner}"
+
+
+# KEYS: an owner's queued jobs (queued_jobs_key). ARGV: now, the new job's deadline, the most
+# jobs the owner may have queued, the new job's id, and the seconds it may wait. Adds the job and
+# returns 1 if the owner has fewer queued than the most, else 0: one step, so that a burst of
+# requests cannot all pass the check before any is counted.
+_ADMIT_QUEUED_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
 
 
 def idempotency_key(owner: str, key: str) -> str:
@@ -579,6 +607,7 @@ class AsyncJobStore:
         self._transition = client.register_script(_TRANSITION_LUA)
         self._keep_while_queued = client.register_script(_KEEP_WHILE_QUEUED_LUA)
         self._trim_indexes = client.register_script(_TRIM_INDEXES_LUA)
+        self._admit_queued = client.register_script(_ADMIT_QUEUED_LUA)
 
     @classmethod
     def from_url(cls, url: str, ttl: int) -> AsyncJobStore:
@@ -620,6 +649,20 @@ class AsyncJobStore:
             count_job(pipe, record.type, "submitted")
             await pipe.execute()
 
+    async def admit_queued(self, record: JobRecord, most: int, queue_wait: int) -> bool:
+        """Count a new job among its owner's queued jobs, unless the owner has ``most`` queued
+        already in its queue (False). Before ``create``; ``delete`` takes it back."""
+        now = time.time()
+        admitted = await self._admit_queued(
+            keys=[queued_jobs_key(record.queue, record.owner)],
+            args=[now, now + queue_wait, most, record.job_id, queue_wait],
+        )
+        return bool(admitted)
+
+    async def release_queued(self, record: JobRecord) -> None:
+        """Take back ``admit_queued`` for a job that was not created."""
+        await self.client.zrem(queued_jobs_key(record.queue, record.owner), record.job_id)
+
     async def keep_while_queued(
         self, job_id: str, queue_wait: int, idempotency: tuple[str, str] | None = None
     ) -> bool:
@@ -660,6 +703,7 @@ class AsyncJobStore:
         """Forget a job that was never published (its submission is not counted either)."""
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(job_key(record.job_id), events_key(record.job_id))
+            pipe.zrem(queued_jobs_key(record.queue, record.owner), record.job_id)
             for index in index_keys(record):
                 pipe.zrem(index, record.job_id)
             count_job(pipe, record.type, "submitted", by=-1)

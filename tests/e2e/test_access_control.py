@@ -180,3 +180,42 @@ def test_a_burst_of_streams_gets_no_more_than_the_keys_open_waits(two_waits_a_ke
                 )
             )
         assert sorted(stream.status_code for stream in opened) == [200, 200] + [429] * 6
+
+
+@pytest.fixture
+def three_queued_a_key(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
+    """Redis and the API only, each key allowed three queued jobs: no worker takes them."""
+    running = Platform(tmp_path, base_env(model_dir))
+    try:
+        running.start_redis()
+        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", MAX_QUEUED_JOBS_PER_KEY="3")
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_key_past_its_queued_jobs_gets_429_and_other_keys_jobs_are_accepted(
+    three_queued_a_key: Platform,
+) -> None:
+    """One key could fill a whole queue (MAX_QUEUED_JOBS), and every other key's jobs got 429."""
+    with three_queued_a_key.client(timeout=30) as api:
+        a, b = as_key(KEY_A), as_key(KEY_B)
+        retry_safe = {**a, "Idempotency-Key": "nightly-batch-1"}
+        with ThreadPoolExecutor(8) as pool:
+            burst = list(pool.map(lambda _: api.post("/jobs", json=JOB, headers=a), range(7)))
+        assert sorted(response.status_code for response in burst) == [202] * 3 + [429] * 4
+        refused = next(response for response in burst if response.status_code == 429)
+        assert "MAX_QUEUED_JOBS_PER_KEY" in refused.json()["detail"]
+        assert refused.headers["Retry-After"]
+        waited_for = api.post("/extract-course-name/", json={"text": "Operating Systems"}, headers=a)
+        assert waited_for.status_code == 429
+        assert api.post("/jobs", json=JOB, headers=retry_safe).status_code == 429
+
+        assert api.post("/jobs", json=JOB, headers=b).status_code == 202
+        queued = [response.json()["job_id"] for response in burst if response.status_code == 202]
+        assert api.delete(f"/jobs/{queued[0]}", headers=a).json()["status"] == "cancelled"
+        again = api.post("/jobs", json=JOB, headers=retry_safe)
+        assert again.status_code == 202
+        # a retry of the same request finds its job, even with the key's queue full again
+        assert api.post("/jobs", json=JOB, headers=retry_safe).json()["job_id"] == again.json()["job_id"]
+        assert api.post("/jobs", json=JOB, headers=a).status_code == 429

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -24,6 +25,7 @@ from shared.job_store import (
     job_key,
     now_iso,
     owner_index_key,
+    queued_jobs_key,
     worker_index_key,
 )
 from shared.jobs import JobStatus, JobType, Queue
@@ -600,3 +602,44 @@ def test_a_job_celery_dropped_is_ended_from_queued_or_running_once(
     ended = sync_store.get(running.job_id)
     assert ended.status is JobStatus.FAILED and ended.error == error and ended.finished_at
     assert 0 < sync_store.client.ttl(job_key(queued.job_id)) <= 600
+
+
+def test_a_job_leaves_its_owners_queued_jobs_however_it_leaves_the_queue(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    owner = uuid.uuid4().hex
+    started, cancelled, dropped = records = [make_record(owner=owner) for _ in range(3)]
+    for record in records:
+        assert async_store.admit_queued(record, 3, 600)
+        async_store.create(record)
+    assert not async_store.admit_queued(make_record(owner=owner), 3, 600)
+    assert async_store.admit_queued(make_record(owner=f"{owner}-other"), 3, 600)
+
+    sync_store.start(started.job_id, worker="w1")
+    async_store.transition(cancelled.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED)
+    sync_store.end_dropped(dropped.job_id, JobStatus.FAILED, {"type": "QueueWaitExpired", "message": "late"})
+    sync_store.finish(started.job_id, JobStatus.SUCCEEDED, result={"generated_text": "a"})
+
+    assert sync_store.client.zcard(queued_jobs_key(Queue.INFERENCE, owner)) == 0
+    assert all(async_store.admit_queued(make_record(owner=owner), 3, 600) for _ in range(3))
+
+
+def test_a_queued_job_that_was_never_created_or_outwaited_its_queue_wait_is_not_counted(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    owner = uuid.uuid4().hex
+    never_published = make_record(owner=owner)
+    assert async_store.admit_queued(never_published, 1, 600)
+    async_store.create(never_published)
+    async_store.delete(never_published)
+    not_created = make_record(owner=owner)
+    assert async_store.admit_queued(not_created, 1, 600)
+    async_store.release_queued(not_created)
+    lost = make_record(owner=owner)  # its message never reaches a worker, its record expires
+    assert async_store.admit_queued(lost, 1, 1)
+    assert not async_store.admit_queued(make_record(owner=owner), 1, 600)
+    time.sleep(1.1)
+    assert async_store.admit_queued(make_record(owner=owner), 1, 600)
+    assert sync_store.client.zcard(queued_jobs_key(Queue.INFERENCE, owner)) == 1
