@@ -8,12 +8,13 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from shared.client_errors import ClientFacingError
 from shared.data_files import DataUnavailableError
 
 Result = TypeVar("Result")
 
 
-class UsageError(ValueError):
+class UsageError(ClientFacingError, ValueError):
     """A setting out of range for the run asked for (e.g. more held-out articles than the data has)."""
 
 

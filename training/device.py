@@ -13,12 +13,13 @@ from pathlib import Path
 
 import torch
 
+from shared.client_errors import ClientFacingError
 from shared.config import DevicePreference, get_settings
 
 logger = logging.getLogger(__name__)
 
 
-class NoCudaError(RuntimeError):
+class NoCudaError(ClientFacingError, RuntimeError):
     pass
 
 

@@ -13,6 +13,7 @@ from celery import Task
 
 from shared.job_store import JobRecord, JobStore
 from shared.jobs import JobStatus
+from worker.job_errors import job_error
 from worker.runtime import JobCancelledError, get_runtime
 
 logger = logging.getLogger(__name__)
@@ -45,9 +46,7 @@ class JobTask(Task):
             store.finish(job_id, JobStatus.CANCELLED, error={"type": "Cancelled", "message": str(cancelled)})
             return None
         except Exception as error:
-            store.finish(
-                job_id, JobStatus.FAILED, error={"type": type(error).__name__, "message": str(error)}
-            )
+            store.finish(job_id, JobStatus.FAILED, error=job_error(error, job_id))
             raise
         store.finish(job_id, JobStatus.SUCCEEDED, result=result)
         return result

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from shared.client_errors import ClientFacingError
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore, ModelVersion, missing_version_message
 from worker import metrics
@@ -32,11 +33,11 @@ RETRY_FAILED_LOAD_S = 60.0
 Loader = Callable[[ModelVersion, torch.device], Predictor]
 
 
-class ModelNotReadyError(RuntimeError):
+class ModelNotReadyError(ClientFacingError, RuntimeError):
     """The store has no version of a model yet."""
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(ClientFacingError, RuntimeError):
     """The served version of a model could not be loaded, and no other version is in memory."""
 
 
@@ -99,7 +100,7 @@ class ModelCache:
                 return current
             raise ModelLoadError(
                 f"version {failed.version} of {name.value!r} could not be loaded"
-                f" ({type(failed.error).__name__}: {failed.error}); tried again every"
+                f" ({type(failed.error).__name__}: the worker's log has its message); tried again every"
                 f" {RETRY_FAILED_LOAD_S:.0f} s, or publish a new version"
             ) from failed.error
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import Any, TypeVar
 
+from shared.client_errors import ClientFacingError
 from shared.config import get_settings
 from shared.job_store import JobStore
 from shared.model_registry import GENERATORS, ModelName
@@ -33,7 +34,7 @@ T = TypeVar("T")
 CANCEL_POLL_SECONDS = 0.5
 
 
-class InferenceTimeLimitError(TimeoutError):
+class InferenceTimeLimitError(ClientFacingError, TimeoutError):
     """The job's batch did not finish within INFERENCE_TIME_LIMIT seconds."""
 
 

@@ -16,13 +16,14 @@ import queue
 import threading
 from collections import Counter
 
+from shared.client_errors import ClientFacingError
 from shared.job_store import JobStore
 from worker.batching import TokenCallback
 
 logger = logging.getLogger(__name__)
 
 
-class TokenStreamError(RuntimeError):
+class TokenStreamError(ClientFacingError, RuntimeError):
     """A job's streamed tokens could not all be written to its event stream."""
 
 

@@ -7,9 +7,11 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+import torch
 
 from shared.job_store import JobStore
 from shared.jobs import JobStatus, Queue
+from training.cli import UsageError
 from worker.tasks.training import TrainingTimeLimitError, finetune, time_limit_check
 
 
@@ -49,3 +51,41 @@ def test_a_finetune_delivered_twice_while_a_live_worker_runs_it_is_left_to_that_
     assert finetune(job_id, {"max_steps": 3}) is None  # the copy
     stored = store.get(job_id)
     assert stored is not None and stored.status is JobStatus.RUNNING and stored.worker == running_on
+
+
+@pytest.mark.parametrize(
+    ("raised", "reported_type", "reported"),
+    [
+        (UsageError("max_steps must be at most 5000"), "UsageError", "max_steps must be at most 5000"),
+        (
+            torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+            "OutOfMemory",
+            "max_seq_len",
+        ),
+        (OSError(28, "No space left on device", "/srv/acme/models/llm/.tmp-v2"), "InternalError", "OSError"),
+    ],
+)
+def test_a_failed_job_reports_its_own_errors_and_no_other_errors_message(
+    runtime_on: JobStore,
+    queued_finetune: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+    raised: Exception,
+    reported_type: str,
+    reported: str,
+) -> None:
+    """A library's or the system's error message (file paths of the worker's host) reached every
+    client that read the job."""
+
+    def fails(*_: object, **__: object) -> None:
+        raise raised
+
+    monkeypatch.setattr("training.squad.finetune", fails)
+    store = runtime_on
+    job_id = queued_finetune()
+    with pytest.raises(type(raised)):
+        finetune(job_id, {"max_steps": 3})
+    stored = store.get(job_id)
+    assert stored is not None and stored.status is JobStatus.FAILED and stored.error is not None
+    assert stored.error["type"] == reported_type
+    assert reported in stored.error["message"]
+    assert "/srv/acme" not in stored.error["message"] and "2.00 GiB" not in stored.error["message"]

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from shared.client_errors import ClientFacingError
 from shared.model_store import ModelVersion
 from worker.sampling import SamplingParams, sample
 
@@ -32,7 +33,7 @@ def cache_argument(model: torch.nn.Module) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
-class InputOutgrowsContextError(ValueError):
+class InputOutgrowsContextError(ClientFacingError, ValueError):
     """A request whose prompt and length do not fit the served model's positions: the client's to
     change (the API answers 422), found only here, where the model's context is known."""
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from celery import shared_task
 
+from shared.client_errors import ClientFacingError
 from shared.config import get_settings
 from shared.jobs import TaskName
 from worker.job_task import JobTask
@@ -25,7 +26,7 @@ LOST_MESSAGE = (
 )
 
 
-class TrainingTimeLimitError(Exception):
+class TrainingTimeLimitError(ClientFacingError):
     """The run passed TRAINING_TIME_LIMIT; it stopped at a step boundary and published nothing."""
 
 
