@@ -23,19 +23,24 @@ def _takes_numbers(annotation: Any) -> bool:
 
 
 class StrictModel(BaseModel):
-    """A request's part: unknown fields, NaN and Infinity are refused, and so is a JSON true or
-    false where a number belongs (pydantic would read it as 1 or 0)."""
+    """A request's part: unknown fields, NaN and Infinity are refused, and so are a JSON true or
+    false and a string where a number belongs (pydantic would read them as 1 or 0, and "20" as 20:
+    a client's bug that the next version of the client would find refused)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
-    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+    def _numbers_are_numbers(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for name, value in data.items():
                 field = cls.model_fields.get(name)
-                if isinstance(value, bool) and field is not None and _takes_numbers(field.annotation):
+                if field is None or not _takes_numbers(field.annotation):
+                    continue
+                if isinstance(value, bool):
                     raise ValueError(f"{name} must be a number, not {str(value).lower()}")
+                if isinstance(value, str):
+                    raise ValueError(f"{name} must be a number, not a string")
         return data
 
 

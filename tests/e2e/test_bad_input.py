@@ -14,7 +14,7 @@ BAD_REQUESTS = [
     ("/generate_text", {"start_word": "The", "length": -3}, "length must be between 1 and"),
     ("/generate_with_rnn", {"start_word": "The", "length": 100000}, "length must be between 1 and"),
     ("/generate_with_llm", {"start_word": "", "length": 5}, "at least 1 character"),
-    ("/generate_with_llm", {"start_word": "The", "length": "ten"}, "valid integer"),
+    ("/generate_with_llm", {"start_word": "The", "length": "ten"}, "length must be a number, not a string"),
     ("/generate_with_llm", {"start_word": "The", "length": 5, "temperature": 0}, "equal to 0.01"),
     ("/generate_with_llm", {"start_word": "The", "length": 5, "temperature": 1e-50}, "equal to 0.01"),
     ("/jobs", {"type": "teleport", "input": {}}, "does not match any of the expected tags"),
@@ -30,6 +30,8 @@ BAD_REQUESTS = [
     ("/generate_text", {"start_word": "The", "length": True}, "length must be a number, not true"),
     ("/generate_with_llm", {"start_word": "The", "length": 5, "seed": False}, "seed must be a number"),
     ("/jobs", {"type": "finetune", "input": {"batch_size": True}}, "batch_size must be a number"),
+    ("/generate_text", {"start_word": "The", "length": "20"}, "length must be a number, not a string"),
+    ("/jobs", {"type": "finetune", "input": {"learning_rate": "1e-4"}}, "learning_rate must be a number"),
 ]
 
 

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.config import get_settings
-from shared.schemas import FinetuneInput, FinetuneJobRequest
+from shared.schemas import FinetuneInput, FinetuneJobRequest, GenerateInput
 
 
 @pytest.fixture
@@ -44,3 +44,18 @@ def test_a_finetune_batch_is_held_to_max_finetune_batch_tokens() -> None:
     with pytest.raises(ValidationError, match="MAX_FINETUNE_BATCH_TOKENS"):
         FinetuneInput(batch_size=64, max_seq_len=2048)
     assert FinetuneInput(batch_size=limit // 256, max_seq_len=256).batch_size == limit // 256
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("length", "20"), ("seed", "7"), ("temperature", "0.5"), ("top_k", True)]
+)
+def test_a_number_field_refuses_strings_and_booleans(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=f"{field} must be a number"):
+        GenerateInput.model_validate({"model": "llm", "start_word": "The", "length": 5, field: value})
+
+
+def test_a_number_field_takes_json_numbers() -> None:
+    parsed = GenerateInput.model_validate(
+        {"model": "llm", "start_word": "The", "length": 5, "temperature": 1, "top_p": 0.9, "seed": 3}
+    )
+    assert (parsed.length, parsed.temperature, parsed.top_p, parsed.seed) == (5, 1.0, 0.9, 3)
