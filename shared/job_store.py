@@ -754,8 +754,9 @@ class AsyncJobStore:
 
     async def list(
         self, *, status: JobStatus | None, job_type: JobType | None, owner: str, limit: int, offset: int
-    ) -> tuple[list[JobRecord], int | None]:
-        """Newest first; returns the page and the offset of the next page (None: nothing after it).
+    ) -> tuple[list[JobRecord], int | None, bool]:
+        """Newest first; returns the page, the offset of the next page (None: nothing after it),
+        and whether a status filter stopped at LIST_SCAN_MAX with older jobs of the key unread.
 
         Reads only the owner's index (of the type, when one is asked for). Without a status
         filter, offsets are positions in the index: the page starts at its offset, and an entry
@@ -771,11 +772,11 @@ class AsyncJobStore:
         start = 0 if status else offset
         while True:
             end = min(start + chunk, LIST_SCAN_MAX) if status else start + chunk
-            if end <= start:
-                return matched, None
+            if end <= start:  # the scan bound: older jobs are left unread, if the key has any
+                return matched, None, await self.client.zcard(index) > LIST_SCAN_MAX
             ids = await self.client.zrevrange(index, start, end - 1)
             if not ids:
-                return matched, None
+                return matched, None, False
             async with self.client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
                     pipe.hgetall(job_key(job_id))
@@ -790,7 +791,7 @@ class AsyncJobStore:
                     skipped += 1
                     continue
                 if len(matched) == limit:
-                    return matched, (offset + limit if status else position)
+                    return matched, (offset + limit if status else position), False
                 matched.append(record)
             start = end
 

@@ -224,6 +224,11 @@ class JobList(BaseModel):
     limit: int
     offset: int
     next_offset: int | None
+    older_jobs_not_searched: bool = Field(
+        False,
+        description="A status filter looks at the key's newest 20,000 jobs (of the type, if one is asked"
+        " for); true when it stopped there and older jobs were not looked at",
+    )
 
 
 class ExtractionResponse(BaseModel):

@@ -89,7 +89,7 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> JobList:
     """Recent jobs, newest first."""
-    records, next_offset = await store.list(
+    records, next_offset, older_unread = await store.list(
         status=status_filter, job_type=job_type, owner=owner, limit=limit, offset=offset
     )
     return JobList(
@@ -97,6 +97,7 @@ async def list_jobs(
         limit=limit,
         offset=offset,
         next_offset=next_offset,
+        older_jobs_not_searched=older_unread,
     )
 
 

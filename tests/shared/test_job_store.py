@@ -206,10 +206,10 @@ def test_list_is_newest_first_and_scoped_to_owner(stores: tuple[JobStore, AsyncS
     for record in records:
         async_store.create(record)
     async_store.create(make_record(owner="someone-else"))
-    page, more = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=0)
+    page, more, _ = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=0)
     assert [r.job_id for r in page] == [r.job_id for r in records[::-1][:3]]
     assert more
-    rest, more = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=3)
+    rest, more, _ = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=3)
     assert [r.job_id for r in rest] == [records[1].job_id, records[0].job_id]
     assert not more
 
@@ -227,7 +227,7 @@ def test_pages_past_an_expired_record_repeat_no_job_and_skip_none(
     sync_store.client.delete(job_key(records[3].job_id))  # as when its record expires
     seen, offset = [], 0
     while offset is not None:
-        page, offset = async_store.list(status=None, job_type=None, owner=owner, limit=2, offset=offset)
+        page, offset, _ = async_store.list(status=None, job_type=None, owner=owner, limit=2, offset=offset)
         seen += [r.job_id for r in page]
     assert seen == [r.job_id for r in records[::-1] if r is not records[3]]
 
@@ -244,10 +244,23 @@ def test_a_status_filter_looks_at_the_newest_jobs_only_up_to_the_scan_bound(
     sync_store.start(records[0].job_id, worker="w1")  # the oldest: past the bound below
     sync_store.start(records[4].job_id, worker="w1")
     monkeypatch.setattr(job_store_module, "LIST_SCAN_MAX", 3)
-    running, more = async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
-    assert [r.job_id for r in running] == [records[4].job_id] and not more
-    queued, more = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=1, offset=1)
-    assert [r.job_id for r in queued] == [records[3].job_id] and not more  # none left within the bound
+    running, more, unread = async_store.list(
+        status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0
+    )
+    assert [r.job_id for r in running] == [records[4].job_id] and not more and unread
+    queued, more, unread = async_store.list(
+        status=JobStatus.QUEUED, job_type=None, owner=owner, limit=1, offset=1
+    )
+    assert [r.job_id for r in queued] == [records[3].job_id] and not more and unread  # none left in the bound
+    full_page, more, unread = async_store.list(
+        status=JobStatus.QUEUED, job_type=None, owner=owner, limit=1, offset=0
+    )
+    assert [r.job_id for r in full_page] == [records[5].job_id] and more == 1 and not unread
+    monkeypatch.setattr(job_store_module, "LIST_SCAN_MAX", 6)
+    running, more, unread = async_store.list(
+        status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0
+    )
+    assert len(running) == 2 and not more and not unread  # every job looked at
 
 
 def test_each_owner_and_type_has_an_index_that_listing_reads(
@@ -265,13 +278,13 @@ def test_each_owner_and_type_has_an_index_that_listing_reads(
     assert set(redis.zrange(owner_index_key(owner), 0, -1)) == {r.job_id for r in [*generated, extracted]}
     assert set(redis.zrange(owner_index_key(owner, JobType.GENERATE), 0, -1)) == {r.job_id for r in generated}
     assert 600 < redis.ttl(owner_index_key(owner)) <= 1200  # twice RESULT_TTL: records outlive creation + TTL
-    page, more = async_store.list(
+    page, more, _ = async_store.list(
         status=None, job_type=JobType.EXTRACT_COURSE_NAMES, owner=owner, limit=10, offset=0
     )
     assert [r.job_id for r in page] == [extracted.job_id] and not more
 
     sync_store.start(generated[0].job_id, worker="w1")
-    running, _ = async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
+    running, _, _ = async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
     assert [r.job_id for r in running] == [generated[0].job_id]
 
     async_store.delete(extracted)
@@ -289,11 +302,11 @@ def test_jobs_recorded_before_the_owner_indexes_are_added_to_them_once(
     redis.hset(job_key(older.job_id), mapping=older.to_hash())  # as jobs were recorded before
     redis.zadd(INDEX_KEY, {older.job_id: 1.0})
     redis.delete(OWNER_INDEXES_FILLED_KEY)
-    assert async_store.list(status=None, job_type=None, owner=owner, limit=10, offset=0) == ([], None)
+    assert async_store.list(status=None, job_type=None, owner=owner, limit=10, offset=0) == ([], None, False)
 
     assert async_store.index_older_jobs() >= 1
     for job_type in (None, JobType.EXTRACT_COURSE_NAMES):
-        page, _ = async_store.list(status=None, job_type=job_type, owner=owner, limit=10, offset=0)
+        page, _, _ = async_store.list(status=None, job_type=job_type, owner=owner, limit=10, offset=0)
         assert [r.job_id for r in page] == [older.job_id]
     assert async_store.index_older_jobs() == 0  # once
 
@@ -535,7 +548,7 @@ def test_trimming_an_index_removes_old_expired_jobs_and_keeps_old_ones_still_rec
     for index in index_keys(waited_long):
         assert redis.zscore(index, waited_long.job_id) == 1.0
         assert redis.zscore(index, expired.job_id) is None
-    page, _ = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=10, offset=0)
+    page, _, _ = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=10, offset=0)
     assert waited_long.job_id in {r.job_id for r in page}
 
 
