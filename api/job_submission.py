@@ -68,9 +68,11 @@ async def submit_job(
         created_at=now_iso(),
         owner=owner,
     )
-    if not await store.admit_queued(record, settings.max_queued_jobs_per_key, settings.max_queue_wait):
+    # clients without API keys share one owner: MAX_QUEUED_JOBS alone bounds them
+    most = settings.max_queued_jobs_per_key
+    if owner and not await store.admit_queued(record, most, settings.max_queue_wait):
         raise QueueFullError(
-            f"this API key has {settings.max_queued_jobs_per_key} jobs waiting in the {queue.value} queue"
+            f"this API key has {most} jobs waiting in the {queue.value} queue"
             " (MAX_QUEUED_JOBS_PER_KEY); retry once some have started",
             headers={"Retry-After": "5"},
         )

@@ -114,8 +114,8 @@ class Settings(BaseSettings):
     max_queued_jobs_per_key: int = Field(
         500,
         ge=1,
-        description="Jobs one API key may have waiting in one queue (clients without keys share one"
-        " count); past it that key's new jobs get 429, and other keys' are accepted",
+        description="Jobs one API key may have waiting in one queue (clients without keys: MAX_QUEUED_JOBS"
+        " alone); past it that key's new jobs get 429, and other keys' are accepted",
     )
 
     inference_time_limit: int = Field(25, ge=1, description="Longest an inference job may take, seconds")

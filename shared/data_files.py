@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from shared.client_errors import ClientFacingError
 from shared.config import get_settings
 
 logger = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ SOURCES: dict[DataFile, DataSource] = {
 PUBLISHED_COURSE_TITLES_SHA256 = "f48a475630c8a919f55a80be61373029306345da054cbbfdcb3bc4e14c013dcb"
 
 
-class DataUnavailableError(ClientFacingError, RuntimeError):
+class DataUnavailableError(RuntimeError):
     """A data file is neither on disk nor downloadable."""
 
 

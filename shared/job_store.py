@@ -141,11 +141,13 @@ def queued_jobs_key(queue: Queue, owner: str) -> str:
     return f"{QUEUED_JOBS_PREFIX}{queue.value}:owner:{owner}"
 
 
-# KEYS: an owner's queued jobs (queued_jobs_key). ARGV: now, the new job's deadline, the most
-# jobs the owner may have queued, the new job's id, and the seconds it may wait. Adds the job and
-# returns 1 if the owner has fewer queued than the most, else 0: one step, so that a burst of
-# requests cannot all pass the check before any is counted.
+# KEYS: an owner's queued jobs (queued_jobs_key). ARGV: now, the time the new job is counted until,
+# the most jobs the owner may have queued, the new job's id, and the seconds it may wait. Adds the
+# job and returns 1 if the owner has fewer queued than the most, else 0: one step, so that a burst
+# of requests cannot all pass the check before any is counted. A job already counted is admitted
+# (a call retried after its reply was lost).
 _ADMIT_QUEUED_LUA = """
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
@@ -158,12 +160,13 @@ def idempotency_key(owner: str, key: str) -> str:
     return f"idempotency:{owner}:{key}"
 
 
-# KEYS: job hash, events stream, and its Idempotency-Key if it has one. ARGV: seconds, and
-# "<job id>:" (the key is kept only while it is bound to this job). Once a job is published its
-# record is kept for as long as it may wait in the queue (MAX_QUEUE_WAIT, then RESULT_TTL to read
-# that it expired), not only RESULT_TTL: RESULT_TTL counts again from its next transition
-# (started, cancelled). A record whose job was never published (Redis failed mid-submission)
-# keeps its shorter expiry.
+# KEYS: job hash, events stream, and its Idempotency-Key if it has one. ARGV: seconds, "<job id>:"
+# (the key is kept only while it is bound to this job), and the time the job may wait until: its
+# owner's queued jobs (queued_jobs_key) count it until then, not only until its record's first
+# expiry. Once a job is published its record is kept for as long as it may wait in the queue
+# (MAX_QUEUE_WAIT, then RESULT_TTL to read that it expired), not only RESULT_TTL: RESULT_TTL counts
+# again from its next transition (started, cancelled). A record whose job was never published
+# (Redis failed mid-submission) keeps its shorter expiry.
 _KEEP_WHILE_QUEUED_LUA = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
@@ -172,8 +175,10 @@ if KEYS[3] then
   local bound = redis.call('GET', KEYS[3])
   if bound and string.sub(bound, 1, #ARGV[2]) == ARGV[2] then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
 end
+local job = redis.call('HMGET', KEYS[1], 'queue', 'owner', 'job_id')
+redis.call('ZADD', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), 'XX', ARGV[3], job[3])
 return 1
-"""
+""".replace("QUEUED_PREFIX", QUEUED_JOBS_PREFIX)
 
 # KEYS: indexes. ARGV: a creation time (score), how many entries to look at in each index, and a
 # number in [0, 1). Removes entries created before that time whose record has expired; an entry
@@ -651,11 +656,12 @@ class AsyncJobStore:
 
     async def admit_queued(self, record: JobRecord, most: int, queue_wait: int) -> bool:
         """Count a new job among its owner's queued jobs, unless the owner has ``most`` queued
-        already in its queue (False). Before ``create``; ``delete`` takes it back."""
+        already in its queue (False). Before ``create``; ``delete`` takes it back. It counts until
+        its record's first expiry, and ``keep_while_queued`` makes that as long as it may wait."""
         now = time.time()
         admitted = await self._admit_queued(
             keys=[queued_jobs_key(record.queue, record.owner)],
-            args=[now, now + queue_wait, most, record.job_id, queue_wait],
+            args=[now, now + min(queue_wait, self.ttl), most, record.job_id, queue_wait],
         )
         return bool(admitted)
 
@@ -673,7 +679,8 @@ class AsyncJobStore:
         keys = [job_key(job_id), events_key(job_id)]
         if idempotency is not None:
             keys.append(idempotency_key(*idempotency))
-        return bool(await self._keep_while_queued(keys=keys, args=[queue_wait + self.ttl, f"{job_id}:"]))
+        args = [queue_wait + self.ttl, f"{job_id}:", time.time() + queue_wait]
+        return bool(await self._keep_while_queued(keys=keys, args=args))
 
     async def index_older_jobs(self, chunk: int = 500) -> int:
         """Add the jobs recorded before the per-owner indexes existed (2026-11-30) to them, once:

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import torch
 
-from shared.client_errors import ClientFacingError
 from shared.config import DevicePreference, get_settings
 
 logger = logging.getLogger(__name__)
 
 
-class NoCudaError(ClientFacingError, RuntimeError):
+class NoCudaError(RuntimeError):
     pass
 
 

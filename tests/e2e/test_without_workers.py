@@ -108,7 +108,8 @@ def test_redis_outage_answers_503_then_recovers(bare_platform: Platform) -> None
 
 def test_full_queue_answers_429_and_enqueues_nothing(bare_platform: Platform) -> None:
     bare_platform.processes["api"].stop()
-    bare_platform.start_api(MAX_QUEUED_JOBS="3")
+    # clients without API keys share one owner: only MAX_QUEUED_JOBS bounds them
+    bare_platform.start_api(MAX_QUEUED_JOBS="3", MAX_QUEUED_JOBS_PER_KEY="1")
     with bare_platform.client() as api:
         retry_safe = {"Idempotency-Key": "lost-reply-7"}
         first = api.post("/jobs", json=JOB, headers=retry_safe)

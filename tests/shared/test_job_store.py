@@ -656,3 +656,27 @@ def test_a_queued_job_that_was_never_created_or_outwaited_its_queue_wait_is_not_
     time.sleep(1.1)
     assert async_store.admit_queued(make_record(owner=owner), 1, 600)
     assert sync_store.client.zcard(queued_jobs_key(Queue.INFERENCE, owner)) == 1
+
+
+def test_an_admission_retried_after_its_reply_was_lost_admits_the_same_job(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    _, async_store = stores
+    record = make_record(owner=uuid.uuid4().hex)
+    assert async_store.admit_queued(record, 1, 600)
+    assert async_store.admit_queued(record, 1, 600)  # the retry finds itself, not a full queue
+    assert not async_store.admit_queued(make_record(owner=record.owner), 1, 600)
+
+
+def test_a_queued_job_counts_until_its_record_expires_and_as_long_as_it_may_wait_once_kept(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """A record that expired while queued (keep_while_queued failed) kept its count for days."""
+    sync_store, async_store = stores
+    record = make_record(owner=uuid.uuid4().hex)
+    key = queued_jobs_key(record.queue, record.owner)
+    assert async_store.admit_queued(record, 5, 7 * 24 * 3600)
+    async_store.create(record)
+    assert sync_store.client.zscore(key, record.job_id) <= time.time() + 600  # the record's RESULT_TTL
+    assert async_store.keep_while_queued(record.job_id, 5000)
+    assert time.time() + 4900 < sync_store.client.zscore(key, record.job_id) <= time.time() + 5000

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from shared.data_files import DataUnavailableError
 from shared.job_store import JobStore
 from shared.jobs import JobStatus, Queue
 from training.cli import UsageError
@@ -63,6 +64,15 @@ def test_a_finetune_delivered_twice_while_a_live_worker_runs_it_is_left_to_that_
             "max_seq_len",
         ),
         (OSError(28, "No space left on device", "/srv/acme/models/llm/.tmp-v2"), "InternalError", "OSError"),
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you"
+                " tried to allocate 2.00 GiB"
+            ),
+            "OutOfMemory",
+            "batch_size",
+        ),
+        (DataUnavailableError("/srv/acme/data/squad/dev-v1.1.json.gz is not usable"), "InternalError", "job"),
     ],
 )
 def test_a_failed_job_reports_its_own_errors_and_no_other_errors_message(
