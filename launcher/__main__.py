@@ -100,7 +100,9 @@ def main() -> int:
             ("training", settings.training_metrics_port),
         ):
             if port:
-                supervisor.log("launcher", f"Metrics http://127.0.0.1:{port}/metrics ({role} worker)")
+                supervisor.log(
+                    "launcher", f"Metrics http://{settings.metrics_host}:{port}/metrics ({role} worker)"
+                )
         quick, slow = services.split_by_preparation(settings.preload_models)
         if quick:
             supervisor.log("launcher", f"preparing {', '.join(quick)} (first run: seconds)")

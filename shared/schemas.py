@@ -108,8 +108,14 @@ class GenerationParams(StrictModel):
 class GenerateInput(GenerationParams):
     model: GeneratorName = Field(description="Which generator: bigram, rnn or llm")
     stream: bool = Field(
-        False, description="llm: send each token on GET /jobs/{job_id}/events as it is produced"
+        False, description="llm only: send each token on GET /jobs/{job_id}/events as it is produced"
     )
+
+    @model_validator(mode="after")
+    def _streams_only_the_llm(self) -> GenerateInput:
+        if self.stream and self.model != "llm":
+            raise ValueError(f"stream is for the llm only; the {self.model} generator answers in one piece")
+        return self
 
 
 # The least value of each fine-tuning setting, for a job (`FinetuneInput`) and for the CLI

@@ -32,6 +32,11 @@ BAD_REQUESTS = [
     ("/jobs", {"type": "finetune", "input": {"batch_size": True}}, "batch_size must be a number"),
     ("/generate_text", {"start_word": "The", "length": "20"}, "length must be a number, not a string"),
     ("/jobs", {"type": "finetune", "input": {"learning_rate": "1e-4"}}, "learning_rate must be a number"),
+    (
+        "/jobs",
+        {"type": "generate", "input": {"model": "bigram", "start_word": "a", "length": 3, "stream": True}},
+        "stream is for the llm only",
+    ),
 ]
 
 
