@@ -168,6 +168,15 @@ class FinetuneInput(StrictModel):
         return steps
 
     @model_validator(mode="after")
+    def _warmup_within_the_run(self) -> FinetuneInput:
+        if self.warmup_steps > self.max_steps:
+            raise ValueError(
+                f"warmup_steps ({self.warmup_steps}) must be at most max_steps ({self.max_steps}): the"
+                " learning rate would never reach learning_rate"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _batch_tokens_bound(self) -> FinetuneInput:
         # each bound alone lets a batch of 64 x 2048 tokens through: its logits alone (SmolLM2's
         # 49,152-word vocabulary, float32) take 26 GB, and the worker would be killed

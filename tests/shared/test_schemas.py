@@ -59,3 +59,8 @@ def test_a_number_field_takes_json_numbers() -> None:
         {"model": "llm", "start_word": "The", "length": 5, "temperature": 1, "top_p": 0.9, "seed": 3}
     )
     assert (parsed.length, parsed.temperature, parsed.top_p, parsed.seed) == (5, 1.0, 0.9, 3)
+
+
+def test_a_finetune_whose_warm_up_outlasts_it_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"warmup_steps \(10000\) must be at most max_steps \(3\)"):
+        FinetuneInput(max_steps=3, warmup_steps=10_000)

@@ -298,3 +298,51 @@ def test_length_grouped_batches_cover_every_example_once_with_little_padding() -
     assert batches == length_grouped_batches(lengths, batch_size=8, seed=0, window=10)
     padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
     assert padded < 1.1 * sum(lengths)  # random batches of 8 would pad about half
+
+
+def test_a_cancel_within_a_step_stops_it_before_its_next_batch(tiny_store: ModelStore) -> None:
+    """A cancel (or the time limit) was asked once a step: a step of 64 batches of 8,192 tokens
+    runs half an hour on 2 CPU cores."""
+    base = tiny_store.versions(ModelName.LLM)[0]
+    asked: list[int] = []
+    config = FinetuneConfig(max_steps=3, batch_size=1, grad_accum_steps=8, eval_questions=0, max_seq_len=128)
+    with pytest.raises(TrainingCancelled, match="cancelled at step 0 of 3"):
+        finetune(
+            tiny_store,
+            config,
+            base=base,
+            should_stop=lambda: asked.append(1) or len(asked) > 3,
+            device=torch.device("cpu"),
+        )
+    assert len(asked) == 4  # three batches of the first step ran, the fourth was stopped
+
+
+def test_a_run_past_its_data_takes_a_new_batch_order_each_pass(
+    tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.squad import loop
+
+    orders: list[list[list[int]]] = []
+    grouped = loop.length_grouped_batches
+    monkeypatch.setattr(
+        loop,
+        "length_grouped_batches",
+        lambda *args, **kwargs: orders.append(grouped(*args, **kwargs)) or orders[-1],
+    )
+    monkeypatch.setattr(
+        loop,
+        "first_with_targets",
+        lambda encoder, examples, count: encoded_with_targets(encoder, list(examples.select(range(6)))),
+    )
+    base = tiny_store.versions(ModelName.LLM)[0]
+    config = FinetuneConfig(max_steps=7, batch_size=2, eval_questions=0, max_seq_len=128)
+    finetune(tiny_store, config, base=base, device=torch.device("cpu"))
+    assert len(orders) == 3  # 7 steps of 3 batches a pass
+    every = sorted(index for batch in orders[0] for index in batch)
+    assert all(sorted(index for batch in order for index in batch) == every for order in orders)
+    assert orders[0] != orders[1] != orders[2]
+
+
+def test_warm_up_longer_than_the_run_is_refused() -> None:
+    with pytest.raises(UsageError, match=r"warmup_steps \(10\) must be at most max_steps \(3\)"):
+        FinetuneConfig(max_steps=3, warmup_steps=10)

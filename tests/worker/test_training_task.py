@@ -99,3 +99,24 @@ def test_a_failed_job_reports_its_own_errors_and_no_other_errors_message(
     assert stored.error["type"] == reported_type
     assert reported in stored.error["message"]
     assert "/srv/acme" not in stored.error["message"] and "2.00 GiB" not in stored.error["message"]
+
+
+@pytest.mark.parametrize(("max_seq_len", "eval_rows"), [(2048, 4), (384, 16)])
+def test_evaluation_batches_are_held_to_max_finetune_batch_tokens(
+    runtime_on: JobStore,
+    queued_finetune: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+    max_seq_len: int,
+    eval_rows: int,
+) -> None:
+    """16 rows of 2,048 tokens took 8 GB after every step had run, and the run failed there."""
+    configs = []
+
+    def records_its_config(_store: object, config: object, **_: object) -> None:
+        configs.append(config)
+        raise UsageError("stop here")
+
+    monkeypatch.setattr("training.squad.finetune", records_its_config)
+    with pytest.raises(UsageError):
+        finetune(queued_finetune(), {"max_steps": 3, "batch_size": 4, "max_seq_len": max_seq_len})
+    assert configs[0].eval_batch_size == eval_rows  # MAX_FINETUNE_BATCH_TOKENS 8192 by default

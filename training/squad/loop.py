@@ -79,6 +79,11 @@ class FinetuneConfig:
             raise UsageError(f"dataset must be 'squad', not {self.dataset!r}")
         if self.source not in ("local", "hub"):
             raise UsageError(f"source must be 'local' or 'hub', not {self.source!r}")
+        if self.warmup_steps > self.max_steps:
+            raise UsageError(
+                f"warmup_steps ({self.warmup_steps}) must be at most max_steps ({self.max_steps}): the"
+                " learning rate would never reach learning_rate"
+            )
 
 
 def learning_rate_factor(step: int, warmup: int, total: int) -> float:
@@ -88,14 +93,25 @@ def learning_rate_factor(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _forever(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
+def _epochs(
+    features: list[dict[str, Any]], batch_size: int, seed: int, pad: Callable[..., dict[str, torch.Tensor]]
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of similar lengths, for ever: each pass over the data in an order of its own."""
+    lengths = [len(feature["input_ids"]) for feature in features]
+    epoch = 0
     while True:
+        loader = DataLoader(
+            features,  # type: ignore[arg-type]
+            batch_sampler=length_grouped_batches(lengths, batch_size, seed + epoch),
+            collate_fn=pad,
+        )
         batches = 0
         for batch in loader:
             batches += 1
             yield batch
         if not batches:  # would spin for ever, past every cancel and time-limit check
             raise ValueError("the training data holds no batch")
+        epoch += 1
 
 
 def _set_seed(seed: int) -> None:
@@ -129,10 +145,16 @@ def optimizer_step(
     schedule: torch.optim.lr_scheduler.LRScheduler,
     config: FinetuneConfig,
     device: torch.device,
+    before_each_batch: Callable[[], None] | None = None,
 ) -> tuple[float, int]:
-    """One optimizer step over ``grad_accum_steps`` batches; returns its loss and real (non-pad) tokens."""
+    """One optimizer step over ``grad_accum_steps`` batches; returns its loss and real (non-pad) tokens.
+
+    ``before_each_batch`` may raise to stop the step (a cancel, a time limit): one step of 64
+    batches of 8,192 tokens takes half an hour on 2 CPU cores."""
     step_loss, tokens = 0.0, 0
     for _ in range(config.grad_accum_steps):
+        if before_each_batch:
+            before_each_batch()
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
         tokens += int(batch["attention_mask"].sum())
         with bf16_autocast(device, config.mixed_precision):
@@ -172,7 +194,7 @@ def finetune(
 ) -> ModelVersion:
     """Fine-tune the LLM base on SQuAD and publish the result as a new served version.
 
-    ``should_stop`` is asked before each step and each batch of evaluation answers: True stops the run
+    ``should_stop`` is asked before each training batch and each batch of evaluation: True stops the run
     with nothing published. ``commit`` is asked once, just before publishing: False (a cancel came
     first) stops the run there; once it has said True, no cancel can reach the run any more.
     """
@@ -205,12 +227,6 @@ def finetune(
     )
     eval_features = encoded_with_targets(encoder, eval_examples)
     pad = collate(tokenizer.pad_token_id)
-    lengths = [len(feature["input_ids"]) for feature in train_features]
-    train_loader = DataLoader(
-        train_features,  # type: ignore[arg-type]
-        batch_sampler=length_grouped_batches(lengths, config.batch_size, config.seed),
-        collate_fn=pad,
-    )
     eval_loader = DataLoader(eval_features, batch_size=config.eval_batch_size, collate_fn=pad)  # type: ignore[arg-type]
 
     def stop_if_cancelled() -> None:
@@ -232,19 +248,24 @@ def finetune(
     zero_shot = scores() if config.zero_shot_eval and eval_examples else None
     optimizer, schedule = new_optimizer(model, config)
     forward = torch.compile(model) if config.compile else model
-    batches = _forever(train_loader)
+    batches = _epochs(train_features, config.batch_size, config.seed, pad)
     losses: list[float] = []
     eval_history: list[tuple[int, float]] = []
-    real_tokens, started = 0, time.perf_counter()
+    real_tokens, started, evaluating = 0, time.perf_counter(), 0.0  # seconds of evaluation among steps
     model.train()
     for step in range(1, config.max_steps + 1):
-        if should_stop and should_stop():
-            raise TrainingCancelledError(f"cancelled at step {step - 1} of {config.max_steps}")
-        step_loss, tokens = optimizer_step(forward, model, batches, optimizer, schedule, config, device)
+
+        def stop_if_cancelled_in_step(done: int = step - 1) -> None:
+            if should_stop and should_stop():
+                raise TrainingCancelledError(f"cancelled at step {done} of {config.max_steps}")
+
+        step_loss, tokens = optimizer_step(
+            forward, model, batches, optimizer, schedule, config, device, stop_if_cancelled_in_step
+        )
         require_finite(step_loss, step, config.learning_rate)
         real_tokens += tokens
         losses.append(step_loss)
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started - evaluating
         if progress:
             progress({
                 "phase": "train",
@@ -255,8 +276,10 @@ def finetune(
                 "eta_s": round(elapsed / step * (config.max_steps - step), 1),
             })  # fmt: skip
         if config.eval_every and step % config.eval_every == 0 and step < config.max_steps and eval_features:
+            eval_started = time.perf_counter()
             eval_history.append((step, eval_loss(model, eval_loader, device, stop_if_cancelled)))
-    train_seconds = time.perf_counter() - started
+            evaluating += time.perf_counter() - eval_started
+    train_seconds = time.perf_counter() - started - evaluating
 
     # The evaluation and publish phases keep the last step's loss and the run's speed in view.
     last_train = {

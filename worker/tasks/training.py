@@ -77,6 +77,11 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
         return store.cancel_requested(job_id)
 
     options = {key: value for key, value in payload.items() if key not in ("model",)}
+    # evaluation batches held to MAX_FINETUNE_BATCH_TOKENS as the training batches are: 16 rows of
+    # max_seq_len 2048 took 8 GB, and failed the run after all its steps
+    max_seq_len = options.get("max_seq_len", FinetuneConfig.max_seq_len)
+    token_bound_rows = runtime.settings.max_finetune_batch_tokens // max_seq_len
+    options["eval_batch_size"] = max(1, min(FinetuneConfig.eval_batch_size, token_bound_rows))
     config = FinetuneConfig(**options)
     try:
         version = run_finetune(
