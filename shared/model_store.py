@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 METADATA_FILE = "metadata.json"
 WRITER_FILE = ".writer"
 PARTIAL_SUFFIX = ".partial"
+REMOVED_SUFFIX = ".removed"  # a version being deleted
 # A staging folder this young may not have its writer file yet: it is not judged abandoned.
 STARTING_GRACE_S = 60.0
 # A version is staged only while its files are saved, after training (seconds; minutes for the LLM
@@ -159,6 +160,9 @@ class ModelStore:
             directory = self.model_dir(model)
             if not directory.is_dir():
                 continue
+            for removed_before in directory.glob(f".*{REMOVED_SUFFIX}"):  # its deletion was cut short
+                shutil.rmtree(removed_before, ignore_errors=True)
+                removed.append(removed_before)
             for staging in directory.glob(f".*{PARTIAL_SUFFIX}"):
                 age = _age(staging)
                 # a folder this young may be between its mkdir and its writer file
@@ -166,6 +170,23 @@ class ModelStore:
                     shutil.rmtree(staging, ignore_errors=True)
                     removed.append(staging)
         return removed
+
+    def remove_old_finetuned(self, model: ModelName, keep: int) -> list[str]:
+        """Delete the fine-tuned versions older than the newest ``keep`` of them (each takes a
+        copy of the weights: 517 MB for SmolLM2), never the served one nor an import of a base.
+        Each is first renamed to a hidden folder, so no one lists or loads it half-deleted; a
+        worker that has it in memory goes on serving it until it loads the newest. Returns the
+        removed ids."""
+        versions = self.versions(model)
+        finetuned = [version for version in versions if version.metadata.get("kind") == "finetuned"]
+        doomed = [
+            version for version in finetuned[: max(0, len(finetuned) - keep)] if version != versions[-1]
+        ]
+        for version in doomed:
+            hidden = version.path.with_name(f".{version.version}{REMOVED_SUFFIX}")
+            os.replace(version.path, hidden)
+            shutil.rmtree(hidden, ignore_errors=True)
+        return [version.version for version in doomed]
 
     @contextmanager
     def new_version(self, model: ModelName, metadata: dict[str, Any]) -> Iterator[WritableVersion]:

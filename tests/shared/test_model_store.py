@@ -116,3 +116,30 @@ def test_a_worker_starting_while_a_version_is_flushed_to_disk_leaves_it_alone(
     published = store.served_version(ModelName.LLM)
     assert published is not None and published.version == version.version
     assert sorted(p.name for p in published.path.iterdir()) == ["metadata.json", "model.safetensors"]
+
+
+def test_old_finetuned_versions_past_the_kept_number_are_removed_and_imports_never(tmp_path: Path) -> None:
+    """Each fine-tune left a 517 MB copy of the weights for ever: one key's jobs could fill the disk."""
+    store = ModelStore(tmp_path)
+    kinds = ["import", "finetuned", "finetuned", "import", "finetuned", "finetuned"]
+    ids = []
+    for kind in kinds:
+        with store.new_version(ModelName.LLM, {"kind": kind}) as version:
+            (version.path / "model.safetensors").write_bytes(b"weights")
+            ids.append(version.version)
+    removed = store.remove_old_finetuned(ModelName.LLM, keep=2)
+    assert removed == [ids[1], ids[2]]
+    assert [v.version for v in store.versions(ModelName.LLM)] == [ids[0], ids[3], ids[4], ids[5]]
+    assert sorted(p.name for p in store.model_dir(ModelName.LLM).iterdir()) == sorted([ids[0], *ids[3:]])
+    assert store.remove_old_finetuned(ModelName.LLM, keep=2) == []
+    assert store.remove_old_finetuned(ModelName.LLM, keep=1) == [ids[4]]
+    assert store.served_version_id(ModelName.LLM) == ids[5]
+
+
+def test_a_removal_cut_short_is_finished_when_a_worker_starts(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    left = store.model_dir(ModelName.LLM) / f".v1{model_store.REMOVED_SUFFIX}"
+    left.mkdir(parents=True)
+    (left / "model.safetensors").write_bytes(b"weights")
+    assert store.remove_abandoned_partials() == [left]
+    assert not left.exists()

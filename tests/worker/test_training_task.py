@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +13,8 @@ import torch
 from shared.data_files import DataUnavailableError
 from shared.job_store import JobStore
 from shared.jobs import JobStatus, Queue
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError
 from worker.tasks.training import TrainingTimeLimitError, finetune, time_limit_check
 
@@ -120,3 +123,31 @@ def test_evaluation_batches_are_held_to_max_finetune_batch_tokens(
     with pytest.raises(UsageError):
         finetune(queued_finetune(), {"max_steps": 3, "batch_size": 4, "max_seq_len": max_seq_len})
     assert configs[0].eval_batch_size == eval_rows  # MAX_FINETUNE_BATCH_TOKENS 8192 by default
+
+
+@pytest.fixture
+def store_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """MODEL_DIR and KEEP_FINETUNED_VERSIONS=1 for the runtime that ``runtime_on`` builds after it."""
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("KEEP_FINETUNED_VERSIONS", "1")
+    return tmp_path
+
+
+def test_a_finetune_that_succeeds_removes_the_finetuned_versions_past_the_kept_number(
+    store_in_tmp: Path,
+    runtime_on: JobStore,
+    queued_finetune: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = ModelStore(store_in_tmp)
+    with store.new_version(ModelName.LLM, {"kind": "import"}) as imported:
+        pass
+
+    def publishes(model_store: ModelStore, config: object, **_: object) -> ModelVersion:
+        with model_store.new_version(ModelName.LLM, {"kind": "finetuned", "metrics": {}}) as version:
+            pass
+        return model_store.published(version)
+
+    monkeypatch.setattr("training.squad.finetune", publishes)
+    results = [finetune(queued_finetune(), {"max_steps": 3}) for _ in range(3)]
+    assert [v.version for v in store.versions(ModelName.LLM)] == [imported.version, results[-1]["version"]]

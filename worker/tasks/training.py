@@ -9,6 +9,7 @@ cancelled while its version is served.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,8 +19,11 @@ from celery import shared_task
 from shared.client_errors import ClientFacingError
 from shared.config import get_settings
 from shared.jobs import TaskName
+from shared.model_registry import ModelName
 from worker.job_task import JobTask
 from worker.runtime import JobCancelledError, get_runtime
+
+logger = logging.getLogger(__name__)
 
 LOST_MESSAGE = (
     "the training process was lost mid-run (killed or out of memory); no model version was published"
@@ -93,4 +97,14 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
         )
     except TrainingCancelled as cancelled:
         raise JobCancelledError(f"stopped at a step boundary: {cancelled}") from cancelled
+    try:
+        removed = runtime.model_store.remove_old_finetuned(
+            ModelName.LLM, runtime.settings.keep_finetuned_versions
+        )
+        if removed:
+            logger.info(
+                "removed fine-tuned llm versions past KEEP_FINETUNED_VERSIONS: %s", ", ".join(removed)
+            )
+    except OSError:  # the new version is published and served: its job succeeded
+        logger.warning("could not remove old fine-tuned llm versions", exc_info=True)
     return {"model": "llm", "version": version.version, "metrics": version.metadata.get("metrics", {})}
