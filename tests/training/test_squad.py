@@ -346,3 +346,27 @@ def test_a_run_past_its_data_takes_a_new_batch_order_each_pass(
 def test_warm_up_longer_than_the_run_is_refused() -> None:
     with pytest.raises(UsageError, match=r"warmup_steps \(10\) must be at most max_steps \(3\)"):
         FinetuneConfig(max_steps=3, warmup_steps=10)
+
+
+def test_runs_of_any_seed_are_scored_on_the_same_held_out_questions(
+    tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The held-out articles and questions followed the run's seed: versions' scores did not compare."""
+    from training.squad import loop
+
+    scored: list[list[str]] = []
+    monkeypatch.setattr(
+        loop, "squad_scores", lambda answers, examples: scored.append([e["id"] for e in examples]) or {}
+    )
+    base = tiny_store.versions(ModelName.LLM)[0]
+    versions = [
+        finetune(
+            tiny_store,
+            FinetuneConfig(max_steps=1, batch_size=2, eval_questions=4, max_seq_len=128, seed=seed),
+            base=base,
+            device=torch.device("cpu"),
+        )
+        for seed in (0, 7)
+    ]
+    assert versions[0].metadata["split"] == versions[1].metadata["split"]
+    assert scored[0] == scored[1] and len(scored[0]) == 4
