@@ -3,8 +3,8 @@
 Each event of the job's Redis stream becomes one SSE message (``id`` is the stream entry id, so
 a client that reconnects with ``Last-Event-ID`` resumes where it left off). Tokens arrive as
 ``token`` events, training steps as ``progress``; the stream ends with a ``final`` event whose data
-is the whole job (result or error included). A client that reconnects after that event gets it
-again, with nothing before it, and the stream ends (``EventSource`` reconnects so).
+is the whole job (result or error included). A client that reconnects after that event gets
+``204 No Content``, which tells ``EventSource`` to stop reconnecting.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ def sse_message(event: str, data: dict[str, Any], event_id: str | None = None) -
     return "\n".join(lines) + "\n\n"
 
 
+async def ended_before(store: AsyncJobStore, job_id: str, after: str) -> bool:
+    """Whether the job has ended and its stream holds nothing after the event id ``after``: a
+    client that reconnects with the final event's id has seen all of it."""
+    record = await store.get(job_id)
+    return record is not None and record.status.is_final and not await store.read_events(job_id, after, None)
+
+
 async def job_event_stream(store: AsyncJobStore, job_id: str, after: str = "0-0") -> AsyncIterator[str]:
     last = after
     while True:
@@ -32,11 +39,14 @@ async def job_event_stream(store: AsyncJobStore, job_id: str, after: str = "0-0"
             record = await store.get(job_id)
             if record is None:
                 return
-            if record.status.is_final:  # a client that reconnected after the final event
+            if not record.status.is_final:
+                yield ": keep-alive\n\n"
+                continue
+            # it ended after the read gave up: its last events and "final" may have landed since
+            events = await store.read_events(job_id, last, None)
+            if not events:
                 yield sse_message("final", record.view())
                 return
-            yield ": keep-alive\n\n"
-            continue
         for entry_id, event in events:
             last = entry_id
             if event.get("type") == "final":

@@ -820,10 +820,14 @@ class AsyncJobStore:
                 if entries:
                     last_event_id = entries[-1][0]
 
-    async def read_events(self, job_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
-        replies = await self.waiting_client.xread(
-            {events_key(job_id): after}, count=500, block=min(block_ms, MAX_BLOCK_MS)
-        )
+    async def read_events(
+        self, job_id: str, after: str, block_ms: int | None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The job's events after the id ``after``, waiting up to ``block_ms`` for one (None: not
+        at all)."""
+        block = None if block_ms is None else min(block_ms, MAX_BLOCK_MS)
+        client = self.client if block is None else self.waiting_client
+        replies = await client.xread({events_key(job_id): after}, count=500, block=block)
         events = []
         for _stream, entries in replies or []:
             for entry_id, values in entries:

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep, WaitSlotsDep
 from api.errors import ForbiddenError, InvalidRequestError, JobConflictError, NotFoundError, documented
-from api.job_events import job_event_stream
+from api.job_events import ended_before, job_event_stream
 from api.job_submission import submit_job
 from shared.job_metrics import job_count
 from shared.job_store import JobRecord, final_event, now_iso
@@ -126,6 +126,7 @@ async def get_job(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        204: {"description": "Last-Event-ID is the job's final event: nothing more will come"},
         **documented(404),
     },
 )
@@ -137,7 +138,7 @@ async def job_events(
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")
     ] = None,
-) -> StreamingResponse:
+) -> Response:
     """Stream the job's events: tokens (`stream: true` llm jobs), training progress, then `final`.
 
     A client that connects late first gets everything it missed.
@@ -152,6 +153,8 @@ async def job_events(
             )
         after = "-".join(str(part) for part in parts)  # without leading zeros, as Redis writes ids
     await owned_record(store, job_id, owner)
+    if last_event_id and await ended_before(store, job_id, after):
+        return Response(status_code=204)  # EventSource stops reconnecting
     return slots.streaming(
         owner,
         job_event_stream(store, job_id, after=after),
