@@ -7,6 +7,7 @@ queued never runs); afterwards it is moved to its final state with the result or
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from celery import Task
@@ -17,6 +18,11 @@ from worker.job_errors import job_error
 from worker.runtime import JobCancelledError, get_runtime
 
 logger = logging.getLogger(__name__)
+
+
+# The jobs this process is running (a threads pool runs many at once).
+_running_here: set[str] = set()
+_running_here_lock = threading.Lock()
 
 
 class JobTask(Task):
@@ -31,6 +37,20 @@ class JobTask(Task):
     )
 
     def __call__(self, job_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        with _running_here_lock:
+            if job_id in _running_here:
+                # the broker connection dropped and kombu put the unacknowledged message back, and
+                # this worker took it again while its first run goes on
+                logger.warning("job %s delivered again while this process runs it: copy dropped", job_id)
+                return None
+            _running_here.add(job_id)
+        try:
+            return self._run_once(job_id, payload)
+        finally:
+            with _running_here_lock:
+                _running_here.discard(job_id)
+
+    def _run_once(self, job_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         store = get_runtime().job_store
         record = store.get(job_id)
         # a job already running is one the broker delivers again

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,30 @@ def test_a_request_that_outgrows_the_context_fails_before_it_joins_a_batch(
     assert runtime.batcher.batch_sizes.total() == 0  # it never reached a batch
     out = runtime.predict(ModelName.LLM, {"start_word": "The", "length": 3, "top_k": 1})
     assert out["generated_tokens"] <= 3 and runtime.batcher.batch_sizes.total() == 1
+
+
+def test_inputs_checked_in_task_threads_never_break_the_batch_being_encoded(
+    tiny_llm_store: ModelStore,
+) -> None:
+    """The tokenizer's padding setting is the whole object's: a check without padding amid the
+    batcher's padded encoding failed the whole LLM batch ("Unable to create tensor")."""
+    predictor = load(tiny_llm_store.served_version(ModelName.LLM), torch.device("cpu"))
+    prompts = [("the model " * (1 + row % 7)).strip() for row in range(32)]
+    rows = [{"start_word": prompt, "length": 1} for prompt in prompts]
+    stop = threading.Event()
+
+    def check_until_stopped() -> int:
+        checks = 0
+        while not stop.is_set():
+            predictor.check_fits(rows[:3])
+            checks += 1
+        return checks
+
+    with ThreadPoolExecutor(3) as pool:
+        checkers = [pool.submit(check_until_stopped) for _ in range(3)]
+        try:
+            shapes = {tuple(predictor.encode_batch(prompts).input_ids.shape) for _ in range(400)}
+        finally:
+            stop.set()
+        assert all(checker.result() > 0 for checker in checkers)
+    assert len(shapes) == 1

@@ -3,8 +3,10 @@ run again when the broker delivers it anew."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,31 @@ def test_a_finetune_that_succeeds_removes_the_finetuned_versions_past_the_kept_n
     monkeypatch.setattr("training.squad.finetune", publishes)
     results = [finetune(queued_finetune(), {"max_steps": 3}) for _ in range(3)]
     assert [v.version for v in store.versions(ModelName.LLM)] == [imported.version, results[-1]["version"]]
+
+
+def test_a_copy_delivered_to_the_process_that_runs_the_job_is_dropped(
+    runtime_on: JobStore, queued_finetune: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker connection that dropped had kombu put the unacknowledged message back, and the
+    same worker ran the job a second time beside the first (a streaming job was failed)."""
+    started, release = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def blocks(model_store: ModelStore, config: object, **_: object) -> None:
+        runs.append(1)
+        started.set()
+        release.wait(10)
+        raise UsageError("ended")
+
+    monkeypatch.setattr("training.squad.finetune", blocks)
+    job_id = queued_finetune()
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(finetune, job_id, {"max_steps": 3})
+        assert started.wait(10)
+        assert finetune(job_id, {"max_steps": 3}) is None  # the copy
+        release.set()
+        with pytest.raises(UsageError):
+            first.result()
+    assert runs == [1]
+    stored = runtime_on.get(job_id)
+    assert stored is not None and stored.status is JobStatus.FAILED and stored.error["message"] == "ended"

@@ -11,6 +11,7 @@ length or at end-of-sequence; the loop stops when every row has.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -41,8 +42,9 @@ class InputOutgrowsContextError(ClientFacingError, ValueError):
 class IncrementalText:
     """Text pieces whose concatenation is exactly the decoded continuation (no split characters)."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, lock: threading.Lock | None = None) -> None:
         self.tokenizer = tokenizer
+        self.lock = lock or threading.Lock()
         self.tokens: list[int] = []
         self.emitted = ""
 
@@ -55,7 +57,8 @@ class IncrementalText:
         return piece
 
     def text(self) -> str:
-        return str(self.tokenizer.decode(self.tokens, skip_special_tokens=True))
+        with self.lock:
+            return str(self.tokenizer.decode(self.tokens, skip_special_tokens=True))
 
     def complete_text(self) -> str:
         """The text less a character that ``length`` cut mid-way (its bytes alone decode to
@@ -68,6 +71,11 @@ class LLMPredictor:
         self.version = version.version
         self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(version.path)
+        # Task threads check inputs (check_fits) while the batcher's thread encodes and decodes: a
+        # fast tokenizer's padding setting is the whole object's, and a call without padding amid
+        # a padded one made a whole batch fail ("Unable to create tensor"), or raised "Already
+        # borrowed". Every use of the tokenizer holds this lock.
+        self.tokenizer_lock = threading.Lock()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -86,8 +94,14 @@ class LLMPredictor:
     def check_fits(self, inputs: list[dict[str, Any]]) -> None:
         """``_check_fits`` for inputs not yet batched: one that outgrows the context then fails its
         own job alone, and its batch-mates are not run again one at a time after the failure."""
-        prompts = self.tokenizer([item["start_word"] for item in inputs]).input_ids
+        with self.tokenizer_lock:
+            prompts = self.tokenizer([item["start_word"] for item in inputs]).input_ids
         self._check_fits(inputs, [len(ids) for ids in prompts])
+
+    def encode_batch(self, prompts: list[str]) -> Any:
+        """The prompts as one left-padded batch of tensors."""
+        with self.tokenizer_lock:
+            return self.tokenizer(prompts, return_tensors="pt", padding=True)
 
     def _check_fits(self, inputs: list[dict[str, Any]], prompt_tokens: list[int]) -> None:
         """Refuse, before any compute, a row whose prompt and new tokens outgrow the model's
@@ -111,7 +125,7 @@ class LLMPredictor:
         """``wanted(row)`` is asked before each of the row's tokens: False (its caller stopped
         waiting) ends the row there, and the batch once no row is left. ``on_row_done`` gets each
         row's output as soon as it has it: a short row need not wait for the longest."""
-        encoded = self.tokenizer([item["start_word"] for item in inputs], return_tensors="pt", padding=True)
+        encoded = self.encode_batch([item["start_word"] for item in inputs])
         self._check_fits(inputs, encoded.attention_mask.sum(dim=1).tolist())
         input_ids = encoded.input_ids.to(self.device)
         attention = encoded.attention_mask.to(self.device)
@@ -119,7 +133,7 @@ class LLMPredictor:
         params = [SamplingParams.from_input(item) for item in inputs]
         generators = [p.generator() for p in params]
         remaining = [int(item["length"]) for item in inputs]
-        texts = [IncrementalText(self.tokenizer) for _ in inputs]
+        texts = [IncrementalText(self.tokenizer, self.tokenizer_lock) for _ in inputs]
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
 
         def output(row: int) -> dict[str, Any]:
