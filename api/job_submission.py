@@ -19,7 +19,7 @@ from celery import Celery
 from api.errors import IdempotencyConflictError, QueueFullError, ServiceUnavailableError
 from api.model_readiness import require_model_ready
 from shared.config import Settings
-from shared.job_store import AsyncJobStore, JobRecord, now_iso
+from shared.job_store import Admission, AsyncJobStore, JobRecord, now_iso
 from shared.jobs import JOB_ROUTES, JobStatus, JobType
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,6 @@ async def submit_job(
             await store.release_idempotency_key(owner, idempotency_key, bound.partition(":")[0])
     require_model_ready(settings.model_dir, job_type, job_input)
     task_name, queue = JOB_ROUTES[job_type]
-    if await store.queue_depth(queue) >= settings.max_queued_jobs:
-        raise QueueFullError(
-            f"the {queue.value} queue holds {settings.max_queued_jobs} jobs or more; retry later",
-            headers={"Retry-After": "5"},
-        )
     record = JobRecord(
         job_id=uuid.uuid4().hex,
         type=job_type,
@@ -68,14 +63,7 @@ async def submit_job(
         created_at=now_iso(),
         owner=owner,
     )
-    # clients without API keys share one owner: MAX_QUEUED_JOBS alone bounds them
-    most = settings.max_queued_jobs_per_key
-    if owner and not await store.admit_queued(record, most, settings.max_queue_wait):
-        raise QueueFullError(
-            f"this API key has {most} jobs waiting in the {queue.value} queue"
-            " (MAX_QUEUED_JOBS_PER_KEY); retry once some have started",
-            headers={"Retry-After": "5"},
-        )
+    await _admit(store, record, settings)
     try:
         await store.create(record)
     except Exception:
@@ -115,6 +103,29 @@ async def submit_job(
         # twice. Its record then expires RESULT_TTL after creation if it is still queued by then.
         logger.warning("job %s: could not keep its record while it is queued", record.job_id, exc_info=True)
     return record
+
+
+async def _admit(store: AsyncJobStore, record: JobRecord, settings: Settings) -> None:
+    """Count the job among those waiting in its queue, or refuse it with 429: past MAX_QUEUED_JOBS
+    in the queue, or MAX_QUEUED_JOBS_PER_KEY of its key's own (clients without API keys share one
+    owner: MAX_QUEUED_JOBS alone bounds them)."""
+    queue = record.queue.value
+    admission = await store.admit_queued(
+        record,
+        most_in_queue=settings.max_queued_jobs,
+        most_of_owner=settings.max_queued_jobs_per_key if record.owner else 0,
+        queue_wait=settings.max_queue_wait,
+    )
+    if admission is Admission.QUEUE_FULL:
+        message = f"the {queue} queue holds {settings.max_queued_jobs} jobs or more; retry later"
+    elif admission is Admission.OWNER_FULL:
+        message = (
+            f"this API key has {settings.max_queued_jobs_per_key} jobs waiting in the {queue} queue"
+            " (MAX_QUEUED_JOBS_PER_KEY); retry once some have started"
+        )
+    else:
+        return
+    raise QueueFullError(message, headers={"Retry-After": "5"})
 
 
 async def _job_bound_to(store: AsyncJobStore, bound: str, fingerprint: str) -> JobRecord | None:

@@ -8,6 +8,7 @@ Prometheus metric families for ``GET /metrics``, with the queue depth of each qu
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -83,7 +84,12 @@ class JobMetricsCollector(Collector):
     def collect(self) -> Iterator[Any]:
         try:
             counts = self.client.hgetall(COUNTS_KEY)
-            depths = {queue: self.client.llen(queue.value) for queue in Queue}
+            from shared.job_store import queued_jobs_keys  # it imports this module
+
+            now = time.time()
+            depths = {
+                queue: self.client.zcount(queued_jobs_keys(queue, "")[0], now, "+inf") for queue in Queue
+            }
             histograms = {
                 (kind, job_type): self.client.hgetall(histogram_key(kind, job_type.value))
                 for kind in HISTOGRAMS
@@ -96,7 +102,9 @@ class JobMetricsCollector(Collector):
             for event in EVENTS:
                 jobs.add_metric([job_type.value, event], float(counts.get(f"{job_type.value}:{event}", 0)))
         yield jobs
-        depth = GaugeMetricFamily("queue_depth", "Jobs waiting in each queue", labels=["queue"])
+        depth = GaugeMetricFamily(
+            "queue_depth", "Jobs waiting in each queue (cancelled ones not counted)", labels=["queue"]
+        )
         for queue, value in depths.items():
             depth.add_metric([queue.value], float(value))
         yield depth

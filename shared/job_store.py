@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import redis
@@ -46,15 +47,16 @@ WORKER_HEARTBEAT_PREFIX = "workers"
 # Job states read in one round trip by the training worker's start-up scan for orphaned jobs.
 ORPHAN_SCAN_CHUNK = 1_000
 
-# One owner's jobs waiting in one queue: "<prefix><queue>:owner:<owner>" (see queued_jobs_key).
+# The jobs waiting in one queue, all of them ("<prefix><queue>:all") and one owner's
+# ("<prefix><queue>:owner:<owner>"): see queued_jobs_keys.
 QUEUED_JOBS_PREFIX = "jobs:queued:"
 
 # KEYS: job hash, events stream, job counters. ARGV: allowed current statuses ("" = any), new
 # status, ttl, event JSON ("" = none), a token unique to this call, a field of the hash that
 # refuses the transition while it is "1" ("" = none), the caller's side ("worker" or "api"), the
 # counter to add one to ("" = none: in the same step, so that a job seen ended is counted), then
-# field/value pairs. A job leaving the queue leaves its owner's queued jobs (queued_jobs_key) in
-# the same step. Returns the previous status, or nil. The client retries a script whose reply it lost
+# field/value pairs. A job leaving the queue leaves the queued jobs (queued_jobs_keys) in the
+# same step. Returns the previous status, or nil. The client retries a script whose reply it lost
 # (Redis restarting, a dropped connection) with the same token; a script Redis had already run
 # then answers as it did the first time instead of finding its own new status not allowed, or
 # adding its event twice. Each side keeps its own last token: a cancel request of the API between
@@ -77,6 +79,7 @@ if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], ARGV[6]) == '1' then return fal
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
 if current == 'queued' and ARGV[2] ~= '' and ARGV[2] ~= 'queued' then
   local job = redis.call('HMGET', KEYS[1], 'queue', 'owner', 'job_id')
+  redis.call('ZREM', 'QUEUED_PREFIX' .. job[1] .. ':all', job[3])
   redis.call('ZREM', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), job[3])
 end
 redis.call('HSET', KEYS[1], token_field, ARGV[5], from_field, current)
@@ -134,24 +137,38 @@ def index_keys(record: JobRecord) -> tuple[str, ...]:
     return INDEX_KEY, *owner_index_keys(record.owner, record.type)
 
 
-def queued_jobs_key(queue: Queue, owner: str) -> str:
-    """The ids of one owner's jobs waiting in one queue, each scored by the time it may wait until
-    (MAX_QUEUE_WAIT after it was queued: a worker that takes it later fails it). A job leaves it
-    when it leaves the queue (_TRANSITION_LUA); one that is never taken falls out at that time."""
-    return f"{QUEUED_JOBS_PREFIX}{queue.value}:owner:{owner}"
+def queued_jobs_keys(queue: Queue, owner: str) -> tuple[str, str]:
+    """The ids of the jobs waiting in one queue, and of one owner's among them, each scored by the
+    time it may wait until (MAX_QUEUE_WAIT after it was queued: a worker that takes it later fails
+    it). A job leaves them when it leaves the queue (_TRANSITION_LUA: started, cancelled, dropped);
+    one that is never taken falls out at that time. A cancelled job's message stays in the
+    broker's list until a worker drops it: the list's length would count it."""
+    prefix = f"{QUEUED_JOBS_PREFIX}{queue.value}"
+    return f"{prefix}:all", f"{prefix}:owner:{owner}"
 
 
-# KEYS: an owner's queued jobs (queued_jobs_key). ARGV: now, the time the new job is counted until,
-# the most jobs the owner may have queued, the new job's id, and the seconds it may wait. Adds the
-# job and returns 1 if the owner has fewer queued than the most, else 0: one step, so that a burst
-# of requests cannot all pass the check before any is counted. A job already counted is admitted
-# (a call retried after its reply was lost).
+class Admission(Enum):
+    ADMITTED = 1
+    OWNER_FULL = 0  # the owner has its most jobs waiting in the queue
+    QUEUE_FULL = -1
+
+
+# KEYS: the queue's queued jobs and the owner's (queued_jobs_keys). ARGV: now, the time the new job
+# is counted until, the most jobs the owner may have queued (0: no such bound), the new job's id,
+# the seconds it may wait, the most jobs the queue may hold. Adds the job to both and returns 1, or
+# returns 0 (the owner's are full) or -1 (the queue is full): one step, so that a burst of requests
+# cannot all pass the check before any is counted. A job already counted is admitted (a call
+# retried after its reply was lost).
 _ADMIT_QUEUED_LUA = """
 if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[6]) then return -1 end
+if tonumber(ARGV[3]) > 0 and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[2], ARGV[4])
+  redis.call('EXPIRE', key, ARGV[5])
+end
 return 1
 """
 
@@ -162,7 +179,7 @@ def idempotency_key(owner: str, key: str) -> str:
 
 # KEYS: job hash, events stream, and its Idempotency-Key if it has one. ARGV: seconds, "<job id>:"
 # (the key is kept only while it is bound to this job), and the time the job may wait until: its
-# owner's queued jobs (queued_jobs_key) count it until then, not only until its record's first
+# queued jobs (queued_jobs_keys) count it until then, not only until its record's first
 # expiry. Once a job is published its record is kept for as long as it may wait in the queue
 # (MAX_QUEUE_WAIT, then RESULT_TTL to read that it expired), not only RESULT_TTL: RESULT_TTL counts
 # again from its next transition (started, cancelled). A record whose job was never published
@@ -176,6 +193,7 @@ if KEYS[3] then
   if bound and string.sub(bound, 1, #ARGV[2]) == ARGV[2] then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
 end
 local job = redis.call('HMGET', KEYS[1], 'queue', 'owner', 'job_id')
+redis.call('ZADD', 'QUEUED_PREFIX' .. job[1] .. ':all', 'XX', ARGV[3], job[3])
 redis.call('ZADD', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), 'XX', ARGV[3], job[3])
 return 1
 """.replace("QUEUED_PREFIX", QUEUED_JOBS_PREFIX)
@@ -654,20 +672,33 @@ class AsyncJobStore:
             count_job(pipe, record.type, "submitted")
             await pipe.execute()
 
-    async def admit_queued(self, record: JobRecord, most: int, queue_wait: int) -> bool:
-        """Count a new job among its owner's queued jobs, unless the owner has ``most`` queued
-        already in its queue (False). Before ``create``; ``delete`` takes it back. It counts until
-        its record's first expiry, and ``keep_while_queued`` makes that as long as it may wait."""
+    async def admit_queued(
+        self, record: JobRecord, *, most_in_queue: int, most_of_owner: int, queue_wait: int
+    ) -> Admission:
+        """Count a new job among its queue's queued jobs and its owner's, unless the queue holds
+        ``most_in_queue`` or the owner ``most_of_owner`` (0: no bound) already. Before ``create``;
+        ``delete`` takes it back. It counts until its record's first expiry, and
+        ``keep_while_queued`` makes that as long as it may wait."""
         now = time.time()
-        admitted = await self._admit_queued(
-            keys=[queued_jobs_key(record.queue, record.owner)],
-            args=[now, now + min(queue_wait, self.ttl), most, record.job_id, queue_wait],
+        answer = await self._admit_queued(
+            keys=list(queued_jobs_keys(record.queue, record.owner)),
+            args=[
+                now,
+                now + min(queue_wait, self.ttl),
+                most_of_owner,
+                record.job_id,
+                queue_wait,
+                most_in_queue,
+            ],
         )
-        return bool(admitted)
+        return Admission(int(answer))
 
     async def release_queued(self, record: JobRecord) -> None:
         """Take back ``admit_queued`` for a job that was not created."""
-        await self.client.zrem(queued_jobs_key(record.queue, record.owner), record.job_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            for key in queued_jobs_keys(record.queue, record.owner):
+                pipe.zrem(key, record.job_id)
+            await pipe.execute()
 
     async def keep_while_queued(
         self, job_id: str, queue_wait: int, idempotency: tuple[str, str] | None = None
@@ -710,7 +741,8 @@ class AsyncJobStore:
         """Forget a job that was never published (its submission is not counted either)."""
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(job_key(record.job_id), events_key(record.job_id))
-            pipe.zrem(queued_jobs_key(record.queue, record.owner), record.job_id)
+            for key in queued_jobs_keys(record.queue, record.owner):
+                pipe.zrem(key, record.job_id)
             for index in index_keys(record):
                 pipe.zrem(index, record.job_id)
             count_job(pipe, record.type, "submitted", by=-1)
@@ -844,9 +876,6 @@ class AsyncJobStore:
         if gone:
             await self.client.srem(worker_index_key(queue), *gone)
         return [json.loads(beat) for beat in beats if beat is not None]
-
-    async def queue_depth(self, queue: Queue) -> int:
-        return int(await self.client.llen(queue.value))
 
     async def close(self) -> None:
         await self.client.aclose()

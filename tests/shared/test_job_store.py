@@ -15,6 +15,7 @@ from shared.job_store import (
     INDEX_KEY,
     OWNER_INDEXES_FILLED_KEY,
     TRIM_WINDOW,
+    Admission,
     AsyncJobStore,
     JobRecord,
     JobStore,
@@ -25,11 +26,24 @@ from shared.job_store import (
     job_key,
     now_iso,
     owner_index_key,
-    queued_jobs_key,
+    queued_jobs_keys,
     worker_index_key,
 )
 from shared.jobs import JobStatus, JobType, Queue
 from tests.reply_dropping_proxy import ReplyDroppingProxy
+
+
+def admitted(
+    async_store: AsyncStoreRunner,
+    record: JobRecord,
+    most_of_owner: int,
+    queue_wait: int,
+    most_in_queue: int = 10**6,
+) -> bool:
+    answer = async_store.admit_queued(
+        record, most_in_queue=most_in_queue, most_of_owner=most_of_owner, queue_wait=queue_wait
+    )
+    return answer is Admission.ADMITTED
 
 
 def make_record(job_type: JobType = JobType.GENERATE, owner: str = "") -> JobRecord:
@@ -624,18 +638,18 @@ def test_a_job_leaves_its_owners_queued_jobs_however_it_leaves_the_queue(
     owner = uuid.uuid4().hex
     started, cancelled, dropped = records = [make_record(owner=owner) for _ in range(3)]
     for record in records:
-        assert async_store.admit_queued(record, 3, 600)
+        assert admitted(async_store, record, 3, 600)
         async_store.create(record)
-    assert not async_store.admit_queued(make_record(owner=owner), 3, 600)
-    assert async_store.admit_queued(make_record(owner=f"{owner}-other"), 3, 600)
+    assert not admitted(async_store, make_record(owner=owner), 3, 600)
+    assert admitted(async_store, make_record(owner=f"{owner}-other"), 3, 600)
 
     sync_store.start(started.job_id, worker="w1")
     async_store.transition(cancelled.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED)
     sync_store.end_dropped(dropped.job_id, JobStatus.FAILED, {"type": "QueueWaitExpired", "message": "late"})
     sync_store.finish(started.job_id, JobStatus.SUCCEEDED, result={"generated_text": "a"})
 
-    assert sync_store.client.zcard(queued_jobs_key(Queue.INFERENCE, owner)) == 0
-    assert all(async_store.admit_queued(make_record(owner=owner), 3, 600) for _ in range(3))
+    assert sync_store.client.zcard(queued_jobs_keys(Queue.INFERENCE, owner)[1]) == 0
+    assert all(admitted(async_store, make_record(owner=owner), 3, 600) for _ in range(3))
 
 
 def test_a_queued_job_that_was_never_created_or_outwaited_its_queue_wait_is_not_counted(
@@ -644,18 +658,18 @@ def test_a_queued_job_that_was_never_created_or_outwaited_its_queue_wait_is_not_
     sync_store, async_store = stores
     owner = uuid.uuid4().hex
     never_published = make_record(owner=owner)
-    assert async_store.admit_queued(never_published, 1, 600)
+    assert admitted(async_store, never_published, 1, 600)
     async_store.create(never_published)
     async_store.delete(never_published)
     not_created = make_record(owner=owner)
-    assert async_store.admit_queued(not_created, 1, 600)
+    assert admitted(async_store, not_created, 1, 600)
     async_store.release_queued(not_created)
     lost = make_record(owner=owner)  # its message never reaches a worker, its record expires
-    assert async_store.admit_queued(lost, 1, 1)
-    assert not async_store.admit_queued(make_record(owner=owner), 1, 600)
+    assert admitted(async_store, lost, 1, 1)
+    assert not admitted(async_store, make_record(owner=owner), 1, 600)
     time.sleep(1.1)
-    assert async_store.admit_queued(make_record(owner=owner), 1, 600)
-    assert sync_store.client.zcard(queued_jobs_key(Queue.INFERENCE, owner)) == 1
+    assert admitted(async_store, make_record(owner=owner), 1, 600)
+    assert sync_store.client.zcard(queued_jobs_keys(Queue.INFERENCE, owner)[1]) == 1
 
 
 def test_an_admission_retried_after_its_reply_was_lost_admits_the_same_job(
@@ -663,9 +677,9 @@ def test_an_admission_retried_after_its_reply_was_lost_admits_the_same_job(
 ) -> None:
     _, async_store = stores
     record = make_record(owner=uuid.uuid4().hex)
-    assert async_store.admit_queued(record, 1, 600)
-    assert async_store.admit_queued(record, 1, 600)  # the retry finds itself, not a full queue
-    assert not async_store.admit_queued(make_record(owner=record.owner), 1, 600)
+    assert admitted(async_store, record, 1, 600)
+    assert admitted(async_store, record, 1, 600)  # the retry finds itself, not a full queue
+    assert not admitted(async_store, make_record(owner=record.owner), 1, 600)
 
 
 def test_a_queued_job_counts_until_its_record_expires_and_as_long_as_it_may_wait_once_kept(
@@ -674,9 +688,44 @@ def test_a_queued_job_counts_until_its_record_expires_and_as_long_as_it_may_wait
     """A record that expired while queued (keep_while_queued failed) kept its count for days."""
     sync_store, async_store = stores
     record = make_record(owner=uuid.uuid4().hex)
-    key = queued_jobs_key(record.queue, record.owner)
-    assert async_store.admit_queued(record, 5, 7 * 24 * 3600)
+    key = queued_jobs_keys(record.queue, record.owner)[1]
+    assert admitted(async_store, record, 5, 7 * 24 * 3600)
     async_store.create(record)
     assert sync_store.client.zscore(key, record.job_id) <= time.time() + 600  # the record's RESULT_TTL
     assert async_store.keep_while_queued(record.job_id, 5000)
     assert time.time() + 4900 < sync_store.client.zscore(key, record.job_id) <= time.time() + 5000
+
+
+def test_a_queue_counts_its_waiting_jobs_not_those_cancelled_while_queued(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """A cancelled job's message stays in the broker's list until a worker drops it: one key that
+    submitted and cancelled filled the queue's MAX_QUEUED_JOBS, and every other key got 429."""
+    sync_store, async_store = stores
+    sync_store.client.delete(queued_jobs_keys(Queue.TRAINING, "")[0])
+    first, second = (
+        JobRecord(**{**make_record(owner=uuid.uuid4().hex).__dict__, "queue": Queue.TRAINING})
+        for _ in range(2)
+    )
+    for record in (first, second):
+        assert (
+            async_store.admit_queued(record, most_in_queue=2, most_of_owner=0, queue_wait=600)
+            is Admission.ADMITTED
+        )
+        async_store.create(record)
+    third = JobRecord(**{**make_record().__dict__, "queue": Queue.TRAINING})
+    assert (
+        async_store.admit_queued(third, most_in_queue=2, most_of_owner=0, queue_wait=600)
+        is Admission.QUEUE_FULL
+    )
+    async_store.transition(first.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED)
+    assert (
+        async_store.admit_queued(third, most_in_queue=2, most_of_owner=0, queue_wait=600)
+        is Admission.ADMITTED
+    )
+    owner_full = JobRecord(**{**make_record(owner=second.owner).__dict__, "queue": Queue.TRAINING})
+    sync_store.client.delete(queued_jobs_keys(Queue.TRAINING, "")[0])
+    assert (
+        async_store.admit_queued(owner_full, most_in_queue=9, most_of_owner=1, queue_wait=600)
+        is Admission.OWNER_FULL
+    )
