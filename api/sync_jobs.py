@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
+from api.client_presence import unless_client_leaves
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep, WaitSlotsDep
 from api.errors import (
     InvalidRequestError,
@@ -63,7 +64,8 @@ class SyncJobs:
                 owner=self.owner,
                 settings=self.settings,
             )
-            final = await self.store.wait_for_final(record.job_id, self.settings.sync_timeout) or record
+            waiting = self.store.wait_for_final(record.job_id, self.settings.sync_timeout)
+            final = await unless_client_leaves(self.request, waiting) or record
         if final.status is JobStatus.SUCCEEDED and final.result is not None:
             return final.result
         if final.status is JobStatus.CANCELLED:

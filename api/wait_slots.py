@@ -42,9 +42,9 @@ class WaitSlots:
     def _take(self, owner: str) -> None:
         """A slot for the key, or 429 when it has none left."""
         if self._open[owner] >= self.per_key:
-            who = "this API key" if owner else "anonymous clients"
+            who = "this API key holds" if owner else "anonymous clients hold"
             raise TooManyWaitsError(
-                f"{who} already hold {self._open[owner]} open waits (event streams, ?wait= polls and"
+                f"{who} {self._open[owner]} open waits already (event streams, ?wait= polls and"
                 f" synchronous requests; MAX_WAITS_PER_KEY={self.per_key}): close one, or poll"
                 " GET /jobs/{id} without wait",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},

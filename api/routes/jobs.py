@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from api.client_presence import unless_client_leaves
 from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep, WaitSlotsDep
 from api.errors import ForbiddenError, InvalidRequestError, JobConflictError, NotFoundError, documented
 from api.job_events import ended_before, job_event_stream
@@ -104,6 +105,7 @@ async def list_jobs(
 @router.get("/{job_id}", response_model=JobView, name="get_job", responses=documented(404))
 async def get_job(
     job_id: str,
+    request: Request,
     store: JobStoreDep,
     settings: SettingsDep,
     owner: OwnerDep,
@@ -117,7 +119,8 @@ async def get_job(
     record = await owned_record(store, job_id, owner)
     if wait > 0 and not record.status.is_final:
         with slots.held(owner):
-            record = await store.wait_for_final(job_id, min(wait, settings.max_wait)) or record
+            waiting = store.wait_for_final(job_id, min(wait, settings.max_wait))
+            record = await unless_client_leaves(request, waiting) or record
     return JobView.model_validate(record.view())
 
 

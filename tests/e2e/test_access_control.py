@@ -219,3 +219,25 @@ def test_a_key_past_its_queued_jobs_gets_429_and_other_keys_jobs_are_accepted(
         # a retry of the same request finds its job, even with the key's queue full again
         assert api.post("/jobs", json=JOB, headers=retry_safe).json()["job_id"] == again.json()["job_id"]
         assert api.post("/jobs", json=JOB, headers=a).status_code == 429
+
+
+def test_a_wait_whose_client_gave_up_frees_its_slot(two_waits_a_key: Platform) -> None:
+    """A ?wait= poll or synchronous request whose client left kept its slot until MAX_WAIT or
+    SYNC_TIMEOUT ran out: a client retrying on a short timeout locked itself out."""
+    a = as_key(KEY_A)
+    with two_waits_a_key.client(timeout=30) as api:
+        job_a = api.post("/jobs", json=JOB, headers=a).json()["job_id"]
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(f"{two_waits_a_key.api_url}/jobs/{job_a}", params={"wait": 50}, headers=a, timeout=1)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(
+                f"{two_waits_a_key.api_url}/extract-course-name/",
+                json={"text": "Ethics"},
+                headers=a,
+                timeout=1,
+            )
+        deadline = time.monotonic() + 5
+        while (status := api.get(f"/jobs/{job_a}", params={"wait": 0.2}, headers=a).status_code) == 429:
+            assert time.monotonic() < deadline, "the waits whose clients left kept their slots"
+            time.sleep(0.2)
+        assert status == 200
