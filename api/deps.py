@@ -7,7 +7,7 @@ from typing import Annotated
 from celery import Celery
 from fastapi import Depends, Request
 
-from api.wait_slots import WaitSlots
+from api.wait_slots import ScanSlots, WaitSlots
 from shared.config import Settings, get_settings
 from shared.job_store import AsyncJobStore
 
@@ -24,6 +24,10 @@ def _wait_slots(request: Request) -> WaitSlots:
     return request.app.state.wait_slots  # type: ignore[no-any-return]
 
 
+def _scan_slots(request: Request) -> ScanSlots:
+    return request.app.state.scan_slots  # type: ignore[no-any-return]
+
+
 def _owner(request: Request) -> str:
     """Who owns the jobs this request makes and sees ("" when API keys are off)."""
     return getattr(request.state, "owner", "")
@@ -34,3 +38,4 @@ JobStoreDep = Annotated[AsyncJobStore, Depends(_job_store)]
 CeleryDep = Annotated[Celery, Depends(_celery)]
 OwnerDep = Annotated[str, Depends(_owner)]
 WaitSlotsDep = Annotated[WaitSlots, Depends(_wait_slots)]
+ScanSlotsDep = Annotated[ScanSlots, Depends(_scan_slots)]

@@ -15,7 +15,7 @@ from api.body_limit import BodySizeLimitMiddleware
 from api.errors import COMMON_ERRORS, install_error_handlers
 from api.metrics import RequestMetricsMiddleware, install_job_metrics
 from api.routes import extraction, generation, health, jobs, models
-from api.wait_slots import WaitSlots
+from api.wait_slots import ScanSlots, WaitSlots
 from shared.celery_app import create_celery_app
 from shared.config import get_settings
 from shared.job_store import AsyncJobStore
@@ -42,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.job_store = AsyncJobStore.from_url(settings.redis_url, settings.result_ttl)
     app.state.celery = create_celery_app(settings=settings)
     app.state.wait_slots = WaitSlots(settings.max_waits_per_key)
+    app.state.scan_slots = ScanSlots()
     install_job_metrics(settings.redis_url)
     indexing = asyncio.create_task(index_older_jobs(app.state.job_store))
     yield

@@ -39,15 +39,19 @@ class WaitSlots:
         self.per_key = per_key
         self._open: Counter[str] = Counter()  # one event loop: no lock needed
 
+    def _refusal(self, held: str) -> str:
+        """Why a key that holds ``held`` ("this API key holds 200") gets no slot."""
+        return (
+            f"{held} open waits already (event streams, ?wait= polls and synchronous requests;"
+            f" MAX_WAITS_PER_KEY={self.per_key}): close one, or poll GET /jobs/{{id}} without wait"
+        )
+
     def _take(self, owner: str) -> None:
         """A slot for the key, or 429 when it has none left."""
         if self._open[owner] >= self.per_key:
             who = "this API key holds" if owner else "anonymous clients hold"
             raise TooManyWaitsError(
-                f"{who} {self._open[owner]} open waits already (event streams, ?wait= polls and"
-                f" synchronous requests; MAX_WAITS_PER_KEY={self.per_key}): close one, or poll"
-                " GET /jobs/{id} without wait",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                self._refusal(f"{who} {self._open[owner]}"), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
             )
         self._open[owner] += 1
 
@@ -71,3 +75,19 @@ class WaitSlots:
         self._open[owner] -= 1
         if self._open[owner] <= 0:
             del self._open[owner]
+
+
+# GET /jobs with a status filter reads up to LIST_SCAN_MAX records (about a second for 20,000) on
+# the API's one event loop: this many at once per key, so that one key's scans cannot slow every
+# other key's requests (eight at once took another key's plain listing from 5 to 400 ms).
+STATUS_SCANS_PER_KEY = 2
+
+
+class ScanSlots(WaitSlots):
+    """The status-filtered listings each key runs at once."""
+
+    def __init__(self) -> None:
+        super().__init__(STATUS_SCANS_PER_KEY)
+
+    def _refusal(self, held: str) -> str:
+        return f"{held} listings with a status filter under way already (at most {self.per_key} at once)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.client_presence import unless_client_leaves
-from api.deps import CeleryDep, JobStoreDep, OwnerDep, SettingsDep, WaitSlotsDep
+from api.deps import CeleryDep, JobStoreDep, OwnerDep, ScanSlotsDep, SettingsDep, WaitSlotsDep
 from api.errors import ForbiddenError, InvalidRequestError, JobConflictError, NotFoundError, documented
 from api.job_events import ended_before, job_event_stream
 from api.job_submission import submit_job
@@ -84,15 +85,17 @@ async def create_job(
 async def list_jobs(
     store: JobStoreDep,
     owner: OwnerDep,
+    scans: ScanSlotsDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     job_type: Annotated[JobType | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> JobList:
-    """Recent jobs, newest first."""
-    records, next_offset, older_unread = await store.list(
-        status=status_filter, job_type=job_type, owner=owner, limit=limit, offset=offset
-    )
+    """Recent jobs, newest first. A key runs at most two listings with a status filter at once."""
+    with scans.held(owner) if status_filter else contextlib.nullcontext():
+        records, next_offset, older_unread = await store.list(
+            status=status_filter, job_type=job_type, owner=owner, limit=limit, offset=offset
+        )
     return JobList(
         jobs=[JobView.model_validate(r.view()) for r in records],
         limit=limit,
