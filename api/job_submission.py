@@ -24,6 +24,9 @@ from shared.jobs import JOB_ROUTES, JobStatus, JobType
 
 logger = logging.getLogger(__name__)
 
+# The most messages a queue's broker list may hold, as a multiple of MAX_QUEUED_JOBS.
+BROKER_LIST_FACTOR = 10
+
 
 def _fingerprint(job_type: JobType, job_input: dict[str, Any]) -> str:
     canonical = json.dumps({"type": job_type.value, "input": job_input}, sort_keys=True)
@@ -110,6 +113,15 @@ async def _admit(store: AsyncJobStore, record: JobRecord, settings: Settings) ->
     in the queue, or MAX_QUEUED_JOBS_PER_KEY of its key's own (clients without API keys share one
     owner: MAX_QUEUED_JOBS alone bounds them)."""
     queue = record.queue.value
+    # a backstop to the broker's memory: messages of cancelled jobs wait in its list for a worker
+    # (none takes any while the training worker runs an hours-long fine-tune)
+    backstop = BROKER_LIST_FACTOR * settings.max_queued_jobs
+    if await store.broker_messages(record.queue) >= backstop:
+        raise QueueFullError(
+            f"the {queue} queue's broker list holds {backstop} messages or more (jobs cancelled while"
+            " queued among them, until a worker drops them); retry later",
+            headers={"Retry-After": "5"},
+        )
     admission = await store.admit_queued(
         record,
         most_in_queue=settings.max_queued_jobs,

@@ -111,7 +111,9 @@ class Settings(BaseSettings):
         8192, ge=64, description="Largest batch_size x max_seq_len of a fine-tuning job"
     )
     keep_finetuned_versions: int = Field(
-        5, ge=1, description="Fine-tuned LLM versions kept in the store; a fine-tune job removes older ones"
+        5,
+        ge=2,  # the one before the newest may be loading on another host as the newest is published
+        description="Fine-tuned LLM versions kept in the store; a fine-tune job removes older ones",
     )
     max_queued_jobs: int = Field(1000, ge=1, description="Per queue; past it new jobs get 429")
     max_queued_jobs_per_key: int = Field(

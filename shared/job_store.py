@@ -877,6 +877,11 @@ class AsyncJobStore:
             await self.client.srem(worker_index_key(queue), *gone)
         return [json.loads(beat) for beat in beats if beat is not None]
 
+    async def broker_messages(self, queue: Queue) -> int:
+        """Messages in the queue's broker list: a job cancelled while queued leaves its message
+        there until a worker drops it."""
+        return int(await self.client.llen(queue.value))
+
     async def close(self) -> None:
         await self.client.aclose()
         if self.waiting_client is not self.client:

@@ -130,6 +130,23 @@ def test_full_queue_answers_429_and_enqueues_nothing(bare_platform: Platform) ->
         assert api.post("/jobs", json=JOB).status_code == 429
 
 
+def test_submitting_and_cancelling_is_held_to_a_broker_list_of_ten_times_max_queued_jobs(
+    bare_platform: Platform,
+) -> None:
+    """A cancelled job's message stays in the broker's list until a worker drops it: with no worker
+    taking any, a loop of submit and cancel grew it without bound."""
+    bare_platform.processes["api"].stop()
+    bare_platform.start_api(MAX_QUEUED_JOBS="1")
+    with bare_platform.client() as api:
+        for _ in range(10):
+            job = api.post("/jobs", json=JOB)
+            assert job.status_code == 202, job.text
+            assert api.delete(f"/jobs/{job.json()['job_id']}").status_code == 200
+        refused = api.post("/jobs", json=JOB)
+        assert refused.status_code == 429
+        assert "broker list holds 10 messages" in refused.json()["detail"]
+
+
 def test_sync_request_whose_job_is_cancelled_is_409(bare_platform: Platform) -> None:
     with bare_platform.client(timeout=60) as api, ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(api.post, "/extract-course-name/", json={"text": "Operating Systems"})

@@ -129,9 +129,9 @@ def test_evaluation_batches_are_held_to_max_finetune_batch_tokens(
 
 @pytest.fixture
 def store_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """MODEL_DIR and KEEP_FINETUNED_VERSIONS=1 for the runtime that ``runtime_on`` builds after it."""
+    """MODEL_DIR and KEEP_FINETUNED_VERSIONS=2 for the runtime that ``runtime_on`` builds after it."""
     monkeypatch.setenv("MODEL_DIR", str(tmp_path))
-    monkeypatch.setenv("KEEP_FINETUNED_VERSIONS", "1")
+    monkeypatch.setenv("KEEP_FINETUNED_VERSIONS", "2")
     return tmp_path
 
 
@@ -152,7 +152,8 @@ def test_a_finetune_that_succeeds_removes_the_finetuned_versions_past_the_kept_n
 
     monkeypatch.setattr("training.squad.finetune", publishes)
     results = [finetune(queued_finetune(), {"max_steps": 3}) for _ in range(3)]
-    assert [v.version for v in store.versions(ModelName.LLM)] == [imported.version, results[-1]["version"]]
+    kept = [imported.version, results[-2]["version"], results[-1]["version"]]
+    assert [v.version for v in store.versions(ModelName.LLM)] == kept
 
 
 def test_a_copy_delivered_to_the_process_that_runs_the_job_is_dropped(
