@@ -53,6 +53,10 @@ RunBatch = Callable[
 ]
 
 
+# A failed batch's inputs run again in halves down to this many, then each alone.
+RUN_ALONE_AT_MOST = 4
+
+
 class JobFuture(Future[dict[str, Any]]):
     """A job's answer; ``abandoned`` once its caller stopped waiting after the batcher took it."""
 
@@ -165,9 +169,10 @@ class BatchScheduler:
             self._answer(model, batch)
 
     def _answer(self, model: ModelName, batch: list[_Pending]) -> None:
-        """Run the batch and answer each input. Where the batch fails, each input that has sent no
-        generated token runs again alone, so that one bad input fails only its own job; one that
-        has sent tokens fails (a second run would send them twice)."""
+        """Run the batch and answer each input. Where the batch fails, the inputs that have sent no
+        generated token run again, each half as a batch of its own (a few: each alone), so that
+        one bad input fails only its own job; one that has sent tokens fails (a second run would
+        send them twice)."""
         streamed: set[int] = set()
         answered: set[int] = set()  # early, by the model, before the batch ended
 
@@ -206,9 +211,13 @@ class BatchScheduler:
             for row in unanswered:
                 if row not in run_again:
                     batch[row].future.set_exception(error)
-            for row in run_again:
-                if not self._dropped_as_abandoned(batch[row]):
-                    self._answer(model, [batch[row]])
+            again = [batch[row] for row in run_again if not self._dropped_as_abandoned(batch[row])]
+            if len(again) <= RUN_ALONE_AT_MOST:
+                for pending in again:
+                    self._answer(model, [pending])
+            else:  # each half as a batch: one bad input of 32 costs 10 runs, not 32 runs alone
+                self._answer(model, again[: len(again) // 2])
+                self._answer(model, again[len(again) // 2 :])
             return
         for row, (pending, output) in enumerate(zip(batch, outputs, strict=True)):
             if row not in answered:

@@ -298,3 +298,20 @@ def test_an_input_answered_early_keeps_its_answer_when_its_batch_fails() -> None
     assert early.result(5) == {"text": "EARLY"}
     with pytest.raises(ValueError, match="cannot read 'bad'"):
         bad.result(5)
+
+
+def test_a_failed_batch_runs_again_in_halves_so_one_bad_input_costs_few_runs() -> None:
+    """Each input of a failed batch ran again alone: one bad input in 32 LLM rows took 32 runs one
+    after another, and the last rows passed INFERENCE_TIME_LIMIT."""
+    gate = threading.Event()
+    model = PickyModel(gate)
+    texts = [f"t{i}" for i in range(16)]
+    texts[12] = "bad"
+    futures = _batch_after_a_held_one(model, texts, gate)
+    for text, future in zip(texts, futures, strict=True):
+        if text == "bad":
+            with pytest.raises(ValueError, match="cannot read 'bad'"):
+                future.result(5)
+        else:
+            assert future.result(5) == {"text": text.upper()}
+    assert model.calls == [1, 16, 8, 8, 4, 4, 1, 1, 1, 1]  # not 16 runs alone
