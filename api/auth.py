@@ -33,6 +33,7 @@ async def authenticate(
 ) -> None:
     request.state.owner = ""
     request.state.may_finetune = True
+    request.state.may_read_metrics = True
     if not settings.api_keys or request.url.path in OPEN_PATHS:
         return
     token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
@@ -41,3 +42,4 @@ async def authenticate(
         raise UnauthorizedError("a valid API key is required: Authorization: Bearer <key>")
     request.state.owner = owner_of(matched[0])
     request.state.may_finetune = not settings.finetune_api_keys or matched[0] in settings.finetune_api_keys
+    request.state.may_read_metrics = not settings.metrics_api_keys or matched[0] in settings.metrics_api_keys

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import ForbiddenError, documented
 from shared.job_metrics import JobMetricsCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -62,8 +63,13 @@ def install_job_metrics(redis_url: str) -> None:
         install_job_metrics.done = True  # type: ignore[attr-defined]
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=documented(403))
 async def metrics(request: Request) -> Response:
     """Prometheus text format: requests, jobs per type and outcome, queue depth, job timings."""
+    if not getattr(request.state, "may_read_metrics", True):
+        raise ForbiddenError(
+            "this API key may not read the metrics: they count every key's jobs, and METRICS_API_KEYS"
+            " names the keys that may"
+        )
     body = await anyio.to_thread.run_sync(generate_latest, REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

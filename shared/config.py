@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="Comma-separated API keys (of API_KEYS) that may submit fine-tune jobs, which replace"
         " the LLM every key is served; empty: every key may",
     )
+    metrics_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API keys (of API_KEYS) that may read GET /metrics, which counts every"
+        " key's jobs; empty: every key may",
+    )
     api_allow_anonymous: bool = Field(
         False,
         description="Let the API listen beyond loopback with no API_KEYS (behind a proxy that authenticates)",
@@ -175,7 +180,7 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
 
-    @field_validator("preload_models", "api_keys", "finetune_api_keys", mode="before")
+    @field_validator("preload_models", "api_keys", "finetune_api_keys", "metrics_api_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -217,9 +222,11 @@ class Settings(BaseSettings):
         return keys
 
     @model_validator(mode="after")
-    def _finetune_keys_are_api_keys(self) -> Settings:
+    def _restricted_keys_are_api_keys(self) -> Settings:
         if any(key not in self.api_keys for key in self.finetune_api_keys):
             raise ValueError("every key of FINETUNE_API_KEYS must be one of API_KEYS")
+        if any(key not in self.api_keys for key in self.metrics_api_keys):
+            raise ValueError("every key of METRICS_API_KEYS must be one of API_KEYS")
         return self
 
     @model_validator(mode="after")

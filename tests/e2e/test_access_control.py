@@ -24,7 +24,7 @@ def secured(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
     running = Platform(tmp_path, base_env(model_dir))
     try:
         running.start_redis()
-        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", FINETUNE_API_KEYS=KEY_A)
+        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", FINETUNE_API_KEYS=KEY_A, METRICS_API_KEYS=KEY_A)
         yield running
     finally:
         running.stop()
@@ -102,6 +102,24 @@ def test_only_the_keys_of_finetune_api_keys_may_fine_tune(secured: Platform) -> 
         assert api.get("/jobs", params={"type": "finetune"}, headers=as_key(KEY_B)).json()["jobs"] == []
         assert api.post("/jobs", json=finetune, headers=as_key(KEY_A)).status_code == 202
         assert api.post("/jobs", json=JOB, headers=as_key(KEY_B)).status_code == 202  # inference: every key
+
+
+def test_only_the_keys_of_metrics_api_keys_may_read_every_keys_job_counts(secured: Platform) -> None:
+    with secured.client() as api:
+        refused = api.get("/metrics", headers=as_key(KEY_B))
+        assert refused.status_code == 403
+        assert "METRICS_API_KEYS" in refused.json()["detail"]
+        allowed = api.get("/metrics", headers=as_key(KEY_A))
+        assert allowed.status_code == 200 and "jobs_total" in allowed.text
+
+
+def test_metrics_keys_must_be_api_keys() -> None:
+    from pydantic import ValidationError
+
+    from shared.config import Settings
+
+    with pytest.raises(ValidationError, match="METRICS_API_KEYS must be one of API_KEYS"):
+        Settings(api_keys=[KEY_A], metrics_api_keys=[KEY_B])
 
 
 def test_finetune_keys_must_be_api_keys() -> None:
