@@ -84,12 +84,10 @@ class JobMetricsCollector(Collector):
     def collect(self) -> Iterator[Any]:
         try:
             counts = self.client.hgetall(COUNTS_KEY)
-            from shared.job_store import queued_jobs_keys  # it imports this module
+            from shared.job_store import waiting_jobs_key  # it imports this module
 
             now = time.time()
-            depths = {
-                queue: self.client.zcount(queued_jobs_keys(queue, "")[0], now, "+inf") for queue in Queue
-            }
+            depths = {queue: self.client.zcount(waiting_jobs_key(queue), now, "+inf") for queue in Queue}
             histograms = {
                 (kind, job_type): self.client.hgetall(histogram_key(kind, job_type.value))
                 for kind in HISTOGRAMS

@@ -144,7 +144,18 @@ def queued_jobs_keys(queue: Queue, owner: str) -> tuple[str, str]:
     one that is never taken falls out at that time. A cancelled job's message stays in the
     broker's list until a worker drops it: the list's length would count it."""
     prefix = f"{QUEUED_JOBS_PREFIX}{queue.value}"
-    return f"{prefix}:all", f"{prefix}:owner:{owner}"
+    return waiting_jobs_key(queue), f"{prefix}:owner:{owner}"
+
+
+def waiting_jobs_key(queue: Queue) -> str:
+    """The ids of every job waiting in the queue (the first of queued_jobs_keys)."""
+    return f"{QUEUED_JOBS_PREFIX}{queue.value}:all"
+
+
+def _unqueue(pipe: Any, record: JobRecord) -> None:
+    """Take a job that was never published out of the queued jobs (queued_jobs_keys)."""
+    for key in queued_jobs_keys(record.queue, record.owner):
+        pipe.zrem(key, record.job_id)
 
 
 class Admission(Enum):
@@ -696,8 +707,7 @@ class AsyncJobStore:
     async def release_queued(self, record: JobRecord) -> None:
         """Take back ``admit_queued`` for a job that was not created."""
         async with self.client.pipeline(transaction=True) as pipe:
-            for key in queued_jobs_keys(record.queue, record.owner):
-                pipe.zrem(key, record.job_id)
+            _unqueue(pipe, record)
             await pipe.execute()
 
     async def keep_while_queued(
@@ -741,8 +751,7 @@ class AsyncJobStore:
         """Forget a job that was never published (its submission is not counted either)."""
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(job_key(record.job_id), events_key(record.job_id))
-            for key in queued_jobs_keys(record.queue, record.owner):
-                pipe.zrem(key, record.job_id)
+            _unqueue(pipe, record)
             for index in index_keys(record):
                 pipe.zrem(index, record.job_id)
             count_job(pipe, record.type, "submitted", by=-1)

@@ -180,7 +180,9 @@ class ModelStore:
         versions = self.versions(model)
         finetuned = [version for version in versions if version.metadata.get("kind") == "finetuned"]
         doomed = [
-            version for version in finetuned[: max(0, len(finetuned) - keep)] if version != versions[-1]
+            version
+            for version in finetuned[: max(0, len(finetuned) - keep)]
+            if version.version != versions[-1].version
         ]
         for version in doomed:
             hidden = version.path.with_name(f".{version.version}{REMOVED_SUFFIX}")

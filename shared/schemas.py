@@ -131,6 +131,16 @@ FINETUNE_LEAST = {
 }
 
 
+def warmup_past_the_run(warmup_steps: int, max_steps: int) -> str | None:
+    """Why a warm-up longer than its run is refused (for a job and the CLI alike); None if it is not."""
+    if warmup_steps <= max_steps:
+        return None
+    return (
+        f"warmup_steps ({warmup_steps}) must be at most max_steps ({max_steps}): the learning rate would"
+        " never reach learning_rate"
+    )
+
+
 class FinetuneInput(StrictModel):
     model: Literal["llm"] = "llm"
     dataset: Literal["squad"] = "squad"
@@ -169,11 +179,8 @@ class FinetuneInput(StrictModel):
 
     @model_validator(mode="after")
     def _warmup_within_the_run(self) -> FinetuneInput:
-        if self.warmup_steps > self.max_steps:
-            raise ValueError(
-                f"warmup_steps ({self.warmup_steps}) must be at most max_steps ({self.max_steps}): the"
-                " learning rate would never reach learning_rate"
-            )
+        if refusal := warmup_past_the_run(self.warmup_steps, self.max_steps):
+            raise ValueError(refusal)
         return self
 
     @model_validator(mode="after")

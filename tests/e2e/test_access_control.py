@@ -18,16 +18,21 @@ KEY_B = "team-b-0123456789abcdef"
 JOB = {"type": "extract-course-names", "input": {"text": "Operating Systems"}}
 
 
-@pytest.fixture
-def secured(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
-    """Redis and the API only: jobs stay queued (the store has the models, so they are accepted)."""
+def keyed_platform(model_dir: Path, tmp_path: Path, **settings: str) -> Iterator[Platform]:
+    """Redis and the API only, with KEY_A and KEY_B and ``settings``: no worker takes a job, so
+    jobs stay queued (the store has the models, so they are accepted) and waits stay open."""
     running = Platform(tmp_path, base_env(model_dir))
     try:
         running.start_redis()
-        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", FINETUNE_API_KEYS=KEY_A, METRICS_API_KEYS=KEY_A)
+        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", **settings)
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def secured(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
+    yield from keyed_platform(model_dir, tmp_path, FINETUNE_API_KEYS=KEY_A, METRICS_API_KEYS=KEY_A)
 
 
 def as_key(key: str) -> dict[str, str]:
@@ -137,14 +142,7 @@ def test_unknown_key_cannot_read_models(secured: Platform) -> None:
 
 @pytest.fixture
 def two_waits_a_key(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
-    """Redis and the API only, each key allowed two open waits: jobs stay queued, waits stay open."""
-    running = Platform(tmp_path, base_env(model_dir))
-    try:
-        running.start_redis()
-        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", MAX_WAITS_PER_KEY="2")
-        yield running
-    finally:
-        running.stop()
+    yield from keyed_platform(model_dir, tmp_path, MAX_WAITS_PER_KEY="2")
 
 
 def test_a_key_past_its_open_waits_gets_429_and_every_other_request_goes_on(
@@ -202,14 +200,7 @@ def test_a_burst_of_streams_gets_no_more_than_the_keys_open_waits(two_waits_a_ke
 
 @pytest.fixture
 def three_queued_a_key(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
-    """Redis and the API only, each key allowed three queued jobs: no worker takes them."""
-    running = Platform(tmp_path, base_env(model_dir))
-    try:
-        running.start_redis()
-        running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", MAX_QUEUED_JOBS_PER_KEY="3")
-        yield running
-    finally:
-        running.stop()
+    yield from keyed_platform(model_dir, tmp_path, MAX_QUEUED_JOBS_PER_KEY="3")
 
 
 def test_a_key_past_its_queued_jobs_gets_429_and_other_keys_jobs_are_accepted(

@@ -27,6 +27,7 @@ from shared.job_store import (
     now_iso,
     owner_index_key,
     queued_jobs_keys,
+    waiting_jobs_key,
     worker_index_key,
 )
 from shared.jobs import JobStatus, JobType, Queue
@@ -702,7 +703,7 @@ def test_a_queue_counts_its_waiting_jobs_not_those_cancelled_while_queued(
     """A cancelled job's message stays in the broker's list until a worker drops it: one key that
     submitted and cancelled filled the queue's MAX_QUEUED_JOBS, and every other key got 429."""
     sync_store, async_store = stores
-    sync_store.client.delete(queued_jobs_keys(Queue.TRAINING, "")[0])
+    sync_store.client.delete(waiting_jobs_key(Queue.TRAINING))
     first, second = (
         JobRecord(**{**make_record(owner=uuid.uuid4().hex).__dict__, "queue": Queue.TRAINING})
         for _ in range(2)
@@ -724,7 +725,7 @@ def test_a_queue_counts_its_waiting_jobs_not_those_cancelled_while_queued(
         is Admission.ADMITTED
     )
     owner_full = JobRecord(**{**make_record(owner=second.owner).__dict__, "queue": Queue.TRAINING})
-    sync_store.client.delete(queued_jobs_keys(Queue.TRAINING, "")[0])
+    sync_store.client.delete(waiting_jobs_key(Queue.TRAINING))
     assert (
         async_store.admit_queued(owner_full, most_in_queue=9, most_of_owner=1, queue_wait=600)
         is Admission.OWNER_FULL

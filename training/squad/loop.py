@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from shared.schemas import FINETUNE_LEAST
+from shared.schemas import FINETUNE_LEAST, warmup_past_the_run
 from training.cli import UsageError
 from training.device import bf16_autocast, get_device, uses_bf16
 from training.finite_loss import require_finite
@@ -83,11 +83,8 @@ class FinetuneConfig:
             raise UsageError(f"dataset must be 'squad', not {self.dataset!r}")
         if self.source not in ("local", "hub"):
             raise UsageError(f"source must be 'local' or 'hub', not {self.source!r}")
-        if self.warmup_steps > self.max_steps:
-            raise UsageError(
-                f"warmup_steps ({self.warmup_steps}) must be at most max_steps ({self.max_steps}): the"
-                " learning rate would never reach learning_rate"
-            )
+        if refusal := warmup_past_the_run(self.warmup_steps, self.max_steps):
+            raise UsageError(refusal)
 
 
 def learning_rate_factor(step: int, warmup: int, total: int) -> float:
