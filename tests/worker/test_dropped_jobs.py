@@ -4,6 +4,7 @@ a real Redis. (The expired message is covered end to end in tests/e2e/test_witho
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -11,8 +12,8 @@ from celery.app.task import Context
 from celery.signals import task_revoked, task_unknown
 
 import worker.dropped_jobs  # noqa: F401  (connects the handlers)
-from shared.job_store import JobStore
-from shared.jobs import JobStatus
+from shared.job_store import JobStore, queued_jobs_keys
+from shared.jobs import JobStatus, Queue
 from worker.runtime import get_runtime
 
 
@@ -75,3 +76,32 @@ def test_a_running_job_whose_message_came_back_past_max_queue_wait_failed_as_los
     task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=True)
     record = store.get(job_id)
     assert record.status is JobStatus.FAILED and record.error["type"] == "WorkerLost"
+
+
+def test_an_expired_copy_of_a_running_jobs_message_leaves_a_live_workers_run_alone(
+    runtime_on: JobStore, queued_finetune: Callable[[], str]
+) -> None:
+    """kombu puts an unacknowledged message back when the broker connection drops: its copy,
+    past MAX_QUEUE_WAIT, failed the job as lost while the worker running it was alive."""
+    job_id = queued_finetune()
+    store = get_runtime().job_store
+    store.start(job_id, worker="training@live-host")
+    store.heartbeat(Queue.TRAINING, "training@live-host", {"hostname": "training@live-host"}, ttl=60)
+    copy = Context(id=job_id, hostname="training@other-host")
+    task_revoked.send(sender=None, request=copy, terminated=False, signum=None, expired=True)
+    assert store.get(job_id).status is JobStatus.RUNNING
+
+
+def test_a_job_cancelled_while_queued_stops_counting_for_its_key_once_its_message_is_dropped(
+    runtime_on: JobStore, queued_finetune: Callable[[], str]
+) -> None:
+    job_id = queued_finetune()
+    store = get_runtime().job_store
+    record = store.get(job_id)
+    owners_queued = queued_jobs_keys(record.queue, record.owner)[1]
+    store.client.zadd(owners_queued, {job_id: time.time() + 600})  # as the API admitted it
+    store.transition(job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED)
+    store.client.zadd(owners_queued, {job_id: time.time() + 600})  # as the API's cancel keeps it
+    task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=True)
+    assert store.get(job_id).status is JobStatus.CANCELLED
+    assert store.client.zscore(owners_queued, job_id) is None
