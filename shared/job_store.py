@@ -97,7 +97,7 @@ end
 return current
 """.replace("STREAM_MAXLEN", str(STREAM_MAXLEN)).replace("QUEUED_PREFIX", QUEUED_JOBS_PREFIX)
 
-# The most index entries (a key's newest jobs) one GET /jobs with a status filter looks at.
+# The most index entries one GET /jobs with a status filter looks at.
 LIST_SCAN_MAX = 20_000
 
 # Redis connections of one API process: for short commands, and for blocking reads (waits).
@@ -838,24 +838,26 @@ class AsyncJobStore:
         self, *, status: JobStatus | None, job_type: JobType | None, owner: str, limit: int, offset: int
     ) -> tuple[list[JobRecord], int | None, bool]:
         """Newest first; returns the page, the offset of the next page (None: nothing after it),
-        and whether a status filter stopped at LIST_SCAN_MAX with older jobs of the key unread.
+        and whether a status filter stopped at LIST_SCAN_MAX entries with older ones unread.
 
-        Reads only the owner's index (of the type, when one is asked for). Without a status
-        filter, offsets are positions in the index: the page starts at its offset, and an entry
-        whose record has expired is passed over but still counted, so the next page starts after
-        it and repeats nothing. With a status filter, offsets count matching jobs; the records are
-        read to match them, and only the owner's newest LIST_SCAN_MAX jobs are looked at, so that
-        one request's work is bounded however many jobs a key has.
+        Reads only the owner's index (of the type, when one is asked for). Offsets are positions
+        in that index, with a status filter or without: the next page starts where this one
+        stopped, so a job that changes status between pages makes no other be skipped (new jobs
+        can make a page repeat as many as were created). An entry whose record has expired is
+        passed over. With a status filter one request reads the records of LIST_SCAN_MAX entries
+        from its offset at most, so that its work is bounded however many jobs a key has; where it
+        stopped there, the next offset goes on from that point.
         """
         index = owner_index_key(owner, job_type)
         matched: list[JobRecord] = []
-        skipped = 0
         chunk = 200
-        start = 0 if status else offset
+        start = offset
+        bound = offset + LIST_SCAN_MAX if status else None
         while True:
-            end = min(start + chunk, LIST_SCAN_MAX) if status else start + chunk
-            if end <= start:  # the scan bound: older jobs are left unread, if the key has any
-                return matched, None, await self.client.zcard(index) > LIST_SCAN_MAX
+            end = start + chunk if bound is None else min(start + chunk, bound)
+            if bound is not None and end <= start:  # the scan bound: older entries unread, if any
+                unread = await self.client.zcard(index) > bound
+                return matched, (bound if unread else None), unread
             ids = await self.client.zrevrange(index, start, end - 1)
             if not ids:
                 return matched, None, False
@@ -869,11 +871,8 @@ class AsyncJobStore:
                 record = JobRecord.from_hash(raw)
                 if record.owner != owner or (status and record.status is not status):
                     continue
-                if status and skipped < offset:
-                    skipped += 1
-                    continue
                 if len(matched) == limit:
-                    return matched, (offset + limit if status else position), False
+                    return matched, position, False
                 matched.append(record)
             start = end
 

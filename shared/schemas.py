@@ -248,8 +248,9 @@ class JobList(BaseModel):
     next_offset: int | None
     older_jobs_not_searched: bool = Field(
         False,
-        description="A status filter looks at the key's newest 20,000 jobs (of the type, if one is asked"
-        " for); true when it stopped there and older jobs were not looked at",
+        description="A status filter looks at 20,000 of the key's jobs (of the type, if one is asked for)"
+        " from the offset at most; true when it stopped there with older jobs not looked at:"
+        " next_offset goes on from there",
     )
 
 

@@ -81,6 +81,9 @@ async def create_job(
     return accepted(request, response, record)
 
 
+OFFSET_DOC = "A position in the key's jobs, newest first: a page's next_offset"
+
+
 @router.get("", response_model=JobList)
 async def list_jobs(
     store: JobStoreDep,
@@ -89,7 +92,7 @@ async def list_jobs(
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     job_type: Annotated[JobType | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description=OFFSET_DOC)] = 0,
 ) -> JobList:
     """Recent jobs, newest first. A key runs at most two listings with a status filter at once."""
     with scans.held(owner) if status_filter else contextlib.nullcontext():

@@ -247,7 +247,7 @@ def test_pages_past_an_expired_record_repeat_no_job_and_skip_none(
     assert seen == [r.job_id for r in records[::-1] if r is not records[3]]
 
 
-def test_a_status_filter_looks_at_the_newest_jobs_only_up_to_the_scan_bound(
+def test_a_status_filter_looks_at_most_at_the_scan_bound_and_its_next_offset_goes_on_from_there(
     stores: tuple[JobStore, AsyncStoreRunner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """It read every record the key had: 26 s for a key with 200,000 jobs."""
@@ -262,20 +262,40 @@ def test_a_status_filter_looks_at_the_newest_jobs_only_up_to_the_scan_bound(
     running, more, unread = async_store.list(
         status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0
     )
-    assert [r.job_id for r in running] == [records[4].job_id] and not more and unread
+    assert [r.job_id for r in running] == [records[4].job_id] and more == 3 and unread
+    running, more, unread = async_store.list(
+        status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=more
+    )
+    assert [r.job_id for r in running] == [records[0].job_id] and more is None and not unread
     queued, more, unread = async_store.list(
         status=JobStatus.QUEUED, job_type=None, owner=owner, limit=1, offset=1
     )
-    assert [r.job_id for r in queued] == [records[3].job_id] and not more and unread  # none left in the bound
-    full_page, more, unread = async_store.list(
-        status=JobStatus.QUEUED, job_type=None, owner=owner, limit=1, offset=0
-    )
-    assert [r.job_id for r in full_page] == [records[5].job_id] and more == 1 and not unread
+    assert [r.job_id for r in queued] == [records[3].job_id] and more == 3 and not unread
     monkeypatch.setattr(job_store_module, "LIST_SCAN_MAX", 6)
     running, more, unread = async_store.list(
         status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0
     )
-    assert len(running) == 2 and not more and not unread  # every job looked at
+    assert len(running) == 2 and more is None and not unread  # every job looked at
+
+
+def test_a_status_filters_pages_skip_no_job_when_jobs_leave_the_filter_between_them(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """Offsets counted matching jobs: once the first page's jobs had started, the second page
+    began two queued jobs too far and skipped them."""
+    sync_store, async_store = stores
+    owner = uuid.uuid4().hex
+    records = [make_record(owner=owner) for _ in range(5)]
+    for record in records:
+        async_store.create(record)
+    first, more, _ = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=2, offset=0)
+    assert [r.job_id for r in first] == [records[4].job_id, records[3].job_id]
+    for record in first:
+        sync_store.start(record.job_id, worker="w1")
+    second, more, _ = async_store.list(
+        status=JobStatus.QUEUED, job_type=None, owner=owner, limit=2, offset=more
+    )
+    assert [r.job_id for r in second] == [records[2].job_id, records[1].job_id]
 
 
 def test_each_owner_and_type_has_an_index_that_listing_reads(
