@@ -13,7 +13,8 @@ PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
-	$(PYTHON) -m venv $(VENV)
+	@# a venv that failed half-way (no ensurepip: Debian's python3-venv missing) would count as made
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "could not create $(VENV): on Debian/Ubuntu, apt install python3-venv"; exit 1; }
 
 $(STAMP): requirements/api.txt requirements/worker.txt requirements/dev.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip

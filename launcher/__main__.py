@@ -15,10 +15,11 @@ import sys
 from types import FrameType
 
 import redis
+from pydantic import ValidationError
 
 from launcher import services
 from launcher.ports import free_port, port_taken, wait_for_port
-from launcher.redis_server import redis_command
+from launcher.redis_server import DataDirInUseError, lock_data_dir, redis_command
 from launcher.supervisor import STOP_TIMEOUT_S, Supervisor
 from shared.config import Settings, get_settings
 
@@ -68,7 +69,11 @@ def main() -> int:
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, on_signal)
     try:
-        settings = get_settings()
+        try:
+            settings = get_settings()
+        except ValidationError as error:
+            print(f"a setting (in the environment or .env) is invalid: {error}")
+            return 2
         if taken := _taken_ports(settings):
             print(
                 f"in use already: {', '.join(taken)}. Stop what holds it (an earlier `make run`?) or set "
@@ -81,8 +86,14 @@ def main() -> int:
                 return 2
             env["REDIS_URL"] = supervisor.env["REDIS_URL"] = settings.redis_url
         else:
+            data_dir = settings.var_dir / "redis"
+            try:
+                lock = lock_data_dir(data_dir)
+            except DataDirInUseError as error:
+                print(error)
+                return 2
             port = free_port()
-            supervisor.start("redis", redis_command(port, settings.var_dir / "redis"))
+            supervisor.start("redis", redis_command(port, data_dir), pass_fds=(lock,))
             if not wait_for_port(HOST, port, 20):
                 print("the private redis-server did not start: see its log above")
                 return 2

@@ -26,10 +26,14 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
 def port_taken(host: str, port: int) -> bool:
     """Whether a server could not listen on ``host:port`` (bound as uvicorn and Flower bind, with
     SO_REUSEADDR, so a port left in TIME_WAIT by a stopped run counts as free)."""
-    with socket.socket() as sock:
+    try:  # an IPv6 host ("::1") needs a socket of its family
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        return True
+    with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
+            sock.bind(address)
         except OSError:
             return True
     return False

@@ -40,6 +40,7 @@ class Child:
     started_at: float = 0.0
     restart_at: float | None = None  # when a dead child that restarts is due to start again
     color: str = field(default="")
+    pass_fds: tuple[int, ...] = ()  # open files it keeps (a lock it holds with the launcher)
 
 
 class Supervisor:
@@ -50,18 +51,32 @@ class Supervisor:
         self._print_lock = threading.Lock()
         self._stopping = threading.Event()
         self._use_color = out.isatty()
+        self._console_gone = False
 
     def log(self, name: str, line: str, color: str = "") -> None:
         prefix = f"{color}{name:>9} |{RESET}" if self._use_color and color else f"{name:>9} |"
         with self._print_lock:
-            self.out.write(f"{prefix} {line}\n")
-            self.out.flush()
+            if self._console_gone:
+                return
+            try:
+                self.out.write(f"{prefix} {line}\n")
+                self.out.flush()
+            except OSError:
+                # the terminal closed (EIO) or the pipe's reader left (`make run | tee`, Ctrl-C):
+                # stopping must go on without a console, or children would outlive the launcher
+                self._console_gone = True
 
     def start(
-        self, name: str, command: list[str], *, restart: bool = True, extra_env: dict[str, str] | None = None
+        self,
+        name: str,
+        command: list[str],
+        *,
+        restart: bool = True,
+        extra_env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> Child:
         color = COLORS[len(self.children) % len(COLORS)]
-        child = Child(name, command, restart=restart, extra_env=extra_env or {}, color=color)
+        child = Child(name, command, restart, extra_env or {}, color=color, pass_fds=pass_fds)
         self.children.append(child)
         self._spawn(child)
         return child
@@ -74,6 +89,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            pass_fds=child.pass_fds,
         )
         child.started_at = time.monotonic()
         threading.Thread(target=self._pump, args=(child, child.process), daemon=True).start()
@@ -138,7 +154,11 @@ class Supervisor:
         """Stop every child, newest first: SIGTERM to its whole session, SIGKILL after timeout."""
         self._stopping.set()
         for child in reversed(self.children):
-            self._terminate(child, timeout)
+            try:
+                self._terminate(child, timeout)
+            except Exception:  # one child's failure to stop must not leave the older ones running
+                if child.process is not None:
+                    _signal_group(child.process.pid, signal.SIGKILL)
 
     def _terminate(self, child: Child, timeout: float) -> None:
         process = child.process

@@ -1,0 +1,102 @@
+"""`make run`'s launcher stops every child even with its console gone, and keeps its private
+Redis's data directory to one server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from launcher.ports import free_port, port_taken
+from launcher.redis_server import DataDirInUseError, lock_data_dir
+from launcher.supervisor import Supervisor
+from shared.config import PROJECT_ROOT
+
+# A child that outlasts SIGTERM, as the API does while a long poll is open.
+STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
+
+
+class ClosedConsole:
+    """stdout after the terminal closed, or a pipe whose reader left (`make run | tee`, Ctrl-C)."""
+
+    def write(self, _text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def run_launcher(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "launcher"]
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_every_child_is_stopped_when_the_console_is_gone() -> None:
+    """Logging "did not stop in time" raised, so the SIGKILL never came and the older children
+    (the private Redis, started first) were left running."""
+    console = Supervisor(env=dict(os.environ), out=ClosedConsole())
+    older = console.start("redis", [sys.executable, "-c", STUBBORN], restart=False)
+    newer = console.start("api", [sys.executable, "-c", STUBBORN], restart=False)
+    console.stop(timeout=1)
+    for child in (older, newer):
+        assert child.process is not None and child.process.poll() is not None
+
+
+def test_a_second_private_redis_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
+    """Two servers on one append-only file lost each other's writes (accepted jobs among them)."""
+    data_dir = tmp_path / "redis"
+    lock = lock_data_dir(data_dir)
+    console = Supervisor(env=dict(os.environ), out=open(os.devnull, "w"))  # noqa: SIM115
+    try:
+        # the server keeps the lock should its launcher die first
+        server = console.start("redis", ["sleep", "300"], restart=False, pass_fds=(lock,))
+        os.close(lock)
+        with pytest.raises(DataDirInUseError, match="another private Redis uses"):
+            lock_data_dir(data_dir)
+    finally:
+        console.stop(timeout=5)
+    assert server.process is not None and server.process.poll() is not None
+    os.close(lock_data_dir(data_dir))  # free again once it has stopped
+
+
+def test_the_launcher_says_so_and_exits_when_the_data_directory_is_held(tmp_path: Path) -> None:
+    lock = lock_data_dir(tmp_path / "var" / "redis")
+    try:
+        env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+        env.update(VAR_DIR=str(tmp_path / "var"), API_PORT=str(free_port()), FLOWER_PORT=str(free_port()))
+        completed = run_launcher(env)
+    finally:
+        os.close(lock)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "another private Redis uses" in completed.stdout
+
+
+def test_an_invalid_setting_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(VAR_DIR=str(tmp_path / "var"), API_PORT="0")
+    completed = run_launcher(env)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "is invalid" in completed.stdout and "api_port" in completed.stdout
+    assert "Traceback" not in completed.stderr
+
+
+def test_an_ipv6_loopback_port_is_free_when_nothing_holds_it() -> None:
+    """`API_HOST=::1` was always reported "in use already": the check bound an IPv4 socket."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    assert not port_taken("::1", port)
+    with socket.socket(socket.AF_INET6) as holder:
+        holder.bind(("::1", port))
+        holder.listen()
+        assert port_taken("::1", port)
