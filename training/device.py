@@ -101,7 +101,8 @@ def bf16_is_fast(device: torch.device) -> bool:
     instructions and still run bfloat16 slower: training steps took 1.7 times as long under
     autocast on a 2-core Intel Xeon with AVX512-BF16 (2026-11-30), 1.6 times less on an AMD EPYC."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        # not emulated: a GPU before Ampere (T4, V100) can make bfloat16 tensors, slowly
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type != "cpu" or not _cpu_has_native_bf16():
         return False
     fp32_seconds, bf16_seconds = time_bf16_against_fp32()

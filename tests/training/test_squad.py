@@ -184,6 +184,11 @@ def test_loss_goes_down_checkpoint_reloads_with_the_same_outputs(tiny_store: Mod
     assert load(version, torch.device("cpu")).predict_batch(request) == load(
         version, torch.device("cpu")
     ).predict_batch(request)
+    # the training questions' contexts cut to a window, not the evaluation's encodings too
+    cpu = torch.device("cpu")
+    unevaluated = finetune(tiny_store, replace(config, eval_questions=0), base=base, device=cpu)
+    truncated = unevaluated.metadata["training"]["truncated_contexts"]
+    assert metadata["training"]["truncated_contexts"] == truncated > 0
 
 
 def test_cancel_stops_without_publishing(tiny_store: ModelStore) -> None:
@@ -370,3 +375,37 @@ def test_runs_of_any_seed_are_scored_on_the_same_held_out_questions(
     ]
     assert versions[0].metadata["split"] == versions[1].metadata["split"]
     assert scored[0] == scored[1] and len(scored[0]) == 4
+
+
+def test_accumulated_batches_train_as_one_batch_of_them_all_would(tiny_gpt2_dir: Path) -> None:
+    """Each batch's mean loss was divided by grad_accum_steps: a batch of 2 answer tokens weighed
+    as much as one of 30, and --grad-accum-steps 2 --batch-size 1 trained otherwise than batch 2."""
+    from training.squad.loop import optimizer_step
+
+    def example(prompt: int, answer: int) -> dict[str, list[int]]:
+        ids = [(7 * i) % 50 + 1 for i in range(prompt + answer)]
+        return {"input_ids": ids, "labels": [IGNORE] * prompt + ids[prompt:]}
+
+    short, long = example(12, 2), example(5, 30)
+    pad = collate(pad_id=0)
+    config = FinetuneConfig(grad_accum_steps=2, max_grad_norm=1e9, mixed_precision=False)
+
+    class KeptGradients(torch.optim.SGD):
+        """Keeps the step's gradients as the step clears them."""
+
+        def zero_grad(self, set_to_none: bool = True) -> None:
+            self.kept = [p.grad.clone() for group in self.param_groups for p in group["params"]]
+            super().zero_grad(set_to_none)
+
+    def gradients(batches: list[dict[str, torch.Tensor]], accumulate: int) -> list[torch.Tensor]:
+        model = AutoModelForCausalLM.from_pretrained(tiny_gpt2_dir).to(torch.float64)
+        optimizer = KeptGradients(model.parameters(), lr=0.0)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        step = replace(config, grad_accum_steps=accumulate)
+        optimizer_step(model, model, iter(batches), optimizer, schedule, step, torch.device("cpu"))
+        return optimizer.kept
+
+    accumulated = gradients([pad([short]), pad([long])], accumulate=2)
+    together = gradients([pad([short, long])], accumulate=1)
+    for one, other in zip(accumulated, together, strict=True):
+        torch.testing.assert_close(one, other, rtol=1e-6, atol=1e-9)

@@ -32,7 +32,7 @@ from training.llm_base import newest_import
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
 from training.squad.evaluation import generate_answers, squad_scores
-from training.squad.features import Encoder, collate, encoded_with_targets, first_with_targets
+from training.squad.features import IGNORE, Encoder, collate, encoded_with_targets, first_with_targets
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ def eval_loss(
     for batch in loader:
         if before_each_batch:  # a cancel stops the evaluation before the next batch
             before_each_batch()
+        tokens = answer_tokens(batch)
         batch = {k: v.to(device) for k, v in batch.items()}
-        tokens = int((batch["labels"] != -100).sum())
         if tokens:  # a batch with none has a NaN loss
             total += float(model(**batch).loss) * tokens
         count += tokens
@@ -150,16 +150,21 @@ def optimizer_step(
 ) -> tuple[float, int]:
     """One optimizer step over ``grad_accum_steps`` batches; returns its loss and real (non-pad) tokens.
 
+    The loss is the mean over every answer token of the step, as one batch of them all would
+    give: each batch's mean weighed by its share of the step's answer tokens, not by 1 /
+    ``grad_accum_steps`` (batches grouped by length hold from a few answer tokens to hundreds).
     ``before_each_batch`` may raise to stop the step (a cancel, a time limit): one step of 64
     batches of 8,192 tokens takes half an hour on 2 CPU cores."""
+    step_batches = [next(batches) for _ in range(config.grad_accum_steps)]
+    step_targets = max(1, sum(answer_tokens(batch) for batch in step_batches))
     step_loss, tokens = 0.0, 0
-    for _ in range(config.grad_accum_steps):
+    for cpu_batch in step_batches:
         if before_each_batch:
             before_each_batch()
-        batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+        batch = {k: v.to(device, non_blocking=True) for k, v in cpu_batch.items()}
         tokens += int(batch["attention_mask"].sum())
         with bf16_autocast(device, config.mixed_precision):
-            loss = forward(**batch).loss / config.grad_accum_steps
+            loss = forward(**batch).loss * (answer_tokens(cpu_batch) / step_targets)
         loss.backward()
         step_loss += loss.item()
     torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -167,6 +172,11 @@ def optimizer_step(
     schedule.step()
     optimizer.zero_grad(set_to_none=True)
     return step_loss, tokens
+
+
+def answer_tokens(batch: dict[str, torch.Tensor]) -> int:
+    """The tokens a batch's loss is taken over: its labels, shifted as the model shifts them."""
+    return int((batch["labels"][:, 1:] != IGNORE).sum())
 
 
 def new_optimizer(model: Any, config: FinetuneConfig) -> tuple[Any, Any]:
@@ -219,6 +229,9 @@ def finetune(
         splits.train.shuffle(seed=config.seed),
         count=config.max_steps * config.batch_size * config.grad_accum_steps,
     )
+    # training questions whose context was cut to a window around the answer (the evaluation's
+    # encodings count on in the same encoder)
+    truncated_train_contexts = encoder.truncated
     if not train_features:
         raise UsageError(
             f"no training question leaves an answer token within max_seq_len {encoder.max_length}:"
@@ -320,7 +333,7 @@ def finetune(
             **asdict(config),
             "device": str(device),
             "bf16_autocast": uses_bf16(device, config.mixed_precision),
-            "truncated_contexts": encoder.truncated,
+            "truncated_contexts": truncated_train_contexts,
         },
         "metrics": metrics,
     }
