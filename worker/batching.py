@@ -63,7 +63,7 @@ class JobFuture(Future[dict[str, Any]]):
     abandoned = False
 
 
-class AbandonedError(TimeoutError):
+class AbandonedError(Exception):
     """The caller stopped waiting before the input ran; nobody reads this answer."""
 
 
@@ -131,7 +131,7 @@ class BatchScheduler:
             first = waiting.get()
             first = first if self._still_wanted(first) else None
         batch, chars = [first], _chars(first)
-        budget = None if self.max_batch_chars is None else self.max_batch_chars / self.text_cost(model)
+        budget = None if self.max_batch_chars is None else self.max_batch_chars / self._text_cost(model)
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch_size:
             remaining = deadline - time.monotonic()
@@ -147,6 +147,13 @@ class BatchScheduler:
             batch.append(pending)
             chars += _chars(pending)
         return batch
+
+    def _text_cost(self, model: ModelName) -> float:
+        try:
+            return self.text_cost(model)
+        except Exception:  # the inputs taken must still run (and report what is wrong, if anything)
+            logger.exception("could not tell the text cost of %s: taken as 1", model.value)
+            return 1.0
 
     def _still_wanted(self, pending: _Pending) -> bool:
         """False for an input its caller cancelled; else marks it running (no longer cancellable)."""
@@ -164,9 +171,16 @@ class BatchScheduler:
 
     def _serve(self, model: ModelName) -> None:
         while True:
-            batch = self._collect(model)
-            self.batch_sizes[len(batch)] += 1
-            self._answer(model, batch)
+            batch: list[_Pending] = []
+            try:
+                batch = self._collect(model)
+                self.batch_sizes[len(batch)] += 1
+                self._answer(model, batch)
+            except Exception as error:  # this thread serves every later input of the model: it lives on
+                logger.exception("the batcher of %s failed", model.value)
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(error)
 
     def _answer(self, model: ModelName, batch: list[_Pending]) -> None:
         """Run the batch and answer each input. Where the batch fails, the inputs that have sent no

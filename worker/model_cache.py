@@ -156,5 +156,7 @@ class ModelCache:
             }
             if failed is not None:
                 shown[name.value]["failed_version"] = failed.version
-                shown[name.value]["failed_error"] = f"{type(failed.error).__name__}: {failed.error}"
+                # every API key reads it (GET /workers): the type alone, as a job's error gives it
+                # (its message may hold the host's paths); the worker's log has the message
+                shown[name.value]["failed_error"] = type(failed.error).__name__
         return shown

@@ -6,11 +6,12 @@ before a fork), so no CUDA state crosses a fork.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import TimeoutError as FutureTimeoutError
+from concurrent.futures import wait as wait_for_futures
 from typing import Any, TypeVar
 
 from shared.client_errors import ClientFacingError
@@ -86,10 +87,12 @@ class WorkerRuntime:
         """The cost of the version the batch will run: the one the store serves now, loaded first
         if it is not in memory. Read from the version in memory, a first batch after a swap to the
         extractor with its echo member would take ten times too much text for it."""
-        try:
-            return text_cost_of(self.models.get(model))
-        except Exception:  # no version, or a broken one: the batch itself reports it
-            return text_cost_of(self.models.loaded(model))
+        for predictor in (lambda: self.models.get(model), lambda: self.models.loaded(model)):
+            # no version, a broken one, or no model cache at all (DEVICE=cuda with no GPU): the
+            # batch itself reports it
+            with contextlib.suppress(Exception):
+                return text_cost_of(predictor())
+        return text_cost_of(None)
 
     def _run_batch(
         self,
@@ -144,12 +147,14 @@ class WorkerRuntime:
         limit = self.settings.inference_time_limit
         deadline = time.monotonic() + limit
         while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                return future.result(timeout=min(CANCEL_POLL_SECONDS, remaining))
-            except FutureTimeoutError:
-                if cancelled():
-                    self.batcher.abandon(future)
-                    raise JobCancelledError("cancelled while running") from None
+            # not future.result(timeout): a batch that failed with a TimeoutError (an OSError of a
+            # network mount) would read as "not answered yet" until the time limit
+            done, _ = wait_for_futures([future], timeout=min(CANCEL_POLL_SECONDS, remaining))
+            if done:
+                return future.result()
+            if cancelled():
+                self.batcher.abandon(future)
+                raise JobCancelledError("cancelled while running")
         if future.done():  # answered while the cancel check ran
             return future.result()
         self.batcher.abandon(future)  # not run yet: it will not be

@@ -315,3 +315,16 @@ def test_a_failed_batch_runs_again_in_halves_so_one_bad_input_costs_few_runs() -
         else:
             assert future.result(5) == {"text": text.upper()}
     assert model.calls == [1, 16, 8, 8, 4, 4, 1, 1, 1, 1]  # not 16 runs alone
+
+
+def test_the_batcher_lives_on_when_the_text_cost_cannot_be_told() -> None:
+    """A text cost that raised (DEVICE=cuda with no GPU) killed the model's batching thread: every
+    later job of the model waited out INFERENCE_TIME_LIMIT and was told the worker was overloaded."""
+    model = RecordingModel()
+
+    def no_cost(_: ModelName) -> float:
+        raise RuntimeError("DEVICE=cuda but torch sees no CUDA GPU")
+
+    scheduler = BatchScheduler(model, max_batch_size=4, max_wait=0.0, max_batch_chars=100, text_cost=no_cost)
+    assert scheduler.submit(ModelName.BIGRAM, {"text": "first"}).result(5) == {"text": "FIRST"}
+    assert scheduler.submit(ModelName.BIGRAM, {"text": "second"}).result(5) == {"text": "SECOND"}

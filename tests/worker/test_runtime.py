@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from shared.job_store import JobStore
+from shared.model_registry import ModelName
 from worker import runtime as runtime_module
 from worker.runtime import get_runtime, reset_runtime
 
@@ -35,3 +36,22 @@ def test_threads_that_ask_together_share_one_runtime_and_one_batcher(slow_start:
         batchers = list(pool.map(lambda _: get_runtime().batcher, range(16)))
     assert len({id(r) for r in runtimes}) == 1
     assert len({id(b) for b in batchers}) == 1
+
+
+def test_a_batch_that_failed_with_a_timeout_error_fails_its_job_at_once(
+    runtime_on: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's TimeoutError (an OSError of a network mount) read as "not answered yet": the job
+    asked Redis for a cancel in a busy loop until INFERENCE_TIME_LIMIT, then failed."""
+    runtime = get_runtime()
+
+    def timed_out(*_: object) -> list[dict]:
+        raise TimeoutError(110, "Connection timed out: the model store's mount")
+
+    monkeypatch.setattr(runtime, "_run_batch", timed_out)
+    monkeypatch.setattr(runtime.settings, "inference_time_limit", 3)
+    polls: list[int] = []
+    job = {"start_word": "the", "length": 3}
+    with pytest.raises(TimeoutError, match="model store's mount"):
+        runtime.predict(ModelName.BIGRAM, job, cancelled=lambda: polls.append(1))
+    assert len(polls) <= 2
