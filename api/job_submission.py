@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 BROKER_LIST_FACTOR = 10
 # A job recorded this long ago and still not published never will be by the request that recorded
 # it (publishing takes milliseconds): a retry with its Idempotency-Key publishes it.
-PUBLISH_GRACE_S = 30
+PUBLISH_GRACE_S = 10
 
 
 def _fingerprint(job_type: JobType, job_input: dict[str, Any]) -> str:
