@@ -13,9 +13,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from shared.job_store import AsyncJobStore
+from shared.job_store import AsyncJobStore, JobRecord
+from shared.schemas import JobView
 
 KEEP_ALIVE_MS = 4_000  # a comment line this often keeps proxies from closing an idle stream
+
+
+def job_view(record: JobRecord) -> dict[str, Any]:
+    """The job as ``GET /jobs/{job_id}`` shows it, to the character."""
+    return JobView.model_validate(record.view()).model_dump(mode="json")
 
 
 def sse_message(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
@@ -45,12 +51,12 @@ async def job_event_stream(store: AsyncJobStore, job_id: str, after: str = "0-0"
             # it ended after the read gave up: its last events and "final" may have landed since
             events = await store.read_events(job_id, last, None)
             if not events:
-                yield sse_message("final", record.view())
+                yield sse_message("final", job_view(record))
                 return
         for entry_id, event in events:
             last = entry_id
             if event.get("type") == "final":
                 record = await store.get(job_id)
-                yield sse_message("final", record.view() if record else event, entry_id)
+                yield sse_message("final", job_view(record) if record else event, entry_id)
                 return
             yield sse_message(str(event.get("type", "message")), event, entry_id)

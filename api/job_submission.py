@@ -128,8 +128,10 @@ async def _publish(
     try:
         await anyio.to_thread.run_sync(publish)
     except Exception as error:
+        logger.warning("job %s: could not publish its task: %s", record.job_id, error)
         raise ServiceUnavailableError(
-            f"could not enqueue the job: {error}", headers={"Retry-After": "5"}
+            "could not enqueue the job: the job queue (Redis) is unavailable; try again shortly",
+            headers={"Retry-After": "5"},
         ) from error
     try:
         idempotency = (record.owner, idempotency_key) if idempotency_key else None

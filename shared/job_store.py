@@ -681,8 +681,12 @@ class AsyncJobStore:
                 socket_timeout=SOCKET_TIMEOUT_S,
                 max_connections=connections,
                 # A pooled connection that Redis closed (a restart) fails once and is made anew, so
-                # the first requests after Redis is back get answers, not 503s.
-                retry=AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+                # the first requests after Redis is back get answers, not 503s. A command that timed
+                # out is not sent again: a Redis that hangs would hold each request four times
+                # SOCKET_TIMEOUT_S (40 s) before its 503.
+                retry=AsyncRetry(
+                    ExponentialBackoff(cap=0.5, base=0.05), 3, supported_errors=(redis.ConnectionError,)
+                ),
             )
 
         return cls(pool_of(API_COMMAND_CONNECTIONS), ttl, waiting_client=pool_of(API_WAITING_CONNECTIONS))

@@ -22,10 +22,23 @@ def _takes_numbers(annotation: Any) -> bool:
     return any(kind in (int, float) for kind in (get_args(annotation) or (annotation,)))
 
 
+def _json_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _takes_booleans(annotation: Any) -> bool:
+    return bool in (get_args(annotation) or (annotation,))
+
+
 class StrictModel(BaseModel):
     """A request's part: unknown fields, NaN and Infinity are refused, and so are a JSON true or
     false and a string where a number belongs (pydantic would read them as 1 or 0, and "20" as 20:
-    a client's bug that the next version of the client would find refused)."""
+    a client's bug that the next version of the client would find refused), and anything but true
+    or false where a boolean belongs (pydantic would read "yes", "off" and 1)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -35,7 +48,11 @@ class StrictModel(BaseModel):
         if isinstance(data, dict):
             for name, value in data.items():
                 field = cls.model_fields.get(name)
-                if field is None or not _takes_numbers(field.annotation):
+                if field is None:
+                    continue
+                if _takes_booleans(field.annotation) and not isinstance(value, bool | None):
+                    raise ValueError(f"{name} must be true or false, not {_json_kind(value)}")
+                if not _takes_numbers(field.annotation):
                     continue
                 if isinstance(value, bool):
                     raise ValueError(f"{name} must be a number, not {str(value).lower()}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import redis
@@ -11,7 +13,10 @@ from pydantic import BaseModel, Field
 from api.deps import JobStoreDep
 from shared.jobs import Queue
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+# A readiness probe waits a few seconds: a Redis that hangs makes the API not ready, at once.
+READY_TIMEOUT_S = 2.0
 
 
 @router.get("/health")
@@ -34,11 +39,13 @@ class Readiness(BaseModel):
 async def ready(response: Response, store: JobStoreDep) -> Readiness:
     """Readiness: Redis answers and at least one live worker consumes each queue."""
     try:
-        await store.ping()
-        workers = {queue.value: len(await store.live_workers(queue)) for queue in Queue}
-    except (redis.RedisError, OSError) as error:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await store.ping()
+            workers = {queue.value: len(await store.live_workers(queue)) for queue in Queue}
+    except (redis.RedisError, OSError) as error:  # TimeoutError among them
+        logger.warning("readiness: Redis unreachable: %s", error)  # its address is the operator's
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Readiness(ready=False, redis=f"unreachable: {error}", workers={})
+        return Readiness(ready=False, redis="unreachable", workers={})
     is_ready = all(workers.values())
     if not is_ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -42,6 +42,7 @@ def test_tokens_stream_live_then_the_final_result(api: httpx.Client) -> None:
     tokens = [data["text"] for name, data in events if name == "token"]
     assert tokens, names
     assert final["result"]["generated_text"] == "Once" + "".join(tokens)
+    assert final == api.get(f"/jobs/{job_id}").json()  # the job as GET shows it, timestamps too
 
 
 def test_late_client_gets_what_it_missed(api: httpx.Client) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -132,6 +134,22 @@ def test_redis_outage_answers_503_then_recovers(bare_platform: Platform) -> None
             time.sleep(0.5)
         assert status == 202
         assert bare_platform.processes["api"].alive()
+
+
+def test_a_redis_that_hangs_makes_the_api_unready_at_once_not_after_forty_seconds(
+    bare_platform: Platform,
+) -> None:
+    """Each command that timed out was sent four times (40 s): a readiness probe saw a hang."""
+    redis_server = bare_platform.processes["redis"]
+    with bare_platform.client(timeout=8) as api:
+        assert api.get("/ready").json()["redis"] == "ok"
+        os.kill(redis_server.pid, signal.SIGSTOP)
+        try:
+            unready = api.get("/ready")
+        finally:
+            os.kill(redis_server.pid, signal.SIGCONT)
+        assert unready.status_code == 503
+        assert unready.json()["redis"] == "unreachable"  # not its address: that is the operator's
 
 
 def test_full_queue_answers_429_and_enqueues_nothing(bare_platform: Platform) -> None:

@@ -61,6 +61,15 @@ def test_a_number_field_takes_json_numbers() -> None:
     assert (parsed.length, parsed.temperature, parsed.top_p, parsed.seed) == (5, 1.0, 0.9, 3)
 
 
+@pytest.mark.parametrize("value", ["yes", "false", 1, 0, [True]])
+def test_a_boolean_field_takes_true_or_false_only(value: object) -> None:
+    """ "stream": "yes" (or "false", or 1) was read as a boolean, where a number field refuses "20"."""
+    job = {"model": "llm", "start_word": "The", "length": 5}
+    with pytest.raises(ValidationError, match="stream must be true or false"):
+        GenerateInput.model_validate({**job, "stream": value})
+    assert GenerateInput.model_validate({**job, "stream": True}).stream is True
+
+
 def test_a_finetune_whose_warm_up_outlasts_it_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"warmup_steps \(10000\) must be at most max_steps \(3\)"):
         FinetuneInput(max_steps=3, warmup_steps=10_000)
