@@ -21,7 +21,8 @@ import jsonschema
 import pytest
 import yaml
 
-from shared.config import PROJECT_ROOT
+from launcher.services import api_command
+from shared.config import PROJECT_ROOT, Settings
 
 DOCKERFILES = ["Dockerfile.api", "Dockerfile.worker"]
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.cpu.yml"]
@@ -246,6 +247,18 @@ def test_the_gpu_base_image_torch_is_one_the_requirements_admit() -> None:
 def listening_port(command: list[str]) -> str | None:
     found = re.search(r"--port[= ](\d+)", " ".join(command))
     return found.group(1) if found else None
+
+
+def test_the_api_image_runs_uvicorn_as_the_launcher_does() -> None:
+    """Its parser bounds a request's head (MAX_REQUEST_HEAD_BYTES) in the image as in `make run`."""
+    image_cmd = next(
+        json.loads(line[4:]) for line in dockerfile_lines("Dockerfile.api") if line.startswith("CMD ")
+    )
+    launched = api_command(Settings())
+    flags = ["--http", "--h11-max-incomplete-event-size"]
+    assert {flag: image_cmd[image_cmd.index(flag) + 1] for flag in flags} == {
+        flag: launched[launched.index(flag) + 1] for flag in flags
+    }
 
 
 def test_each_health_check_asks_the_port_its_service_listens_on() -> None:
