@@ -72,9 +72,20 @@ def encodable(text: str, field: str) -> str:
     return text
 
 
+def _text_bounds_schema(schema: dict[str, Any]) -> None:
+    """The bounds of a text in the OpenAPI schema, as this process's settings set them."""
+    schema.update(minLength=1, maxLength=get_settings().max_text_chars)
+
+
+def _length_bounds_schema(schema: dict[str, Any]) -> None:
+    schema.update(minimum=1, maximum=get_settings().max_generation_length)
+
+
 class ExtractInput(StrictModel):
     text: str = Field(
-        description="Free text that may mention course names", examples=["I take Operating Systems"]
+        description="Free text that may mention course names (at most MAX_TEXT_CHARS characters)",
+        examples=["I take Operating Systems"],
+        json_schema_extra=_text_bounds_schema,
     )
 
     @field_validator("text")
@@ -98,6 +109,7 @@ class GenerationParams(StrictModel):
             "At least 1, at most MAX_GENERATION_LENGTH (default 256)."
         ),
         examples=[20],
+        json_schema_extra=_length_bounds_schema,
     )
     temperature: float | None = Field(
         None, ge=0.01, le=5, description="Sampling temperature, 0.01 to 5 (default 1.0)"

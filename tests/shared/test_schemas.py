@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.config import get_settings
-from shared.schemas import FinetuneInput, FinetuneJobRequest, GenerateInput
+from shared.schemas import ExtractInput, FinetuneInput, FinetuneJobRequest, GenerateInput
 
 
 @pytest.fixture
@@ -73,3 +73,17 @@ def test_a_boolean_field_takes_true_or_false_only(value: object) -> None:
 def test_a_finetune_whose_warm_up_outlasts_it_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"warmup_steps \(10000\) must be at most max_steps \(3\)"):
         FinetuneInput(max_steps=3, warmup_steps=10_000)
+
+
+def test_the_openapi_schema_shows_the_bounds_the_settings_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """They were checked in validators only: a client generated from the schema could not see them."""
+    monkeypatch.setenv("MAX_GENERATION_LENGTH", "64")
+    monkeypatch.setenv("MAX_TEXT_CHARS", "900")
+    get_settings.cache_clear()
+    try:
+        length = GenerateInput.model_json_schema()["properties"]["length"]
+        text = ExtractInput.model_json_schema()["properties"]["text"]
+    finally:
+        get_settings.cache_clear()
+    assert (length["minimum"], length["maximum"]) == (1, 64)
+    assert (text["minLength"], text["maxLength"]) == (1, 900)
