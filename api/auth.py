@@ -12,7 +12,10 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import UnauthorizedError
 from shared.config import Settings, get_settings
@@ -22,8 +25,43 @@ OPEN_PATHS = frozenset({"/health"})
 bearer = HTTPBearer(auto_error=False, description="One of API_KEYS (only when API_KEYS is set)")
 
 
+UNAUTHORIZED = "a valid API key is required: Authorization: Bearer <key>"
+
+
 def owner_of(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def key_of(settings: Settings, token: str) -> str | None:
+    """The one of API_KEYS that ``token`` is, compared in constant time; None if none."""
+    matched = [key for key in settings.api_keys if hmac.compare_digest(token.encode(), key.encode())]
+    return matched[0] if matched else None
+
+
+def bearer_token(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+class KeyRequiredMiddleware:
+    """With API_KEYS set, a request without a valid key gets 401 before its body is read: FastAPI
+    reads and validates a body before the routes' dependencies run, so such a request got its
+    body's 422 (or 400), and the API parsed it for a client it does not serve. ``open_paths``
+    (/health, the OpenAPI docs) need none."""
+
+    def __init__(self, app: ASGIApp, open_paths: frozenset[str]) -> None:
+        self.app = app
+        self.open_paths = open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.open_paths:
+            settings = get_settings()
+            token = bearer_token(Headers(scope=scope).get("authorization"))
+            if settings.api_keys and key_of(settings, token) is None:
+                refused = JSONResponse({"detail": UNAUTHORIZED}, 401, headers={"WWW-Authenticate": "Bearer"})
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def authenticate(
@@ -37,9 +75,9 @@ async def authenticate(
     if not settings.api_keys or request.url.path in OPEN_PATHS:
         return
     token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
-    matched = [key for key in settings.api_keys if hmac.compare_digest(token.encode(), key.encode())]
-    if not matched:
-        raise UnauthorizedError("a valid API key is required: Authorization: Bearer <key>")
-    request.state.owner = owner_of(matched[0])
-    request.state.may_finetune = not settings.finetune_api_keys or matched[0] in settings.finetune_api_keys
-    request.state.may_read_metrics = not settings.metrics_api_keys or matched[0] in settings.metrics_api_keys
+    key = key_of(settings, token)
+    if key is None:
+        raise UnauthorizedError(UNAUTHORIZED)
+    request.state.owner = owner_of(key)
+    request.state.may_finetune = not settings.finetune_api_keys or key in settings.finetune_api_keys
+    request.state.may_read_metrics = not settings.metrics_api_keys or key in settings.metrics_api_keys

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api import metrics
-from api.auth import authenticate
+from api.auth import OPEN_PATHS, KeyRequiredMiddleware, authenticate
 from api.body_limit import BodySizeLimitMiddleware
 from api.errors import COMMON_ERRORS, install_error_handlers
 from api.metrics import RequestMetricsMiddleware, install_job_metrics
@@ -64,6 +64,8 @@ def create_app() -> FastAPI:
         dependencies=[Depends(authenticate)],
         responses=COMMON_ERRORS,
     )
+    docs = {app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url}
+    app.add_middleware(KeyRequiredMiddleware, open_paths=OPEN_PATHS | {path for path in docs if path})
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)
     install_error_handlers(app)

@@ -48,6 +48,11 @@ def test_health_is_open_everything_else_needs_a_key(secured: Platform) -> None:
             assert response.headers["WWW-Authenticate"] == "Bearer"
         wrong = api.post("/extract-course-name/", json={"text": "x"}, headers=as_key("not-a-key-0123456789"))
         assert wrong.status_code == 401
+        # before its body is read: a malformed one got its 422, as if the API served the client
+        malformed = api.post("/jobs", content=b"{bad", headers={"content-type": "application/json"})
+        assert malformed.status_code == 401, malformed.text
+        assert api.post("/jobs", content=b"{bad", headers=as_key(KEY_B)).status_code == 422
+        assert api.get("/openapi.json").status_code == 200  # the docs need no key
 
 
 def test_a_job_is_visible_only_to_its_key(secured: Platform) -> None:
