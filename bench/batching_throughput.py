@@ -2,25 +2,33 @@
 
 For course-name extraction and LLM generation, in one run: throughput through the HTTP API
 (synchronous endpoints, N concurrent clients, own Redis/API/inference worker on free local
-ports) next to the same model called in-process with the same batch sizes, and the ratios.
+ports, the documented settings but MAX_BATCH_SIZE=32) next to the same model called in-process
+with the same batch sizes, and the ratios. The batch sizes are those the worker really formed
+over HTTP (its heartbeat counts them), not the concurrency: 32 clients may well be served in
+batches of 8. Each side is warmed up at the size it is timed at.
 
-    python -m bench.batching_throughput --requests 64
+    python -m bench.batching_throughput --requests 160
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench.own_platform import inference_platform
+from launcher.local_platform import Platform
 from shared.config import get_settings
 from shared.model_registry import REGISTRY, ModelName
-from shared.model_store import ModelStore
+from shared.model_store import ModelStore, missing_version_message
 from training.device import get_device
+from worker.heartbeat import INTERVAL_SECONDS
 
 CASES = {
     ModelName.COURSE_EXTRACTOR: (
@@ -35,69 +43,106 @@ async def http_rate(url: str, path: str, body: dict, concurrency: int, total: in
     async with httpx.AsyncClient(
         base_url=url, timeout=300, limits=httpx.Limits(max_connections=concurrency + 4)
     ) as client:
-        await client.post(path, json=body)  # warm-up
+
+        async def ask() -> None:
+            response = await client.post(path, json=body)
+            assert response.status_code == 200, response.text
+
+        await asyncio.gather(*(ask() for _ in range(concurrency)))  # warm-up, connections opened
         remaining = total
 
         async def worker() -> None:
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                response = await client.post(path, json=body)
-                assert response.status_code == 200, response.text
+                await ask()
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return total / (time.perf_counter() - started)
 
 
-def in_process_rate(model: ModelName, body: dict, batch_size: int, total: int, store: ModelStore) -> float:
-    import importlib
+def batch_sizes(platform: Platform) -> Counter[int]:
+    """The batch sizes the inference worker has run, as its last heartbeat counts them."""
+    workers = httpx.get(f"{platform.api_url}/workers", timeout=10).json()["inference"]
+    return Counter({int(size): count for size, count in workers[0]["batch_sizes"].items()})
 
-    predictor = importlib.import_module(REGISTRY[model].predictor).load(
-        store.served_version(model),
-        get_device(),  # where the worker runs it
-    )
-    predictor.predict_batch([body])  # warm-up
+
+def over_http(
+    platform: Platform, model: ModelName, concurrency: int, total: int
+) -> tuple[float, Counter[int]]:
+    """Requests/s through the API, and the batch sizes the worker formed meanwhile."""
+    path, body = CASES[model]
+    asyncio.run(http_rate(platform.api_url, path, body, concurrency, concurrency))  # warm-up
+    time.sleep(INTERVAL_SECONDS + 0.5)
+    before = batch_sizes(platform)
+    rate = asyncio.run(http_rate(platform.api_url, path, body, concurrency, total))
+    time.sleep(INTERVAL_SECONDS + 0.5)
+    formed = batch_sizes(platform) - before
+    return rate, formed
+
+
+def in_process_rate(predictor: Any, body: dict, formed: Counter[int]) -> float:
+    """Requests/s of the model called directly, in batches of the sizes ``formed``."""
+    for size in formed:
+        predictor.predict_batch([body] * size)  # warm-up at each size
     started = time.perf_counter()
-    done = 0
-    while done < total:
-        predictor.predict_batch([body] * batch_size)
-        done += batch_size
-    return done / (time.perf_counter() - started)
+    for size, count in formed.items():
+        for _ in range(count):
+            predictor.predict_batch([body] * size)
+    return inputs(formed) / (time.perf_counter() - started)
+
+
+def inputs(formed: Counter[int]) -> int:
+    return sum(size * batches for size, batches in formed.items())
+
+
+def shown(formed: Counter[int]) -> str:
+    mean = inputs(formed) / max(1, formed.total())
+    sizes = ", ".join(f"{size}x{count}" for size, count in sorted(formed.items(), reverse=True))
+    return f"{mean:.1f} ({sizes})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=64, help="requests per measurement at concurrency 32")
+    parser.add_argument(
+        "--requests", type=int, default=160, help="requests per measurement, 32 clients (a quarter: 1 client)"
+    )
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)
     args = parser.parse_args()
     store = ModelStore(args.model_dir)
+    for model in CASES:
+        if store.served_version(model) is None:
+            raise SystemExit(missing_version_message(model))
     rows = []
     with inference_platform(
-        args.model_dir,
-        "batching",
-        PRELOAD_MODELS="course-extractor,llm",
-        MAX_BATCH_SIZE="32",
-        BATCH_WAIT_MS="10",
+        args.model_dir, "batching", PRELOAD_MODELS="course-extractor,llm", MAX_BATCH_SIZE="32"
     ) as platform:
-        for model, (path, body) in CASES.items():
+        for model in CASES:
             for concurrency in (1, 32):
                 total = args.requests if concurrency == 32 else max(8, args.requests // 4)
-                http = asyncio.run(http_rate(platform.api_url, path, body, concurrency, total))
-                rows.append((model.value, concurrency, http))
-    print(f"{'model':18} {'conc/batch':>10} {'HTTP req/s':>11} {'in-process req/s':>17} {'HTTP/in-proc':>13}")
-    rates: dict[tuple[str, int], float] = {}
-    for model_name, concurrency, http in rows:
-        local = in_process_rate(
-            ModelName(model_name), CASES[ModelName(model_name)][1], concurrency, args.requests, store
-        )
-        rates[(model_name, concurrency)] = http
-        print(f"{model_name:18} {concurrency:>10} {http:11.2f} {local:17.2f} {http / local:13.2f}")
+                rows.append((model, concurrency, *over_http(platform, model, concurrency, total)))
+    # in-process once the platform has stopped: the two never share the CPU
+    print(
+        f"{'model':17} {'clients':>7} {'HTTP req/s':>10} {'in-process req/s':>16} {'HTTP/in-proc':>12}"
+        "  batch size over HTTP: mean (size x batches)"
+    )
+    rates: dict[tuple[ModelName, int], float] = {}
+    predictors: dict[ModelName, Any] = {}
+    for model, concurrency, http, formed in rows:
+        if model not in predictors:
+            module = importlib.import_module(REGISTRY[model].predictor)
+            # on the device the worker runs it on
+            predictors[model] = module.load(store.served_version(model), get_device())
+        local = in_process_rate(predictors[model], CASES[model][1], formed)
+        rates[(model, concurrency)] = http
+        ratio = http / local
+        print(f"{model.value:17} {concurrency:>7} {http:10.2f} {local:16.2f} {ratio:12.2f}  {shown(formed)}")
     for model in CASES:
-        gain = rates[(model.value, 32)] / rates[(model.value, 1)]
-        print(f"{model.value}: HTTP throughput at concurrency 32 / concurrency 1 = {gain:.1f}x")
+        gain = rates[(model, 32)] / rates[(model, 1)]
+        print(f"{model.value}: HTTP throughput with 32 clients / with 1 = {gain:.1f}x")
 
 
 if __name__ == "__main__":

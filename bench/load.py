@@ -25,6 +25,8 @@ import httpx
 
 from bench.own_platform import inference_platform
 from shared.config import get_settings
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, missing_version_message
 
 TEXTS = [
     "I'm enrolled in Operating Systems and Advanced Mathematics this term",
@@ -32,6 +34,8 @@ TEXTS = [
     "The cafeteria opens at noon.",
 ]
 FINAL = {"succeeded", "failed", "cancelled"}
+# Each must answer 2xx at least once, or the run fails (a store without models answers 503).
+ENDPOINTS = ("POST /extract-course-name/", "POST /jobs", "GET /jobs/{id}")
 
 
 class Recorder:
@@ -46,9 +50,17 @@ class Recorder:
             self.latencies[endpoint].append(seconds)
 
 
-async def timed(recorder: Recorder, endpoint: str, call) -> httpx.Response:
+# The status recorded for a request that got no answer (a timeout, a dropped connection).
+NO_ANSWER = 0
+
+
+async def timed(recorder: Recorder, endpoint: str, call) -> httpx.Response | None:
     started = time.perf_counter()
-    response = await call
+    try:
+        response = await call
+    except httpx.TransportError:
+        recorder.record(endpoint, NO_ANSWER, time.perf_counter() - started)
+        return None
     recorder.record(endpoint, response.status_code, time.perf_counter() - started)
     return response
 
@@ -65,7 +77,9 @@ async def client_loop(client: httpx.AsyncClient, recorder: Recorder, deadline: f
         response = await timed(
             recorder, "POST /jobs", client.post("/jobs", json={"type": "generate", "input": payload})
         )
-        if response.status_code == 429:
+        if response is None:
+            continue
+        if response.status_code in (429, 503):  # a full queue, a model not ready yet
             await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
             continue
         if response.status_code != 202:
@@ -74,7 +88,7 @@ async def client_loop(client: httpx.AsyncClient, recorder: Recorder, deadline: f
         recorder.accepted.add(job_id)
         while time.monotonic() < deadline:
             poll = await timed(recorder, "GET /jobs/{id}", client.get(f"/jobs/{job_id}", params={"wait": 5}))
-            if poll.status_code == 200 and poll.json()["status"] in FINAL:
+            if poll is not None and poll.status_code == 200 and poll.json()["status"] in FINAL:
                 break
 
 
@@ -110,7 +124,8 @@ async def drive(url: str, clients: int, seconds: float, grace: float, api_key: s
 
     print(f"{clients} clients for {elapsed:.0f} s against {url}")
     print(f"{'endpoint':30} {'ok':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}  statuses")
-    for endpoint, samples in sorted(recorder.latencies.items()):
+    for endpoint in sorted(recorder.statuses):  # an endpoint that never answered 2xx too
+        samples = recorder.latencies[endpoint]
         statuses = dict(sorted(recorder.statuses[endpoint].items()))
         print(
             f"{endpoint:30} {len(samples):6d} {len(samples) / elapsed:7.2f} "
@@ -119,6 +134,10 @@ async def drive(url: str, clients: int, seconds: float, grace: float, api_key: s
     too_many = sum(s.get(429, 0) for s in recorder.statuses.values())
     print(f"429 answers: {too_many}")
     print(f"accepted jobs: {len(recorder.accepted)}; not final after {grace:.0f} s grace: {len(lost)}")
+    unserved = [endpoint for endpoint in ENDPOINTS if not recorder.latencies[endpoint]]
+    if unserved or not recorder.accepted:
+        print(f"no request answered 2xx on {', '.join(unserved) or 'POST /jobs'}: see the statuses above")
+        return max(1, len(lost))
     return len(lost)
 
 
@@ -138,6 +157,10 @@ def main() -> None:
     if args.url:
         lost = asyncio.run(drive(args.url, args.clients, args.seconds, args.grace, args.api_key))
         raise SystemExit(1 if lost else 0)
+    store = ModelStore(args.model_dir)
+    for model in (ModelName.COURSE_EXTRACTOR, ModelName.LLM):
+        if store.served_version(model) is None:
+            raise SystemExit(missing_version_message(model))
     with inference_platform(
         args.model_dir, "load", append_only=True, PRELOAD_MODELS="course-extractor,llm"
     ) as platform:
