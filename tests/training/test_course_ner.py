@@ -305,6 +305,20 @@ def test_a_word_takes_the_tag_of_its_first_piece() -> None:
     assert decode_spans(words, tags) == [(9, 15)]
 
 
+def test_typographic_quotes_and_markup_stand_apart_from_the_words_they_touch() -> None:
+    """A word took the tag of its first piece, here the quote or the asterisk, scored outside: a
+    name in curly quotes or in Markdown's bold was never found."""
+    from training.course_ner.decoding import whole_words
+
+    for text in ("\u201cLinear Algebra\u201d", "**Linear Algebra**", "<b>Linear Algebra</b>"):
+        start, end = text.index("Linear"), text.index("Algebra") + len("Algebra")
+        # as the tokenizer cuts them: each mark a token of its own, touching the words
+        pieces = [(i, i + 1) for i in range(start)] + [(start, start + 6), (start + 7, end)]
+        pieces += [(i, i + 1) for i in range(end, len(text))]
+        words, _ = whole_words(text, pieces, list(range(len(pieces))))
+        assert (start, start + 6) in words and (start + 7, end) in words, text
+
+
 def test_constrained_decoding_never_starts_a_name_with_an_inside_tag() -> None:
     from training.course_ner.decoding import best_tags
 

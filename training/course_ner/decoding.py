@@ -19,12 +19,17 @@ from training.course_ner.title_rules import (
     join_a_lone_word_to_the_next,
     keep_consistent_case,
     merge_quoted_title,
+    split_at_line_breaks,
     split_before_a_capitalised_the,
     take_in_a_leading_the,
     tidy_spans,
 )
 
-WORD_BREAKS = frozenset(",;:.!?()[]\"'")
+# Marks that stand apart from the words they touch: clause punctuation, quotes (typographic ones,
+# as pasted text has them, too), Markdown's emphasis, HTML's brackets, dashes.
+WORD_BREAKS = frozenset(
+    ",;:.!?()[]\"'" + "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e\u2039\u203a" + "*_<>`|\u2026\u2013\u2014"
+)
 Score = TypeVar("Score")
 
 
@@ -246,7 +251,7 @@ def names_in_text(
     ``known_one_word_titles``: its titles of one word; None, a lone word is never joined to the
     name after it (`join_a_lone_word_to_the_next`)."""
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
-    spans = decode_spans(words, tags)
+    spans = split_at_line_breaks(text, decode_spans(words, tags))
     spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = keep_consistent_case(text, extend_through_capitals(text, spans))

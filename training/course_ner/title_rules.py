@@ -61,8 +61,42 @@ FUNCTION_WORDS = frozenset(
 SPAN_WORD = re.compile(r"\S+")
 
 
+# What a word is stripped of to be looked at: punctuation and quotes around it.
+WORD_TRIM = ",;:.!?()[]\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e\u2039\u203a*_<>`"
+
+
 def _bare(word: str) -> str:
-    return word.strip(",;:.!?()[]\"'")
+    return word.strip(WORD_TRIM)
+
+
+# Marks that open a line of a list ("- Data Structures", "* Linear Algebra", "\u2022 Ethics").
+LINE_BULLETS = "-*\u2022\u00b7\u2023\u25e6\u2013\u2014>"
+# A line shorter than this that a name runs past is a list's item or a heading, not prose wrapped
+# at a fixed width ("... I'm enrolled in Operating\nSystems ...", as plain-text mail wraps it).
+WRAPPED_LINE_LEAST = 50
+
+
+def _list_line_break(text: str, at: int) -> bool:
+    """Whether the line break at ``at`` ends a list's line, which no name runs past."""
+    line_start = text.rfind("\n", 0, at) + 1
+    next_line = text[at + 1 :].lstrip(" \t")
+    return at - line_start < WRAPPED_LINE_LEAST or next_line[:1] in tuple(LINE_BULLETS)
+
+
+def split_at_line_breaks(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A name runs past no line break of a list ("Courses:\n- Data Structures\n- Linear Algebra" is
+    two names, their bullets cut off); prose wrapped at a fixed width keeps its names whole."""
+    pieces = []
+    for start, end in spans:
+        cuts = [at for at in range(start, end) if text[at] == "\n" and _list_line_break(text, at)]
+        for first, last in zip([start, *(at + 1 for at in cuts)], [*cuts, end], strict=True):
+            while first < last and (text[first].isspace() or text[first] in LINE_BULLETS):
+                first += 1
+            while last > first and text[last - 1].isspace():
+                last -= 1
+            if last > first:
+                pieces.append((first, last))
+    return pieces
 
 
 def _is_capitalised(word: str) -> bool:
@@ -523,7 +557,7 @@ def drop_unknown_single_words(
     kept = []
     for start, end in spans:
         word = text[start:end]
-        single_capitalised = " " not in word and word[:1].isupper() and word != alone
+        single_capitalised = len(word.split()) == 1 and word[:1].isupper() and word != alone
         if not single_capitalised or _is_known(word, title_words):
             kept.append((start, end))
     return kept
@@ -557,7 +591,7 @@ def join_a_lone_word_to_the_next(
     index = 0
     while index < len(spans):
         start, end = spans[index]
-        lone = " " not in text[start:end] and text[start:end].lower() not in known_one_word_titles
+        lone = len(text[start:end].split()) == 1 and text[start:end].lower() not in known_one_word_titles
         if lone and index + 1 < len(spans) and CONJUNCTION_GAP.fullmatch(text, end, spans[index + 1][0]):
             joined.append((start, spans[index + 1][1]))
             index += 2
