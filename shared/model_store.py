@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -58,6 +59,15 @@ class ModelVersion:
         return recorded == base or recorded not in allowed_bases
 
 
+# The name of every version new_version_id makes: a folder of any other name (a copy, notes) is
+# no version, however it sorts.
+VERSION_ID = re.compile(r"v\d{8}T\d{12}-[0-9a-f]{6}")
+
+
+def is_version_id(name: str) -> bool:
+    return VERSION_ID.fullmatch(name) is not None
+
+
 def new_version_id() -> str:
     """Sortable by creation time, unique across concurrent writers."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -99,7 +109,7 @@ class ModelStore:
             return []
         found = []
         for entry in sorted(directory.iterdir()):
-            if entry.name.startswith(".") or not (entry / METADATA_FILE).is_file():
+            if not is_version_id(entry.name) or not (entry / METADATA_FILE).is_file():
                 continue
             try:
                 metadata = _read_metadata(entry)
@@ -122,7 +132,7 @@ class ModelStore:
         names = sorted(
             entry.name
             for entry in directory.iterdir()
-            if not entry.name.startswith(".") and (entry / METADATA_FILE).is_file()
+            if is_version_id(entry.name) and (entry / METADATA_FILE).is_file()
         )
         for name in reversed(names):
             if directory / name in self._readable:

@@ -37,6 +37,18 @@ def test_newest_version_is_served(tmp_path: Path) -> None:
     assert store.served_version_id(ModelName.LLM) == ids[-1]
 
 
+def test_a_folder_that_is_no_version_is_never_served(tmp_path: Path) -> None:
+    """A folder with a metadata.json that sorted last ("zzz-notes", a copy) was the served version."""
+    store = ModelStore(tmp_path)
+    with store.new_version(ModelName.BIGRAM, {}) as version:
+        pass
+    for name in ("zzz-notes", f"{version.version}-copy", "w99999999T999999999999-abcdef"):
+        (store.model_dir(ModelName.BIGRAM) / name).mkdir()
+        (store.model_dir(ModelName.BIGRAM) / name / "metadata.json").write_text("{}")
+    assert [v.version for v in store.versions(ModelName.BIGRAM)] == [version.version]
+    assert store.served_version_id(ModelName.BIGRAM) == version.version
+
+
 def test_failed_write_leaves_no_version(tmp_path: Path) -> None:
     store = ModelStore(tmp_path)
     with pytest.raises(RuntimeError), store.new_version(ModelName.LLM, {}) as version:
