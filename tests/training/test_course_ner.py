@@ -657,3 +657,17 @@ def test_generated_titles_name_languages_and_tools_but_no_evaluated_title() -> N
     assert {"machine learning with python", "data analysis in r", "introduction to java"} <= with_tools
     evaluated = apart_examples() + challenge_examples() + unseen_examples()
     assert not with_tools & {name.lower() for e in evaluated for name in e.names()}
+
+
+def test_where_windows_overlap_a_token_is_read_from_the_window_it_lies_deepest_in() -> None:
+    """The first window won everywhere, even for the tokens at its right edge, read without their
+    right-hand context: names at a window's edge were merged."""
+    from training.course_ner.decoding import words_of_windows
+
+    text = "a b c d e f g h i"
+    tokens = [(i, i + 1) for i in range(0, len(text), 2)]  # nine one-letter words
+    first, second = tokens[:6], tokens[3:]  # the windows overlap on d, e, f
+    scores = [[[float(row), 0.0, 0.0] for _ in window] for row, window in enumerate((first, second))]
+    [(words, word_scores)] = words_of_windows([text], [first, second], [0, 0], scores)
+    read_from = dict(zip((text[a:b] for a, b in words), (score[0] for score in word_scores), strict=True))
+    assert read_from == {"a": 0, "b": 0, "c": 0, "d": 0, "e": 0, "f": 1, "g": 1, "h": 1, "i": 1}

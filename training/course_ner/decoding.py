@@ -222,19 +222,29 @@ def words_of_windows(
     window_of: list[int],
     scores: list[list[list[float]]],
 ) -> list[tuple[list[tuple[int, int]], list[list[float]]]]:
-    """Each text's words and their scores, its windows merged (the first wins where they overlap).
+    """Each text's words and their scores, its windows merged: where windows overlap, a token
+    takes its scores from the window it lies deepest in (the first, on a tie). At a window's edge
+    a token has no context on one side: taken from there, names that met a window's edge were
+    read wrong ("Theory, and Ethics and Introduction to Labor Studies" as one).
 
     ``scores`` holds each token's log-probabilities of the three labels.
     """
-    per_text: list[dict[tuple[int, int], list[float]]] = [{} for _ in texts]
+    per_text: list[dict[tuple[int, int], tuple[int, list[float]]]] = [{} for _ in texts]
     for row, text_index in enumerate(window_of):
-        for offset, token_scores in zip(offsets[row], scores[row], strict=True):
-            if offset[1] > offset[0]:
-                per_text[text_index].setdefault((offset[0], offset[1]), token_scores)
+        tokens = [
+            ((start, end), token_scores)
+            for (start, end), token_scores in zip(offsets[row], scores[row], strict=True)
+            if end > start
+        ]
+        for position, (offset, token_scores) in enumerate(tokens):
+            depth = min(position, len(tokens) - 1 - position)  # tokens to the nearer edge
+            kept = per_text[text_index].get(offset)
+            if kept is None or depth > kept[0]:
+                per_text[text_index][offset] = (depth, token_scores)
     merged = []
-    for text, tokens in zip(texts, per_text, strict=True):
-        ordered = sorted(tokens.items())
-        merged.append(whole_words(text, [o for o, _ in ordered], [t for _, t in ordered]))
+    for text, tokens_of_text in zip(texts, per_text, strict=True):
+        ordered = sorted(tokens_of_text.items())
+        merged.append(whole_words(text, [o for o, _ in ordered], [t for _, (_, t) in ordered]))
     return merged
 
 
