@@ -96,6 +96,8 @@ class ModelCache:
                     raise
                 except Exception as error:
                     failed = self._remember_failure(name, served, error)
+                    if current is None:  # a worker that has none in memory: the newest good one
+                        current = self._load_newest_older(name, served)
             if current is not None:
                 return current
             raise ModelLoadError(
@@ -111,6 +113,19 @@ class ModelCache:
         failed = self._failed[name] = FailedLoad(version_id, error, self._clock())
         return failed
 
+    def _load_newest_older(self, name: ModelName, broken: str) -> Predictor | None:
+        """The newest version older than ``broken`` that loads, loaded; None if none does. The
+        served version is the newest good one: a worker starting after a broken version was
+        published serves the one before it, as one that had it in memory goes on doing."""
+        for version in reversed(self.store.versions(name)):
+            if version.version >= broken:
+                continue
+            try:
+                return self._load(name, version.version)
+            except Exception:
+                logger.exception("could not load %s version %s either", name.value, version.version)
+        return None
+
     def loaded(self, name: ModelName) -> Predictor | None:
         """The predictor in memory now, if any: never loads, never asks the store."""
         return self._loaded.get(name)
@@ -123,7 +138,8 @@ class ModelCache:
         predictor = self._loader_for(name)(version, self.device)
         elapsed = time.perf_counter() - started
         self._loaded[name] = predictor
-        self._failed.pop(name, None)
+        if (failed := self._failed.get(name)) is not None and failed.version <= version_id:
+            del self._failed[name]  # the failure of an older version, or of this one
         stats = self.stats[name]
         stats.loads += 1
         stats.last_load_seconds = elapsed

@@ -128,6 +128,29 @@ def test_a_broken_new_version_leaves_the_old_one_serving_and_is_not_loaded_for_e
     assert "failed_version" not in cache.snapshot()["bigram"]
 
 
+def test_a_worker_starting_after_a_broken_version_was_published_serves_the_newest_good_one(
+    tmp_path: Path,
+) -> None:
+    """One that had the older version in memory served it on; one that started after failed every
+    job, though the store held a good version."""
+    store = ModelStore(tmp_path)
+    good = publish(store, "hello")
+    broken = publish_broken(store)
+    loads = CountingLoads()
+    cache = loads.cache(store)
+    for _ in range(3):
+        assert cache.get(ModelName.BIGRAM).version == good
+    assert loads.attempts == 2  # the broken one once, then the good one
+    assert cache.snapshot()["bigram"]["failed_version"] == broken
+
+    loads.now += RETRY_FAILED_LOAD_S
+    assert cache.get(ModelName.BIGRAM).version == good
+    assert loads.attempts == 3  # the broken one tried again once the pause is over, nothing more
+    newer = publish(store, "bonjour")
+    assert cache.get(ModelName.BIGRAM).version == newer
+    assert "failed_version" not in cache.snapshot()["bigram"]
+
+
 def test_with_nothing_in_memory_a_broken_version_fails_each_job_at_once_naming_it(tmp_path: Path) -> None:
     store = ModelStore(tmp_path)
     broken = publish_broken(store)
