@@ -6,7 +6,6 @@ before a fork), so no CUDA state crosses a fork.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -87,12 +86,11 @@ class WorkerRuntime:
         """The cost of the version the batch will run: the one the store serves now, loaded first
         if it is not in memory. Read from the version in memory, a first batch after a swap to the
         extractor with its echo member would take ten times too much text for it."""
-        for predictor in (lambda: self.models.get(model), lambda: self.models.loaded(model)):
-            # no version, a broken one, or no model cache at all (DEVICE=cuda with no GPU): the
-            # batch itself reports it
-            with contextlib.suppress(Exception):
-                return text_cost_of(predictor())
-        return text_cost_of(None)
+        try:
+            return text_cost_of(self.models.get(model))
+        except Exception:  # no version, or a broken one: the batch itself reports it
+            # (no model cache at all, DEVICE=cuda with no GPU, raises here too: the batcher takes 1)
+            return text_cost_of(self.models.loaded(model))
 
     def _run_batch(
         self,

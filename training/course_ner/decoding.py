@@ -12,6 +12,7 @@ from typing import TypeVar
 from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
 from training.course_ner.title_rules import (
     FUNCTION_WORDS,
+    WORD_TRIM,
     drop_institution_names,
     drop_programs,
     drop_unknown_single_words,
@@ -25,11 +26,9 @@ from training.course_ner.title_rules import (
     tidy_spans,
 )
 
-# Marks that stand apart from the words they touch: clause punctuation, quotes (typographic ones,
-# as pasted text has them, too), Markdown's emphasis, HTML's brackets, dashes.
-WORD_BREAKS = frozenset(
-    ",;:.!?()[]\"'" + "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e\u2039\u203a" + "*_<>`|\u2026\u2013\u2014"
-)
+# Marks that stand apart from the words they touch: those a word is stripped of to be looked at
+# (clause punctuation, quotes, Markdown's emphasis, HTML's brackets), bars, ellipses and dashes.
+WORD_BREAKS = frozenset(WORD_TRIM + "|\u2026\u2013\u2014")
 Score = TypeVar("Score")
 
 

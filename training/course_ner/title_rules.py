@@ -61,7 +61,8 @@ FUNCTION_WORDS = frozenset(
 SPAN_WORD = re.compile(r"\S+")
 
 
-# What a word is stripped of to be looked at: punctuation and quotes around it.
+# What a word is stripped of to be looked at: punctuation and quotes around it (typographic ones,
+# as pasted text has them, too), Markdown's emphasis, HTML's brackets.
 WORD_TRIM = ",;:.!?()[]\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e\u2039\u203a*_<>`"
 
 
