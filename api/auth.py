@@ -26,6 +26,8 @@ bearer = HTTPBearer(auto_error=False, description="One of API_KEYS (only when AP
 
 
 UNAUTHORIZED = "a valid API key is required: Authorization: Bearer <key>"
+# Where KeyRequiredMiddleware leaves the request's key (of API_KEYS) for `authenticate`.
+API_KEY_STATE = "api_key"
 
 
 def owner_of(key: str) -> str:
@@ -40,7 +42,7 @@ def key_of(settings: Settings, token: str) -> str | None:
 
 def bearer_token(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+    return token if scheme.lower() == "bearer" else ""  # as HTTPBearer reads it
 
 
 class KeyRequiredMiddleware:
@@ -54,30 +56,32 @@ class KeyRequiredMiddleware:
         self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in self.open_paths:
+        if scope["type"] == "http":
             settings = get_settings()
-            token = bearer_token(Headers(scope=scope).get("authorization"))
-            if settings.api_keys and key_of(settings, token) is None:
-                refused = JSONResponse({"detail": UNAUTHORIZED}, 401, headers={"WWW-Authenticate": "Bearer"})
+            key = key_of(settings, bearer_token(Headers(scope=scope).get("authorization")))
+            if settings.api_keys and key is None and scope["path"] not in self.open_paths:
+                error = UnauthorizedError(UNAUTHORIZED)
+                refused = JSONResponse({"detail": error.message}, error.status_code, headers=error.headers)
                 await refused(scope, receive, send)
                 return
+            scope.setdefault("state", {})[API_KEY_STATE] = key  # for `authenticate`
         await self.app(scope, receive, send)
 
 
 async def authenticate(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    request.state.owner = ""
-    request.state.may_finetune = True
-    request.state.may_read_metrics = True
-    if not settings.api_keys or request.url.path in OPEN_PATHS:
-        return
-    token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
-    key = key_of(settings, token)
-    if key is None:
-        raise UnauthorizedError(UNAUTHORIZED)
-    request.state.owner = owner_of(key)
-    request.state.may_finetune = not settings.finetune_api_keys or key in settings.finetune_api_keys
-    request.state.may_read_metrics = not settings.metrics_api_keys or key in settings.metrics_api_keys
+    """What the request's key may do; KeyRequiredMiddleware has checked the key, before the body
+    was read (None: API keys are off, or an open path). ``_credentials`` declares the bearer
+    scheme in the OpenAPI docs."""
+    key = getattr(request.state, API_KEY_STATE, None)
+    request.state.owner = owner_of(key) if key else ""
+    request.state.may_finetune = _among(key, settings.finetune_api_keys)
+    request.state.may_read_metrics = _among(key, settings.metrics_api_keys)
+
+
+def _among(key: str | None, keys: list[str]) -> bool:
+    """Whether a request with ``key`` may do what only ``keys`` may (empty: every key)."""
+    return key is None or not keys or key in keys
