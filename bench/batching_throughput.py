@@ -39,9 +39,14 @@ CASES = {
 }
 
 
-async def http_rate(url: str, path: str, body: dict, concurrency: int, total: int) -> float:
+async def over_http(
+    platform: Platform, model: ModelName, concurrency: int, total: int
+) -> tuple[float, Counter[int]]:
+    """Requests/s through the API, and the batch sizes the worker formed for the timed requests
+    (the warm-up's are counted before them)."""
+    path, body = CASES[model]
     async with httpx.AsyncClient(
-        base_url=url, timeout=300, limits=httpx.Limits(max_connections=concurrency + 4)
+        base_url=platform.api_url, timeout=300, limits=httpx.Limits(max_connections=concurrency + 4)
     ) as client:
 
         async def ask() -> None:
@@ -49,6 +54,8 @@ async def http_rate(url: str, path: str, body: dict, concurrency: int, total: in
             assert response.status_code == 200, response.text
 
         await asyncio.gather(*(ask() for _ in range(concurrency)))  # warm-up, connections opened
+        await asyncio.sleep(INTERVAL_SECONDS + 0.5)  # the worker's next heartbeat counts it
+        before = await batch_sizes(client)
         remaining = total
 
         async def worker() -> None:
@@ -59,27 +66,15 @@ async def http_rate(url: str, path: str, body: dict, concurrency: int, total: in
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return total / (time.perf_counter() - started)
+        rate = total / (time.perf_counter() - started)
+        await asyncio.sleep(INTERVAL_SECONDS + 0.5)
+        return rate, await batch_sizes(client) - before
 
 
-def batch_sizes(platform: Platform) -> Counter[int]:
+async def batch_sizes(client: httpx.AsyncClient) -> Counter[int]:
     """The batch sizes the inference worker has run, as its last heartbeat counts them."""
-    workers = httpx.get(f"{platform.api_url}/workers", timeout=10).json()["inference"]
+    workers = (await client.get("/workers")).json()["inference"]
     return Counter({int(size): count for size, count in workers[0]["batch_sizes"].items()})
-
-
-def over_http(
-    platform: Platform, model: ModelName, concurrency: int, total: int
-) -> tuple[float, Counter[int]]:
-    """Requests/s through the API, and the batch sizes the worker formed meanwhile."""
-    path, body = CASES[model]
-    asyncio.run(http_rate(platform.api_url, path, body, concurrency, concurrency))  # warm-up
-    time.sleep(INTERVAL_SECONDS + 0.5)
-    before = batch_sizes(platform)
-    rate = asyncio.run(http_rate(platform.api_url, path, body, concurrency, total))
-    time.sleep(INTERVAL_SECONDS + 0.5)
-    formed = batch_sizes(platform) - before
-    return rate, formed
 
 
 def in_process_rate(predictor: Any, body: dict, formed: Counter[int]) -> float:
@@ -123,7 +118,8 @@ def main() -> None:
         for model in CASES:
             for concurrency in (1, 32):
                 total = args.requests if concurrency == 32 else max(8, args.requests // 4)
-                rows.append((model, concurrency, *over_http(platform, model, concurrency, total)))
+                http, formed = asyncio.run(over_http(platform, model, concurrency, total))
+                rows.append((model, concurrency, http, formed))
     # in-process once the platform has stopped: the two never share the CPU
     print(
         f"{'model':17} {'clients':>7} {'HTTP req/s':>10} {'in-process req/s':>16} {'HTTP/in-proc':>12}"
