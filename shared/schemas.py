@@ -301,5 +301,16 @@ class ModelView(BaseModel):
     task: str
     base: str
     training: str
-    served_version: str | None
+    served_version: str | None = Field(
+        description="The version that answers requests: the newest in the store, unless the live"
+        " inference workers all failed to load it and serve an older one"
+    )
+    loaded_by_workers: dict[str, int] = Field(
+        description="Live inference workers holding each version in memory (a worker loads a model"
+        " when its first job needs it, or at start with PRELOAD_MODELS)"
+    )
+    failed_to_load: dict[str, int] = Field(
+        description="Live inference workers whose last attempt to load each version failed (retried"
+        " every 60 s; the worker's log has the error)"
+    )
     versions: list[ModelVersionView]

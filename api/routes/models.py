@@ -1,19 +1,48 @@
-"""The model registry and the versions in the model store."""
+"""The model registry, the versions in the model store, and which of them the workers serve."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections import Counter
+from typing import Any
 
-from api.deps import SettingsDep
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import JobStoreDep, SettingsDep
 from api.errors import NotFoundError, documented
+from shared.jobs import Queue
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore
 from shared.schemas import ModelVersionView, ModelView
 
 router = APIRouter(prefix="/models", tags=["models"])
 
+WorkerReports = dict[ModelName, list[dict[str, Any]]]
 
-def _view(store: ModelStore, name: ModelName) -> ModelView:
+
+def served_version(newest: str | None, reports: list[dict[str, Any]]) -> str | None:
+    """The version that answers requests: the newest in the store, unless every live inference
+    worker holding the model failed to load it; then the one they hold instead (the newest of
+    those older than it), or none when they hold nothing (its jobs fail, naming the version)."""
+    if newest is None or not reports:
+        return newest
+    if any(report.get("failed_version") != newest for report in reports):
+        return newest
+    held = [report["version"] for report in reports if report.get("version") and report["version"] < newest]
+    return max(held, default=None)
+
+
+async def _worker_reports(job_store: JobStoreDep) -> WorkerReports:
+    """What each live inference worker's heartbeat says of each model it holds or failed to load."""
+    reports: WorkerReports = {name: [] for name in ModelName}
+    for worker in await job_store.live_workers(Queue.INFERENCE):
+        for name, report in (worker.get("models") or {}).items():
+            if name in reports:
+                reports[ModelName(name)].append(report)
+    return reports
+
+
+def _view(store: ModelStore, name: ModelName, reports: list[dict[str, Any]]) -> ModelView:
     spec = REGISTRY[name]
     versions = store.versions(name)
     return ModelView(
@@ -21,22 +50,27 @@ def _view(store: ModelStore, name: ModelName) -> ModelView:
         task=spec.task.value,
         base=spec.base,
         training=spec.training,
-        served_version=versions[-1].version if versions else None,
+        served_version=served_version(versions[-1].version if versions else None, reports),
+        loaded_by_workers=dict(Counter(r["version"] for r in reports if r.get("version"))),
+        failed_to_load=dict(Counter(r["failed_version"] for r in reports if r.get("failed_version"))),
         versions=[ModelVersionView(version=v.version, metadata=v.metadata) for v in versions],
     )
 
 
-# Plain functions: FastAPI runs them in its thread pool, so that reading every version's metadata
-# from disk (a network-mounted MODEL_DIR) never holds up the event loop's other requests.
+# Every version's metadata is read from disk (a network-mounted MODEL_DIR) in the thread pool, so
+# that it never holds up the event loop's other requests.
 @router.get("", response_model=list[ModelView])
-def list_models(settings: SettingsDep) -> list[ModelView]:
-    """Every model the platform serves, with its versions; the newest version is served."""
+async def list_models(settings: SettingsDep, job_store: JobStoreDep) -> list[ModelView]:
+    """Every model the platform serves, with its versions and which one the workers serve."""
+    reports = await _worker_reports(job_store)
     store = ModelStore(settings.model_dir)
-    return [_view(store, name) for name in ModelName]
+    return await run_in_threadpool(lambda: [_view(store, name, reports[name]) for name in ModelName])
 
 
 @router.get("/{name}", response_model=ModelView, responses=documented(404))
-def get_model(name: str, settings: SettingsDep) -> ModelView:
+async def get_model(name: str, settings: SettingsDep, job_store: JobStoreDep) -> ModelView:
     if name not in {m.value for m in ModelName}:
         raise NotFoundError(f"no model {name!r}; known: {[m.value for m in ModelName]}")
-    return _view(ModelStore(settings.model_dir), ModelName(name))
+    model = ModelName(name)
+    reports = await _worker_reports(job_store)
+    return await run_in_threadpool(_view, ModelStore(settings.model_dir), model, reports[model])
