@@ -156,6 +156,13 @@ class Platform:
         logs = "\n".join(f"--- {n}\n{p.log_tail()}" for n, p in self.processes.items())
         raise AssertionError(f"no live {queue} worker\n{logs}")
 
+    def start_serving(self) -> None:
+        """Redis, the API and one inference worker, returning once the worker heartbeats."""
+        self.start_redis()
+        self.start_api()
+        self.start_inference_worker()
+        self.wait_ready_for("inference")
+
     def wait_ready(self, timeout: float = 300.0) -> None:
         """Until GET /ready reports a live worker on every queue that has one started."""
         deadline = time.monotonic() + timeout

@@ -145,10 +145,7 @@ def strict_limit(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
     env.update(INFERENCE_TIME_LIMIT="1", PRELOAD_MODELS="llm")
     running = Platform(tmp_path, env)
     try:
-        running.start_redis()
-        running.start_api()
-        running.start_inference_worker()
-        running.wait_ready_for("inference")
+        running.start_serving()
         yield running
     finally:
         running.stop()

@@ -16,10 +16,7 @@ def test_a_length_past_the_served_models_context_is_422(tiny_gpt2_dir: Path, tmp
     running = Platform(tmp_path, base_env(store))
     running.env.update(PRELOAD_MODELS="llm", MAX_GENERATION_LENGTH="200")
     try:
-        running.start_redis()
-        running.start_api()
-        running.start_inference_worker()
-        running.wait_ready_for("inference")
+        running.start_serving()
         with running.client() as api:
             too_long = {"start_word": "The", "length": 200, "seed": 1}
             refused = api.post("/generate_with_llm", json=too_long)

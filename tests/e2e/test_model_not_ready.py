@@ -23,10 +23,7 @@ def test_endpoint_answers_503_until_the_model_is_trained_then_serves_it(tmp_path
     running = Platform(tmp_path, base_env(empty_store))
     running.env["PRELOAD_MODELS"] = "bigram"
     try:
-        running.start_redis()
-        running.start_api()
-        running.start_inference_worker()
-        running.wait_ready_for("inference")
+        running.start_serving()
         request = {"start_word": "the", "length": 5, "seed": 1}
         with running.client() as api:
             waiting = api.post("/generate_text", json=request)
@@ -73,10 +70,7 @@ def test_a_version_that_fails_to_load_is_not_named_served_while_the_one_before_i
     good = ModelStore(store_dir).served_version_id(ModelName.BIGRAM)
     request = {"start_word": "the", "length": 5, "seed": 1}
     try:
-        running.start_redis()
-        running.start_api()
-        running.start_inference_worker()
-        running.wait_ready_for("inference")
+        running.start_serving()
         with running.client() as api:
             assert api.post("/generate_text", json=request).status_code == 200
             view = _model_view_once(api, lambda v: v["loaded_by_workers"] == {good: 1})
