@@ -224,6 +224,10 @@ def test_a_name_ending_in_a_committee_award_or_protocol_is_no_course() -> None:
     assert keep(text, "Project Lead", "Pharmacology for Nurses", "Licensure Track Orientation") == [
         "Pharmacology for Nurses"  # a group of people may end a title, a role may not
     ]
+    text = "Senior Data Analyst and UX Designer roles want Human-Computer Interaction."
+    assert keep(text, "Senior Data Analyst", "UX Designer", "Human-Computer Interaction") == [
+        "Human-Computer Interaction"
+    ]
     text = "The Applied Statistics M.S. now requires Linear Models."
     assert keep(text, "Applied Statistics M.S.", "Linear Models") == ["Linear Models"]
     # The decoder cuts words at a point: its name ends at "Ph", and the degree is read whole.
