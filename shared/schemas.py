@@ -302,8 +302,9 @@ class ModelView(BaseModel):
     base: str
     training: str
     served_version: str | None = Field(
-        description="The version that answers requests: the newest in the store, unless the live"
-        " inference workers all failed to load it and serve an older one"
+        description="The version that answers requests: the newest in the store, unless every live"
+        " inference worker holding the model failed to load it; then the newest version they hold"
+        " instead, or null when they hold none (and null while the store has no version)"
     )
     loaded_by_workers: dict[str, int] = Field(
         description="Live inference workers holding each version in memory (a worker loads a model"

@@ -228,6 +228,8 @@ def test_a_name_ending_in_a_committee_award_or_protocol_is_no_course() -> None:
     assert keep(text, "Senior Data Analyst", "UX Designer", "Human-Computer Interaction") == [
         "Human-Computer Interaction"
     ]
+    text = "The Phlebotomy Technician course meets at night."  # a trade's course names the trade
+    assert keep(text, "Phlebotomy Technician") == ["Phlebotomy Technician"]
     text = "The Applied Statistics M.S. now requires Linear Models."
     assert keep(text, "Applied Statistics M.S.", "Linear Models") == ["Linear Models"]
     # The decoder cuts words at a point: its name ends at "Ph", and the degree is read whole.

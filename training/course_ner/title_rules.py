@@ -502,7 +502,6 @@ NON_COURSE_LAST_WORDS = frozenset(
         "supervisors",
         "symposia",
         "team",
-        "technician",
         "tour",
         "track",
         "units",
