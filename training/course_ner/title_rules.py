@@ -567,15 +567,20 @@ def drop_unknown_single_words(
     kept = []
     for start, end in spans:
         word = text[start:end]
-        single_capitalised = len(word.split()) == 1 and word[:1].isupper() and word != alone
+        single_capitalised = is_one_word(word) and word[:1].isupper() and word != alone
         if not single_capitalised or _is_known(word, title_words):
             kept.append((start, end))
     return kept
 
 
+def is_one_word(name: str) -> bool:
+    """Whether a name is one word, whatever whitespace (a tab, a no-break space) parts words."""
+    return len(name.split()) == 1
+
+
 def one_word_titles(titles: Collection[str]) -> frozenset[str]:
     """The titles of one word ("Histology", "Torts"), lower-cased."""
-    return frozenset(title.lower() for title in titles if len(title.split()) == 1)
+    return frozenset(title.lower() for title in titles if is_one_word(title))
 
 
 CONJUNCTION_GAP = re.compile(r" (?:and|&) ", re.IGNORECASE)
@@ -601,7 +606,7 @@ def join_a_lone_word_to_the_next(
     index = 0
     while index < len(spans):
         start, end = spans[index]
-        lone = len(text[start:end].split()) == 1 and text[start:end].lower() not in known_one_word_titles
+        lone = is_one_word(text[start:end]) and text[start:end].lower() not in known_one_word_titles
         if lone and index + 1 < len(spans) and CONJUNCTION_GAP.fullmatch(text, end, spans[index + 1][0]):
             joined.append((start, spans[index + 1][1]))
             index += 2
