@@ -102,15 +102,21 @@ class ModelStore:
     def model_dir(self, model: ModelName) -> Path:
         return self.root / model.value
 
-    def versions(self, model: ModelName) -> list[ModelVersion]:
-        """Complete versions, oldest first."""
+    def _version_dirs(self, model: ModelName) -> list[Path]:
+        """The folders named like versions that hold a metadata file, oldest first (unread)."""
         directory = self.model_dir(model)
         if not directory.is_dir():
             return []
+        return sorted(
+            entry
+            for entry in directory.iterdir()
+            if is_version_id(entry.name) and (entry / METADATA_FILE).is_file()
+        )
+
+    def versions(self, model: ModelName) -> list[ModelVersion]:
+        """Complete versions, oldest first."""
         found = []
-        for entry in sorted(directory.iterdir()):
-            if not is_version_id(entry.name) or not (entry / METADATA_FILE).is_file():
-                continue
+        for entry in self._version_dirs(model):
             try:
                 metadata = _read_metadata(entry)
             except (OSError, ValueError) as error:  # damaged on disk: listed by no one, served by no one
@@ -126,23 +132,15 @@ class ModelStore:
     def served_version_id(self, model: ModelName) -> str | None:
         """Cheap check used on every request for hot reload: the names, and the newest one's
         metadata read, so that it names the version ``served_version`` (and ``GET /models``) does."""
-        directory = self.model_dir(model)
-        if not directory.is_dir():
-            return None
-        names = sorted(
-            entry.name
-            for entry in directory.iterdir()
-            if is_version_id(entry.name) and (entry / METADATA_FILE).is_file()
-        )
-        for name in reversed(names):
-            if directory / name in self._readable:
-                return name
+        for entry in reversed(self._version_dirs(model)):
+            if entry in self._readable:
+                return entry.name
             try:
-                _read_metadata(directory / name)
+                _read_metadata(entry)
             except (OSError, ValueError):
                 continue
-            self._readable.add(directory / name)
-            return name
+            self._readable.add(entry)
+            return entry.name
         return None
 
     def get(self, model: ModelName, version: str) -> ModelVersion | None:
