@@ -198,6 +198,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown models {unknown}; known: {sorted(known)}")
         return names
 
+    @field_validator("var_dir", "model_dir", "data_dir", "corpus_file")
+    @classmethod
+    def _expand_home(cls, path: Path | None) -> Path | None:
+        # .env files, compose and quoted shell values keep a "~" that no shell expanded: read as
+        # a folder named "~" under the working directory, the data then looked missing
+        return path.expanduser() if path is not None else None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_level(cls, value: object) -> object:

@@ -46,3 +46,15 @@ def test_the_platform_the_tests_and_benchmarks_start_ignores_api_keys_in_a_users
     for key, value in base_env(tmp_path / "models").items():
         monkeypatch.setenv(key, value)
     assert Settings().api_keys == []
+
+
+def test_folders_given_with_a_tilde_are_under_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # a .env file or compose passes "~/data" as it is: no shell expands it
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("DATA_DIR", "MODEL_DIR", "VAR_DIR", "CORPUS_FILE"):
+        monkeypatch.setenv(name, f"~/{name.lower()}")
+    settings = Settings()
+    assert settings.data_dir == tmp_path / "data_dir"
+    assert settings.model_dir == tmp_path / "model_dir"
+    assert settings.var_dir == tmp_path / "var_dir"
+    assert settings.corpus_file == tmp_path / "corpus_file"

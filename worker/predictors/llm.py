@@ -20,6 +20,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared.client_errors import ClientFacingError
 from shared.model_store import ModelVersion
+from training.device import bf16_is_fast
 from worker.sampling import SamplingParams, sample
 
 TokenSink = Callable[[int, str], None]
@@ -66,6 +67,13 @@ class IncrementalText:
         return self.text().rstrip("\ufffd")
 
 
+def inference_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 on a GPU that runs it natively (Ampere on), else float32: a GPU before Ampere
+    emulates it slowly (T4, V100) or cannot multiply in it at all (P100: CUBLAS_STATUS_NOT_SUPPORTED
+    on the first request). On a CPU float32, whose sampled tokens a padded batch moves least."""
+    return torch.bfloat16 if device.type == "cuda" and bf16_is_fast(device) else torch.float32
+
+
 class LLMPredictor:
     def __init__(self, version: ModelVersion, device: torch.device) -> None:
         self.version = version.version
@@ -79,7 +87,7 @@ class LLMPredictor:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        dtype = inference_dtype(device)
         self.model = AutoModelForCausalLM.from_pretrained(version.path, dtype=dtype).to(device).eval()
         self.cache_argument = cache_argument(self.model)
         # Only the last position's logits are read: the prompt's pass would otherwise make them for
