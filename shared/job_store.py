@@ -274,6 +274,12 @@ def worker_index_key(queue: Queue) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}"
 
 
+def model_reports(workers: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+    """What each worker's heartbeat says of ``model``: the version it holds, the one it last
+    failed to load; nothing from a worker that has neither."""
+    return [report for worker in workers if (report := (worker.get("models") or {}).get(model))]
+
+
 def retry_for(outage_seconds: float, base: float = 0.1, cap: float = 2.0) -> Retry:
     """Reconnect attempts (on connection errors and timeouts) whose pauses add up to at least
     ``outage_seconds``: 0.2 s, 0.4 s, ... then every ``cap`` seconds (redis-py counts the first
@@ -647,6 +653,15 @@ class JobStore:
             pipe.set(heartbeat_key(queue, hostname), json.dumps(info), ex=ttl)
             pipe.sadd(worker_index_key(queue), hostname)
             pipe.execute()
+
+    def live_workers(self, queue: Queue) -> list[dict[str, Any]]:
+        """Each worker whose heartbeat has not expired (the API's ``live_workers`` also trims the
+        index of those whose has)."""
+        hostnames = sorted(self.client.smembers(worker_index_key(queue)))
+        if not hostnames:
+            return []
+        beats = self.client.mget([heartbeat_key(queue, hostname) for hostname in hostnames])
+        return [json.loads(beat) for beat in beats if beat is not None]
 
 
 class AsyncJobStore:

@@ -179,18 +179,19 @@ class ModelStore:
                     removed.append(staging)
         return removed
 
-    def remove_old_finetuned(self, model: ModelName, keep: int) -> list[str]:
+    def remove_old_finetuned(self, model: ModelName, keep: int, spare: Collection[str] = ()) -> list[str]:
         """Delete the fine-tuned versions older than the newest ``keep`` of them (each takes a
-        copy of the weights: 517 MB for SmolLM2), never the served one nor an import of a base.
-        Each is first renamed to a hidden folder, so no one lists or loads it half-deleted; a
-        worker that has it in memory goes on serving it until it loads the newest. Returns the
-        removed ids."""
+        copy of the weights: 517 MB for SmolLM2), never the newest, an import of a base, nor a
+        version in ``spare``: those the workers hold, which answer while every newer one fails to
+        load, and which a worker that restarts falls back to. Each is first renamed to a hidden
+        folder, so no one lists or loads it half-deleted; a worker that has it in memory goes on
+        serving it until it loads the newest. Returns the removed ids."""
         versions = self.versions(model)
         finetuned = [version for version in versions if version.metadata.get("kind") == "finetuned"]
         doomed = [
             version
             for version in finetuned[: max(0, len(finetuned) - keep)]
-            if version.version != versions[-1].version
+            if version.version != versions[-1].version and version.version not in spare
         ]
         for version in doomed:
             hidden = version.path.with_name(f".{version.version}{REMOVED_SUFFIX}")

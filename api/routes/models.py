@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import JobStoreDep, SettingsDep
 from api.errors import NotFoundError, documented
+from shared.job_store import model_reports
 from shared.jobs import Queue
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore
@@ -34,12 +35,8 @@ def served_version(newest: str | None, reports: list[dict[str, Any]]) -> str | N
 
 async def _worker_reports(job_store: JobStoreDep) -> WorkerReports:
     """What each live inference worker's heartbeat says of each model it holds or failed to load."""
-    reports: WorkerReports = {name: [] for name in ModelName}
-    for worker in await job_store.live_workers(Queue.INFERENCE):
-        for name, report in (worker.get("models") or {}).items():
-            if name in reports:
-                reports[ModelName(name)].append(report)
-    return reports
+    workers = await job_store.live_workers(Queue.INFERENCE)
+    return {name: model_reports(workers, name.value) for name in ModelName}
 
 
 def _view(store: ModelStore, name: ModelName, reports: list[dict[str, Any]]) -> ModelView:

@@ -156,6 +156,30 @@ def test_a_finetune_that_succeeds_removes_the_finetuned_versions_past_the_kept_n
     assert [v.version for v in store.versions(ModelName.LLM)] == kept
 
 
+def test_a_finetune_spares_the_old_version_a_live_inference_worker_holds(
+    store_in_tmp: Path,
+    runtime_on: JobStore,
+    queued_finetune: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The newer versions failed to load on every worker, which answers with the first: it stays,
+    for a worker that restarts to fall back to."""
+    store = ModelStore(store_in_tmp)
+
+    def publishes(model_store: ModelStore, config: object, **_: object) -> ModelVersion:
+        with model_store.new_version(ModelName.LLM, {"kind": "finetuned", "metrics": {}}) as version:
+            pass
+        return model_store.published(version)
+
+    monkeypatch.setattr("training.squad.finetune", publishes)
+    first = finetune(queued_finetune(), {"max_steps": 3})["version"]
+    runtime_on.heartbeat(
+        Queue.INFERENCE, "inference@elsewhere", {"models": {"llm": {"version": first, "loads": 1}}}, ttl=60
+    )
+    later = [finetune(queued_finetune(), {"max_steps": 3})["version"] for _ in range(3)]
+    assert [v.version for v in store.versions(ModelName.LLM)] == [first, *later[-2:]]
+
+
 def test_a_copy_delivered_to_the_process_that_runs_the_job_is_dropped(
     runtime_on: JobStore, queued_finetune: Callable[[], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
