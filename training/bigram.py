@@ -19,7 +19,7 @@ from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError, user_errors_exit
-from training.text_corpus import Corpus, load_corpus
+from training.text_corpus import Corpus, load_corpus, served_for_corpus_setting
 
 COUNTS_FILE = "bigram_counts.json"
 BIGRAM_WEIGHT = 0.9  # interpolation weight of the bigram estimate against the unigram one
@@ -74,7 +74,7 @@ def train(store: ModelStore, *, corpus_path: Path | None = None) -> ModelVersion
 
 
 def ensure_trained(store: ModelStore) -> ModelVersion:
-    return store.served_version(ModelName.BIGRAM) or train(store)
+    return served_for_corpus_setting(store, ModelName.BIGRAM) or train(store)
 
 
 @user_errors_exit

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.config import get_settings
 from shared.data_files import DataFile, read_text
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError
+
+logger = logging.getLogger(__name__)
 
 WORD_PATTERN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*|\d+|[^\sA-Za-z\d]")
 NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", "'", ")", "]"}
@@ -37,16 +42,44 @@ def detokenize(words: list[str]) -> str:
     return text
 
 
+def _read_file(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"the corpus {path} is not UTF-8 text ({error})") from None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def load_corpus(path: Path | None = None) -> Corpus:
     """Settings.corpus_file or the given file, else the corpus in DATA_DIR; the last 10% is held out."""
     path = path or get_settings().corpus_file
     if path is not None:
-        try:
-            text, source = Path(path).read_text(encoding="utf-8"), str(path)
-        except UnicodeDecodeError as error:
-            raise UsageError(f"the corpus {path} is not UTF-8 text ({error})") from None
+        text, source = _read_file(path), str(path)
     else:
         text, source = read_text(DataFile.CORPUS), "DATA_DIR/corpus/tinyshakespeare.txt.gz"
     words = tokenize(text)
     cut = int(len(words) * (1 - HELD_OUT_FRACTION))
-    return Corpus(words[:cut], words[cut:], hashlib.sha256(text.encode()).hexdigest(), source)
+    return Corpus(words[:cut], words[cut:], _sha256(text), source)
+
+
+def served_for_corpus_setting(store: ModelStore, model: ModelName) -> ModelVersion | None:
+    """The served version of a generator, or None when CORPUS_FILE is set and names a text it
+    was not trained on (the setting changed since): ``make run`` then trains one on it, as it does
+    for a changed LLM_BASE. Unset, any served version stands, one trained with ``--corpus`` too."""
+    served = store.served_version(model)
+    path = get_settings().corpus_file
+    if served is None or path is None:
+        return served
+    if served.metadata.get("data_sha256") == _sha256(_read_file(path)):
+        return served
+    logger.info(
+        "%s version %s was trained on %s, not on CORPUS_FILE (%s): training one on it",
+        model.value,
+        served.version,
+        served.metadata.get("corpus", "another corpus"),
+        path,
+    )
+    return None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training import bigram, rnn
@@ -76,6 +77,33 @@ def test_a_corpus_too_short_for_the_bigram_model_is_refused_before_a_version_is_
     with pytest.raises(UsageError, match="too short"):
         bigram.train(store, corpus_path=short)
     assert store.served_version(ModelName.BIGRAM) is None
+
+
+def test_the_bigram_model_is_trained_again_once_corpus_file_names_another_text(
+    tmp_path: Path, corpus_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """make run kept serving the model of the text before, with no word of why."""
+    store = ModelStore(tmp_path / "models")
+    other = tmp_path / "other.txt"
+    other.write_text("A different text, with words of its own and a full stop. " * 40)
+
+    def with_corpus_file(path: Path | None) -> str:
+        if path is None:
+            monkeypatch.delenv("CORPUS_FILE", raising=False)
+        else:
+            monkeypatch.setenv("CORPUS_FILE", str(path))
+        get_settings.cache_clear()
+        return bigram.ensure_trained(store).version
+
+    try:
+        first = with_corpus_file(corpus_file)
+        assert with_corpus_file(corpus_file) == first
+        second = with_corpus_file(other)
+        assert second != first
+        assert store.served_version(ModelName.BIGRAM).metadata["corpus"] == str(other)
+        assert with_corpus_file(None) == second  # unset: the served version stands
+    finally:
+        get_settings.cache_clear()
 
 
 def test_a_bigram_model_of_a_corpus_with_no_full_stop_still_answers_unknown_words(tmp_path: Path) -> None:

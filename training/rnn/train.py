@@ -20,7 +20,7 @@ from training.device import get_device
 from training.finite_loss import require_finite
 from training.plots import save_loss_plot
 from training.rnn.model import LstmConfig, Vocabulary, WordLstm, save
-from training.text_corpus import load_corpus
+from training.text_corpus import load_corpus, served_for_corpus_setting
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def train(
 
 
 def ensure_trained(store: ModelStore) -> ModelVersion:
-    return store.served_version(ModelName.RNN) or train(store)
+    return served_for_corpus_setting(store, ModelName.RNN) or train(store)
 
 
 @user_errors_exit
