@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
@@ -86,7 +87,7 @@ def corpus_perplexity(
     model.eval()
     total_loss, total_tokens = 0.0, 0
     for start in range(0, len(ids) - 1, window):
-        chunk = ids[start : start + window + 1].unsqueeze(0)
+        chunk = ids[start : start + window + 1].unsqueeze(0).to(model.device)
         if chunk.shape[1] < 2:
             break
         loss = model(input_ids=chunk, labels=chunk).loss
@@ -95,21 +96,24 @@ def corpus_perplexity(
     return math.exp(total_loss / max(1, total_tokens))
 
 
+def held_out_perplexity(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
+    """The model's perplexity on the first PERPLEXITY_WORDS of the corpus's held-out tenth (that
+    of the bigram and LSTM generators), as a version's metrics give it."""
+    held_out = load_corpus().held_out[:PERPLEXITY_WORDS]
+    perplexity = corpus_perplexity(model, tokenizer, detokenize(held_out))
+    return {"held_out_corpus_perplexity": round(perplexity, 2), "perplexity_tokens_of": "corpus held-out"}
+
+
 def import_base(store: ModelStore, base: str | Path | None = None) -> ModelVersion:
     base = base if base is not None else get_settings().llm_base.value
     logger.info("importing LLM base %s", base)
     model, tokenizer = load_base(base)
-    held_out = load_corpus().held_out[:PERPLEXITY_WORDS]
-    perplexity = corpus_perplexity(model, tokenizer, detokenize(held_out))
     metadata = {
         "base": str(base),
         "kind": "base",
         "architecture": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "metrics": {
-            "held_out_corpus_perplexity": round(perplexity, 2),
-            "perplexity_tokens_of": "corpus held-out",
-        },
+        "metrics": held_out_perplexity(model, tokenizer),
     }
     with store.new_version(ModelName.LLM, metadata) as version:
         model.save_pretrained(version.path, safe_serialization=True)

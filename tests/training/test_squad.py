@@ -176,6 +176,10 @@ def test_loss_goes_down_checkpoint_reloads_with_the_same_outputs(tiny_store: Mod
     assert metadata["base_version"] == base.version
     assert set(metadata["split"]["eval_articles"]).isdisjoint(metadata["split"]["train_articles"])
     assert {"eval_loss", "exact_match", "f1", "train_tokens_per_s"} <= set(metadata["metrics"])
+    # the generators' measure, as the base's import took it, beside the base's own
+    base_perplexity = base.metadata["metrics"]["held_out_corpus_perplexity"]
+    assert metadata["metrics"]["base_held_out_corpus_perplexity"] == base_perplexity
+    assert 1 < metadata["metrics"]["held_out_corpus_perplexity"] != base_perplexity
     assert metadata["training"]["bf16_autocast"] == bf16_is_fast(torch.device("cpu"))
     assert (version.path / "loss_curve.png").is_file()
     assert tiny_store.served_version_id(ModelName.LLM) == version.version

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from shared.data_files import DataUnavailableError
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from shared.schemas import FINETUNE_LEAST, warmup_past_the_run
@@ -28,7 +29,7 @@ from training.cli import UsageError
 from training.device import bf16_autocast, get_device, uses_bf16
 from training.finite_loss import require_finite
 from training.length_grouping import length_grouped_batches
-from training.llm_base import newest_import
+from training.llm_base import held_out_perplexity, newest_import
 from training.plots import save_loss_plot
 from training.squad.data import load_squad
 from training.squad.evaluation import generate_answers, squad_scores
@@ -193,6 +194,20 @@ def new_optimizer(model: Any, config: FinetuneConfig) -> tuple[Any, Any]:
     return optimizer, schedule
 
 
+def _perplexity_beside_the_base(model: torch.nn.Module, tokenizer: Any, base: ModelVersion) -> dict[str, Any]:
+    """The fine-tuned model's perplexity on the corpus's held-out words, as its base's import
+    measured it, and the base's own beside it: how much general text the run made it forget.
+    None where the corpus cannot be read (it is not the run's data)."""
+    try:
+        measured = held_out_perplexity(model, tokenizer)
+    except (DataUnavailableError, UsageError) as error:
+        logger.warning("no held-out corpus perplexity for this version: %s", error)
+        return {}
+    model.train()
+    base_perplexity = base.metadata.get("metrics", {}).get("held_out_corpus_perplexity")
+    return {**measured, "base_held_out_corpus_perplexity": base_perplexity}
+
+
 def finetune(
     store: ModelStore,
     config: FinetuneConfig,
@@ -316,6 +331,7 @@ def finetune(
         metrics.update(scores())
     if zero_shot:
         metrics["zero_shot_exact_match"], metrics["zero_shot_f1"] = zero_shot["exact_match"], zero_shot["f1"]
+    metrics.update(_perplexity_beside_the_base(model, tokenizer, base))
     stop_if_cancelled()
     if commit and not commit():
         raise TrainingCancelledError("cancelled just before publishing")
