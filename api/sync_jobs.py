@@ -1,13 +1,16 @@
 """Run a job and wait for it: the synchronous endpoints are jobs the client waits for.
 
 The wait blocks no thread (it reads the job's event stream in Redis); past SYNC_TIMEOUT the
-endpoint answers 202 with the job id and a Location header, and the job goes on.
+endpoint answers 202 with the job id and a Location header, and the job goes on; so it does
+when Redis fails during the wait, once the job is queued.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
+import redis
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
@@ -26,8 +29,14 @@ from api.model_readiness import RETRY_AFTER_SECONDS
 from shared.jobs import JobStatus, JobType
 from shared.schemas import JobAccepted
 
+logger = logging.getLogger(__name__)
+
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"model": JobAccepted, "description": "Still running after SYNC_TIMEOUT: poll the job's url"},
+    202: {
+        "model": JobAccepted,
+        "description": "Still running after SYNC_TIMEOUT, or queued when Redis failed during the wait:"
+        " poll the job's url",
+    },
     **documented(409, 500, 504),
 }
 
@@ -65,7 +74,13 @@ class SyncJobs:
                 settings=self.settings,
             )
             waiting = self.store.wait_for_final(record.job_id, self.settings.sync_timeout)
-            final = await unless_client_leaves(self.request, waiting) or record
+            try:
+                final = await unless_client_leaves(self.request, waiting) or record
+            except redis.RedisError as error:
+                # the job is queued and runs: a 503 would lose its id, and the client's retry would
+                # run it twice; the 202 gives the id to poll once Redis answers again
+                logger.warning("job %s queued, but waiting for it failed: %r", record.job_id, error)
+                final = record
         if final.status is JobStatus.SUCCEEDED and final.result is not None:
             return final.result
         if final.status is JobStatus.CANCELLED:

@@ -2,6 +2,8 @@
 
 - kill -9 of the inference worker while it runs a job: the job is delivered again and succeeds;
 - Redis killed and restarted while jobs wait in the queue: with the AOF Redis every one completes;
+- Redis killed while a synchronous request waits for its queued job: 202 with the job's id, and
+  the job completes once Redis is back;
 - Redis down for longer than a client's own reconnect attempts while a job runs: the job's outcome
   is written once Redis is back, not lost with the job left running, and the worker goes on;
 - kill -9 of the training worker mid-run: the job fails with a clear error and the served model
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +110,28 @@ def test_queued_jobs_survive_a_redis_restart(fresh: Platform) -> None:
         fresh.start_inference_worker()
         for job_id in job_ids:
             assert wait_for_job(api, job_id, timeout=120)["status"] == "succeeded"
+
+
+def test_a_synchronous_request_whose_wait_redis_fails_answers_with_its_queued_job(fresh: Platform) -> None:
+    """It answered 503 for a job it had queued: the client lost its id, and a retry ran it twice."""
+    with fresh.client(timeout=30) as api, ThreadPoolExecutor(1) as pool, fresh.client(timeout=30) as waiting:
+        answer = pool.submit(waiting.post, "/generate_text", json={"start_word": "the", "length": 3})
+        deadline = time.monotonic() + 20
+        while not api.get("/jobs").json()["jobs"]:  # no worker runs: it waits in the queue
+            assert time.monotonic() < deadline, "the job was never queued"
+            time.sleep(0.05)
+        fresh.processes["redis"].kill()
+        response = answer.result(timeout=30)
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        assert response.headers["Location"].endswith(f"/jobs/{job_id}")
+
+        fresh.start_redis(append_only=True)
+        fresh.start_inference_worker()
+        job = wait_for_job(api, job_id, timeout=120)
+        assert job["status"] == "succeeded", json.dumps(job)
+        assert job["result"]["generated_text"].startswith("the")
+        assert len(api.get("/jobs").json()["jobs"]) == 1
 
 
 def test_a_job_that_ends_while_redis_is_down_is_recorded_when_it_is_back(fresh: Platform) -> None:
