@@ -74,6 +74,13 @@ class JobTask(Task):
             if record is not None:
                 store.message_dropped(record)
             return None
+        if record is not None and record.input != payload:
+            # what the API checked is the record: a message sent by other means (Flower's task
+            # API) with a queued job's id runs that job's input, not its own
+            logger.warning(
+                "job %s: the message's payload is not the job's recorded input; running the record's", job_id
+            )
+            payload = record.input
         try:
             result = self.run(job_id, payload)
         except JobCancelledError as cancelled:

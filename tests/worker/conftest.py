@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -28,16 +29,17 @@ def runtime_on(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobS
 
 
 @pytest.fixture
-def queued_finetune(redis_url: str) -> Callable[[], str]:
-    """Records a fine-tune job as the API does (queued, indexed); returns its id."""
+def queued_finetune(redis_url: str) -> Callable[..., str]:
+    """Records a fine-tune job as the API does (queued, indexed; its input ``{"max_steps": 3}``
+    unless given); returns its id."""
 
-    def create() -> str:
+    def create(job_input: dict[str, Any] | None = None) -> str:
         record = JobRecord(
             job_id=uuid.uuid4().hex,
             type=JobType.FINETUNE,
             status=JobStatus.QUEUED,
             queue=Queue.TRAINING,
-            input={"max_steps": 3},
+            input=job_input or {"max_steps": 3},
             created_at=now_iso(),
         )
         AsyncStoreRunner(redis_url).create(record)

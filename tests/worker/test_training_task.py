@@ -18,6 +18,7 @@ from shared.jobs import JobStatus, Queue
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError
+from training.squad import FinetuneConfig
 from worker.tasks.training import TrainingTimeLimitError, finetune, time_limit_check
 
 
@@ -123,8 +124,27 @@ def test_evaluation_batches_are_held_to_max_finetune_batch_tokens(
 
     monkeypatch.setattr("training.squad.finetune", records_its_config)
     with pytest.raises(UsageError):
-        finetune(queued_finetune(), {"max_steps": 3, "batch_size": 4, "max_seq_len": max_seq_len})
+        job_input = {"max_steps": 3, "batch_size": 4, "max_seq_len": max_seq_len}
+        finetune(queued_finetune(job_input), job_input)
     assert configs[0].eval_batch_size == eval_rows  # MAX_FINETUNE_BATCH_TOKENS 8192 by default
+
+
+def test_a_job_runs_its_recorded_input_not_the_messages(
+    runtime_on: JobStore, queued_finetune: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API checked the recorded input (MAX_FINETUNE_STEPS, FINETUNE_API_KEYS); a message sent
+    to the broker by other means (Flower's task API) with a queued job's id ran its own payload."""
+    configs = []
+
+    def records_its_config(_store: object, config: object, **_: object) -> None:
+        configs.append(config)
+        raise UsageError("stop here")
+
+    monkeypatch.setattr("training.squad.finetune", records_its_config)
+    job_id = queued_finetune({"max_steps": 3})
+    with pytest.raises(UsageError):
+        finetune(job_id, {"max_steps": 10**9, "learning_rate": 1.0})
+    assert (configs[0].max_steps, configs[0].learning_rate) == (3, FinetuneConfig.learning_rate)
 
 
 @pytest.fixture
