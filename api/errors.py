@@ -99,8 +99,8 @@ def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": HTTPStatus(code).phrase} for code in codes}
 
 
-# Any route can answer these: API keys, body size, backpressure, Redis down.
-COMMON_ERRORS = documented(401, 413, 429, 503)
+# Any route can answer these: API keys, body and head size, backpressure, Redis down.
+COMMON_ERRORS = documented(401, 413, 429, 431, 503)
 
 
 async def _api_error(_: Request, error: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from api import metrics
 from api.auth import OPEN_PATHS, KeyRequiredMiddleware, authenticate
 from api.body_limit import BodySizeLimitMiddleware
 from api.errors import COMMON_ERRORS, install_error_handlers
+from api.head_limit import HeadSizeLimitMiddleware
 from api.metrics import RequestMetricsMiddleware, install_job_metrics
 from api.routes import extraction, generation, health, jobs, models
 from api.wait_slots import ScanSlots, WaitSlots
@@ -65,8 +66,11 @@ def create_app() -> FastAPI:
         responses=COMMON_ERRORS,
     )
     docs = {app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url}
-    app.add_middleware(KeyRequiredMiddleware, open_paths=OPEN_PATHS | {path for path in docs if path})
+    # the last added runs first: a head too large, then a missing key (401 before a 413 tells a
+    # caller without a key the body's limit), then the body's size
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(KeyRequiredMiddleware, open_paths=OPEN_PATHS | {path for path in docs if path})
+    app.add_middleware(HeadSizeLimitMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
     install_error_handlers(app)
     for module in (jobs, extraction, generation, models, health, metrics):

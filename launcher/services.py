@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import sys
 
+from api.head_limit import MAX_REQUEST_HEAD_BYTES
 from shared.config import Settings
 from shared.model_registry import REGISTRY, ModelName
 
-# uvicorn's h11 parser holds a request's head to this many bytes (its httptools parser has no bound:
-# a client could make the API buffer a 100 MB header); h11 served /health as fast here.
-MAX_REQUEST_HEAD_BYTES = 16_384
-
 
 def api_command(settings: Settings) -> list[str]:
+    # uvicorn's h11 parser holds a head still arriving to MAX_REQUEST_HEAD_BYTES (its httptools
+    # parser has no bound: a client could make the API buffer a 100 MB header); h11 served
+    # /health as fast here
     return [
         sys.executable, "-m", "uvicorn", "api.main:app",
         "--host", settings.api_host, "--port", str(settings.api_port),

@@ -52,6 +52,10 @@ def test_health_is_open_everything_else_needs_a_key(secured: Platform) -> None:
         malformed = api.post("/jobs", content=b"{bad", headers={"content-type": "application/json"})
         assert malformed.status_code == 401, malformed.text
         assert api.post("/jobs", content=b"{bad", headers=as_key(KEY_B)).status_code == 422
+        # nor is a body's limit told to a caller without a key
+        oversized = b"x" * (64 * 1024 + 1)  # MAX_BODY_BYTES by default
+        assert api.post("/jobs", content=oversized).status_code == 401
+        assert api.post("/jobs", content=oversized, headers=as_key(KEY_B)).status_code == 413
         assert api.get("/openapi.json").status_code == 200  # the docs need no key
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 
-from launcher.services import MAX_REQUEST_HEAD_BYTES
+from api.head_limit import MAX_REQUEST_HEAD_BYTES
 
 BAD_REQUESTS = [
     ("/extract-course-name/", {"text": ""}, "text must not be empty"),
@@ -146,3 +148,17 @@ def test_a_request_head_over_the_limit_is_refused_and_the_api_serves_on(api: htt
         refused = 400
     assert refused == 400
     assert api.get("/health", headers={"X-Padding": "a" * 4_000}).status_code == 200
+
+
+@pytest.mark.parametrize("padding", [MAX_REQUEST_HEAD_BYTES, 6 * MAX_REQUEST_HEAD_BYTES])
+def test_a_request_head_over_the_limit_that_arrives_whole_is_refused_too(
+    api: httpx.Client, padding: int
+) -> None:
+    """A head sent in one write reached the API whole past the parser's bound: 100 KB was served."""
+    host, port = api.base_url.host, api.base_url.port
+    head = f"GET /health HTTP/1.1\r\nHost: {host}\r\nX-Padding: {'a' * padding}\r\n\r\n".encode()
+    with socket.create_connection((host, port), timeout=10) as connection:
+        connection.sendall(head)
+        status_line = connection.recv(200).split(b"\r\n", 1)[0]
+    assert status_line.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400")), status_line
+    assert api.get("/health", headers={"X-Padding": "a" * (MAX_REQUEST_HEAD_BYTES // 2)}).status_code == 200
