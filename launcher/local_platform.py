@@ -146,11 +146,11 @@ class Platform:
         return httpx.Client(base_url=self.api_url, timeout=timeout)
 
     def wait_ready_for(self, queue: str, timeout: float = 300.0) -> None:
-        """Until a live worker heartbeats on ``queue`` (GET /workers)."""
+        """Until a live worker on ``queue`` is ready, its models preloaded (GET /workers)."""
         deadline = time.monotonic() + timeout
         with self.client() as client:
             while time.monotonic() < deadline:
-                if client.get("/workers").json().get(queue):
+                if any(worker.get("ready") for worker in client.get("/workers").json().get(queue, [])):
                     return
                 time.sleep(0.2)
         logs = "\n".join(f"--- {n}\n{p.log_tail()}" for n, p in self.processes.items())

@@ -1,7 +1,8 @@
 """Tell the API which workers are alive, on which queue, with which models loaded.
 
 A thread refreshes a short-lived Redis key per worker; ``GET /ready`` and ``GET /workers`` read
-them. A worker that dies simply stops refreshing its key.
+them. A worker that dies simply stops refreshing its key. An inference worker beats from the
+moment it takes jobs, with ``ready`` false until its models are preloaded.
 """
 
 from __future__ import annotations
@@ -23,12 +24,26 @@ INTERVAL_SECONDS = 2.0
 TTL_SECONDS = 10
 
 
-def start_heartbeat(queue: Queue, hostname: str, extra: Callable[[], dict[str, Any]] | None = None) -> None:
+def start_heartbeat(
+    queue: Queue,
+    hostname: str,
+    extra: Callable[[], dict[str, Any]] | None = None,
+    ready: Callable[[], bool] = lambda: True,
+) -> None:
+    """Beat from now on. ``ready`` says whether the worker has done what it does before it counts
+    as ready (GET /ready): until then it beats too, since it takes jobs, and a worker with no
+    heartbeat is one whose running jobs count as lost."""
     runtime = get_runtime()
 
     def beat() -> None:
         while True:
-            info = {"hostname": hostname, "queue": queue.value, "pid": os.getpid(), **runtime.status()}
+            info = {
+                "hostname": hostname,
+                "queue": queue.value,
+                "pid": os.getpid(),
+                "ready": ready(),
+                **runtime.status(),
+            }
             if extra:
                 info.update(extra())
             try:

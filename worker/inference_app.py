@@ -33,11 +33,16 @@ app = create_celery_app(role=Queue.INFERENCE)
 
 @worker_ready.connect
 def _preload_then_announce(sender: Any, **_: Any) -> None:
+    preloaded = threading.Event()
+
     def run() -> None:
         runtime = get_runtime()
         serve_metrics(runtime.settings.inference_metrics_port, runtime.settings.metrics_host)
+        # it takes jobs while it preloads: alive from now on (a worker with no heartbeat is one
+        # whose running jobs count as lost), ready once its models are in memory
+        start_heartbeat(Queue.INFERENCE, sender.hostname, ready=preloaded.is_set)
         runtime.models.preload([ModelName(name) for name in runtime.settings.preload_models])
-        start_heartbeat(Queue.INFERENCE, sender.hostname)
+        preloaded.set()
         logger.info("inference worker %s ready on %s", sender.hostname, runtime.models.device)
 
     threading.Thread(target=run, name="preload", daemon=True).start()

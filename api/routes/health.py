@@ -28,7 +28,7 @@ async def health() -> dict[str, str]:
 class Readiness(BaseModel):
     ready: bool
     redis: str
-    workers: dict[str, int] = Field(description="Live workers per queue")
+    workers: dict[str, int] = Field(description="Live workers per queue that are ready (models preloaded)")
 
 
 @router.get(
@@ -37,11 +37,15 @@ class Readiness(BaseModel):
     responses={503: {"model": Readiness, "description": "Redis unreachable or a queue has no live worker"}},
 )
 async def ready(response: Response, store: JobStoreDep) -> Readiness:
-    """Readiness: Redis answers and at least one live worker consumes each queue."""
+    """Readiness: Redis answers and at least one live worker, its models preloaded, consumes each
+    queue."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             await store.ping()
-            workers = {queue.value: len(await store.live_workers(queue)) for queue in Queue}
+            workers = {
+                queue.value: sum(worker.get("ready", True) for worker in await store.live_workers(queue))
+                for queue in Queue
+            }
     except (redis.RedisError, OSError) as error:  # TimeoutError among them
         logger.warning("readiness: Redis unreachable: %s", error)  # its address is the operator's
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -226,3 +226,22 @@ def test_cancel_of_a_running_job_past_its_last_cancel_point_is_409(bare_platform
         assert accepted.status_code == 202, accepted.text
         assert accepted.json()["cancel_requested"] is True
         assert not worker_side.commit(stoppable)
+
+
+def test_an_inference_worker_beats_while_it_preloads_and_counts_as_ready_once_it_has(
+    bare_platform: Platform,
+) -> None:
+    """It beat only once its models were in memory, while it took jobs from the start: its running
+    jobs counted as lost meanwhile, and a copy delivered again ran beside them."""
+    bare_platform.start_inference_worker()
+    seen: list[tuple[bool, int]] = []  # (its heartbeat's ready, inference workers GET /ready counts)
+    deadline = time.monotonic() + 300
+    with bare_platform.client() as api:
+        while not (seen and seen[-1][0]):
+            assert time.monotonic() < deadline, "the worker never became ready"
+            workers = api.get("/workers").json()["inference"]
+            if workers:
+                seen.append((workers[0]["ready"], api.get("/ready").json()["workers"]["inference"]))
+            time.sleep(0.05)
+    assert seen[0] == (False, 0), seen  # alive while it preloads, not ready
+    assert seen[-1] == (True, 1), seen
