@@ -82,8 +82,13 @@ if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
 if current == 'queued' and ARGV[2] ~= '' and ARGV[2] ~= 'queued' then
   local job = redis.call('HMGET', KEYS[1], 'queue', 'owner', 'job_id')
   redis.call('ZREM', 'QUEUED_PREFIX' .. job[1] .. ':all', job[3])
+  local owner_key = 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or '')
   if not (ARGV[7] == 'api' and ARGV[2] == 'cancelled') then
-    redis.call('ZREM', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), job[3])
+    redis.call('ZREM', owner_key, job[3])
+  else
+    -- its message waits until a worker drops it, which needs its record: counted no longer than that lives
+    local ends = tonumber(redis.call('TIME')[1]) + tonumber(ARGV[3])
+    redis.call('ZADD', owner_key, 'XX', 'LT', ends, job[3])
   end
 end
 redis.call('HSET', KEYS[1], token_field, ARGV[5], from_field, current)
@@ -150,7 +155,9 @@ def queued_jobs_keys(queue: Queue, owner: str) -> tuple[str, str]:
     it). A job leaves them when it leaves the queue (_TRANSITION_LUA: started, cancelled, dropped);
     one that is never taken falls out at that time. A job cancelled while queued leaves its
     message in the broker's list until a worker drops it: it stays among its owner's till then, so
-    that a key submitting and cancelling in a loop cannot grow that list past its own bound."""
+    that a key submitting and cancelling in a loop cannot grow that list past its own bound, but no
+    longer than its record lives (RESULT_TTL): a worker that takes the message after that finds no
+    record, and cannot tell whose it was."""
     prefix = f"{QUEUED_JOBS_PREFIX}{queue.value}"
     return waiting_jobs_key(queue), f"{prefix}:owner:{owner}"
 

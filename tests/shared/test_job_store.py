@@ -695,6 +695,24 @@ def test_a_job_leaves_its_owners_queued_jobs_however_it_leaves_the_queue(
     assert all(admitted(async_store, make_record(owner=owner), 3, 600) for _ in range(3))
 
 
+def test_a_job_cancelled_while_queued_counts_among_its_owners_no_longer_than_its_record_lives(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """Counted for MAX_QUEUE_WAIT (7 days): with no worker to drop its message before its record
+    expired, it held a place of its key's MAX_QUEUED_JOBS_PER_KEY long after."""
+    sync_store, async_store = stores
+    owner = uuid.uuid4().hex
+    record = make_record(owner=owner)
+    queue_wait = 7 * 24 * 3600  # MAX_QUEUE_WAIT by default
+    assert admitted(async_store, record, 3, queue_wait)
+    async_store.create(record)
+    async_store.keep_while_queued(record, queue_wait)  # published
+    async_store.transition(record.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED)
+    counted_until = sync_store.client.zscore(queued_jobs_keys(Queue.INFERENCE, owner)[1], record.job_id)
+    record_lives = sync_store.client.ttl(job_key(record.job_id))
+    assert 0 < record_lives <= counted_until - time.time() + 1 <= record_lives + 2
+
+
 def test_a_queued_job_that_was_never_created_or_outwaited_its_queue_wait_is_not_counted(
     stores: tuple[JobStore, AsyncStoreRunner],
 ) -> None:
