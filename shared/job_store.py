@@ -209,16 +209,20 @@ def idempotency_key(owner: str, key: str) -> str:
 # expiry. Once a job is published its record is kept for as long as it may wait in the queue
 # (MAX_QUEUE_WAIT, then RESULT_TTL to read that it expired), not only RESULT_TTL: RESULT_TTL counts
 # again from its next transition (started, cancelled), and it is no longer UNPUBLISHED. A record
-# whose job was never published (Redis failed mid-submission) keeps its shorter expiry.
+# whose job was never published (Redis failed mid-submission) keeps its shorter expiry. The key is
+# kept as long even when a worker took the job first: its record then lives RESULT_TTL past the
+# job's end, which a fine-tune puts hours after its submission.
 _KEEP_WHILE_QUEUED_LUA = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
-redis.call('HDEL', KEYS[1], 'UNPUBLISHED')
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
 if KEYS[3] then
   local bound = redis.call('GET', KEYS[3])
   if bound and string.sub(bound, 1, #ARGV[2]) == ARGV[2] then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
 end
+if status ~= 'queued' then return 0 end
+redis.call('HDEL', KEYS[1], 'UNPUBLISHED')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
 local job = redis.call('HMGET', KEYS[1], 'queue', 'owner', 'job_id')
 redis.call('ZADD', 'QUEUED_PREFIX' .. job[1] .. ':all', 'XX', ARGV[3], job[3])
 redis.call('ZADD', 'QUEUED_PREFIX' .. job[1] .. ':owner:' .. (job[2] or ''), 'XX', ARGV[3], job[3])

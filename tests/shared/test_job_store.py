@@ -546,6 +546,21 @@ def test_a_queued_jobs_idempotency_key_is_kept_as_long_as_its_record(
     assert 0 < sync_store.client.ttl(idempotency_key("alice", other_key)) <= 600
 
 
+def test_the_idempotency_key_of_a_job_a_worker_took_before_it_was_kept_is_kept_as_long(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """It kept RESULT_TTL from submission while the record lives RESULT_TTL past the job's end: a
+    retry during a long fine-tune's last day made a second fine-tune."""
+    sync_store, async_store = stores
+    record = make_record(owner="alice")
+    async_store.create(record)
+    key = uuid.uuid4().hex
+    assert async_store.claim_idempotency_key("alice", key, record.job_id, "print") is None
+    sync_store.start(record.job_id, worker="w1")  # before the API's keep_while_queued
+    assert async_store.keep_while_queued(record, 3600, ("alice", key)) is False
+    assert 3600 < sync_store.client.ttl(idempotency_key("alice", key)) <= 3600 + 600
+
+
 def test_a_published_job_keeps_its_record_while_it_may_wait_and_result_ttl_once_it_has_run(
     stores: tuple[JobStore, AsyncStoreRunner],
 ) -> None:
