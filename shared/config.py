@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         ge=2,  # the one before the newest may be loading on another host as the newest is published
         description="Fine-tuned LLM versions kept in the store; a fine-tune job removes older ones",
     )
+    keep_extractor_versions: int = Field(
+        5,
+        ge=2,
+        description="Course-extractor versions kept in the store; training one removes older ones",
+    )
     max_queued_jobs: int = Field(1000, ge=1, description="Per queue; past it new jobs get 429")
     max_queued_jobs_per_key: int = Field(
         500,

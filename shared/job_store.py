@@ -665,6 +665,11 @@ class JobStore:
             pipe.sadd(worker_index_key(queue), hostname)
             pipe.execute()
 
+    def close(self) -> None:
+        self.client.close()
+        if self.unwaiting_client is not self.client:
+            self.unwaiting_client.close()
+
     def live_workers(self, queue: Queue) -> list[dict[str, Any]]:
         """Each worker whose heartbeat has not expired (the API's ``live_workers`` also trims the
         index of those whose has)."""

@@ -179,18 +179,26 @@ class ModelStore:
                     removed.append(staging)
         return removed
 
-    def remove_old_finetuned(self, model: ModelName, keep: int, spare: Collection[str] = ()) -> list[str]:
-        """Delete the fine-tuned versions older than the newest ``keep`` of them (each takes a
-        copy of the weights: 517 MB for SmolLM2), never the newest, an import of a base, nor a
-        version in ``spare``: those the workers hold, which answer while every newer one fails to
-        load, and which a worker that restarts falls back to. Each is first renamed to a hidden
-        folder, so no one lists or loads it half-deleted; a worker that has it in memory goes on
-        serving it until it loads the newest. Returns the removed ids."""
+    def remove_old_versions(
+        self,
+        model: ModelName,
+        keep: int,
+        spare: Collection[str] = (),
+        kinds: Collection[str] | None = None,
+    ) -> list[str]:
+        """Delete the versions older than the newest ``keep`` of them (each a copy of the weights:
+        517 MB for a fine-tuned SmolLM2, up to 700 MB for an extractor with its echo member),
+        never the newest nor a version in ``spare``: those the workers hold, which answer while
+        every newer one fails to load, and which a worker that restarts falls back to. With
+        ``kinds``, only versions of those kinds (metadata ``kind``) count and go: an import of
+        the LLM's base is never removed. Each is first renamed to a hidden folder, so no one
+        lists or loads it half-deleted; a worker that has it in memory goes on serving it until
+        it loads the newest. Returns the removed ids."""
         versions = self.versions(model)
-        finetuned = [version for version in versions if version.metadata.get("kind") == "finetuned"]
+        counted = [v for v in versions if kinds is None or v.metadata.get("kind") in kinds]
         doomed = [
             version
-            for version in finetuned[: max(0, len(finetuned) - keep)]
+            for version in counted[: max(0, len(counted) - keep)]
             if version.version != versions[-1].version and version.version not in spare
         ]
         for version in doomed:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from launcher.ports import free_port
 from shared import model_store
+from shared.job_store import JobStore, heartbeat_key, worker_index_key
+from shared.jobs import Queue
 from shared.model_registry import ModelName
 from shared.model_store import STARTING_GRACE_S, ModelStore
+from shared.retention import remove_versions_past
 
 
 def test_new_version_is_published_with_metadata(tmp_path: Path) -> None:
@@ -139,12 +144,12 @@ def test_old_finetuned_versions_past_the_kept_number_are_removed_and_imports_nev
         with store.new_version(ModelName.LLM, {"kind": kind}) as version:
             (version.path / "model.safetensors").write_bytes(b"weights")
             ids.append(version.version)
-    removed = store.remove_old_finetuned(ModelName.LLM, keep=2)
+    removed = store.remove_old_versions(ModelName.LLM, keep=2, kinds={"finetuned"})
     assert removed == [ids[1], ids[2]]
     assert [v.version for v in store.versions(ModelName.LLM)] == [ids[0], ids[3], ids[4], ids[5]]
     assert sorted(p.name for p in store.model_dir(ModelName.LLM).iterdir()) == sorted([ids[0], *ids[3:]])
-    assert store.remove_old_finetuned(ModelName.LLM, keep=2) == []
-    assert store.remove_old_finetuned(ModelName.LLM, keep=1) == [ids[4]]
+    assert store.remove_old_versions(ModelName.LLM, keep=2, kinds={"finetuned"}) == []
+    assert store.remove_old_versions(ModelName.LLM, keep=1, kinds={"finetuned"}) == [ids[4]]
     assert store.served_version_id(ModelName.LLM) == ids[5]
 
 
@@ -155,3 +160,36 @@ def test_a_removal_cut_short_is_finished_when_a_worker_starts(tmp_path: Path) ->
     (left / "model.safetensors").write_bytes(b"weights")
     assert store.remove_abandoned_partials() == [left]
     assert not left.exists()
+
+
+def test_versions_past_the_kept_number_go_but_not_those_live_workers_hold(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The extractor's versions were never removed (700 MB each with the echo member), and the
+    LLM's retention deleted the version the workers answered with when newer ones failed to load."""
+    store = ModelStore(tmp_path)
+    ids = []
+    for _ in range(5):
+        with store.new_version(ModelName.COURSE_EXTRACTOR, {"kind": "trained"}) as version:
+            ids.append(version.version)
+    job_store = JobStore.from_url(redis_url, ttl=600)
+    hostname = f"inference@{uuid.uuid4().hex}"
+    worker = {"models": {"course-extractor": {"version": ids[0], "loads": 1}}}
+    job_store.heartbeat(Queue.INFERENCE, hostname, worker, ttl=60)
+    try:
+        removed = remove_versions_past(store, job_store, ModelName.COURSE_EXTRACTOR, keep=2)
+    finally:
+        job_store.client.delete(heartbeat_key(Queue.INFERENCE, hostname))
+        job_store.client.srem(worker_index_key(Queue.INFERENCE), hostname)
+    assert removed == ids[1:3]
+    assert [v.version for v in store.versions(ModelName.COURSE_EXTRACTOR)] == [ids[0], *ids[3:]]
+
+
+def test_no_version_goes_while_redis_cannot_say_which_workers_hold(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    for _ in range(4):
+        with store.new_version(ModelName.COURSE_EXTRACTOR, {"kind": "trained"}):
+            pass
+    unreachable = JobStore.from_url(f"redis://127.0.0.1:{free_port()}/0", ttl=600, outage_seconds=0)
+    assert remove_versions_past(store, unreachable, ModelName.COURSE_EXTRACTOR, keep=2) == []
+    assert len(store.versions(ModelName.COURSE_EXTRACTOR)) == 4

@@ -20,6 +20,7 @@ from training.course_ner.decoding import decode_spans
 from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE, bio_labels, capitalised_chars
 from training.course_ner.extractor import load_extractor
 from training.course_ner.model import UnknownBaseError, base_source, load_title_words
+from training.course_ner.train import remove_old_versions
 from training.finite_loss import NonFiniteLossError
 from worker.predictors.course_extractor import load
 
@@ -115,6 +116,26 @@ def test_a_loss_that_becomes_nan_fails_the_run_and_publishes_nothing(
     with pytest.raises(NonFiniteLossError, match="no model version was published"):
         train(store, base=tiny_bert_dir, config=config)
     assert store.versions(ModelName.COURSE_EXTRACTOR) == []
+
+
+def test_a_run_removes_the_versions_past_keep_extractor_versions(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run (train, add_echo_member) left its versions for ever: up to 700 MB each with the
+    echo member."""
+    store = ModelStore(tmp_path)
+    ids = []
+    for _ in range(4):
+        with store.new_version(ModelName.COURSE_EXTRACTOR, {"kind": "trained"}) as version:
+            ids.append(version.version)
+    monkeypatch.setenv("KEEP_EXTRACTOR_VERSIONS", "2")
+    monkeypatch.setenv("REDIS_URL", redis_url)  # no live worker holds any of them
+    get_settings.cache_clear()
+    try:
+        assert remove_old_versions(store) == ids[:2]
+    finally:
+        get_settings.cache_clear()
+    assert [v.version for v in store.versions(ModelName.COURSE_EXTRACTOR)] == ids[2:]
 
 
 def test_tiny_bert_trains_saves_and_reloads_with_identical_predictions(

@@ -20,8 +20,10 @@ from transformers import PreTrainedModel
 
 from shared.config import EchoMemberChoice, get_settings
 from shared.data_files import PUBLISHED_COURSE_TITLES_SHA256, DataFile, sha256_of
+from shared.job_store import JobStore
 from shared.model_registry import ModelName
 from shared.model_store import METADATA_FILE, ModelStore, ModelVersion
+from shared.retention import remove_versions_past
 from training.course_ner.challenge import (
     apart_catalog_sets,
     apart_examples,
@@ -277,7 +279,24 @@ def train(
         if config.echo_member:
             logger.info("published %s; now the echo member", version.version)
             version = _publish_with_echo_member(store, version, encoders, splits, config, on_step, echo_base)
+    remove_old_versions(store)
     return version
+
+
+def remove_old_versions(store: ModelStore) -> list[str]:
+    """The versions past KEEP_EXTRACTOR_VERSIONS, once a run has published (one or two versions
+    each, up to 700 MB with the echo member), but none a live inference worker holds. Returns the
+    removed ids."""
+    settings = get_settings()
+    job_store = JobStore.from_url(settings.redis_url, settings.result_ttl, outage_seconds=0)
+    try:
+        keep = settings.keep_extractor_versions
+        return remove_versions_past(store, job_store, ModelName.COURSE_EXTRACTOR, keep)
+    except OSError:  # the new version is published and served
+        logger.warning("could not remove old extractor versions", exc_info=True)
+        return []
+    finally:
+        job_store.close()
 
 
 @contextmanager
@@ -315,7 +334,9 @@ def add_echo_member(
     splits, batches_per_epoch = _splits_and_batches(config)
     encoders = load_extractor(version).to(get_device())
     with _progress_bar(config.echo_epochs * batches_per_epoch, progress) as on_step:
-        return _publish_with_echo_member(store, version, encoders, splits, config, on_step, echo_base)
+        published = _publish_with_echo_member(store, version, encoders, splits, config, on_step, echo_base)
+    remove_old_versions(store)
+    return published
 
 
 def _publish_with_echo_member(

@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from celery import shared_task
 
 from shared.client_errors import ClientFacingError
 from shared.config import get_settings
-from shared.job_store import model_reports
-from shared.jobs import Queue, TaskName
+from shared.jobs import TaskName
 from shared.model_registry import ModelName
+from shared.retention import remove_versions_past
 from worker.job_task import JobTask
 from worker.runtime import JobCancelledError, get_runtime
 
@@ -100,18 +99,8 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
     except TrainingCancelled as cancelled:
         raise JobCancelledError(f"stopped at a step boundary: {cancelled}") from cancelled
     try:
-        held = {
-            report["version"]
-            for report in model_reports(store.live_workers(Queue.INFERENCE), ModelName.LLM.value)
-            if report.get("version")
-        }
-        removed = runtime.model_store.remove_old_finetuned(
-            ModelName.LLM, runtime.settings.keep_finetuned_versions, spare=held
-        )
-        if removed:
-            logger.info(
-                "removed fine-tuned llm versions past KEEP_FINETUNED_VERSIONS: %s", ", ".join(removed)
-            )
-    except (OSError, redis.RedisError):  # the new version is published and served: its job succeeded
+        keep = runtime.settings.keep_finetuned_versions
+        remove_versions_past(runtime.model_store, store, ModelName.LLM, keep, kinds={"finetuned"})
+    except OSError:  # the new version is published and served: its job succeeded
         logger.warning("could not remove old fine-tuned llm versions", exc_info=True)
     return {"model": "llm", "version": version.version, "metrics": version.metadata.get("metrics", {})}
