@@ -9,6 +9,7 @@ Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops every process it 
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -44,13 +45,40 @@ def _taken_ports(settings: Settings) -> list[str]:
     return [f"{name}={port} on {host}" for name, host, port in needed if port_taken(host, port)]
 
 
-def main() -> int:
+def _shared_ports(settings: Settings) -> list[str]:
+    """Settings that give two of the platform's servers one port: one of them would exit and be
+    restarted forever."""
+    ports = {
+        "API_PORT": settings.api_port,
+        "FLOWER_PORT": settings.flower_port,
+        "INFERENCE_METRICS_PORT": settings.inference_metrics_port,
+        "TRAINING_METRICS_PORT": settings.training_metrics_port,
+    }
+    by_port: dict[int, list[str]] = {}
+    for name, port in ports.items():
+        if port:  # 0: a worker's metrics are off
+            by_port.setdefault(port, []).append(name)
+    return [f"{' and '.join(names)} share port {port}" for port, names in by_port.items() if len(names) > 1]
+
+
+def _parse_arguments(argv: list[str]) -> None:
+    """No options: every setting is an environment variable or a line of .env. ``--help`` says
+    so; anything else is refused, rather than starting the platform."""
+    parser = argparse.ArgumentParser(
+        prog="python -m launcher",
+        description=__doc__.split("\n\n", 1)[0] + " Settings: environment variables or .env (README).",
+    )
+    parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _parse_arguments(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     supervisor = Supervisor(env)
 
     def while_stopping(signum: int, _frame: FrameType | None) -> None:
-        supervisor.log(
+        supervisor.log_unless_busy(
             "launcher", f"already stopping every process (each gets {STOP_TIMEOUT_S:.0f} s, then SIGKILL)"
         )
 
@@ -73,6 +101,9 @@ def main() -> int:
             settings = get_settings()
         except ValidationError as error:
             print(f"a setting (in the environment or .env) is invalid: {error}")
+            return 2
+        if shared := _shared_ports(settings):
+            print(f"one port for two servers: {'; '.join(shared)}. Give each its own port.")
             return 2
         if taken := _taken_ports(settings):
             print(

@@ -138,7 +138,8 @@ class Platform:
     def start_flower(self) -> Process:
         self.flower_port = free_port()
         self.env["FLOWER_PORT"] = str(self.flower_port)
-        process = self._start("flower", services.flower_command(self.settings()))
+        settings = self.settings()
+        process = self._start("flower", services.flower_command(settings), **services.flower_env(settings))
         assert wait_for_port(HOST, self.flower_port, 60), process.log_tail()
         return process
 

@@ -40,18 +40,19 @@ def training_worker_command(settings: Settings, name: str = "training") -> list[
 
 
 def flower_command(settings: Settings) -> list[str]:
-    command = [
+    return [
         sys.executable, "-m", "celery", "-A", "shared.celery_app", "flower",
         f"--address={settings.flower_host}", f"--port={settings.flower_port}",
     ]  # fmt: skip
-    if settings.flower_basic_auth:
-        command.append(f"--basic_auth={settings.flower_basic_auth}")
-    return command
 
 
 def flower_env(settings: Settings) -> dict[str, str]:
-    """Flower's HTTP API is off without auth unless asked for; Settings allow that on loopback only."""
-    return {} if settings.flower_basic_auth else {"FLOWER_UNAUTHENTICATED_API": "true"}
+    """The password in Flower's environment, which it reads, not on its command line, which any
+    local user reads (``ps``). Flower's HTTP API is off without auth unless asked for; Settings
+    allow that on loopback only."""
+    if settings.flower_basic_auth:
+        return {"FLOWER_BASIC_AUTH": settings.flower_basic_auth}
+    return {"FLOWER_UNAUTHENTICATED_API": "true"}
 
 
 def bootstrap_command(models: list[str], preview_first: bool = False) -> list[str]:

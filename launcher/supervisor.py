@@ -54,17 +54,32 @@ class Supervisor:
         self._console_gone = False
 
     def log(self, name: str, line: str, color: str = "") -> None:
-        prefix = f"{color}{name:>9} |{RESET}" if self._use_color and color else f"{name:>9} |"
         with self._print_lock:
-            if self._console_gone:
-                return
-            try:
-                self.out.write(f"{prefix} {line}\n")
-                self.out.flush()
-            except OSError:
-                # the terminal closed (EIO) or the pipe's reader left (`make run | tee`, Ctrl-C):
-                # stopping must go on without a console, or children would outlive the launcher
-                self._console_gone = True
+            self._write(name, line, color)
+
+    def log_unless_busy(self, name: str, line: str) -> None:
+        """``log`` from a signal handler: the line is left out while a line is being written. The
+        handler runs in the main thread, maybe in the middle of its own ``log``, whose lock it
+        would then wait for for ever (a second Ctrl-C during a slow write hung the launcher with
+        children left running)."""
+        if not self._print_lock.acquire(blocking=False):
+            return
+        try:
+            self._write(name, line, "")
+        finally:
+            self._print_lock.release()
+
+    def _write(self, name: str, line: str, color: str) -> None:
+        prefix = f"{color}{name:>9} |{RESET}" if self._use_color and color else f"{name:>9} |"
+        if self._console_gone:
+            return
+        try:
+            self.out.write(f"{prefix} {line}\n")
+            self.out.flush()
+        except OSError:
+            # the terminal closed (EIO) or the pipe's reader left (`make run | tee`, Ctrl-C):
+            # stopping must go on without a console, or children would outlive the launcher
+            self._console_gone = True
 
     def start(
         self,

@@ -1,4 +1,5 @@
-"""Which models `make run` prepares before the workers start, and which in the background."""
+"""Which models `make run` prepares before the workers start, and which in the background; how it
+starts Flower."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from launcher import services
 from launcher.services import bootstrap_command, split_by_preparation
+from shared.config import Settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 
@@ -56,3 +59,10 @@ def test_the_background_bootstrap_serves_the_extractors_preview_before_anything_
     }
     # the test suite's store: no full version trains, and its preview trains all its steps anywhere
     assert calls == ["preview", "rnn"]
+
+
+def test_flowers_password_is_in_its_environment_not_on_its_command_line() -> None:
+    """`make run` passed --basic_auth=user:password, which any local user reads with ps."""
+    settings = Settings(flower_basic_auth="admin:s3cret-pw")
+    assert not any("s3cret" in part for part in services.flower_command(settings))
+    assert services.flower_env(settings) == {"FLOWER_BASIC_AUTH": "admin:s3cret-pw"}

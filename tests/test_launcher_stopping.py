@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,8 @@ class ClosedConsole:
         return False
 
 
-def run_launcher(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "launcher"]
+def run_launcher(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "launcher", *arguments]
     return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -100,3 +101,52 @@ def test_an_ipv6_loopback_port_is_free_when_nothing_holds_it() -> None:
         holder.bind(("::1", port))
         holder.listen()
         assert port_taken("::1", port)
+
+
+def test_a_line_logged_by_a_signal_handler_in_the_middle_of_a_write_is_left_out_not_waited_for() -> None:
+    """A second Ctrl-C during a slow write waited for the lock its own thread held: the launcher
+    hung, with the children it had not stopped yet left running."""
+    written: list[str] = []
+
+    class SlowConsole:
+        def write(self, text: str) -> int:
+            written.append(text)
+            if len(written) == 1:  # the signal lands mid-write, and its handler logs
+                supervisor.log_unless_busy("launcher", "already stopping")
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+        def isatty(self) -> bool:
+            return False
+
+    supervisor = Supervisor(env={}, out=SlowConsole())  # type: ignore[arg-type]
+    logging = threading.Thread(target=supervisor.log, args=("launcher", "stopping every process"))
+    logging.start()
+    logging.join(timeout=10)
+    assert not logging.is_alive(), "the handler's line waited for the lock its own thread held"
+    assert len(written) == 1 and written[0].endswith("| stopping every process\n"), written
+    supervisor.log_unless_busy("launcher", "already stopping")  # not mid-write: it is written
+    assert written[-1].endswith("| already stopping\n")
+
+
+def test_the_launcher_takes_no_arguments_and_starts_nothing_for_them(tmp_path: Path) -> None:
+    """`python -m launcher --help` started the whole platform and trained models into var/."""
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(VAR_DIR=str(tmp_path / "var"))
+    helped = run_launcher(env, "--help")
+    assert helped.returncode == 0 and "environment variables or .env" in helped.stdout, helped.stdout
+    refused = run_launcher(env, "--model-dir", "x")
+    assert refused.returncode == 2 and "unrecognized arguments" in refused.stderr, refused.stderr
+    assert not (tmp_path / "var").exists()
+
+
+def test_two_servers_given_one_port_are_refused_before_anything_starts(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    port = str(free_port())
+    env.update(VAR_DIR=str(tmp_path / "var"), API_PORT=port, FLOWER_PORT=port)
+    completed = run_launcher(env)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert f"API_PORT and FLOWER_PORT share port {port}" in completed.stdout
+    assert not (tmp_path / "var").exists()
