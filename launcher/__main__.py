@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from launcher import services
 from launcher.ports import free_port, port_taken, wait_for_port
-from launcher.redis_server import DataDirInUseError, lock_data_dir, redis_command
+from launcher.redis_server import DataDirInUseError, RedisTooOldError, lock_data_dir, redis_command
 from launcher.supervisor import STOP_TIMEOUT_S, Supervisor
 from shared.config import Settings, get_settings
 
@@ -124,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(error)
                 return 2
             port = free_port()
-            supervisor.start("redis", redis_command(port, data_dir), pass_fds=(lock,))
+            try:
+                command = redis_command(port, data_dir)
+            except RedisTooOldError as error:
+                print(error)
+                return 2
+            supervisor.start("redis", command, pass_fds=(lock,))
             if not wait_for_port(HOST, port, 20):
                 print("the private redis-server did not start: see its log above")
                 return 2

