@@ -9,14 +9,23 @@ is the whole job (result or error included). A client that reconnects after that
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
+
+import redis
 
 from shared.job_store import AsyncJobStore, JobRecord
 from shared.schemas import JobView
 
+logger = logging.getLogger(__name__)
+
 KEEP_ALIVE_MS = 4_000  # a comment line this often keeps proxies from closing an idle stream
+REDIS_OUTAGE_S = 60.0  # as long as the workers ride one out
+REDIS_RETRY_S = 1.0
 
 
 def job_view(record: JobRecord) -> dict[str, Any]:
@@ -38,25 +47,53 @@ async def ended_before(store: AsyncJobStore, job_id: str, after: str) -> bool:
 
 
 async def job_event_stream(store: AsyncJobStore, job_id: str, after: str = "0-0") -> AsyncIterator[str]:
-    last = after
+    """The job's events after ``after``, then live ones until ``final``. A Redis that restarts or
+    stalls mid-stream is ridden out for REDIS_OUTAGE_S, keep-alives going on, and the stream
+    resumes after the last event sent: cut off, it ended without its final event, and a client
+    that reconnected while Redis was still down got a 503, after which ``EventSource`` gives up."""
+    last, outage_since = after, None
     while True:
-        events = await store.read_events(job_id, last, block_ms=KEEP_ALIVE_MS)
+        try:
+            messages, last, ended = await _next_messages(store, job_id, last)
+        except redis.RedisError as error:
+            outage_since = outage_since or time.monotonic()
+            if time.monotonic() - outage_since > REDIS_OUTAGE_S:
+                logger.warning(
+                    "job %s: events stream closed, Redis unavailable for %.0f s", job_id, REDIS_OUTAGE_S
+                )
+                return  # the client reconnects with Last-Event-ID
+            logger.info("job %s: events stream waits for Redis: %r", job_id, error)
+            yield ": waiting for Redis\n\n"
+            await asyncio.sleep(REDIS_RETRY_S)
+            continue
+        outage_since = None
+        for message in messages:
+            yield message
+        if ended:
+            return
+
+
+async def _next_messages(store: AsyncJobStore, job_id: str, last: str) -> tuple[list[str], str, bool]:
+    """The messages of the events after ``last`` (a keep-alive when none came within
+    KEEP_ALIVE_MS), the id they reach, and whether the stream ends with them. Nothing is sent
+    from a read that fails part-way: it is read again from ``last``."""
+    events = await store.read_events(job_id, last, block_ms=KEEP_ALIVE_MS)
+    if not events:
+        record = await store.get(job_id)
+        if record is None:
+            return [], last, True
+        if not record.status.is_final:
+            return [": keep-alive\n\n"], last, False
+        # it ended after the read gave up: its last events and "final" may have landed since
+        events = await store.read_events(job_id, last, None)
         if not events:
+            return [sse_message("final", job_view(record))], last, True
+    messages = []
+    for entry_id, event in events:
+        last = entry_id
+        if event.get("type") == "final":
             record = await store.get(job_id)
-            if record is None:
-                return
-            if not record.status.is_final:
-                yield ": keep-alive\n\n"
-                continue
-            # it ended after the read gave up: its last events and "final" may have landed since
-            events = await store.read_events(job_id, last, None)
-            if not events:
-                yield sse_message("final", job_view(record))
-                return
-        for entry_id, event in events:
-            last = entry_id
-            if event.get("type") == "final":
-                record = await store.get(job_id)
-                yield sse_message("final", job_view(record) if record else event, entry_id)
-                return
-            yield sse_message(str(event.get("type", "message")), event, entry_id)
+            messages.append(sse_message("final", job_view(record) if record else event, entry_id))
+            return messages, last, True
+        messages.append(sse_message(str(event.get("type", "message")), event, entry_id))
+    return messages, last, False

@@ -4,6 +4,7 @@
 - Redis killed and restarted while jobs wait in the queue: with the AOF Redis every one completes;
 - Redis killed while a synchronous request waits for its queued job: 202 with the job's id, and
   the job completes once Redis is back;
+- Redis restarted while a client reads a job's events: the stream goes on to its final event;
 - Redis down for longer than a client's own reconnect attempts while a job runs: the job's outcome
   is written once Redis is back, not lost with the job left running, and the worker goes on;
 - kill -9 of the training worker mid-run: the job fails with a clear error and the served model
@@ -132,6 +133,28 @@ def test_a_synchronous_request_whose_wait_redis_fails_answers_with_its_queued_jo
         assert job["status"] == "succeeded", json.dumps(job)
         assert job["result"]["generated_text"].startswith("the")
         assert len(api.get("/jobs").json()["jobs"]) == 1
+
+
+def test_an_events_stream_rides_out_a_redis_restart_and_ends_with_its_final_event(fresh: Platform) -> None:
+    """It was cut off without its final event, and a client that reconnected while Redis was
+    still down got 503, after which EventSource stops reconnecting."""
+    with fresh.client(timeout=30) as api:
+        payload = {"model": "llm", "start_word": "Once", "length": 4, "seed": 5, "stream": True}
+        job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
+        events: list[str] = []
+        with api.stream("GET", f"/jobs/{job_id}/events") as response:
+            lines = response.iter_lines()
+            for line in lines:
+                if line.startswith("event: "):
+                    events.append(line.removeprefix("event: "))
+                    break  # queued: no worker runs yet
+            fresh.processes["redis"].kill()
+            time.sleep(3)
+            fresh.start_redis(append_only=True)
+            fresh.start_inference_worker()
+            events += [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+        assert events[0] == "status" and events[-1] == "final", events
+        assert api.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
 
 
 def test_a_job_that_ends_while_redis_is_down_is_recorded_when_it_is_back(fresh: Platform) -> None:
