@@ -16,7 +16,7 @@ BATCH_SIZE = Histogram(
     "worker_batch_size", "Inputs per batched forward pass", ["model"], buckets=(1, 2, 4, 8, 16, 32, 64, 128)
 )
 BATCH_SECONDS = Histogram("worker_batch_seconds", "Seconds per batch", ["model"])
-TOKENS = Counter("worker_generated_tokens", "Tokens (llm) or words (bigram, rnn) asked for", ["model"])
+TOKENS = Counter("worker_generated_tokens", "Tokens (llm) or words (bigram, rnn) generated", ["model"])
 TOKENS_PER_SECOND = Gauge(
     "worker_generation_tokens_per_second", "Generation rate of the last batch", ["model"]
 )

@@ -121,7 +121,14 @@ class WorkerRuntime:
             )
         else:
             outputs = predictor.predict_batch(inputs)
-        generated = sum(int(item.get("length", 0)) for item in inputs) if model in GENERATORS else 0
+        generated = (
+            sum(
+                int(out.get("generated_tokens", item.get("length", 0)))
+                for item, out in zip(inputs, outputs, strict=True)
+            )
+            if model in GENERATORS
+            else 0
+        )
         metrics.record_batch(model.value, len(inputs), time.perf_counter() - started, generated)
         return [labelled(output) for output in outputs]
 

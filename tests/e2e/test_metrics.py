@@ -47,3 +47,30 @@ def test_inference_worker_serves_its_own_metrics(platform: Platform, api: httpx.
     assert sample(text, "worker_model_loads_total", model="bigram") == 1
     assert sample(text, "worker_model_load_seconds", model="bigram") > 0
     assert sample(text, "worker_generated_tokens_total", model="bigram") >= 3
+
+
+def test_the_workers_token_count_is_of_tokens_generated_not_asked_for(
+    platform: Platform, api: httpx.Client
+) -> None:
+    """A row that stopped at its end token counted its whole length."""
+    port = platform.metrics_ports["inference"]
+
+    def llm_tokens() -> float:
+        return sample(
+            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text,
+            "worker_generated_tokens_total",
+            model="llm",
+        )
+
+    def generate(start_word: str, length: int) -> dict:
+        payload = {"model": "llm", "start_word": start_word, "length": length, "seed": 1}
+        job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
+        job = wait_for_job(api, job_id)
+        assert job["status"] == "succeeded", job
+        return job["result"]
+
+    assert generate("Once", 3)["generated_tokens"] == 3
+    before = llm_tokens()
+    stopped = generate("What is 2+2?", 48)  # the instruct model ends its answer at once
+    assert stopped["generated_tokens"] < 48, stopped
+    assert llm_tokens() - before == stopped["generated_tokens"]
