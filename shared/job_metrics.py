@@ -43,7 +43,9 @@ HISTOGRAMS = {
     "queue_wait": "Seconds a job waited in its queue before a worker started it",
     "run_time": "Seconds a job ran in a worker",
 }
-EVENTS = ("submitted", "succeeded", "failed", "cancelled")
+# "withdrawn": a submission whose job was never published (the broker refused it, or a request with
+# the same Idempotency-Key won): counted apart, since a counter that went down reads as a reset
+EVENTS = ("submitted", "withdrawn", "succeeded", "failed", "cancelled")
 
 
 def histogram_key(kind: str, job_type: str) -> str:
@@ -55,8 +57,8 @@ def job_count(job_type: JobType, event: str) -> str:
     return f"{job_type.value}:{event}"
 
 
-def count_job(pipe: Any, job_type: JobType, event: str, by: int = 1) -> None:
-    pipe.hincrby(COUNTS_KEY, job_count(job_type, event), by)
+def count_job(pipe: Any, job_type: JobType, event: str) -> None:
+    pipe.hincrby(COUNTS_KEY, job_count(job_type, event), 1)
 
 
 def observe(pipe: Any, kind: str, job_type: str, seconds: float) -> None:

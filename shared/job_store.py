@@ -817,13 +817,13 @@ class AsyncJobStore:
         return added
 
     async def delete(self, record: JobRecord) -> None:
-        """Forget a job that was never published (its submission is not counted either)."""
+        """Forget a job that was never published (its submission is counted as withdrawn)."""
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(job_key(record.job_id), events_key(record.job_id))
             _unqueue(pipe, record)
             for index in index_keys(record):
                 pipe.zrem(index, record.job_id)
-            count_job(pipe, record.type, "submitted", by=-1)
+            count_job(pipe, record.type, "withdrawn")
             await pipe.execute()
 
     async def claim_idempotency_key(self, owner: str, key: str, job_id: str, fingerprint: str) -> str | None:

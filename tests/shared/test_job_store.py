@@ -811,3 +811,21 @@ def test_a_queue_counts_its_waiting_jobs_not_those_cancelled_while_queued(
         async_store.admit_queued(owner_full, most_in_queue=9, most_of_owner=1, queue_wait=600)
         is Admission.OWNER_FULL
     )
+
+
+def test_a_withdrawn_submission_is_counted_apart_and_no_counter_goes_down(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """delete() took 1 off jobs_total{event="submitted"}: Prometheus reads a counter that went down
+    as a reset, and rate() then counted its whole total again."""
+    sync_store, async_store = stores
+    record = make_record()
+
+    def count(event: str) -> int:
+        return int(sync_store.client.hget(COUNTS_KEY, f"{record.type.value}:{event}") or 0)
+
+    submitted, withdrawn = count("submitted"), count("withdrawn")
+    async_store.create(record)
+    async_store.delete(record)  # never published
+    assert (count("submitted"), count("withdrawn")) == (submitted + 1, withdrawn + 1)
+    assert sync_store.get(record.job_id) is None
