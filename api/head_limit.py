@@ -8,9 +8,9 @@ bounds what reaches the API's code either way.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.asgi_errors import send_error
 
 MAX_REQUEST_HEAD_BYTES = 16_384
 LINE_OVERHEAD = len(b"GET  HTTP/1.1\r\n")
@@ -34,16 +34,5 @@ class HeadSizeLimitMiddleware:
         if scope["type"] != "http" or head_bytes(scope) <= self.max_bytes:
             await self.app(scope, receive, send)
             return
-        body = json.dumps({"detail": f"request line and headers are larger than {self.max_bytes} bytes"})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 431,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body.encode()})
+        detail = f"request line and headers are larger than {self.max_bytes} bytes"
+        await send_error(send, 431, detail, close=True)
