@@ -22,6 +22,7 @@ from launcher import services
 from launcher.ports import free_port, wait_for_port
 from launcher.redis_server import redis_command
 from shared.config import PROJECT_ROOT, Settings
+from shared.job_store import is_ready
 
 HOST = "127.0.0.1"
 
@@ -151,7 +152,7 @@ class Platform:
         deadline = time.monotonic() + timeout
         with self.client() as client:
             while time.monotonic() < deadline:
-                if any(worker.get("ready") for worker in client.get("/workers").json().get(queue, [])):
+                if any(is_ready(worker) for worker in client.get("/workers").json().get(queue, [])):
                     return
                 time.sleep(0.2)
         logs = "\n".join(f"--- {n}\n{p.log_tail()}" for n, p in self.processes.items())

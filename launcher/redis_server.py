@@ -73,8 +73,10 @@ def check_data_readable(binary: str, data_dir: Path) -> None:
     """Refuse a Redis older than 7 on a data directory Redis 7 wrote: 7 keeps its append-only file
     in a folder (``appendonlydir``) that 6.2 does not look for, so it would start empty and the
     accepted jobs would be lost without a word (the other way round, 7 reads 6.2's file)."""
+    if not (data_dir / "appendonlydir").is_dir():
+        return  # nothing Redis 7 wrote: any version reads it, and none is asked (a process each start)
     major = redis_major_version(binary)
-    if (data_dir / "appendonlydir").is_dir() and major is not None and major < 7:
+    if major is not None and major < 7:
         raise RedisTooOldError(
             f"{binary} is Redis {major}, and the private Redis's data in {data_dir} was written by Redis 7"
             " or later, which it cannot read: it would start empty. Put a redis-server of version 7 or"

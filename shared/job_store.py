@@ -285,6 +285,12 @@ def worker_index_key(queue: Queue) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}:{queue.value}"
 
 
+def is_ready(heartbeat: dict[str, Any]) -> bool:
+    """Whether a worker's heartbeat says it is ready: an inference worker preloading its models
+    beats with ``ready`` false (a heartbeat without the field counts as ready)."""
+    return bool(heartbeat.get("ready", True))
+
+
 def model_reports(workers: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
     """What each worker's heartbeat says of ``model``: the version it holds, the one it last
     failed to load; nothing from a worker that has neither."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from api.deps import JobStoreDep
+from shared.job_store import is_ready
 from shared.jobs import Queue
 
 logger = logging.getLogger(__name__)
@@ -43,17 +44,17 @@ async def ready(response: Response, store: JobStoreDep) -> Readiness:
         async with asyncio.timeout(READY_TIMEOUT_S):
             await store.ping()
             workers = {
-                queue.value: sum(worker.get("ready", True) for worker in await store.live_workers(queue))
+                queue.value: sum(is_ready(worker) for worker in await store.live_workers(queue))
                 for queue in Queue
             }
     except (redis.RedisError, OSError) as error:  # TimeoutError among them
         logger.warning("readiness: Redis unreachable: %s", error)  # its address is the operator's
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Readiness(ready=False, redis="unreachable", workers={})
-    is_ready = all(workers.values())
-    if not is_ready:
+    every_queue = all(workers.values())
+    if not every_queue:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Readiness(ready=is_ready, redis="ok", workers=workers)
+    return Readiness(ready=every_queue, redis="ok", workers=workers)
 
 
 @router.get("/workers")

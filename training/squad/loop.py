@@ -197,13 +197,12 @@ def new_optimizer(model: Any, config: FinetuneConfig) -> tuple[Any, Any]:
 def _perplexity_beside_the_base(model: torch.nn.Module, tokenizer: Any, base: ModelVersion) -> dict[str, Any]:
     """The fine-tuned model's perplexity on the corpus's held-out words, as its base's import
     measured it, and the base's own beside it: how much general text the run made it forget.
-    None where the corpus cannot be read (it is not the run's data)."""
+    Nothing where the corpus cannot be read (it is not the run's data)."""
     try:
         measured = held_out_perplexity(model, tokenizer)
     except (DataUnavailableError, UsageError) as error:
         logger.warning("no held-out corpus perplexity for this version: %s", error)
         return {}
-    model.train()
     base_perplexity = base.metadata.get("metrics", {}).get("held_out_corpus_perplexity")
     return {**measured, "base_held_out_corpus_perplexity": base_perplexity}
 
