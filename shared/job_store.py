@@ -27,6 +27,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from shared.job_metrics import COUNTS_KEY, count_job, job_count, observe, seconds_between
+from shared.job_pages import JobPage, ListCursor, rank_after
 from shared.jobs import JobStatus, JobType, Queue
 
 JOB_KEY_PREFIX = "job:"
@@ -876,46 +877,54 @@ class AsyncJobStore:
         )
 
     async def list(
-        self, *, status: JobStatus | None, job_type: JobType | None, owner: str, limit: int, offset: int
-    ) -> tuple[list[JobRecord], int | None, bool]:
-        """Newest first; returns the page, the offset of the next page (None: nothing after it),
-        and whether a status filter stopped at LIST_SCAN_MAX entries with older ones unread.
+        self,
+        *,
+        status: JobStatus | None,
+        job_type: JobType | None,
+        owner: str,
+        limit: int,
+        offset: int = 0,
+        after: ListCursor | None = None,
+    ) -> JobPage:
+        """Newest first, from ``offset`` or from just after the ``after`` cursor.
 
-        Reads only the owner's index (of the type, when one is asked for). Offsets are positions
-        in that index, with a status filter or without: the next page starts where this one
-        stopped, so a job that changes status between pages makes no other be skipped (new jobs
-        can make a page repeat as many as were created). An entry whose record has expired is
-        passed over. With a status filter one request reads the records of LIST_SCAN_MAX entries
-        from its offset at most, so that its work is bounded however many jobs a key has; where it
-        stopped there, the next offset goes on from that point.
+        Reads only the owner's index (of the type, when one is asked for). The page gives the
+        offset and the cursor of the next one: the cursor starts it right after the entry this one
+        stopped at, so no job is skipped or repeated when entries leave or join the index between
+        pages (an offset can do either). A job that changes status between pages makes no other
+        be skipped. An entry whose record has expired is passed over. With a status filter one
+        request reads the records of LIST_SCAN_MAX entries at most, so that its work is bounded
+        however many jobs a key has; where it stopped there, the next page goes on from that point.
         """
         index = owner_index_key(owner, job_type)
         matched: list[JobRecord] = []
         chunk = 200
-        start = offset
-        bound = offset + LIST_SCAN_MAX if status else None
+        rank = offset if after is None else await rank_after(self.client, index, after)
+        last = after  # the last entry looked at
+        looked = 0
         while True:
-            end = start + chunk if bound is None else min(start + chunk, bound)
-            if bound is not None and end <= start:  # the scan bound: older entries unread, if any
-                unread = await self.client.zcard(index) > bound
-                return matched, (bound if unread else None), unread
-            ids = await self.client.zrevrange(index, start, end - 1)
-            if not ids:
-                return matched, None, False
+            if last is not None and looked:  # entries may have left or joined since the last chunk
+                rank = await rank_after(self.client, index, last)
+            room = chunk if status is None else min(chunk, LIST_SCAN_MAX - looked)
+            if room <= 0:  # the scan bound: older entries unread, if any
+                unread = await self.client.zcard(index) > rank
+                return JobPage(matched, rank if unread else None, last if unread else None, unread)
+            entries = await self.client.zrevrange(index, rank, rank + room - 1, withscores=True)
+            if not entries:
+                return JobPage(matched, None, None)
             async with self.client.pipeline(transaction=False) as pipe:
-                for job_id in ids:
+                for job_id, _score in entries:
                     pipe.hgetall(job_key(job_id))
                 raws = await pipe.execute()
-            for position, raw in enumerate(raws, start=start):
-                if not raw:
-                    continue
-                record = JobRecord.from_hash(raw)
-                if record.owner != owner or (status and record.status is not status):
-                    continue
-                if len(matched) == limit:
-                    return matched, position, False
-                matched.append(record)
-            start = end
+            for position, ((job_id, score), raw) in enumerate(zip(entries, raws, strict=True), start=rank):
+                record = JobRecord.from_hash(raw) if raw else None
+                if record and record.owner == owner and (status is None or record.status is status):
+                    if len(matched) == limit:
+                        return JobPage(matched, position, last)
+                    matched.append(record)
+                last = ListCursor(score, job_id)
+                looked += 1
+            rank += len(entries)
 
     async def wait_for_final(self, job_id: str, timeout: float) -> JobRecord | None:
         """The record once it is final, or as it stands when ``timeout`` runs out."""

@@ -275,11 +275,15 @@ class JobList(BaseModel):
     limit: int
     offset: int
     next_offset: int | None
+    next_cursor: str | None = Field(
+        None,
+        description="Pass it as `cursor` for the next page; null: nothing after this page",
+    )
     older_jobs_not_searched: bool = Field(
         False,
         description="A status filter looks at 20,000 of the key's jobs (of the type, if one is asked for)"
-        " from the offset at most; true when it stopped there with older jobs not looked at:"
-        " next_offset goes on from there",
+        " from the offset or cursor at most; true when it stopped there with older jobs not looked at:"
+        " next_cursor goes on from there",
     )
 
 

@@ -15,6 +15,7 @@ from api.errors import ForbiddenError, InvalidRequestError, JobConflictError, No
 from api.job_events import ended_before, job_event_stream
 from api.job_submission import submit_job
 from shared.job_metrics import job_count
+from shared.job_pages import CURSOR_PATTERN, ListCursor
 from shared.job_store import JobRecord, final_event, now_iso
 from shared.jobs import JobStatus, JobType
 from shared.schemas import JobAccepted, JobList, JobRequest, JobView
@@ -82,6 +83,10 @@ async def create_job(
 
 
 OFFSET_DOC = "A position in the key's jobs, newest first: a page's next_offset"
+CURSOR_DOC = (
+    "Where a page stopped: its next_cursor. The next page starts right after it, and skips or"
+    " repeats no job when jobs are created or expire between pages (an offset can do either)"
+)
 
 
 @router.get("", response_model=JobList)
@@ -93,18 +98,25 @@ async def list_jobs(
     job_type: Annotated[JobType | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description=OFFSET_DOC)] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=100, pattern=CURSOR_PATTERN, description=CURSOR_DOC)
+    ] = None,
 ) -> JobList:
     """Recent jobs, newest first. A key runs at most two listings with a status filter at once."""
+    if cursor is not None and offset:
+        raise InvalidRequestError("give an offset or a cursor, not both", ("query", "cursor"))
+    after = ListCursor.parse(cursor) if cursor is not None else None
     with scans.held(owner) if status_filter else contextlib.nullcontext():
-        records, next_offset, older_unread = await store.list(
-            status=status_filter, job_type=job_type, owner=owner, limit=limit, offset=offset
+        page = await store.list(
+            status=status_filter, job_type=job_type, owner=owner, limit=limit, offset=offset, after=after
         )
     return JobList(
-        jobs=[JobView.model_validate(r.view()) for r in records],
+        jobs=[JobView.model_validate(r.view()) for r in page.records],
         limit=limit,
         offset=offset,
-        next_offset=next_offset,
-        older_jobs_not_searched=older_unread,
+        next_offset=page.next_offset,
+        next_cursor=str(page.next_cursor) if page.next_cursor else None,
+        older_jobs_not_searched=page.older_unread,
     )
 
 

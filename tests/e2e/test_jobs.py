@@ -89,8 +89,15 @@ def test_list_jobs_newest_first_filtered_and_paginated(api: httpx.Client) -> Non
     following = api.get("/jobs", params={"type": "generate", "limit": 2, "offset": 2}).json()
     assert following["jobs"][0]["job_id"] == ids[0]
     assert all(job["type"] == "generate" for job in page["jobs"] + following["jobs"])
+    by_cursor = api.get(
+        "/jobs", params={"type": "generate", "limit": 2, "cursor": page["next_cursor"]}
+    ).json()
+    assert by_cursor["jobs"][0]["job_id"] == ids[0]
 
     assert api.get("/jobs", params={"status": "nonsense"}).status_code == 422
+    for params in ({"cursor": "page-2"}, {"cursor": page["next_cursor"], "offset": 2}):
+        refused = api.get("/jobs", params=params)
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "cursor"]
 
 
 def test_second_job_reuses_the_loaded_model(api: httpx.Client) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from shared import job_store as job_store_module
 from shared.job_metrics import COUNTS_KEY
+from shared.job_pages import JobPage, ListCursor
 from shared.job_store import (
     INDEX_KEY,
     OWNER_INDEXES_FILLED_KEY,
@@ -57,6 +58,36 @@ def make_record(job_type: JobType = JobType.GENERATE, owner: str = "") -> JobRec
         created_at=now_iso(),
         owner=owner,
     )
+
+
+def created_jobs(async_store: AsyncStoreRunner, count: int) -> tuple[str, list[JobRecord]]:
+    """A new owner and ``count`` jobs of theirs, oldest first."""
+    owner = uuid.uuid4().hex
+    records = [make_record(owner=owner) for _ in range(count)]
+    for record in records:
+        async_store.create(record)
+    return owner, records
+
+
+def page_parts(page: JobPage) -> tuple[list[JobRecord], int | None, bool]:
+    return page.records, page.next_offset, page.older_unread
+
+
+def pages_by_cursor(
+    async_store: AsyncStoreRunner, owner: str, limit: int, between: Callable[[int], None] = lambda _: None
+) -> list[str]:
+    """The job ids of every page, each from the cursor of the one before; ``between(n)`` runs after
+    the n-th page."""
+    seen: list[str] = []
+    cursor: ListCursor | None = None
+    for pages in range(1, 100):
+        page = async_store.list(status=None, job_type=None, owner=owner, limit=limit, after=cursor)
+        seen += [r.job_id for r in page.records]
+        if page.next_cursor is None:
+            return seen
+        cursor = ListCursor.parse(str(page.next_cursor))  # as a client sends it back
+        between(pages)
+    raise AssertionError("no last page")
 
 
 @pytest.fixture
@@ -216,15 +247,12 @@ def test_wait_for_final_gives_up_after_timeout(stores: tuple[JobStore, AsyncStor
 
 def test_list_is_newest_first_and_scoped_to_owner(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
     _, async_store = stores
-    owner = uuid.uuid4().hex
-    records = [make_record(owner=owner) for _ in range(5)]
-    for record in records:
-        async_store.create(record)
+    owner, records = created_jobs(async_store, 5)
     async_store.create(make_record(owner="someone-else"))
-    page, more, _ = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=0)
+    page, more, _ = page_parts(async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=0))
     assert [r.job_id for r in page] == [r.job_id for r in records[::-1][:3]]
     assert more
-    rest, more, _ = async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=3)
+    rest, more, _ = page_parts(async_store.list(status=None, job_type=None, owner=owner, limit=3, offset=3))
     assert [r.job_id for r in rest] == [records[1].job_id, records[0].job_id]
     assert not more
 
@@ -235,16 +263,80 @@ def test_pages_past_an_expired_record_repeat_no_job_and_skip_none(
     """An index entry whose record has expired was passed over without moving the next page's
     offset: that page then began one job early and repeated it."""
     sync_store, async_store = stores
-    owner = uuid.uuid4().hex
-    records = [make_record(owner=owner) for _ in range(6)]
-    for record in records:
-        async_store.create(record)
+    owner, records = created_jobs(async_store, 6)
     sync_store.client.delete(job_key(records[3].job_id))  # as when its record expires
     seen, offset = [], 0
     while offset is not None:
-        page, offset, _ = async_store.list(status=None, job_type=None, owner=owner, limit=2, offset=offset)
+        page, offset, _ = page_parts(
+            async_store.list(status=None, job_type=None, owner=owner, limit=2, offset=offset)
+        )
         seen += [r.job_id for r in page]
     assert seen == [r.job_id for r in records[::-1] if r is not records[3]]
+
+
+def test_cursor_pages_skip_no_job_when_an_expired_entry_is_trimmed_between_them(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """Pages went by position: once an entry the first page had passed over (its record expired)
+    was trimmed from the index, every position moved up one and the next page skipped a job."""
+    sync_store, async_store = stores
+    owner, records = created_jobs(async_store, 6)
+    expired = records[4]
+    sync_store.client.delete(job_key(expired.job_id))
+
+    def trim(_pages: int) -> None:  # as the next job's creation trims the index
+        for index in index_keys(expired):
+            sync_store.client.zrem(index, expired.job_id)
+
+    expected = [r.job_id for r in records[::-1] if r is not expired]
+    assert pages_by_cursor(async_store, owner, limit=2, between=trim) == expected
+
+
+def test_cursor_pages_repeat_no_job_created_between_them(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
+    _, async_store = stores
+    owner, records = created_jobs(async_store, 5)
+    created = [make_record(owner=owner) for _ in range(3)]
+    assert pages_by_cursor(
+        async_store, owner, limit=2, between=lambda n: async_store.create(created[n - 1])
+    ) == [r.job_id for r in records[::-1]]
+
+
+def test_a_cursor_whose_own_entry_is_gone_starts_right_after_where_it_was(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    sync_store, async_store = stores
+    owner, records = created_jobs(async_store, 5)
+    first = async_store.list(status=None, job_type=None, owner=owner, limit=2)
+    assert first.next_cursor == ListCursor(
+        sync_store.client.zscore(owner_index_key(owner), records[3].job_id), records[3].job_id
+    )
+    async_store.delete(records[3])
+    following = async_store.list(status=None, job_type=None, owner=owner, limit=2, after=first.next_cursor)
+    assert [r.job_id for r in following.records] == [records[2].job_id, records[1].job_id]
+
+
+def test_a_status_filter_stopped_at_its_scan_bound_goes_on_from_its_cursor(
+    stores: tuple[JobStore, AsyncStoreRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync_store, async_store = stores
+    owner, records = created_jobs(async_store, 6)
+    sync_store.start(records[0].job_id, worker="w1")
+    monkeypatch.setattr(job_store_module, "LIST_SCAN_MAX", 3)
+    first = async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10)
+    assert first.records == [] and first.older_unread and first.next_cursor is not None
+    assert first.next_cursor.job_id == records[3].job_id  # the third entry looked at
+    rest = async_store.list(
+        status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, after=first.next_cursor
+    )
+    assert [r.job_id for r in rest.records] == [records[0].job_id] and rest.next_cursor is None
+
+
+def test_a_cursor_reads_back_as_written() -> None:
+    cursor = ListCursor(1765036800.1234567, uuid.uuid4().hex)
+    assert ListCursor.parse(str(cursor)) == cursor
+    for text in ("", "1.5", "abc_def", "nan_" + "a" * 32, "1.5_a b", "-1.0_abc", "1.5_" + "a" * 65):
+        with pytest.raises(ValueError):
+            ListCursor.parse(text)
 
 
 def test_a_status_filter_looks_at_most_at_the_scan_bound_and_its_next_offset_goes_on_from_there(
@@ -252,28 +344,25 @@ def test_a_status_filter_looks_at_most_at_the_scan_bound_and_its_next_offset_goe
 ) -> None:
     """It read every record the key had: 26 s for a key with 200,000 jobs."""
     sync_store, async_store = stores
-    owner = uuid.uuid4().hex
-    records = [make_record(owner=owner) for _ in range(6)]
-    for record in records:
-        async_store.create(record)
+    owner, records = created_jobs(async_store, 6)
     sync_store.start(records[0].job_id, worker="w1")  # the oldest: past the bound below
     sync_store.start(records[4].job_id, worker="w1")
     monkeypatch.setattr(job_store_module, "LIST_SCAN_MAX", 3)
-    running, more, unread = async_store.list(
-        status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0
+    running, more, unread = page_parts(
+        async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
     )
     assert [r.job_id for r in running] == [records[4].job_id] and more == 3 and unread
-    running, more, unread = async_store.list(
-        status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=more
+    running, more, unread = page_parts(
+        async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=more)
     )
     assert [r.job_id for r in running] == [records[0].job_id] and more is None and not unread
-    queued, more, unread = async_store.list(
-        status=JobStatus.QUEUED, job_type=None, owner=owner, limit=1, offset=1
+    queued, more, unread = page_parts(
+        async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=1, offset=1)
     )
     assert [r.job_id for r in queued] == [records[3].job_id] and more == 3 and not unread
     monkeypatch.setattr(job_store_module, "LIST_SCAN_MAX", 6)
-    running, more, unread = async_store.list(
-        status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0
+    running, more, unread = page_parts(
+        async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
     )
     assert len(running) == 2 and more is None and not unread  # every job looked at
 
@@ -284,16 +373,15 @@ def test_a_status_filters_pages_skip_no_job_when_jobs_leave_the_filter_between_t
     """Offsets counted matching jobs: once the first page's jobs had started, the second page
     began two queued jobs too far and skipped them."""
     sync_store, async_store = stores
-    owner = uuid.uuid4().hex
-    records = [make_record(owner=owner) for _ in range(5)]
-    for record in records:
-        async_store.create(record)
-    first, more, _ = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=2, offset=0)
+    owner, records = created_jobs(async_store, 5)
+    first, more, _ = page_parts(
+        async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=2, offset=0)
+    )
     assert [r.job_id for r in first] == [records[4].job_id, records[3].job_id]
     for record in first:
         sync_store.start(record.job_id, worker="w1")
-    second, more, _ = async_store.list(
-        status=JobStatus.QUEUED, job_type=None, owner=owner, limit=2, offset=more
+    second, more, _ = page_parts(
+        async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=2, offset=more)
     )
     assert [r.job_id for r in second] == [records[2].job_id, records[1].job_id]
 
@@ -313,13 +401,15 @@ def test_each_owner_and_type_has_an_index_that_listing_reads(
     assert set(redis.zrange(owner_index_key(owner), 0, -1)) == {r.job_id for r in [*generated, extracted]}
     assert set(redis.zrange(owner_index_key(owner, JobType.GENERATE), 0, -1)) == {r.job_id for r in generated}
     assert 600 < redis.ttl(owner_index_key(owner)) <= 1200  # twice RESULT_TTL: records outlive creation + TTL
-    page, more, _ = async_store.list(
-        status=None, job_type=JobType.EXTRACT_COURSE_NAMES, owner=owner, limit=10, offset=0
+    page, more, _ = page_parts(
+        async_store.list(status=None, job_type=JobType.EXTRACT_COURSE_NAMES, owner=owner, limit=10, offset=0)
     )
     assert [r.job_id for r in page] == [extracted.job_id] and not more
 
     sync_store.start(generated[0].job_id, worker="w1")
-    running, _, _ = async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
+    running, _, _ = page_parts(
+        async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, offset=0)
+    )
     assert [r.job_id for r in running] == [generated[0].job_id]
 
     async_store.delete(extracted)
@@ -337,11 +427,17 @@ def test_jobs_recorded_before_the_owner_indexes_are_added_to_them_once(
     redis.hset(job_key(older.job_id), mapping=older.to_hash())  # as jobs were recorded before
     redis.zadd(INDEX_KEY, {older.job_id: 1.0})
     redis.delete(OWNER_INDEXES_FILLED_KEY)
-    assert async_store.list(status=None, job_type=None, owner=owner, limit=10, offset=0) == ([], None, False)
+    assert page_parts(async_store.list(status=None, job_type=None, owner=owner, limit=10, offset=0)) == (
+        [],
+        None,
+        False,
+    )
 
     assert async_store.index_older_jobs() >= 1
     for job_type in (None, JobType.EXTRACT_COURSE_NAMES):
-        page, _, _ = async_store.list(status=None, job_type=job_type, owner=owner, limit=10, offset=0)
+        page, _, _ = page_parts(
+            async_store.list(status=None, job_type=job_type, owner=owner, limit=10, offset=0)
+        )
         assert [r.job_id for r in page] == [older.job_id]
     assert async_store.index_older_jobs() == 0  # once
 
@@ -598,7 +694,9 @@ def test_trimming_an_index_removes_old_expired_jobs_and_keeps_old_ones_still_rec
     for index in index_keys(waited_long):
         assert redis.zscore(index, waited_long.job_id) == 1.0
         assert redis.zscore(index, expired.job_id) is None
-    page, _, _ = async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=10, offset=0)
+    page, _, _ = page_parts(
+        async_store.list(status=JobStatus.QUEUED, job_type=None, owner=owner, limit=10, offset=0)
+    )
     assert waited_long.job_id in {r.job_id for r in page}
 
 
