@@ -27,7 +27,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from shared.job_metrics import COUNTS_KEY, count_job, job_count, observe, seconds_between
-from shared.job_pages import JobPage, ListCursor, rank_after
+from shared.job_pages import PAGE_CHUNK_LUA, JobPage, ListCursor, PageChunk, chunk_start
 from shared.jobs import JobStatus, JobType, Queue
 
 JOB_KEY_PREFIX = "job:"
@@ -103,8 +103,9 @@ end
 return current
 """.replace("STREAM_MAXLEN", str(STREAM_MAXLEN)).replace("QUEUED_PREFIX", QUEUED_JOBS_PREFIX)
 
-# The most index entries one GET /jobs with a status filter looks at.
+# The most index entries one GET /jobs looks at, and at once.
 LIST_SCAN_MAX = 20_000
+PAGE_CHUNK = 200
 
 # Redis connections of one API process: for short commands, and for blocking reads (waits).
 API_COMMAND_CONNECTIONS = 2000
@@ -708,6 +709,7 @@ class AsyncJobStore:
         self._trim_indexes = client.register_script(_TRIM_INDEXES_LUA)
         self._admit_queued = client.register_script(_ADMIT_QUEUED_LUA)
         self._expire_at_least = client.register_script(_EXPIRE_AT_LEAST_LUA)
+        self._page_chunk = client.register_script(PAGE_CHUNK_LUA)
 
     @classmethod
     def from_url(cls, url: str, ttl: int) -> AsyncJobStore:
@@ -892,39 +894,35 @@ class AsyncJobStore:
         offset and the cursor of the next one: the cursor starts it right after the entry this one
         stopped at, so no job is skipped or repeated when entries leave or join the index between
         pages (an offset can do either). A job that changes status between pages makes no other
-        be skipped. An entry whose record has expired is passed over. With a status filter one
-        request reads the records of LIST_SCAN_MAX entries at most, so that its work is bounded
-        however many jobs a key has; where it stopped there, the next page goes on from that point.
+        be skipped. An entry whose record has expired is passed over and leaves the index. One
+        request looks at LIST_SCAN_MAX entries at most, so that its work is bounded however many
+        jobs a key has (with no status filter only expired ones can add up to it); where it
+        stopped there, the next page goes on from that point.
         """
         index = owner_index_key(owner, job_type)
         matched: list[JobRecord] = []
-        chunk = 200
-        rank = offset if after is None else await rank_after(self.client, index, after)
-        last = after  # the last entry looked at
-        looked = 0
+        start, last, looked = chunk_start(offset, after), after, 0
         while True:
-            if last is not None and looked:  # entries may have left or joined since the last chunk
-                rank = await rank_after(self.client, index, last)
-            room = chunk if status is None else min(chunk, LIST_SCAN_MAX - looked)
-            if room <= 0:  # the scan bound: older entries unread, if any
-                unread = await self.client.zcard(index) > rank
-                return JobPage(matched, rank if unread else None, last if unread else None, unread)
-            entries = await self.client.zrevrange(index, rank, rank + room - 1, withscores=True)
-            if not entries:
+            look = min(PAGE_CHUNK, LIST_SCAN_MAX - looked)
+            chunk = PageChunk.from_reply(
+                await self._page_chunk(
+                    keys=[index],
+                    args=[*start, look, limit - len(matched), owner, status or "", JOB_KEY_PREFIX],
+                )
+            )
+            matched += [JobRecord.from_hash(fields) for _, fields in chunk.taken]
+            if chunk.match_left:
+                return JobPage(matched, chunk.position_after, chunk.last or last)
+            looked += chunk.looked
+            last = chunk.last or last
+            if chunk.looked < look:  # the index ends here
                 return JobPage(matched, None, None)
-            async with self.client.pipeline(transaction=False) as pipe:
-                for job_id, _score in entries:
-                    pipe.hgetall(job_key(job_id))
-                raws = await pipe.execute()
-            for position, ((job_id, score), raw) in enumerate(zip(entries, raws, strict=True), start=rank):
-                record = JobRecord.from_hash(raw) if raw else None
-                if record and record.owner == owner and (status is None or record.status is status):
-                    if len(matched) == limit:
-                        return JobPage(matched, position, last)
-                    matched.append(record)
-                last = ListCursor(score, job_id)
-                looked += 1
-            rank += len(entries)
+            if looked >= LIST_SCAN_MAX:  # the scan bound: older entries unread, if any
+                unread = chunk.index_size > chunk.position_after
+                return JobPage(
+                    matched, chunk.position_after if unread else None, last if unread else None, unread
+                )
+            start = chunk_start(0, last)
 
     async def wait_for_final(self, job_id: str, timeout: float) -> JobRecord | None:
         """The record once it is final, or as it stands when ``timeout`` runs out."""

@@ -281,9 +281,9 @@ class JobList(BaseModel):
     )
     older_jobs_not_searched: bool = Field(
         False,
-        description="A status filter looks at 20,000 of the key's jobs (of the type, if one is asked for)"
-        " from the offset or cursor at most; true when it stopped there with older jobs not looked at:"
-        " next_cursor goes on from there",
+        description="A listing looks at 20,000 of the key's jobs (of the type, if one is asked for)"
+        " from the offset or cursor at most (without a status filter, only expired ones can add up to"
+        " that); true when it stopped there with older jobs not looked at: next_cursor goes on from there",
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from shared import job_store as job_store_module
 from shared.job_metrics import COUNTS_KEY
-from shared.job_pages import JobPage, ListCursor
+from shared.job_pages import JobPage, ListCursor, PageChunk
 from shared.job_store import (
     INDEX_KEY,
     OWNER_INDEXES_FILLED_KEY,
@@ -328,6 +328,57 @@ def test_a_status_filter_stopped_at_its_scan_bound_goes_on_from_its_cursor(
     rest = async_store.list(
         status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10, after=first.next_cursor
     )
+    assert [r.job_id for r in rest.records] == [records[0].job_id] and rest.next_cursor is None
+
+
+def test_a_job_created_between_the_chunks_of_one_listing_is_listed_once(
+    stores: tuple[JobStore, AsyncStoreRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is read in chunks; each starts right after the last entry of the one before, as the
+    index then stands, so a job created meanwhile shifts nothing."""
+    sync_store, async_store = stores
+    owner, records = created_jobs(async_store, 7)
+    sync_store.start(records[1].job_id, worker="w1")  # the 6th entry, last of the 2nd chunk
+    monkeypatch.setattr(job_store_module, "PAGE_CHUNK", 3)
+    from_reply = PageChunk.from_reply.__func__  # type: ignore[attr-defined]
+
+    def create_after_the_first(cls: type[PageChunk], reply: list) -> PageChunk:
+        monkeypatch.setattr(PageChunk, "from_reply", classmethod(from_reply))
+        sync_store.client.zadd(owner_index_key(owner), {"0" * 32: time.time()})  # a newer entry
+        return from_reply(cls, reply)
+
+    monkeypatch.setattr(PageChunk, "from_reply", classmethod(create_after_the_first))
+    page = async_store.list(status=JobStatus.RUNNING, job_type=None, owner=owner, limit=10)
+    assert [r.job_id for r in page.records] == [records[1].job_id]
+
+
+def test_listing_removes_the_entries_of_expired_records_it_meets(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """Such entries stayed until twice RESULT_TTL had passed and the key created a job, and every
+    listing read them again."""
+    sync_store, async_store = stores
+    owner, records = created_jobs(async_store, 4)
+    sync_store.client.delete(job_key(records[2].job_id))
+    page = async_store.list(status=None, job_type=None, owner=owner, limit=10)
+    assert [r.job_id for r in page.records] == [records[3].job_id, records[1].job_id, records[0].job_id]
+    assert sync_store.client.zscore(owner_index_key(owner), records[2].job_id) is None
+    assert sync_store.client.zscore(owner_index_key(owner), records[1].job_id) is not None
+
+
+def test_a_listing_without_a_filter_stops_at_the_scan_bound_among_expired_entries(
+    stores: tuple[JobStore, AsyncStoreRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no status filter a listing read every expired entry it met, however many: a key's last
+    page could walk tens of thousands in one request."""
+    sync_store, async_store = stores
+    owner, records = created_jobs(async_store, 6)
+    for record in records[1:5]:
+        sync_store.client.delete(job_key(record.job_id))
+    monkeypatch.setattr(job_store_module, "LIST_SCAN_MAX", 3)
+    first = async_store.list(status=None, job_type=None, owner=owner, limit=10)
+    assert [r.job_id for r in first.records] == [records[5].job_id] and first.older_unread
+    rest = async_store.list(status=None, job_type=None, owner=owner, limit=10, after=first.next_cursor)
     assert [r.job_id for r in rest.records] == [records[0].job_id] and rest.next_cursor is None
 
 
