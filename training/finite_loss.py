@@ -1,9 +1,12 @@
-"""A training loss that became NaN or infinite ends the run before anything is published: the
-weights it leaves are lost, and a published version would be served at once."""
+"""A training loss that became NaN or infinite, or trained weights that hold such values, end the
+run before anything is published: the weights are lost, and a published version would be served at
+once."""
 
 from __future__ import annotations
 
 import math
+
+import torch
 
 from training.cli import UsageError
 
@@ -20,3 +23,16 @@ def require_finite(loss: float, step: int, learning_rate: float) -> float:
             f" (learning_rate {learning_rate:g}: a lower one usually avoids this)"
         )
     return loss
+
+
+def require_finite_weights(*models: torch.nn.Module) -> None:
+    """NonFiniteLossError where a trained weight is NaN or infinite. A non-finite gradient in the
+    last step leaves such weights behind a finite loss (clipping scales an infinite norm to NaN),
+    and no later step's loss shows it: the version would load and fail every request."""
+    for model in models:
+        for name, parameter in model.named_parameters():
+            if not bool(torch.isfinite(parameter).all()):
+                raise NonFiniteLossError(
+                    f"the trained weight {name} holds NaN or infinite values; no model version was published"
+                    " (a lower learning_rate usually avoids this)"
+                )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from training.cli import UsageError
 from training.device import bf16_is_fast
 from training.finite_loss import NonFiniteLossError
 from training.squad import FinetuneConfig, TrainingCancelled, finetune
+from training.squad import loop as squad_loop
 from training.squad.data import flatten, load_squad, split_by_article
 from training.squad.evaluation import exact_match, f1, normalize_answer, squad_scores
 from training.squad.features import IGNORE, Encoder, collate, encoded_with_targets, first_with_targets
@@ -75,6 +77,17 @@ def test_loss_mask_covers_exactly_the_answer_and_truncation_keeps_it(tiny_gpt2_d
     ]
     assert tokenizer.decode(answer_ids[:-1]) == " Rollo"
     assert answer_ids[-1] == tokenizer.eos_token_id
+
+
+def test_a_window_cut_from_a_long_context_starts_at_a_word_as_evaluation_prompts_do(
+    tiny_gpt2_dir: Path,
+) -> None:
+    """A byte-level BPE token's offsets take in the space before it: windows started with it, and
+    training prompts read "Context:  word" where evaluation prompts have one space."""
+    encoder = Encoder(AutoTokenizer.from_pretrained(tiny_gpt2_dir), max_length=96)
+    answer_start = EXAMPLE["answers"]["answer_start"][0]
+    windows = [encoder.fit_context(EXAMPLE["context"], answer_start, "Rollo", b) for b in range(16, 60)]
+    assert all("Rollo" in window and not window[0].isspace() for window in windows)
 
 
 def test_a_question_whose_prompt_fills_the_window_is_left_out(tiny_gpt2_dir: Path) -> None:
@@ -281,6 +294,35 @@ def test_a_loss_that_becomes_nan_fails_the_run_and_publishes_nothing(
     assert [v.version for v in store.versions(ModelName.LLM)] == [base.version]
 
 
+def test_an_infinite_gradient_in_the_last_step_fails_the_run_and_publishes_nothing(
+    tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last step's loss is taken before its update: clipping an infinite gradient norm made
+    the weights NaN, no later loss showed it, and the version was published and served."""
+    base = tiny_store.versions(ModelName.LLM)[0]
+    before = [v.version for v in tiny_store.versions(ModelName.LLM)]
+    config = FinetuneConfig(max_steps=2, batch_size=2, eval_questions=0, max_seq_len=128)
+    real_step, steps = squad_loop.optimizer_step, []
+
+    def last_gradient_infinite(forward, model, *args, **kwargs):  # type: ignore[no-untyped-def]
+        steps.append(1)
+        if len(steps) < config.max_steps:
+            return real_step(forward, model, *args, **kwargs)
+        hook = model.transformer.ln_f.weight.register_hook(lambda grad: grad * float("inf"))
+        try:
+            return real_step(forward, model, *args, **kwargs)
+        finally:
+            hook.remove()
+
+    monkeypatch.setattr(squad_loop, "optimizer_step", last_gradient_infinite)
+    progress: list[dict] = []
+    with pytest.raises(NonFiniteLossError, match=r"transformer\.ln_f\.weight holds NaN or infinite"):
+        finetune(tiny_store, config, base=base, progress=progress.append, device=torch.device("cpu"))
+    train_losses = [p["loss"] for p in progress if p["phase"] == "train"]
+    assert len(train_losses) == 2 and all(math.isfinite(loss) for loss in train_losses)
+    assert [v.version for v in tiny_store.versions(ModelName.LLM)] == before
+
+
 def test_same_seed_same_run(tiny_store: ModelStore) -> None:
     base = tiny_store.versions(ModelName.LLM)[0]
     config = FinetuneConfig(max_steps=3, batch_size=2, eval_questions=0, max_seq_len=128, seed=5)
@@ -292,6 +334,27 @@ def test_same_seed_same_run(tiny_store: ModelStore) -> None:
             config,
             base=base,
             progress=lambda p, run=run: run.append(p.get("loss")),
+            device=torch.device("cpu"),
+        )
+        losses.append(run)
+    assert losses[0] == losses[1]
+
+
+def test_evaluating_during_the_run_leaves_its_training_as_it_was(tiny_store: ModelStore) -> None:
+    """Each pass over the evaluation's loader drew a seed from torch's global generator, which
+    moved every dropout mask after it (the tiny GPT-2 has dropout, as GPT-2 does)."""
+    base = tiny_store.versions(ModelName.LLM)[0]
+    losses = []
+    for eval_every in (0, 1):
+        config = FinetuneConfig(
+            max_steps=4, batch_size=2, eval_questions=4, eval_every=eval_every, max_seq_len=128, seed=5
+        )
+        run: list[float] = []
+        finetune(
+            tiny_store,
+            config,
+            base=base,
+            progress=lambda p, run=run: run.append(p["loss"]) if p["phase"] == "train" else None,
             device=torch.device("cpu"),
         )
         losses.append(run)

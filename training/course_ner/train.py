@@ -54,7 +54,7 @@ from training.course_ner.scoring import PredictedOnce, score
 from training.course_ner.step_budget import TIMED_BATCHES, seconds_per_step, steps_within
 from training.course_ner.title_rules import one_word_titles, title_vocabulary
 from training.device import bf16_is_fast, get_device, uses_bf16
-from training.finite_loss import require_finite
+from training.finite_loss import require_finite, require_finite_weights
 from training.length_grouping import length_grouped_batches
 from training.llm_base import newest_import
 from training.plots import save_loss_plot
@@ -253,6 +253,7 @@ def train(
             for member in range(config.ensemble_size)
         ]
         models, tokenizer = [model for model, _, _ in trained], trained[0][1]
+        require_finite_weights(*models)
         title_words = title_vocabulary(splits.train_titles)
         lone_titles = one_word_titles(splits.train_titles)
         encoders = Extractor(models, tokenizer, title_words, lone_titles)
@@ -352,6 +353,7 @@ def _publish_with_echo_member(
     model, tokenizer, losses = train_echo_member(
         echo_base or newest_import(store).path, splits.train, config, get_device(), on_step
     )
+    require_finite_weights(model)
     extractor = replace(encoders, echo=(model, EchoEncoder(tokenizer)), echo_weight=config.echo_weight)
     scores = _scores(extractor, splits)
     logger.info("entity scores with the echo member: %s", scores)

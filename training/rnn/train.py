@@ -17,7 +17,7 @@ from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError, positive_int, user_errors_exit
 from training.device import get_device
-from training.finite_loss import require_finite
+from training.finite_loss import require_finite, require_finite_weights
 from training.plots import save_loss_plot
 from training.rnn.model import LstmConfig, Vocabulary, WordLstm, save
 from training.text_corpus import load_corpus, served_for_corpus_setting
@@ -118,6 +118,7 @@ def train(
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
                 if progress:
                     progress({"step": len(losses), "total_steps": total, "loss": losses[-1]})
+    require_finite_weights(model)
     held_out_perplexity = perplexity(model, held_out_ids)
     metadata = {
         "base": "none",

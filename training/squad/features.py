@@ -51,7 +51,9 @@ class Encoder:
         spare = max(0, budget - (last - first + 1))
         start = max(0, min(first - spare // 2, len(offsets) - budget))
         end = min(len(offsets), start + budget)
-        return context[offsets[start][0] : offsets[end - 1][1]]
+        # a byte-level BPE token's offsets take in the space before its word: the window would
+        # start "Context:  word", where every evaluation prompt has one space
+        return context[offsets[start][0] : offsets[end - 1][1]].lstrip()
 
     def encode(self, example: dict[str, Any]) -> dict[str, list[int]]:
         answer = example["answers"]["text"][0]

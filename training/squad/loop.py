@@ -27,7 +27,7 @@ from shared.model_store import ModelStore, ModelVersion
 from shared.schemas import FINETUNE_LEAST, warmup_past_the_run
 from training.cli import UsageError
 from training.device import bf16_autocast, get_device, uses_bf16
-from training.finite_loss import require_finite
+from training.finite_loss import require_finite, require_finite_weights
 from training.length_grouping import length_grouped_batches
 from training.llm_base import held_out_perplexity, newest_import
 from training.plots import save_loss_plot
@@ -256,7 +256,14 @@ def finetune(
     )
     eval_features = encoded_with_targets(encoder, eval_examples)
     pad = collate(tokenizer.pad_token_id)
-    eval_loader = DataLoader(eval_features, batch_size=config.eval_batch_size, collate_fn=pad)  # type: ignore[arg-type]
+    # its own generator: each pass over a loader draws a seed, from torch's global generator by
+    # default, which would move every dropout mask after it: evaluating would change the run
+    eval_loader = DataLoader(
+        eval_features,  # type: ignore[arg-type]
+        batch_size=config.eval_batch_size,
+        collate_fn=pad,
+        generator=torch.Generator(),
+    )
 
     def stop_if_cancelled() -> None:
         if should_stop and should_stop():
@@ -331,6 +338,7 @@ def finetune(
     if zero_shot:
         metrics["zero_shot_exact_match"], metrics["zero_shot_f1"] = zero_shot["exact_match"], zero_shot["f1"]
     metrics.update(_perplexity_beside_the_base(model, tokenizer, base))
+    require_finite_weights(model)
     stop_if_cancelled()
     if commit and not commit():
         raise TrainingCancelledError("cancelled just before publishing")
