@@ -92,6 +92,10 @@ class JobTask(Task):
         store.finish(job_id, JobStatus.SUCCEEDED, result=result)
         return result
 
+    def end_lost_run(self, store: JobStore, job_id: str, error: dict[str, Any]) -> None:
+        """Record the end of a run that was lost and is not run again: failed, with ``error``."""
+        store.finish(job_id, JobStatus.FAILED, error=error)
+
     def _hostname(self) -> str:
         return self.request.hostname or "unknown"
 
@@ -107,8 +111,8 @@ class JobTask(Task):
             logger.warning("job %s delivered again while %s runs it: copy dropped", job_id, record.worker)
             return False
         if not self.run_again_when_redelivered:
-            logger.warning("job %s was delivered again after its run was lost: marking it failed", job_id)
-            store.finish(job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": self.lost_message})
+            logger.warning("job %s was delivered again after its run was lost: ending it", job_id)
+            self.end_lost_run(store, job_id, {"type": "WorkerLost", "message": self.lost_message})
             return False
         if payload.get("stream") and store.streamed_tokens(job_id):
             logger.warning("job %s delivered again after it had streamed tokens: marking it failed", job_id)

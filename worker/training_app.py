@@ -18,13 +18,13 @@ from celery.signals import task_failure, worker_ready
 
 import worker.dropped_jobs  # noqa: F401  (ends the jobs whose messages Celery drops)
 from shared.celery_app import create_celery_app
-from shared.jobs import JobStatus, Queue, TaskName
+from shared.jobs import Queue, TaskName
 from shared.logging_setup import configure_logging
 from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
 from worker.progress_bars import silence_library_progress_bars
-from worker.runtime import get_runtime
-from worker.tasks.training import LOST_MESSAGE  # (importing it registers the tasks)
+from worker.runtime import WorkerRuntime, get_runtime
+from worker.tasks.training import LOST_MESSAGE, end_lost_finetune  # (importing it registers the tasks)
 
 configure_logging()
 silence_library_progress_bars()
@@ -43,20 +43,24 @@ def _child_lost(sender: Any, task_id: str, exception: BaseException, **_: Any) -
         error = {"type": "TrainingTimeLimitError", "message": f"{exception}; no model version was published"}
     else:
         return
-    get_runtime().job_store.finish(task_id, JobStatus.FAILED, error=error)
+    runtime = get_runtime()
+    end_lost_finetune(runtime.job_store, task_id, error)
+    _remove_abandoned_partials(runtime)
+
+
+def _remove_abandoned_partials(runtime: WorkerRuntime) -> None:
+    for staging in runtime.model_store.remove_abandoned_partials():
+        logger.warning("removed %s, left by a training run that was killed mid-write", staging)
 
 
 @worker_ready.connect
 def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
     runtime = get_runtime()
-    for staging in runtime.model_store.remove_abandoned_partials():
-        logger.warning("removed %s, left by a training run that was killed mid-write", staging)
+    _remove_abandoned_partials(runtime)
     store = runtime.job_store
     for record in store.orphaned_jobs(sender.hostname, Queue.TRAINING):
-        logger.warning(
-            "job %s was running on %s, which is gone: marking it failed", record.job_id, record.worker
-        )
-        store.finish(record.job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": LOST_MESSAGE})
+        logger.warning("job %s was running on %s, which is gone: ending it", record.job_id, record.worker)
+        end_lost_finetune(store, record.job_id, {"type": "WorkerLost", "message": LOST_MESSAGE})
     settings = get_runtime().settings
     serve_metrics(settings.training_metrics_port, settings.metrics_host)
     start_heartbeat(Queue.TRAINING, sender.hostname)

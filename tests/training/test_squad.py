@@ -269,9 +269,11 @@ def test_a_cancel_before_the_commit_publishes_nothing_and_after_it_cannot_stop_t
         progress=lambda p: phases.append(p["phase"]),
         commit=lambda: True,
         device=torch.device("cpu"),
+        job_id="job-7",
     )
     assert phases[-1] == "publish"
     assert tiny_store.served_version_id(ModelName.LLM) == version.version
+    assert version.metadata["job_id"] == "job-7"  # the job that made it, should that job be lost
 
 
 def test_a_loss_that_becomes_nan_fails_the_run_and_publishes_nothing(

@@ -226,3 +226,26 @@ def test_a_copy_delivered_to_the_process_that_runs_the_job_is_dropped(
     assert runs == [1]
     stored = runtime_on.get(job_id)
     assert stored is not None and stored.status is JobStatus.FAILED and stored.error["message"] == "ended"
+
+
+def test_a_finetune_lost_after_it_published_its_version_ends_succeeded(
+    store_in_tmp: Path, runtime_on: JobStore, queued_finetune: Callable[[], str]
+) -> None:
+    """A process killed between publishing the version and recording the job's success (Celery's
+    hard time limit, the OOM killer) left the job failed with "no model version was published"
+    while the version was served."""
+    store = runtime_on
+    job_id, other = queued_finetune(), queued_finetune()
+    for lost in (job_id, other):
+        assert store.start(lost, worker="training@lost-host") is not None
+    with ModelStore(store_in_tmp).new_version(
+        ModelName.LLM, {"kind": "finetuned", "job_id": job_id, "metrics": {"f1": 0.5}}
+    ) as published:
+        pass
+    for lost in (job_id, other):
+        assert finetune(lost, {"max_steps": 3}) is None  # the broker's second delivery
+    succeeded, failed = store.get(job_id), store.get(other)
+    assert succeeded is not None and succeeded.status is JobStatus.SUCCEEDED
+    assert succeeded.result == {"model": "llm", "version": published.version, "metrics": {"f1": 0.5}}
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.error is not None and failed.error["type"] == "WorkerLost"

@@ -216,12 +216,14 @@ def finetune(
     should_stop: Callable[[], bool] | None = None,
     commit: Callable[[], bool] | None = None,
     device: torch.device | None = None,
+    job_id: str | None = None,
 ) -> ModelVersion:
     """Fine-tune the LLM base on SQuAD and publish the result as a new served version.
 
     ``should_stop`` is asked before each training batch and each batch of evaluation: True stops the run
     with nothing published. ``commit`` is asked once, just before publishing: False (a cancel came
     first) stops the run there; once it has said True, no cancel can reach the run any more.
+    ``job_id``, the platform's job that runs it, is recorded in the version's metadata.
     """
     _set_seed(config.seed)
     device = device or get_device()
@@ -359,6 +361,7 @@ def finetune(
             "truncated_contexts": truncated_train_contexts,
         },
         "metrics": metrics,
+        **({"job_id": job_id} if job_id else {}),
     }
     with store.new_version(ModelName.LLM, metadata) as version:
         model.save_pretrained(version.path, safe_serialization=True)

@@ -18,8 +18,10 @@ from celery import shared_task
 
 from shared.client_errors import ClientFacingError
 from shared.config import get_settings
-from shared.jobs import TaskName
+from shared.job_store import JobStore
+from shared.jobs import JobStatus, TaskName
 from shared.model_registry import ModelName
+from shared.model_store import ModelVersion
 from shared.retention import remove_versions_past
 from worker.job_task import JobTask
 from worker.runtime import JobCancelledError, get_runtime
@@ -49,10 +51,31 @@ def time_limit_check(limit_s: float, clock: Callable[[], float] = time.monotonic
     return check
 
 
+def finetune_result(version: ModelVersion) -> dict[str, Any]:
+    """A fine-tuning job's result: the version it published and its metrics."""
+    return {"model": "llm", "version": version.version, "metrics": version.metadata.get("metrics", {})}
+
+
+def end_lost_finetune(store: JobStore, job_id: str, error: dict[str, Any]) -> None:
+    """Record the end of a fine-tune whose process was lost: succeeded where the version it made
+    was published before (the process was killed between publishing it and recording that), else
+    failed with ``error``."""
+    versions = get_runtime().model_store.versions(ModelName.LLM)
+    published = next((v for v in reversed(versions) if v.metadata.get("job_id") == job_id), None)
+    if published is None:
+        store.finish(job_id, JobStatus.FAILED, error=error)
+    else:
+        logger.warning("job %s was lost after it published %s: it succeeded", job_id, published.version)
+        store.finish(job_id, JobStatus.SUCCEEDED, result=finetune_result(published))
+
+
 class FinetuneTask(JobTask):
     abstract = True
     run_again_when_redelivered = False
     lost_message = LOST_MESSAGE
+
+    def end_lost_run(self, store: JobStore, job_id: str, error: dict[str, Any]) -> None:
+        end_lost_finetune(store, job_id, error)
 
 
 # Celery's hard time limit is only a backstop for a step that never returns: the loop stops
@@ -95,6 +118,7 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
             progress=report,
             should_stop=should_stop,
             commit=lambda: store.commit(job_id),
+            job_id=job_id,
         )
     except TrainingCancelled as cancelled:
         raise JobCancelledError(f"stopped at a step boundary: {cancelled}") from cancelled
@@ -103,4 +127,4 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
         remove_versions_past(runtime.model_store, store, ModelName.LLM, keep, kinds={"finetuned"})
     except OSError:  # the new version is published and served: its job succeeded
         logger.warning("could not remove old fine-tuned llm versions", exc_info=True)
-    return {"model": "llm", "version": version.version, "metrics": version.metadata.get("metrics", {})}
+    return finetune_result(version)
