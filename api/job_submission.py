@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import time
 import uuid
 from functools import partial
 from typing import Any
@@ -30,6 +31,9 @@ BROKER_LIST_FACTOR = 10
 # A job recorded this long ago and still not published never will be by the request that recorded
 # it (publishing takes milliseconds): a retry with its Idempotency-Key publishes it.
 PUBLISH_GRACE_S = 10
+# How long a retry with a job's Idempotency-Key waits for the request that made the job to publish
+# it (then 409): answered at once, it could name a job whose publish then failed and was withdrawn.
+PUBLISH_WAIT_S = 2
 
 
 def _fingerprint(job_type: JobType, job_input: dict[str, Any]) -> str:
@@ -55,11 +59,12 @@ async def submit_job(
         if bound is not None:
             existing = await _job_bound_to(store, bound, fingerprint)
             if existing is not None:
-                if _stranded(existing):
-                    await _publish(store, celery, existing, settings, idempotency_key)
+                existing = await _once_published(store, celery, existing, settings, idempotency_key)
+            if existing is not None:
                 return existing
             # its job's record has expired (the key may outlive it: it is kept as long as the job
-            # could have waited in the queue): the key is free again, and this request runs anew
+            # could have waited in the queue), or the request that made it withdrew it: the key is
+            # free again, and this request runs anew
             await store.release_idempotency_key(owner, idempotency_key, bound.partition(":")[0])
     require_model_ready(settings.model_dir, job_type, job_input)
     _, queue = JOB_ROUTES[job_type]
@@ -89,8 +94,13 @@ async def submit_job(
         if bound is not None:
             await store.delete(record)
             existing = await _job_bound_to(store, bound, fingerprint)
+            if existing is not None:
+                existing = await _once_published(store, celery, existing, settings, idempotency_key)
             if existing is None:
-                raise IdempotencyConflictError("this Idempotency-Key belongs to a job that has expired")
+                raise IdempotencyConflictError(
+                    "this Idempotency-Key belongs to a job that has expired or was withdrawn; retry",
+                    headers={"Retry-After": "1"},
+                )
             return existing
     try:
         await _publish(store, celery, record, settings, idempotency_key)
@@ -98,6 +108,29 @@ async def submit_job(
         await _forget(store, record, idempotency_key)
         raise
     return record
+
+
+async def _once_published(
+    store: AsyncJobStore, celery: Celery, record: JobRecord, settings: Settings, idempotency_key: str
+) -> JobRecord | None:
+    """The job another request with the same Idempotency-Key made, once its task is published:
+    published here where that request died before publishing it; waited for (PUBLISH_WAIT_S at
+    most, then 409) while that request is still publishing it. None where that request's publish
+    failed and it withdrew the job: the answer would have named a job that no longer exists."""
+    deadline = time.monotonic() + PUBLISH_WAIT_S
+    current: JobRecord | None = record
+    while current is not None and current.status is JobStatus.QUEUED and current.unpublished:
+        if _stranded(current):
+            await _publish(store, celery, current, settings, idempotency_key)
+            return current
+        if time.monotonic() > deadline:
+            raise IdempotencyConflictError(
+                "another request with this Idempotency-Key is still submitting its job; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        await anyio.sleep(0.05)
+        current = await store.get(current.job_id)
+    return current
 
 
 def _stranded(record: JobRecord) -> bool:

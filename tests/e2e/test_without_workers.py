@@ -14,7 +14,7 @@ import pytest
 
 from launcher.local_platform import Platform, base_env
 from shared.config import Settings
-from shared.job_store import JobStore, events_key, job_key
+from shared.job_store import JobStore, events_key, idempotency_key, job_key
 from tests.conftest import wait_for_job
 
 JOB = {"type": "extract-course-names", "input": {"text": "I study Machine Learning"}}
@@ -111,6 +111,34 @@ def test_a_job_recorded_but_never_published_is_published_by_a_retry_with_its_ide
         assert redis.llen("inference") == 1  # published once, not at every retry
         bare_platform.start_inference_worker()
         assert wait_for_job(api, job_id, timeout=180)["status"] == "succeeded"
+
+
+def test_a_retry_while_its_job_is_being_published_waits_and_names_no_withdrawn_job(
+    bare_platform: Platform,
+) -> None:
+    """A retry with the Idempotency-Key of a job another request was still publishing was answered
+    that job's id at once; when that publish then failed, the job was withdrawn, and the client
+    polled a job that answered 404."""
+    redis = JobStore.from_url(bare_platform.redis_url, ttl=600).client
+    retry_safe = {"Idempotency-Key": "publishing-1"}
+    with bare_platform.client() as api, ThreadPoolExecutor(1) as pool:
+        job_id = api.post("/jobs", json=JOB, headers=retry_safe).json()["job_id"]
+        # as the first request leaves it while its publish is under way
+        redis.hset(job_key(job_id), "unpublished", "1")
+        retried = pool.submit(api.post, "/jobs", json=JOB, headers=retry_safe)
+        time.sleep(0.5)
+        assert not retried.done()  # waits for the publish
+        redis.delete(idempotency_key("", "publishing-1"), job_key(job_id))  # its publish failed
+        answer = retried.result(timeout=10)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["job_id"] != job_id
+        assert api.get(f"/jobs/{answer.json()['job_id']}").json()["status"] == "queued"
+
+        # a publish that takes longer than the retry waits: 409, and the client retries later
+        redis.hset(job_key(answer.json()["job_id"]), "unpublished", "1")
+        busy = api.post("/jobs", json=JOB, headers=retry_safe)
+        assert busy.status_code == 409 and busy.headers["Retry-After"] == "1", busy.text
+        assert "still submitting" in busy.json()["detail"]
 
 
 def test_redis_outage_answers_503_then_recovers(bare_platform: Platform) -> None:
