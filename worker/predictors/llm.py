@@ -167,7 +167,8 @@ class LLMPredictor:
                 **self.last_logits_only,
             )
             past = getattr(out, self.cache_argument)
-            logits = out.logits[:, -1, :]
+            # rows sample on the CPU: one copy a step, not one a row
+            logits = out.logits[:, -1, :].float().cpu()
             next_ids = []
             for row in range(len(inputs)):
                 if remaining[row] and wanted is not None and not wanted(row):
@@ -189,7 +190,10 @@ class LLMPredictor:
                 next_ids.append(token)
             input_ids = torch.tensor(next_ids, device=self.device).unsqueeze(1)
             attention = torch.cat([attention, attention.new_ones((len(inputs), 1))], dim=1)
-            positions = positions[:, -1:] + 1
+            # a row that is done stays at its last position: advancing it while the longest row
+            # goes on took it past the model's positions (GPT-2's 1,024), and failed its mates
+            running = torch.tensor([bool(left) for left in remaining], device=self.device).unsqueeze(1)
+            positions = positions[:, -1:] + running
         return [output(row) for row in range(len(inputs))]
 
 
