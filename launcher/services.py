@@ -48,11 +48,13 @@ def flower_command(settings: Settings) -> list[str]:
 
 def flower_env(settings: Settings) -> dict[str, str]:
     """The password in Flower's environment, which it reads, not on its command line, which any
-    local user reads (``ps``). Flower's HTTP API is off without auth unless asked for; Settings
-    allow that on loopback only."""
+    local user reads (``ps``). Without one, Flower's pages show every task and its HTTP API stays
+    off: opened to clients without auth (FLOWER_UNAUTHENTICATED_API), Flower answers any web page
+    the developer has open with `Access-Control-Allow-Origin: *`, which could then read every job's
+    input and result and stop the workers."""
     if settings.flower_basic_auth:
         return {"FLOWER_BASIC_AUTH": settings.flower_basic_auth}
-    return {"FLOWER_UNAUTHENTICATED_API": "true"}
+    return {"FLOWER_UNAUTHENTICATED_API": "false"}
 
 
 def bootstrap_command(models: list[str], preview_first: bool = False) -> list[str]:

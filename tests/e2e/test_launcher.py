@@ -106,7 +106,11 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
         assert api.post("/generate_text", json={"start_word": "the", "length": 3}).status_code == 200
         wait_until(lambda: "bootstrap | done" in launcher_log.read_text(errors="replace"), 120, "rnn checked")
         assert api.post("/generate_with_rnn", json={"start_word": "the", "length": 3}).status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{flower_port}/api/workers", timeout=10).status_code == 200
+        flower = f"http://127.0.0.1:{flower_port}"
+        assert httpx.get(f"{flower}/workers", timeout=10).status_code == 200  # its pages, no password set
+        # its HTTP API stays off without one: opened, any web page could read every job through it
+        api_off = httpx.get(f"{flower}/api/workers", headers={"Origin": "https://example.com"}, timeout=10)
+        assert api_off.status_code == 401 and "access-control-allow-origin" not in api_off.headers
         assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()  # the private Redis keeps an AOF
 
         worker_pid = api.get("/workers").json()["inference"][0]["pid"]
