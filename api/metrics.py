@@ -27,6 +27,15 @@ LATENCY = Histogram(
 
 router = APIRouter(tags=["health"])
 
+# The methods counted by name; any other is "OTHER". A request's method is any token the client
+# sends (h11 takes up to 16 KB of one, with no key: 401s are counted too), and each new label
+# value is a series Prometheus keeps for ever: 20,000 made-up methods took the API from 70 to 178 MB.
+COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in COUNTED_METHODS else "OTHER"
+
 
 class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
@@ -49,8 +58,9 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            method = method_label(scope["method"])
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
 def install_job_metrics(redis_url: str) -> None:

@@ -39,6 +39,16 @@ def test_api_metrics_count_requests_jobs_and_timings(api: httpx.Client) -> None:
     assert sample(after, "http_request_duration_seconds_count", method="GET", route="/jobs/{job_id}") >= 1
 
 
+def test_made_up_methods_share_one_label(api: httpx.Client) -> None:
+    """Each method a client made up was a new series Prometheus keeps for ever: 20,000 of them
+    took the API from 70 to 178 MB, with no API key needed (401s are counted too)."""
+    for method in ("FOOA", "FOOB", "FOOC"):
+        api.request(method, "/jobs")
+    text = api.get("/metrics").text
+    assert "FOO" not in text
+    assert sample(text, "http_requests_total", method="OTHER", route="/jobs", status="405") >= 3
+
+
 def test_inference_worker_serves_its_own_metrics(platform: Platform, api: httpx.Client) -> None:
     api.post("/generate_text", json={"start_word": "a", "length": 3})
     port = platform.metrics_ports["inference"]
