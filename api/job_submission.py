@@ -157,6 +157,10 @@ async def _publish(
         queue=queue.value,
         # A worker that takes it later discards it, and the job fails (worker/dropped_jobs.py).
         expires=settings.max_queue_wait,
+        # The job's record holds its result. Without this the publish first subscribed the API to
+        # Celery's result channel of the task, over a connection with no read timeout: a stalled
+        # Redis held the request (and its wait slot and thread) as long as the stall lasted.
+        ignore_result=True,
     )
     try:
         await anyio.to_thread.run_sync(publish)

@@ -19,10 +19,16 @@ from shared.jobs import JOB_ROUTES, Queue
 
 UNACKED_RESTORE_INTERVAL_SECONDS = 5
 UNACKED_MUTEX_EXPIRE_SECONDS = 10
+# The API's publishes give up on a Redis that stops answering after this long a try (three tries:
+# the retry policy's two more), and the request gets its 503; with no bound one waited as long as
+# Redis stalled, holding its wait slot and one of the API's threads.
+PUBLISH_SOCKET_TIMEOUT_S = 5
 
 
 def transport_options(settings: Settings, role: Queue | None) -> dict[str, Any]:
     options: dict[str, Any] = {"socket_connect_timeout": 3}
+    if role is None:
+        options["socket_timeout"] = PUBLISH_SOCKET_TIMEOUT_S
     if role is Queue.TRAINING:
         options.update(
             visibility_timeout=settings.training_time_limit + 600,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from shared.celery_app import create_celery_app
+import socket
+import time
+
+import pytest
+
+from shared.celery_app import PUBLISH_SOCKET_TIMEOUT_S, create_celery_app
 from shared.config import Settings
 from shared.jobs import Queue
 
@@ -30,3 +35,19 @@ def test_training_jobs_keep_their_own_long_redelivery_bookkeeping(redis_url: str
     # each fine-tune in a fresh process, which gives back all its memory when the run ends
     assert app.conf.worker_max_tasks_per_child == 1
     assert create_celery_app(Queue.INFERENCE, settings).conf.worker_max_tasks_per_child is None
+
+
+def test_the_apis_publish_gives_up_on_a_redis_that_stops_answering() -> None:
+    """A publish to a Redis that accepted the connection and then stalled (a long script, a
+    stopped process, a partition) waited as long as the stall lasted: the request held its wait
+    slot and one of the API's threads, with no 503."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)  # connects, never answers
+    port = listener.getsockname()[1]
+    app = create_celery_app(None, Settings(redis_url=f"redis://127.0.0.1:{port}/0"))
+    started = time.monotonic()
+    with pytest.raises(Exception):  # noqa: B017 (kombu's or redis-py's timeout, whichever surfaces)
+        # as api.job_submission publishes: the job's record, not Celery's backend, holds its result
+        app.send_task("jobs.generate", args=["x", {}], task_id="x", queue="inference", ignore_result=True)
+    # a try and the retry policy's two more, each bounded by the socket's timeout
+    assert time.monotonic() - started < 6 * PUBLISH_SOCKET_TIMEOUT_S
+    listener.close()
