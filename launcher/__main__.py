@@ -16,6 +16,7 @@ import sys
 from types import FrameType
 
 import redis
+from kombu.utils.url import maybe_sanitize_url
 from pydantic import ValidationError
 
 from launcher import services
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if "redis_url" in settings.model_fields_set:  # set in the environment or in .env
             if not _reachable(settings.redis_url):
-                print(f"REDIS_URL={settings.redis_url} is unreachable: start that Redis or unset REDIS_URL")
+                shown = maybe_sanitize_url(settings.redis_url)  # its password is not for the console
+                print(f"REDIS_URL={shown} is unreachable: start that Redis or unset REDIS_URL")
                 return 2
             env["REDIS_URL"] = supervisor.env["REDIS_URL"] = settings.redis_url
         else:
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.start("flower", services.flower_command(settings), extra_env=services.flower_env(settings))
         supervisor.log("launcher", f"API     http://{settings.api_host}:{settings.api_port}  (docs: /docs)")
         supervisor.log("launcher", f"Flower  http://{settings.flower_host}:{settings.flower_port}")
-        supervisor.log("launcher", f"Redis   {settings.redis_url}")
+        supervisor.log("launcher", f"Redis   {maybe_sanitize_url(settings.redis_url)}")
         for role, port in (
             ("inference", settings.inference_metrics_port),
             ("training", settings.training_metrics_port),

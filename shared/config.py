@@ -231,6 +231,10 @@ class Settings(BaseSettings):
         weak = [key for key in keys if len(key) < 16]
         if weak:
             raise ValueError("every API key must be at least 16 characters long")
+        # HTTP headers carry bytes that servers read as latin-1: a key such as "schlüssel..." sent
+        # by curl (UTF-8) never matched, so it could never be used
+        if any(not (key.isascii() and key.isprintable()) or " " in key for key in keys):
+            raise ValueError("every API key must be printable ASCII with no spaces")
         return keys
 
     @model_validator(mode="after")

@@ -79,6 +79,10 @@ def test_short_keys_are_refused_at_start() -> None:
 
     with pytest.raises(ValidationError, match="at least 16 characters"):
         Settings(api_keys="short")
+    # a header's bytes are read as latin-1: sent as UTF-8 (curl), such a key never matched
+    for unusable in ("schlüsselschlüssel1", "tab\there-is-a-long-key"):
+        with pytest.raises(ValidationError, match="printable ASCII"):
+            Settings(api_keys=unusable)
 
 
 def test_flower_beyond_localhost_needs_basic_auth() -> None:
