@@ -221,12 +221,15 @@ def test_each_requirements_file_a_dockerfile_installs_is_one_it_copies(dockerfil
     """The worker image once installed a trimmed copy written to /tmp, whose `-r api.txt` pip then
     looked for in /tmp: the build failed, and no static check saw it."""
     lines = dockerfile_lines(dockerfile)
-    copied = [line.split()[1] for line in lines if line.startswith("COPY ")]
+    copied = [source for line in lines if line.startswith("COPY ") for source in line.split()[1:-1]]
     for line in lines:
         for name in re.findall(r"pip install [^&]*?-r (\S+)", line):
-            assert any(name.startswith(source.rstrip("/")) for source in copied), f"{name} is not copied in"
             for path in requirement_files(PROJECT_ROOT / name):
                 assert path.is_file(), f"{dockerfile}: {name} names {path}, which does not exist"
+                wanted = str(path.relative_to(PROJECT_ROOT))
+                assert any(wanted.startswith(source.rstrip("/")) for source in copied), (
+                    f"{wanted} is not copied in"
+                )
 
 
 def test_the_gpu_base_image_torch_is_one_the_requirements_admit() -> None:
