@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     supervisor = Supervisor(env)
 
     def while_stopping(signum: int, _frame: FrameType | None) -> None:
-        supervisor.log_unless_busy(
+        supervisor.log(
             "launcher", f"already stopping every process (each gets {STOP_TIMEOUT_S:.0f} s, then SIGKILL)"
         )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from launcher.console_lines import ConsoleLines
+from launcher.console_queue import ConsoleQueue
 
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m"]
 RESET = "\033[0m"
@@ -26,6 +27,7 @@ STOP_TIMEOUT_S = 15.0  # how long stop() waits for each child after SIGTERM, bef
 # A progress bar redraws itself several times a second: one state of it is shown at most this often
 # for each child (the first and the last always).
 PROGRESS_INTERVAL_S = 15.0
+CONSOLE_DRAIN_S = 2.0  # how long stop() waits for the console to take the last lines
 
 
 @dataclass
@@ -46,40 +48,16 @@ class Child:
 class Supervisor:
     def __init__(self, env: Mapping[str, str], out: TextIO = sys.stdout) -> None:
         self.env = dict(env)
-        self.out = out
         self.children: list[Child] = []
-        self._print_lock = threading.Lock()
+        self.console = ConsoleQueue(out)
         self._stopping = threading.Event()
         self._use_color = out.isatty()
-        self._console_gone = False
 
     def log(self, name: str, line: str, color: str = "") -> None:
-        with self._print_lock:
-            self._write(name, line, color)
-
-    def log_unless_busy(self, name: str, line: str) -> None:
-        """``log`` from a signal handler: the line is left out while a line is being written. The
-        handler runs in the main thread, maybe in the middle of its own ``log``, whose lock it
-        would then wait for for ever (a second Ctrl-C during a slow write hung the launcher with
-        children left running)."""
-        if not self._print_lock.acquire(blocking=False):
-            return
-        try:
-            self._write(name, line, "")
-        finally:
-            self._print_lock.release()
-
-    def _write(self, name: str, line: str, color: str) -> None:
+        """Queue a line for the console: never waits for it (see `ConsoleQueue`), so a signal
+        handler may log too."""
         prefix = f"{color}{name:>9} |{RESET}" if self._use_color and color else f"{name:>9} |"
-        if self._console_gone:
-            return
-        try:
-            self.out.write(f"{prefix} {line}\n")
-            self.out.flush()
-        except OSError:
-            # the terminal closed (EIO) or the pipe's reader left (`make run | tee`, Ctrl-C):
-            # stopping must go on without a console, or children would outlive the launcher
-            self._console_gone = True
+        self.console.put(f"{prefix} {line}")
 
     def start(
         self,
@@ -166,7 +144,8 @@ class Supervisor:
                 child.restart_at = time.monotonic() + delay
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Stop every child, newest first: SIGTERM to its whole session, SIGKILL after timeout."""
+        """Stop every child, newest first: SIGTERM to its whole session, SIGKILL after timeout;
+        then give the console a moment to show the last lines."""
         self._stopping.set()
         for child in reversed(self.children):
             try:
@@ -174,6 +153,7 @@ class Supervisor:
             except Exception:  # one child's failure to stop must not leave the older ones running
                 if child.process is not None:
                     _signal_group(child.process.pid, signal.SIGKILL)
+        self.console.drain(CONSOLE_DRAIN_S)
 
     def _terminate(self, child: Child, timeout: float) -> None:
         process = child.process

@@ -109,32 +109,51 @@ def test_an_ipv6_loopback_port_is_free_when_nothing_holds_it() -> None:
         assert port_taken("::1", port)
 
 
-def test_a_line_logged_by_a_signal_handler_in_the_middle_of_a_write_is_left_out_not_waited_for() -> None:
-    """A second Ctrl-C during a slow write waited for the lock its own thread held: the launcher
-    hung, with the children it had not stopped yet left running."""
-    written: list[str] = []
+class StalledConsole:
+    """A console that stops reading: a stalled SSH session, Ctrl-S, `make run | less` paused."""
 
-    class SlowConsole:
-        def write(self, text: str) -> int:
-            written.append(text)
-            if len(written) == 1:  # the signal lands mid-write, and its handler logs
-                supervisor.log_unless_busy("launcher", "already stopping")
-            return len(text)
+    def __init__(self) -> None:
+        self.resume = threading.Event()
+        self.lines: list[str] = []
 
-        def flush(self) -> None:
-            pass
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        self.resume.wait()
+        return len(text)
 
-        def isatty(self) -> bool:
-            return False
+    def flush(self) -> None:
+        pass
 
-    supervisor = Supervisor(env={}, out=SlowConsole())  # type: ignore[arg-type]
-    logging = threading.Thread(target=supervisor.log, args=("launcher", "stopping every process"))
-    logging.start()
-    logging.join(timeout=10)
-    assert not logging.is_alive(), "the handler's line waited for the lock its own thread held"
-    assert len(written) == 1 and written[0].endswith("| stopping every process\n"), written
-    supervisor.log_unless_busy("launcher", "already stopping")  # not mid-write: it is written
-    assert written[-1].endswith("| already stopping\n")
+    def isatty(self) -> bool:
+        return False
+
+
+# A child that writes more than a pipe (64 KiB) and the console queue (10,000 lines) hold, then exits.
+CHATTY = "import sys\nfor i in range(12000): print('line', i, 'x' * 40)\nsys.exit(0)"
+
+
+def test_a_console_that_stops_reading_holds_up_neither_the_children_nor_stopping() -> None:
+    """Lines were written by the threads that read the children's output: a console that stopped
+    reading stopped them, each child's pipe filled and the children blocked in their own writes
+    (the API and the workers stopped serving), and stopping blocked on its own log line."""
+    console = StalledConsole()
+    supervisor = Supervisor(env=dict(os.environ), out=console)  # type: ignore[arg-type]
+    try:
+        chatty = supervisor.start("chatty", [sys.executable, "-c", CHATTY], restart=False)
+        assert chatty.process is not None
+        assert chatty.process.wait(timeout=30) == 0  # it wrote all its lines and exited
+        supervisor.log("launcher", "stopping every process")  # from a signal handler, say
+        stubborn = supervisor.start("api", [sys.executable, "-c", STUBBORN], restart=False)
+        stopping = threading.Thread(target=supervisor.stop, kwargs={"timeout": 1})
+        stopping.start()
+        stopping.join(timeout=20)
+        assert not stopping.is_alive(), "stopping waited for the console"
+        assert stubborn.process is not None and stubborn.process.poll() is not None
+    finally:
+        console.resume.set()
+    supervisor.console.drain(timeout=10)
+    written = "".join(console.lines)
+    assert "chatty | line 0 " in written and "lines left out: the console was not reading" in written
 
 
 def test_the_launcher_takes_no_arguments_and_starts_nothing_for_them(tmp_path: Path) -> None:
