@@ -26,7 +26,7 @@ from launcher.supervisor import STOP_TIMEOUT_S, Supervisor
 from shared.config import Settings, get_settings
 
 HOST = "127.0.0.1"
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # SIGQUIT: Ctrl-\
 
 
 def _reachable(url: str) -> bool:

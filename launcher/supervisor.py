@@ -1,7 +1,8 @@
 """Run child processes with prefixed logs, restart the ones that die, stop them all on exit.
 
 Every child gets its own process session, so stopping one also stops what it forked (Celery's
-pool processes) and nothing is left running after the launcher exits.
+pool processes) and nothing is left running after the launcher exits; a launcher killed outright
+takes its children with it (`DIE_WITH_THE_LAUNCHER`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +30,14 @@ STOP_TIMEOUT_S = 15.0  # how long stop() waits for each child after SIGTERM, bef
 # for each child (the first and the last always).
 PROGRESS_INTERVAL_S = 15.0
 CONSOLE_DRAIN_S = 2.0  # how long stop() waits for the console to take the last lines
+
+
+# The kernel kills each child when the launcher dies, however it dies (SIGKILL, the OOM killer): in
+# sessions of their own, no terminal or group signal reaches them, and they outlived it holding the
+# ports and the Redis data directory the next `make run` needs. setpriv (util-linux) sets that up
+# and then runs the command in its own process; where it is missing, children go on without it.
+_SETPRIV = shutil.which("setpriv") if sys.platform == "linux" else None
+DIE_WITH_THE_LAUNCHER = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 
 
 @dataclass
@@ -76,7 +86,7 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(
-            child.command,
+            [*DIE_WITH_THE_LAUNCHER, *child.command],
             env={**self.env, **child.extra_env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

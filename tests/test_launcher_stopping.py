@@ -3,11 +3,14 @@ Redis's data directory to one server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from launcher.redis_server import (
     lock_data_dir,
     redis_major_version,
 )
-from launcher.supervisor import Supervisor
+from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor
 from shared.config import PROJECT_ROOT
 
 # A child that outlasts SIGTERM, as the API does while a long poll is open.
@@ -54,6 +57,50 @@ def test_every_child_is_stopped_when_the_console_is_gone() -> None:
     console.stop(timeout=1)
     for child in (older, newer):
         assert child.process is not None and child.process.poll() is not None
+
+
+# A launcher in miniature: a supervisor that starts one long child, says its pid, and waits.
+LAUNCHER_WITH_A_CHILD = """
+import os, sys, time
+from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor
+supervisor = Supervisor(env=dict(os.environ), out=open(os.devnull, "w"))
+child = supervisor.start("child", ["sleep", "300"], restart=False)
+print(child.process.pid, flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.skipif(not DIE_WITH_THE_LAUNCHER, reason="no setpriv here: children outlive a killed launcher")
+def test_the_children_die_with_a_launcher_killed_outright() -> None:
+    """In sessions of their own, they outlived a launcher killed with SIGKILL (or by the OOM
+    killer), holding the ports and the Redis data directory the next `make run` needs."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER_WITH_A_CHILD],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert launcher.stdout is not None
+    child_pid = int(launcher.stdout.readline())
+    try:
+        launcher.kill()
+        launcher.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(child_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child_pid), "the child outlived its launcher"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child_pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_a_second_private_redis_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
