@@ -4,7 +4,9 @@ An SSE stream, a long poll (``GET /jobs/{id}?wait=``) and a synchronous endpoint
 Redis connection in a blocking read for as long as they wait. Without a ceiling, one key that
 opens thousands of them takes every connection the API has and every other key's requests fail
 with 503. Past ``MAX_WAITS_PER_KEY`` a key's next wait is refused with 429; its other requests,
-and every other key's, go on.
+and every other key's, go on. All keys together hold at most ``TOTAL_WAITS``: past it the next
+wait gets 503 with Retry-After, where taking a connection from the exhausted pool failed, every
+short request with it, with "the job queue (Redis) is unavailable".
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.errors import TooManyWaitsError
+from api.errors import ServiceUnavailableError, TooManyWaitsError
+from shared.job_store import API_WAITING_CONNECTIONS
 
 RETRY_AFTER_SECONDS = 5
+# Waits of all keys together: the API's waiting connections, less some for the waits that take one
+# without a slot (a job's last read after its wait ran out).
+TOTAL_WAITS = API_WAITING_CONNECTIONS - 100
 
 
 class _SlotHoldingStream(StreamingResponse):
@@ -35,9 +41,11 @@ class _SlotHoldingStream(StreamingResponse):
 
 
 class WaitSlots:
-    def __init__(self, per_key: int) -> None:
+    def __init__(self, per_key: int, total: int = TOTAL_WAITS) -> None:
         self.per_key = per_key
+        self.total = total
         self._open: Counter[str] = Counter()  # one event loop: no lock needed
+        self._held = 0
 
     def _refusal(self, held: str) -> str:
         """Why a key that holds ``held`` ("this API key holds 200") gets no slot."""
@@ -47,13 +55,20 @@ class WaitSlots:
         )
 
     def _take(self, owner: str) -> None:
-        """A slot for the key, or 429 when it has none left."""
+        """A slot for the key, or 429 when it has none left (503 when the process has none)."""
+        if self._held >= self.total:
+            raise ServiceUnavailableError(
+                f"this API process holds {self._held} open waits, all it can; retry shortly, or poll"
+                " GET /jobs/{id} without wait",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         if self._open[owner] >= self.per_key:
             who = "this API key holds" if owner else "anonymous clients hold"
             raise TooManyWaitsError(
                 self._refusal(f"{who} {self._open[owner]}"), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
             )
         self._open[owner] += 1
+        self._held += 1
 
     @contextmanager
     def held(self, owner: str) -> Iterator[None]:
@@ -72,6 +87,7 @@ class WaitSlots:
         return _SlotHoldingStream(content, lambda: self._release(owner), **response)
 
     def _release(self, owner: str) -> None:
+        self._held -= 1
         self._open[owner] -= 1
         if self._open[owner] <= 0:
             del self._open[owner]

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     max_waits_per_key: int = Field(
         200,
         ge=1,
-        le=2000,
+        le=1000,  # half the waits an API process holds (api/wait_slots.py): no key takes them all
         description="Event streams, ?wait= polls and synchronous requests one API key may hold open at"
         " once in one API process; past it, 429",
     )
