@@ -37,10 +37,19 @@ SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Still running after SYNC_TIMEOUT, or queued when Redis failed during the wait:"
         " poll the job's url",
     },
-    **documented(409, 500, 504),
+    **documented(409, 500, 503, 504),
 }
 
-_NOT_READY_ERRORS = {"ModelNotReadyError"}
+# Failures that a retry a little later may not meet: 503 with Retry-After, not 500. A model with no
+# version yet or one that failed to load (tried again every minute), a worker out of memory or lost
+# mid-job, a job that waited in the queue past MAX_QUEUE_WAIT.
+_RETRY_LATER_ERRORS = {
+    "ModelNotReadyError",
+    "ModelLoadError",
+    "OutOfMemory",
+    "WorkerLost",
+    "QueueWaitExpired",
+}
 _TIMED_OUT_ERRORS = {"InferenceTimeLimitError"}
 _INVALID_INPUT_ERRORS = {"InputOutgrowsContextError"}  # input only the loaded model can judge
 
@@ -90,7 +99,7 @@ class SyncJobs:
         if final.status.is_final:
             error = final.error or {"type": "Unknown", "message": "no error recorded"}
             message = f"job {final.job_id} {final.status.value}: {error.get('message')}"
-            if error.get("type") in _NOT_READY_ERRORS:
+            if error.get("type") in _RETRY_LATER_ERRORS:
                 raise ServiceUnavailableError(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
             if error.get("type") in _TIMED_OUT_ERRORS:
                 raise JobTimedOutError(message)

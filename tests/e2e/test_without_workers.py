@@ -15,6 +15,7 @@ import pytest
 from launcher.local_platform import Platform, base_env
 from shared.config import Settings
 from shared.job_store import JobStore, events_key, idempotency_key, job_key
+from shared.jobs import JobStatus
 from tests.conftest import wait_for_job
 
 JOB = {"type": "extract-course-names", "input": {"text": "I study Machine Learning"}}
@@ -73,6 +74,23 @@ def test_a_job_that_waited_past_max_queue_wait_fails_instead_of_running(bare_pla
         assert job["error"]["type"] == "QueueWaitExpired"
         assert "MAX_QUEUE_WAIT (1 s)" in job["error"]["message"]
         assert job["started_at"] is None and job["result"] is None
+
+
+def test_a_sync_request_whose_worker_was_lost_answers_503_with_retry_after(bare_platform: Platform) -> None:
+    """A failure that a retry a little later may not meet (a worker lost mid-job, out of memory, a
+    model that failed to load) answered 500, which clients read as "do not retry"."""
+    store = JobStore.from_url(bare_platform.redis_url, ttl=600)
+    with bare_platform.client() as api, ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(api.post, "/generate_text", json={"start_word": "the", "length": 3})
+        deadline = time.monotonic() + 30
+        while not (queued := store.client.keys("job:*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job_id = next(key.split(":")[1] for key in queued if key.count(":") == 1)
+        assert store.start(job_id, worker="inference@lost") is not None  # as a worker that then died
+        store.finish(job_id, JobStatus.FAILED, error={"type": "WorkerLost", "message": "lost mid-run"})
+        response = answer.result(timeout=30)
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] and "lost mid-run" in response.json()["detail"]
 
 
 def test_sync_request_without_worker_answers_202_after_sync_timeout(bare_platform: Platform) -> None:
