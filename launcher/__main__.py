@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import sys
 from types import FrameType
@@ -125,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             except DataDirInUseError as error:
                 print(error)
                 return 2
-            port = free_port()
+            port, password = free_port(), secrets.token_urlsafe(24)
             try:
-                command = redis_command(port, data_dir)
+                command = redis_command(port, data_dir, password=password)
             except RedisTooOldError as error:
                 print(error)
                 return 2
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             if not wait_for_port(HOST, port, 20):
                 print("the private redis-server did not start: see its log above")
                 return 2
-            env["REDIS_URL"] = supervisor.env["REDIS_URL"] = f"redis://{HOST}:{port}/0"
+            env["REDIS_URL"] = supervisor.env["REDIS_URL"] = f"redis://:{password}@{HOST}:{port}/0"
         os.environ["REDIS_URL"] = env["REDIS_URL"]
         get_settings.cache_clear()
         settings = get_settings()

