@@ -15,6 +15,7 @@ import pytest
 from launcher import supervisor
 from launcher.console_lines import ConsoleLines
 from launcher.supervisor import Supervisor
+from tests.processes import running
 
 # A training's bar as tqdm draws it into a pipe: "\r" before each state, "\n" only when it closes.
 # It waits for a file before its last steps, so the test can look at the console meanwhile.
@@ -86,14 +87,6 @@ def test_lines_are_cut_at_every_line_end_and_read_whole_across_reads() -> None:
     assert console.flush() == []
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_what_a_finished_child_forked_is_stopped_when_it_ends(tmp_path: Path) -> None:
     """Not only at Ctrl-C: by then the finished child's process number may belong to another."""
     out, pid_file = io.StringIO(), tmp_path / "pid"
@@ -104,7 +97,7 @@ def test_what_a_finished_child_forked_is_stopped_when_it_ends(tmp_path: Path) ->
     try:
         _wait_for(lambda: "oneshot | done" in out.getvalue())
         left_behind = int(pid_file.read_text())
-        _wait_for(lambda: not _running(left_behind), seconds=5)
+        _wait_for(lambda: not running(left_behind), seconds=5)
     finally:
         console.stop(timeout=5)
         watcher.join(5)

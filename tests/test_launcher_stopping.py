@@ -25,6 +25,7 @@ from launcher.redis_server import (
 )
 from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor
 from shared.config import PROJECT_ROOT
+from tests.processes import running
 
 # A child that outlasts SIGTERM, as the API does while a long poll is open.
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
@@ -87,20 +88,12 @@ def test_the_children_die_with_a_launcher_killed_outright() -> None:
         launcher.kill()
         launcher.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while _alive(child_pid) and time.monotonic() < deadline:
+        while running(child_pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(child_pid), "the child outlived its launcher"
+        assert not running(child_pid), "the child outlived its launcher"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child_pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_a_second_private_redis_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
