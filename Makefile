@@ -48,5 +48,9 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Not while a `make run` holds var/redis: its Redis would go on without its data or its lock, and a
+# second `make run` would start another Redis on the same directory.
 clean:
+	@if [ -e var/redis/launcher.lock ] && command -v flock >/dev/null && ! flock -n var/redis/launcher.lock true; then \
+		echo "a make run (or a Redis it left) uses var/redis: stop it first"; exit 1; fi
 	rm -rf var/redis var/test-models .pytest_cache

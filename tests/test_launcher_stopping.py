@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -111,6 +112,23 @@ def test_a_second_private_redis_on_the_same_data_directory_is_refused(tmp_path: 
         console.stop(timeout=5)
     assert server.process is not None and server.process.poll() is not None
     os.close(lock_data_dir(data_dir))  # free again once it has stopped
+
+
+@pytest.mark.skipif(shutil.which("flock") is None, reason="no flock(1) here: make clean cannot tell")
+def test_make_clean_leaves_the_data_directory_of_a_running_redis(tmp_path: Path) -> None:
+    """It deleted the queue's data and the lock under a running `make run`: its Redis went on with
+    neither, and a second `make run` started another Redis on the same directory."""
+    shutil.copy(PROJECT_ROOT / "Makefile", tmp_path)
+    lock = lock_data_dir(tmp_path / "var" / "redis")
+    try:
+        held = subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert held.returncode != 0 and "stop it first" in held.stdout
+        assert (tmp_path / "var" / "redis" / "launcher.lock").exists()
+    finally:
+        os.close(lock)
+    freed = subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert freed.returncode == 0, freed.stdout + freed.stderr
+    assert not (tmp_path / "var" / "redis").exists()
 
 
 def test_the_launcher_says_so_and_exits_when_the_data_directory_is_held(tmp_path: Path) -> None:
