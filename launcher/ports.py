@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import time
 
@@ -25,15 +26,29 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
 
 def port_taken(host: str, port: int) -> bool:
     """Whether a server could not listen on ``host:port`` (bound as uvicorn and Flower bind, with
-    SO_REUSEADDR, so a port left in TIME_WAIT by a stopped run counts as free)."""
+    SO_REUSEADDR, so a port left in TIME_WAIT by a stopped run counts as free). Every address the
+    host resolves to is tried, as they bind every one: "localhost" is ::1 and 127.0.0.1, and one
+    holder of 127.0.0.1 went unseen when ::1 came first."""
     try:  # an IPv6 host ("::1") needs a socket of its family
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         return True
-    with socket.socket(family, kind, proto) as sock:
+    return any(_cannot_bind(family, kind, proto, address) for family, kind, proto, _, address in addresses)
+
+
+def _cannot_bind(family: int, kind: int, proto: int, address: tuple) -> bool:  # type: ignore[type-arg]
+    try:
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:  # a family this host has turned off: servers skip it too
+        return error.errno not in _FAMILY_OFF
+    with sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(address)
-        except OSError:
-            return True
+        except OSError as error:
+            # asyncio's create_server (uvicorn's) skips an address whose family is off, as here
+            return error.errno not in _FAMILY_OFF
     return False
+
+
+_FAMILY_OFF = {errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}

@@ -246,3 +246,17 @@ def test_a_redis_older_than_7_is_refused_on_data_redis_7_wrote(tmp_path: Path) -
     (tmp_path / "appendonlydir").mkdir()
     with pytest.raises(RedisTooOldError, match="would start empty"):
         check_data_readable(packaged, tmp_path)
+
+
+def test_a_port_held_on_any_address_the_host_resolves_to_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the first address was tried: with `API_HOST=localhost` resolving to ::1 first, a holder
+    of 127.0.0.1 went unseen, and the API, which binds both, failed and was restarted for ever."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        ipv4 = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))
+        ipv6 = (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0))
+        monkeypatch.setattr(socket, "getaddrinfo", lambda *_args, **_kwargs: [ipv6, ipv4])
+        assert port_taken("localhost", port)
+    assert not port_taken("localhost", port)  # ::1 free, or off here: either way no holder
