@@ -97,6 +97,9 @@ def test_compose_has_the_platform_services_with_health_conditions() -> None:
         assert "models:/models" in services[name]["volumes"]
     for name in ("worker", "trainer"):  # they serve each model as it lands, not after all are trained
         assert services[name]["depends_on"]["model-init"]["condition"] == "service_started"
+    for name, queue in (("worker", "inference"), ("trainer", "training")):  # healthy while it beats
+        assert services[name]["healthcheck"]["test"][-2:] == ["worker.healthcheck", queue]
+        assert f"-n {queue}@%h" in " ".join(services[name]["command"])
     assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
     assert services["api"]["environment"]["API_KEYS"].startswith("${API_KEYS:?")  # published: keys required
     cpu = load_compose("docker-compose.cpu.yml")["services"]
