@@ -22,7 +22,13 @@ from pydantic import ValidationError
 
 from launcher import services
 from launcher.ports import free_port, port_taken, wait_for_port
-from launcher.redis_server import DataDirInUseError, RedisTooOldError, lock_data_dir, redis_command
+from launcher.redis_server import (
+    DataDirInUseError,
+    RedisTooOldError,
+    lock_data_dir,
+    persistence_warnings,
+    redis_command,
+)
 from launcher.supervisor import STOP_TIMEOUT_S, Supervisor
 from shared.config import Settings, get_settings
 
@@ -118,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                 shown = maybe_sanitize_url(settings.redis_url)  # its password is not for the console
                 print(f"REDIS_URL={shown} is unreachable: start that Redis or unset REDIS_URL")
                 return 2
+            shown = maybe_sanitize_url(settings.redis_url)
+            for warning in persistence_warnings(redis.Redis.from_url(settings.redis_url, socket_timeout=3)):
+                print(f"warning: the Redis of REDIS_URL={shown}: {warning}")
             env["REDIS_URL"] = supervisor.env["REDIS_URL"] = settings.redis_url
         else:
             data_dir = settings.var_dir / "redis"

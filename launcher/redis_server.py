@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import redis
+
 LOCK_FILE = "launcher.lock"
 PASSWORD_FILE = "password.conf"
 
@@ -118,3 +120,23 @@ def redis_command(
         "--protected-mode", "yes",
         "--daemonize", "no",
     ]  # fmt: skip
+
+
+def persistence_warnings(client: redis.Redis) -> list[str]:
+    """What in a running Redis's settings can lose jobs the API has accepted (a 202 promises the
+    job is kept): no append-only file, or an eviction policy that drops keys (every policy but
+    noeviction drops records: theirs have a time to live). Nothing where CONFIG is refused, as
+    managed Redis services do."""
+    try:
+        config = {**client.config_get("appendonly"), **client.config_get("maxmemory-policy")}
+    except redis.RedisError:
+        return []
+    warnings = []
+    if config.get("appendonly") == "no":
+        warnings.append("appendonly is no: a restart loses the jobs accepted since its last snapshot")
+    policy = config.get("maxmemory-policy", "noeviction")
+    if policy != "noeviction":
+        warnings.append(
+            f"maxmemory-policy is {policy}: when memory runs short it drops job records and queued jobs"
+        )
+    return warnings

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from launcher.ports import free_port, port_taken
 from launcher.redis_server import (
@@ -22,6 +23,8 @@ from launcher.redis_server import (
     RedisTooOldError,
     check_data_readable,
     lock_data_dir,
+    persistence_warnings,
+    redis_command,
     redis_major_version,
 )
 from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor
@@ -260,3 +263,28 @@ def test_a_port_held_on_any_address_the_host_resolves_to_is_taken(monkeypatch: p
         monkeypatch.setattr(socket, "getaddrinfo", lambda *_args, **_kwargs: [ipv6, ipv4])
         assert port_taken("localhost", port)
     assert not port_taken("localhost", port)  # ::1 free, or off here: either way no holder
+
+
+def test_a_redis_that_can_lose_accepted_jobs_is_warned_of(tmp_path: Path) -> None:
+    """A REDIS_URL of a stock Redis (snapshots only) or one that evicts keys silently broke the
+    promise of a 202: the job is kept."""
+    port = free_port()
+    command = [
+        *redis_command(port, tmp_path / "redis", append_only=False),
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port, socket_timeout=5)
+        deadline = time.monotonic() + 10
+        while not port_taken("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        warned = persistence_warnings(client)
+        assert any("appendonly is no" in w for w in warned) and any("allkeys-lru" in w for w in warned)
+        client.config_set("appendonly", "yes")
+        client.config_set("maxmemory-policy", "noeviction")
+        assert persistence_warnings(client) == []  # as the private Redis runs
+    finally:
+        server.kill()
+        server.wait()
