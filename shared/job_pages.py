@@ -60,8 +60,8 @@ class JobPage:
 # whose record has expired leaves the index (records and entries are written in one transaction,
 # so no entry precedes its record). Stops before a match past those taken, and reports it.
 # Returns: the entries looked at, the last of them (job id and score; "" where none), the position
-# after them, the size of the index, whether a match was left, and each match taken (job id, its
-# position, its record's fields).
+# after them, the size of the index, whether a match was left, and the record's fields of each match
+# taken.
 PAGE_CHUNK_LUA = """
 local index = KEYS[1]
 local rank
@@ -97,7 +97,7 @@ for i = 1, #entries, 2 do
         left = 1
         break
       end
-      table.insert(taken, {id, position, redis.call('HGETALL', key)})
+      table.insert(taken, redis.call('HGETALL', key))
     end
     position = position + 1
   end
@@ -117,7 +117,7 @@ class PageChunk:
     position_after: int  # the position after the entries looked at
     index_size: int
     match_left: bool  # a match past those taken: the page is full
-    taken: list[tuple[int, dict[str, str]]]  # each match's position and its record's fields
+    taken: list[dict[str, str]]  # each match's record's fields
 
     @classmethod
     def from_reply(cls, reply: list[Any]) -> PageChunk:
@@ -128,9 +128,7 @@ class PageChunk:
             position_after=position_after,
             index_size=index_size,
             match_left=bool(left),
-            taken=[
-                (position, dict(zip(fields[::2], fields[1::2], strict=True))) for _, position, fields in taken
-            ],
+            taken=[dict(zip(pairs[::2], pairs[1::2], strict=True)) for pairs in taken],
         )
 
 

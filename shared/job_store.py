@@ -103,7 +103,7 @@ end
 return current
 """.replace("STREAM_MAXLEN", str(STREAM_MAXLEN)).replace("QUEUED_PREFIX", QUEUED_JOBS_PREFIX)
 
-# The most index entries one GET /jobs looks at, and at once.
+# The most index entries one GET /jobs looks at, and how many one Redis script looks at in a go.
 LIST_SCAN_MAX = 20_000
 PAGE_CHUNK = 200
 
@@ -910,7 +910,7 @@ class AsyncJobStore:
                     args=[*start, look, limit - len(matched), owner, status or "", JOB_KEY_PREFIX],
                 )
             )
-            matched += [JobRecord.from_hash(fields) for _, fields in chunk.taken]
+            matched += [JobRecord.from_hash(fields) for fields in chunk.taken]
             if chunk.match_left:
                 return JobPage(matched, chunk.position_after, chunk.last or last)
             looked += chunk.looked
