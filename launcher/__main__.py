@@ -120,11 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         if "redis_url" in settings.model_fields_set:  # set in the environment or in .env
+            shown = maybe_sanitize_url(settings.redis_url)  # its password is not for the console
             if not _reachable(settings.redis_url):
-                shown = maybe_sanitize_url(settings.redis_url)  # its password is not for the console
                 print(f"REDIS_URL={shown} is unreachable: start that Redis or unset REDIS_URL")
                 return 2
-            shown = maybe_sanitize_url(settings.redis_url)
             for warning in persistence_warnings(redis.Redis.from_url(settings.redis_url, socket_timeout=3)):
                 print(f"warning: the Redis of REDIS_URL={shown}: {warning}")
             env["REDIS_URL"] = supervisor.env["REDIS_URL"] = settings.redis_url
