@@ -148,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["REDIS_URL"] = env["REDIS_URL"]
         get_settings.cache_clear()
         settings = get_settings()
-        supervisor.start("api", services.api_command(settings))
-        supervisor.start("flower", services.flower_command(settings), extra_env=services.flower_env(settings))
+        # Stopped first: it stops taking jobs and finishes its synchronous requests while the
+        # workers still run them.
+        supervisor.start("api", services.api_command(settings), stop_first=True)
+        # Not essential: the platform serves on without its monitor when Flower cannot start.
+        flower_env = services.flower_env(settings)
+        supervisor.start("flower", services.flower_command(settings), extra_env=flower_env, essential=False)
         supervisor.log("launcher", f"API     http://{settings.api_host}:{settings.api_port}  (docs: /docs)")
         supervisor.log("launcher", f"Flower  http://{settings.flower_host}:{settings.flower_port}")
         supervisor.log("launcher", f"Redis   {maybe_sanitize_url(settings.redis_url)}")
@@ -182,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             supervisor.start("bootstrap", services.bootstrap_command(slow, preview_first=True), restart=False)
         supervisor.log("launcher", "all processes started; Ctrl-C stops them all")
-        supervisor.watch()
+        if given_up := supervisor.watch():
+            supervisor.log("launcher", f"stopping every process: {given_up}")
+            return 1
     except KeyboardInterrupt:
         supervisor.log("launcher", "stopping every process")
     finally:

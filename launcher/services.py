@@ -8,6 +8,11 @@ from api.head_limit import MAX_REQUEST_HEAD_BYTES
 from shared.config import Settings
 from shared.model_registry import REGISTRY, ModelName
 
+# On SIGTERM the API stops taking connections and finishes the requests it holds (the synchronous
+# ones wait for their job), for at most this long; then it closes those left (a long wait, an event
+# stream) and exits. Under the launcher's SIGKILL (STOP_TIMEOUT_S, 15 s) and Docker's (10 s).
+API_GRACEFUL_SHUTDOWN_S = 8
+
 
 def api_command(settings: Settings) -> list[str]:
     # uvicorn's h11 parser holds a head still arriving to MAX_REQUEST_HEAD_BYTES (its httptools
@@ -17,7 +22,7 @@ def api_command(settings: Settings) -> list[str]:
         sys.executable, "-m", "uvicorn", "api.main:app",
         "--host", settings.api_host, "--port", str(settings.api_port),
         "--http", "h11", "--h11-max-incomplete-event-size", str(MAX_REQUEST_HEAD_BYTES),
-        "--no-access-log",
+        "--no-access-log", "--timeout-graceful-shutdown", str(API_GRACEFUL_SHUTDOWN_S),
     ]  # fmt: skip
 
 

@@ -30,6 +30,12 @@ STOP_TIMEOUT_S = 15.0  # how long stop() waits for each child after SIGTERM, bef
 # for each child (the first and the last always).
 PROGRESS_INTERVAL_S = 15.0
 CONSOLE_DRAIN_S = 2.0  # how long stop() waits for the console to take the last lines
+# A child that ran less than QUICK_EXIT_S is restarted after a delay that doubles each time, up to
+# GIVE_UP_AFTER exits in a row (about half a minute in all): what makes it exit is then no passing
+# fault (a setting, a missing file, memory) and it is not restarted again.
+QUICK_EXIT_S = 60.0
+GIVE_UP_AFTER = 6
+FIRST_RESTART_DELAY_S = 0.5  # doubled at each quick exit in a row, up to 30 s
 
 
 # The kernel kills each child when the launcher dies, however it dies (SIGKILL, the OOM killer): in
@@ -53,6 +59,8 @@ class Child:
     restart_at: float | None = None  # when a dead child that restarts is due to start again
     color: str = field(default="")
     pass_fds: tuple[int, ...] = ()  # open files it keeps (a lock it holds with the launcher)
+    stop_first: bool = False  # stopped, and waited for, before every other child (the API)
+    essential: bool = True  # the platform stops when it is given up (not Flower, say)
 
 
 class Supervisor:
@@ -77,9 +85,14 @@ class Supervisor:
         restart: bool = True,
         extra_env: dict[str, str] | None = None,
         pass_fds: tuple[int, ...] = (),
+        stop_first: bool = False,
+        essential: bool = True,
     ) -> Child:
         color = COLORS[len(self.children) % len(COLORS)]
-        child = Child(name, command, restart, extra_env or {}, color=color, pass_fds=pass_fds)
+        child = Child(
+            name, command, restart, extra_env or {}, color=color, pass_fds=pass_fds,
+            stop_first=stop_first, essential=essential,
+        )  # fmt: skip
         self.children.append(child)
         self._spawn(child)
         return child
@@ -123,9 +136,10 @@ class Supervisor:
         self.children.remove(child)
         return code
 
-    def watch(self, poll_interval: float = 0.5) -> None:
+    def watch(self, poll_interval: float = 0.5) -> str | None:
         """Block until stop() is called, restarting children that die (with a growing delay, each
-        its own: one child waiting to restart holds up no other)."""
+        its own: one child waiting to restart holds up no other). A child that keeps exiting soon
+        after it starts is given up (`GIVE_UP_AFTER`); when it is essential, return why, at once."""
         while not self._stopping.wait(poll_interval):
             for child in self.children:
                 if child.restart_at is not None:
@@ -134,30 +148,41 @@ class Supervisor:
                         child.finished = False
                         self._spawn(child)
                     continue
-                if child.process is None or child.process.poll() is None:
+                if child.process is None or child.process.poll() is None or child.finished:
                     continue
                 code = child.process.returncode
-                if not child.finished:
-                    # What it forked goes with it, now: its group id is still its own while any of
-                    # them lives, but once it is empty the number can be reused by any process.
-                    _signal_group(child.process.pid, signal.SIGKILL)
+                # What it forked goes with it, now: its group id is still its own while any of them
+                # lives, but once it is empty the number can be reused by any process.
+                _signal_group(child.process.pid, signal.SIGKILL)
+                child.finished = True
                 if not child.restart:
-                    if not child.finished:
-                        child.finished = True
-                        self.log(child.name, "done" if code == 0 else f"failed with code {code}", child.color)
+                    self.log(child.name, "done" if code == 0 else f"failed with code {code}", child.color)
                     continue
                 ran_for = time.monotonic() - child.started_at
-                child.restarts = 0 if ran_for > 60 else child.restarts + 1
-                delay = min(30.0, 0.5 * 2**child.restarts)
+                child.restarts = 0 if ran_for > QUICK_EXIT_S else child.restarts + 1
+                if child.restarts >= GIVE_UP_AFTER:
+                    given_up = (
+                        f"{child.name} exited {child.restarts} times in a row, each within "
+                        f"{QUICK_EXIT_S:.0f} s of starting (last with code {code}): not restarted again; "
+                        "its log above says why"
+                    )
+                    self.log(child.name, given_up, child.color)
+                    if child.essential:
+                        return given_up
+                    continue
+                delay = min(30.0, FIRST_RESTART_DELAY_S * 2**child.restarts)
                 self.log(child.name, f"exited with code {code}; restarting in {delay:.1f} s", child.color)
-                child.finished = True
                 child.restart_at = time.monotonic() + delay
+        return None
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Stop every child, newest first: SIGTERM to its whole session, SIGKILL after timeout;
-        then give the console a moment to show the last lines."""
+        """Stop every child, those marked `stop_first` first and the rest newest first: SIGTERM to
+        its whole session, SIGKILL after timeout; then give the console a moment to show the last
+        lines. One child is stopped at a time, so the workers still run while the API finishes the
+        requests it holds, and Redis while the workers finish their jobs."""
         self._stopping.set()
-        for child in reversed(self.children):
+        newest_first = list(reversed(self.children))
+        for child in sorted(newest_first, key=lambda child: not child.stop_first):  # a stable sort
             try:
                 self._terminate(child, timeout)
             except Exception:  # one child's failure to stop must not leave the older ones running

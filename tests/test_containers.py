@@ -89,7 +89,9 @@ def test_compose_has_the_platform_services_with_health_conditions() -> None:
     services = load_compose("docker-compose.yml")["services"]
     assert {"redis", "api", "worker", "trainer", "flower", "model-init"} <= set(services)
     assert "--appendonly" in services["redis"]["command"]
-    assert services["api"]["ports"] == ["${API_HOST_PORT:-80}:8000"]
+    # published on the host's loopback by default: plain HTTP carries the keys and Flower's password
+    assert [compose_value(port) for port in services["api"]["ports"]] == ["127.0.0.1:80:8000"]
+    assert [compose_value(port) for port in services["flower"]["ports"]] == ["127.0.0.1:5555:5555"]
     for name in ("worker", "trainer", "model-init"):
         devices = services[name]["deploy"]["resources"]["reservations"]["devices"]
         assert devices[0]["capabilities"] == ["gpu"]
@@ -256,12 +258,13 @@ def listening_port(command: list[str]) -> str | None:
 
 
 def test_the_api_image_runs_uvicorn_as_the_launcher_does() -> None:
-    """Its parser bounds a request's head (MAX_REQUEST_HEAD_BYTES) in the image as in `make run`."""
+    """Its parser bounds a request's head (MAX_REQUEST_HEAD_BYTES) in the image as in `make run`, and
+    it stops within Docker's 10 s before SIGKILL."""
     image_cmd = next(
         json.loads(line[4:]) for line in dockerfile_lines("Dockerfile.api") if line.startswith("CMD ")
     )
     launched = api_command(Settings())
-    flags = ["--http", "--h11-max-incomplete-event-size"]
+    flags = ["--http", "--h11-max-incomplete-event-size", "--timeout-graceful-shutdown"]
     assert {flag: image_cmd[image_cmd.index(flag) + 1] for flag in flags} == {
         flag: launched[launched.index(flag) + 1] for flag in flags
     }

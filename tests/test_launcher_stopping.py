@@ -4,6 +4,7 @@ Redis's data directory to one server."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from launcher import supervisor as supervisor_module
 from launcher.ports import free_port, port_taken
 from launcher.redis_server import (
     DataDirInUseError,
@@ -67,6 +69,7 @@ def test_every_child_is_stopped_when_the_console_is_gone() -> None:
 # A launcher in miniature: a supervisor that starts one long child, says its pid, and waits.
 LAUNCHER_WITH_A_CHILD = """
 import os, sys, time
+from launcher import supervisor as supervisor_module
 from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor
 supervisor = Supervisor(env=dict(os.environ), out=open(os.devnull, "w"))
 child = supervisor.start("child", ["sleep", "300"], restart=False)
@@ -215,6 +218,90 @@ def test_a_console_that_stops_reading_holds_up_neither_the_children_nor_stopping
     supervisor.console.drain(timeout=10)
     written = "".join(console.lines)
     assert "chatty | line 0 " in written and "lines left out: the console was not reading" in written
+
+
+# A child that, on SIGTERM, writes "<name> stopping", takes a while to finish (as the API does with
+# the requests it holds) and writes "<name> stopped".
+RECORDS_ITS_STOP = """
+import signal, sys, time
+name, record = sys.argv[1], sys.argv[2]
+def stop(*_):
+    with open(record, "a") as out:
+        out.write(name + " stopping\\n")
+    time.sleep(0.5)
+    with open(record, "a") as out:
+        out.write(name + " stopped\\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+open(record + "." + name, "w").close()
+time.sleep(300)
+"""
+
+
+def test_the_api_is_stopped_before_the_workers_and_redis_get_sigterm(tmp_path: Path) -> None:
+    """Children were stopped newest first: the workers got SIGTERM while the API still took jobs,
+    and the synchronous requests it held waited for workers that were gone."""
+    record = tmp_path / "record"
+    supervisor = Supervisor(env=dict(os.environ), out=io.StringIO())
+    for name in ("redis", "api", "flower", "inference"):
+        command = [sys.executable, "-c", RECORDS_ITS_STOP, name, str(record)]
+        supervisor.start(name, command, restart=False, stop_first=name == "api")
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("record.*"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)  # each child has set up its SIGTERM handler
+    supervisor.stop(timeout=10)
+    assert record.read_text().splitlines() == [
+        "api stopping",
+        "api stopped",  # before any other child is asked to stop
+        "inference stopping",
+        "inference stopped",
+        "flower stopping",
+        "flower stopped",
+        "redis stopping",
+        "redis stopped",
+    ]
+
+
+# A child that says it started, then exits at once with code 3 (as for a bad setting).
+FAILS_AT_START = "import sys; open(sys.argv[1], 'a').write('started\\n'); sys.exit(3)"
+
+
+def test_a_child_that_keeps_exiting_at_start_is_given_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was restarted every 30 s for ever, its error repeated on the console while the platform
+    seemed to run. Flower (not essential) is given up alone; the API stops the platform."""
+    monkeypatch.setattr(supervisor_module, "FIRST_RESTART_DELAY_S", 0.01)
+    console = io.StringIO()
+    supervisor = Supervisor(env=dict(os.environ), out=console)
+    flower_starts, api_starts = tmp_path / "flower", tmp_path / "api"
+    try:
+        redis_child = supervisor.start("redis", ["sleep", "300"])
+        flower_command = [sys.executable, "-c", FAILS_AT_START, str(flower_starts)]
+        supervisor.start("flower", flower_command, essential=False)
+        watching = threading.Thread(target=supervisor.watch, kwargs={"poll_interval": 0.05})
+        watching.start()
+        watching.join(timeout=8)
+        assert watching.is_alive(), "the platform stopped for Flower"
+        supervisor.console.drain(5)
+        assert flower_starts.read_text().count("started") == supervisor_module.GIVE_UP_AFTER
+        assert "flower exited 6 times in a row" in console.getvalue()
+        assert redis_child.process is not None and redis_child.process.poll() is None
+    finally:
+        supervisor.stop(timeout=5)
+        watching.join(timeout=5)
+    assert not watching.is_alive()
+
+    supervisor = Supervisor(env=dict(os.environ), out=io.StringIO())
+    try:
+        supervisor.start("redis", ["sleep", "300"])
+        supervisor.start("api", [sys.executable, "-c", FAILS_AT_START, str(api_starts)])
+        given_up = supervisor.watch(poll_interval=0.05)  # returns, as the API is given up
+    finally:
+        supervisor.stop(timeout=5)
+    assert given_up is not None and given_up.startswith("api exited 6 times in a row")
+    assert "(last with code 3)" in given_up
+    assert api_starts.read_text().count("started") == supervisor_module.GIVE_UP_AFTER
 
 
 def test_the_launcher_takes_no_arguments_and_starts_nothing_for_them(tmp_path: Path) -> None:
