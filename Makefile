@@ -32,7 +32,7 @@ run: install
 	$(PY) -m launcher
 
 # The suite's model store, kept apart from the served one: filled here with a progress bar (the first
-# time about 15 min on 2 CPU cores), so no test's time limit has to cover the training.
+# time 4 to 40 min on 2 CPU cores, see the README), so no test's time limit has to cover the training.
 TEST_MODEL_DIR := var/test-models
 
 test: install

@@ -22,6 +22,7 @@ import httpx
 from bench.extractor_latency import long_text
 from bench.own_platform import inference_platform
 from shared.config import get_settings
+from training.cli import command_name
 
 NO_BUDGET = 10**9
 
@@ -54,7 +55,7 @@ def run(model_dir: Path, max_batch_chars: int, clients: int) -> list[tuple[int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)

@@ -27,6 +27,7 @@ from launcher.local_platform import Platform
 from shared.config import get_settings
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore, missing_version_message
+from training.cli import command_name
 from training.device import get_device
 from worker.heartbeat import INTERVAL_SECONDS
 
@@ -100,7 +101,7 @@ def shown(formed: Counter[int]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--requests", type=int, default=160, help="requests per measurement, 32 clients (a quarter: 1 client)"

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
+from training.cli import command_name
 from training.course_ner.extractor import Extractor, chosen_version, load_extractor
 from training.device import get_device
 
@@ -40,7 +41,7 @@ def seconds_per_batch(extractor: Extractor, texts: list[str], repeats: int) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", default=None, help="a version id (default: the served one)")
     parser.add_argument("--repeats", type=int, default=3, help="timings per cell; the fastest is shown")

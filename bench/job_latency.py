@@ -18,6 +18,7 @@ import redis
 
 from bench.own_platform import inference_platform
 from shared.config import get_settings
+from training.cli import command_name
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -38,7 +39,7 @@ def redis_round_trips(url: str, count: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)

@@ -26,6 +26,7 @@ from launcher.local_platform import Platform, base_env
 from shared.config import get_settings
 from shared.job_store import AsyncJobStore, JobRecord, now_iso
 from shared.jobs import JobStatus, JobType, Queue
+from training.cli import command_name
 
 
 def record(owner: str) -> JobRecord:
@@ -56,7 +57,7 @@ def median_listing_ms(api: httpx.Client, requests: int, **params: str | int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--own", type=int, default=200)
     parser.add_argument("--others", type=int, default=20_000)

@@ -27,6 +27,7 @@ from bench.own_platform import inference_platform
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, missing_version_message
+from training.cli import command_name
 
 TEXTS = [
     "I'm enrolled in Operating Systems and Advanced Mathematics this term",
@@ -143,7 +144,7 @@ async def drive(url: str, clients: int, seconds: float, grace: float, api_key: s
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", help="a running platform (default: start one on free local ports)")
     parser.add_argument("--clients", type=int, default=16)

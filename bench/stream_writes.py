@@ -24,6 +24,7 @@ from shared.job_store import AsyncJobStore, JobRecord, JobStore, now_iso
 from shared.jobs import JobStatus, JobType, Queue
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
+from training.cli import command_name
 from training.device import get_device
 from worker.predictors.llm import LLMPredictor
 from worker.token_stream import TokenStreamWriter
@@ -91,7 +92,7 @@ def timed_batch(
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=32, help="streaming rows in the batch")
     parser.add_argument("--length", type=int, default=32, help="tokens each row generates")

@@ -25,6 +25,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer, Tr
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
+from training.cli import command_name
 from training.device import get_device, uses_bf16
 from training.length_grouping import length_grouped_batches
 from training.squad.data import load_squad
@@ -135,7 +136,7 @@ def main() -> None:
     import tempfile
 
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8, help="the project loop's batch size")

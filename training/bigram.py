@@ -18,7 +18,7 @@ from tqdm import tqdm
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import UsageError, user_errors_exit
+from training.cli import UsageError, command_name, user_errors_exit
 from training.text_corpus import Corpus, load_corpus, served_for_corpus_setting
 
 COUNTS_FILE = "bigram_counts.json"
@@ -80,7 +80,7 @@ def ensure_trained(store: ModelStore) -> ModelVersion:
 @user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--corpus", type=Path, help="a UTF-8 text file (default: the corpus in DATA_DIR)")
     args = parser.parse_args()

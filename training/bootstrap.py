@@ -17,7 +17,7 @@ from functools import partial
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import USER_ERRORS
+from training.cli import USER_ERRORS, command_name
 
 
 def _ensurers() -> dict[ModelName, Callable[[ModelStore], ModelVersion]]:
@@ -57,7 +57,7 @@ def ensure_models(
 
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog=command_name(__spec__), description=__doc__)
     known = [m.value for m in ModelName]
     parser.add_argument("models", nargs="*", help=f"any of {known} (default: PRELOAD_MODELS)")
     parser.add_argument(

@@ -6,6 +6,7 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable
+from importlib.machinery import ModuleSpec
 from typing import TypeVar
 
 from shared.client_errors import ClientFacingError
@@ -20,6 +21,12 @@ class UsageError(ClientFacingError, ValueError):
 
 # Missing or unreadable data (a DATA_DIR file, a --corpus file) and settings out of range.
 USER_ERRORS = (DataUnavailableError, FileNotFoundError, IsADirectoryError, UsageError)
+
+
+def command_name(spec: ModuleSpec | None) -> str | None:
+    """A CLI's name as its user types it, for argparse's ``prog`` (whose default, the file's name,
+    gives "usage: __main__.py"): ``python -m training.squad``; None when run by path."""
+    return f"python -m {spec.name.removesuffix('.__main__')}" if spec is not None else None
 
 
 def positive_int(text: str) -> int:

@@ -25,7 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from shared.config import LLMBase, get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import UsageError, user_errors_exit
+from training.cli import UsageError, command_name, user_errors_exit
 from training.text_corpus import detokenize, load_corpus
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def newest_import(store: ModelStore) -> ModelVersion:
 @user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--base", default=None, help="an LLM_BASE value or a local directory (default: LLM_BASE)"

@@ -29,7 +29,9 @@ async def health() -> dict[str, str]:
 class Readiness(BaseModel):
     ready: bool
     redis: str
-    workers: dict[str, int] = Field(description="Live workers per queue that are ready (models preloaded)")
+    workers: dict[str, int] = Field(
+        description="Live workers per queue that are ready (preloading done: the stored models loaded)"
+    )
 
 
 @router.get(
@@ -38,8 +40,9 @@ class Readiness(BaseModel):
     responses={503: {"model": Readiness, "description": "Redis unreachable or a queue has no live worker"}},
 )
 async def ready(response: Response, store: JobStoreDep) -> Readiness:
-    """Readiness: Redis answers and at least one live worker, its models preloaded, consumes each
-    queue."""
+    """Readiness: Redis answers and at least one live worker consumes each queue, having loaded the
+    models of its PRELOAD_MODELS that the store holds (one still training is not waited for:
+    `GET /models` says which have a served version)."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             await store.ping()

@@ -57,6 +57,8 @@ def test_a_bad_setting_or_missing_file_exits_2_with_a_message(command: list[str]
     assert completed.returncode == 2, completed.stderr
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr
+    if "usage:" in completed.stderr:  # argparse's errors: named as typed, not "usage: __main__.py"
+        assert f"usage: python -m {command[0]} " in completed.stderr
 
 
 def test_a_corpus_that_is_not_utf8_is_a_one_line_error(tmp_path_factory: pytest.TempPathFactory) -> None:

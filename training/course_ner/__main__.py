@@ -7,14 +7,14 @@ import logging
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
-from training.cli import positive_int, user_errors_exit
+from training.cli import command_name, positive_int, user_errors_exit
 from training.course_ner.model import base_source
 from training.course_ner.train import NerTrainingConfig, train
 
 
 @user_errors_exit
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog=command_name(__spec__), description=__doc__)
     parser.add_argument("--epochs", type=positive_int, default=NerTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=NerTrainingConfig.seed)
     parser.add_argument("--train-size", type=positive_int, default=NerTrainingConfig.train_size)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
-from training.cli import user_errors_exit
+from training.cli import command_name, user_errors_exit
 from training.course_ner.challenge import (
     apart_catalog_sets,
     apart_examples_with_new_titles,
@@ -45,7 +45,7 @@ TEST_SETS = ("apart-4", "apart-5", "apart-new", "catalog-test")
 
 @user_errors_exit
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog=command_name(__spec__), description=__doc__)
     parser.add_argument("--version", default=None, help="a version id (default: the served one)")
     parser.add_argument("--show", type=int, default=25, help="held-out mistakes to print")
     parser.add_argument(

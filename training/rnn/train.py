@@ -146,7 +146,10 @@ def ensure_trained(store: ModelStore) -> ModelVersion:
 def main() -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Train the word-level LSTM generator and publish a version.")
+    parser = argparse.ArgumentParser(
+        prog="python -m training.rnn",
+        description="Train the word-level LSTM generator and publish a version.",
+    )
     parser.add_argument("--corpus", type=Path, help="a UTF-8 text file (default: the corpus in DATA_DIR)")
     parser.add_argument("--epochs", type=positive_int, default=RnnTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=RnnTrainingConfig.seed)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
-from training.cli import user_errors_exit
+from training.cli import command_name, user_errors_exit
 from training.squad.loop import FinetuneConfig, finetune
 
 CHOICES = {"dataset": ["squad"], "source": ["local", "hub"]}
@@ -24,7 +24,7 @@ CHOICES = {"dataset": ["squad"], "source": ["local", "hub"]}
 @user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     for field in dataclasses.fields(FinetuneConfig):
         flag = "--" + field.name.replace("_", "-")
