@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from shared.client_errors import ClientFacingError
 from shared.data_files import DataUnavailableError
+from training.device import NoCudaError
 
 Result = TypeVar("Result")
 
@@ -20,13 +21,32 @@ class UsageError(ClientFacingError, ValueError):
 
 
 # Missing or unreadable data (a DATA_DIR file, a --corpus file) and settings out of range.
-USER_ERRORS = (DataUnavailableError, FileNotFoundError, IsADirectoryError, UsageError)
+# DEVICE=cuda where torch sees no GPU too.
+USER_ERRORS = (DataUnavailableError, FileNotFoundError, IsADirectoryError, UsageError, NoCudaError)
 
 
 def command_name(spec: ModuleSpec | None) -> str | None:
     """A CLI's name as its user types it, for argparse's ``prog`` (whose default, the file's name,
     gives "usage: __main__.py"): ``python -m training.squad``; None when run by path."""
     return f"python -m {spec.name.removesuffix('.__main__')}" if spec is not None else None
+
+
+MAX_SEED = 2**32 - 1  # numpy's generators take no more (the API bounds a job's seed alike)
+
+
+def check_seed(seed: int) -> None:
+    """A seed out of 0..MAX_SEED is the user's to change: said before training, not a numpy
+    traceback once the model has loaded."""
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"seed must be between 0 and {MAX_SEED}, not {seed}")
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def positive_int(text: str) -> int:

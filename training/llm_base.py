@@ -93,15 +93,21 @@ def corpus_perplexity(
         loss = model(input_ids=chunk, labels=chunk).loss
         total_loss += float(loss) * (chunk.shape[1] - 1)
         total_tokens += chunk.shape[1] - 1
-    return math.exp(total_loss / max(1, total_tokens))
+    if total_tokens == 0:  # exp(0): a perfect score for a text with nothing to predict
+        raise UsageError("the held-out text has fewer than 2 tokens: no perplexity to measure")
+    return math.exp(total_loss / total_tokens)
 
 
 def held_out_perplexity(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
     """The model's perplexity on the first PERPLEXITY_WORDS of the corpus's held-out tenth (that
     of the bigram and LSTM generators), as a version's metrics give it."""
-    held_out = load_corpus().held_out[:PERPLEXITY_WORDS]
-    perplexity = corpus_perplexity(model, tokenizer, detokenize(held_out))
-    return {"held_out_corpus_perplexity": round(perplexity, 2), "perplexity_tokens_of": "corpus held-out"}
+    corpus = load_corpus()
+    perplexity = corpus_perplexity(model, tokenizer, detokenize(corpus.held_out[:PERPLEXITY_WORDS]))
+    return {
+        "held_out_corpus_perplexity": round(perplexity, 2),
+        "perplexity_tokens_of": "corpus held-out",
+        "perplexity_corpus_sha256": corpus.sha256,  # a fine-tune's compares with its base's on the same text
+    }
 
 
 def import_base(store: ModelStore, base: str | Path | None = None) -> ModelVersion:

@@ -22,7 +22,8 @@ def save_loss_plot(
     figure, axes = plt.subplots(figsize=(7, 4))
     for index, run in enumerate(runs):
         label = "train loss" if len(runs) == 1 else f"train loss, member {index}"
-        axes.plot(range(1, len(run) + 1), run, label=label, linewidth=1)
+        # a marker on a short run: a line of one point draws nothing
+        axes.plot(range(1, len(run) + 1), run, label=label, linewidth=1, marker="o" if len(run) < 3 else None)
     if eval_losses:
         steps, values = zip(*eval_losses, strict=True)
         axes.plot(steps, values, "o-", label="eval loss")

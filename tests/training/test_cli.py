@@ -15,6 +15,9 @@ BAD_COMMANDS = [
     (["training.squad", "--source", "Hub"], "invalid choice: 'Hub'"),
     (["training.squad", "--learning-rate", "inf"], "learning_rate must be above 0 and finite, not inf"),
     (["training.rnn", "--epochs", "0"], "must be at least 1, not 0"),
+    (["training.squad", "--seed", "-1"], "seed must be between 0 and 4294967295, not -1"),
+    (["training.rnn", "--seed", str(2**64)], "seed must be between 0 and 4294967295"),
+    (["training.course_ner", "--seed", str(2**32)], "seed must be between 0 and 4294967295"),
     (["training.course_ner", "--ensemble-size", "0"], "must be at least 1, not 0"),
     (["training.course_ner", "--catalog-share", "1.5"], "catalog_share must be between 0 and 1, not 1.5"),
     (["training.course_ner", "--learning-rate", "0"], "learning_rate must be above 0 and finite, not 0.0"),
@@ -25,6 +28,8 @@ BAD_COMMANDS = [
         "'bert-base-typo' is not an allowed extractor base",
     ),
     (["training.llm_base", "--base", "gpt-typo"], "'gpt-typo' is not an allowed"),
+    (["training.course_ner.evaluate", "--show", "-1"], "argument --show: must be 0 or more, not -1"),
+    (["training.course_ner.evaluate", "--reveal", "apart4"], "argument --reveal: invalid choice: 'apart4'"),
 ]
 
 

@@ -11,6 +11,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from training import llm_base
@@ -206,6 +207,42 @@ def test_loss_goes_down_checkpoint_reloads_with_the_same_outputs(tiny_store: Mod
     unevaluated = finetune(tiny_store, replace(config, eval_questions=0), base=base, device=cpu)
     truncated = unevaluated.metadata["training"]["truncated_contexts"]
     assert metadata["training"]["truncated_contexts"] == truncated > 0
+
+
+def test_the_corpus_perplexity_is_left_out_not_the_run_when_it_cannot_be_measured_alike(
+    tiny_store: ModelStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CORPUS_FILE gone failed the run after all its steps, nothing published; another corpus
+    than the base's import read showed the two perplexities side by side as if they compared."""
+    base = tiny_store.served_version(ModelName.LLM)
+    config = FinetuneConfig(max_steps=1, batch_size=2, eval_questions=0, max_seq_len=128)
+    cpu = torch.device("cpu")
+    try:
+        monkeypatch.setenv("CORPUS_FILE", str(tmp_path / "gone.txt"))
+        get_settings.cache_clear()
+        unmeasured = finetune(tiny_store, config, base=base, device=cpu)
+        assert "held_out_corpus_perplexity" not in unmeasured.metadata["metrics"]
+
+        other = tmp_path / "other.txt"
+        other.write_text("Another text altogether, read by no import of the base. " * 200)
+        monkeypatch.setenv("CORPUS_FILE", str(other))
+        get_settings.cache_clear()
+        measured = finetune(tiny_store, config, base=base, device=cpu).metadata["metrics"]
+        assert measured["held_out_corpus_perplexity"] > 1
+        assert measured["perplexity_corpus_sha256"] != base.metadata["metrics"]["perplexity_corpus_sha256"]
+        assert "base_held_out_corpus_perplexity" not in measured
+    finally:
+        monkeypatch.delenv("CORPUS_FILE")
+        get_settings.cache_clear()
+
+
+def test_a_text_with_nothing_to_predict_has_no_perplexity(tiny_gpt2_dir: Path) -> None:
+    """exp(0): a corpus whose held-out part was one token scored a perfect 1.0."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    assert llm_base.corpus_perplexity(model, tokenizer, "one two three four five") > 1
+    with pytest.raises(UsageError, match="fewer than 2 tokens"):
+        llm_base.corpus_perplexity(model, tokenizer, "a")  # one token
 
 
 def test_cancel_stops_without_publishing(tiny_store: ModelStore) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from training.cli import UsageError
+from training.cli import UsageError, check_seed
 
 PREVIEW_EPOCHS = 2
 # Seconds of training steps a preview that `make run` serves first may take (`preview_config`): the
@@ -107,6 +107,7 @@ class NerTrainingConfig:
         for name, share in shares.items():
             if not 0 <= share <= 1:
                 raise UsageError(f"{name} must be between 0 and 1, not {share}")
+        check_seed(self.seed)
         if self.written_refills < 0:
             raise UsageError(f"written_refills must be 0 or more, not {self.written_refills}")
         for name, rate in (

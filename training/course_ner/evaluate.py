@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
-from training.cli import command_name, user_errors_exit
+from training.cli import UsageError, command_name, non_negative_int, user_errors_exit
 from training.course_ner.challenge import (
     apart_catalog_sets,
     apart_examples_with_new_titles,
@@ -47,7 +47,7 @@ TEST_SETS = ("apart-4", "apart-5", "apart-new", "catalog-test")
 def main() -> None:
     parser = argparse.ArgumentParser(prog=command_name(__spec__), description=__doc__)
     parser.add_argument("--version", default=None, help="a version id (default: the served one)")
-    parser.add_argument("--show", type=int, default=25, help="held-out mistakes to print")
+    parser.add_argument("--show", type=non_negative_int, default=25, help="held-out mistakes to print")
     parser.add_argument(
         "--sentences",
         type=Path,
@@ -61,6 +61,7 @@ def main() -> None:
         "--reveal",
         action="append",
         default=[],
+        choices=TEST_SETS,
         help=f"a test set whose mistakes are printed after all (of {', '.join(TEST_SETS)})",
     )
     args = parser.parse_args()
@@ -79,6 +80,8 @@ def main() -> None:
     sets += [*apart_sets(), ("apart-new", apart_examples_with_new_titles()), *apart_catalog_sets()]
     if args.sentences is not None:
         sets.append(("yours", marked_file(args.sentences, "yours")))
+    if unknown := set(args.hide) - {name for name, _ in sets}:
+        raise UsageError(f"--hide names no set: {sorted(unknown)}; the sets: {[name for name, _ in sets]}")
     predictor = PredictedOnce(extractor)
     evaluated = {name: score_with_mistakes(predictor, examples) for name, examples in sets}
     hidden = set(args.hide) | (set(TEST_SETS) - set(args.reveal))

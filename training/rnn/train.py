@@ -15,7 +15,7 @@ from tqdm import tqdm
 from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import UsageError, positive_int, user_errors_exit
+from training.cli import UsageError, check_seed, positive_int, user_errors_exit
 from training.device import get_device
 from training.finite_loss import require_finite, require_finite_weights
 from training.plots import save_loss_plot
@@ -33,6 +33,9 @@ class RnnTrainingConfig:
     embedding_dim: int = 128
     hidden_dim: int = 256
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
 
 
 PERPLEXITY_WINDOW = 64  # words the held-out perplexity reads at a time

@@ -46,7 +46,9 @@ def main() -> None:
                 bar.update(progress["step"] - bar.n)
                 bar.set_postfix(loss=progress["loss"], tok_s=progress["tokens_per_s"])
             else:
-                bar.set_description("squad (evaluating)")
+                bar.set_description(
+                    "squad (publishing)" if progress["phase"] == "publish" else "squad (evaluating)"
+                )
 
         version = finetune(ModelStore(get_settings().model_dir), config, progress=show)
     print(json.dumps({"version": version.version, "metrics": version.metadata["metrics"]}, indent=2))

@@ -25,7 +25,7 @@ from shared.data_files import DataUnavailableError
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from shared.schemas import FINETUNE_LEAST, warmup_past_the_run
-from training.cli import UsageError
+from training.cli import UsageError, check_seed
 from training.device import bf16_autocast, get_device, uses_bf16
 from training.finite_loss import require_finite, require_finite_weights
 from training.length_grouping import length_grouped_batches
@@ -86,6 +86,7 @@ class FinetuneConfig:
             raise UsageError(f"source must be 'local' or 'hub', not {self.source!r}")
         if refusal := warmup_past_the_run(self.warmup_steps, self.max_steps):
             raise UsageError(refusal)
+        check_seed(self.seed)
 
 
 def learning_rate_factor(step: int, warmup: int, total: int) -> float:
@@ -200,11 +201,15 @@ def _perplexity_beside_the_base(model: torch.nn.Module, tokenizer: Any, base: Mo
     Nothing where the corpus cannot be read (it is not the run's data)."""
     try:
         measured = held_out_perplexity(model, tokenizer)
-    except (DataUnavailableError, UsageError) as error:
+    except (DataUnavailableError, UsageError, OSError) as error:  # OSError: a CORPUS_FILE gone, unreadable
         logger.warning("no held-out corpus perplexity for this version: %s", error)
         return {}
-    base_perplexity = base.metadata.get("metrics", {}).get("held_out_corpus_perplexity")
-    return {**measured, "base_held_out_corpus_perplexity": base_perplexity}
+    base_metrics = base.metadata.get("metrics", {})
+    base_corpus = base_metrics.get("perplexity_corpus_sha256")
+    if base_corpus is not None and base_corpus != measured["perplexity_corpus_sha256"]:
+        logger.warning("the base's held-out perplexity was measured on another corpus: not shown beside")
+        return measured
+    return {**measured, "base_held_out_corpus_perplexity": base_metrics.get("held_out_corpus_perplexity")}
 
 
 def finetune(
