@@ -77,8 +77,23 @@ def informal_title(rng: random.Random, title: str) -> str:
         if pattern.search(shortened) and rng.random() < WORD_SHORTENING_SHARE:
             shortened = pattern.sub(_cased(short, lower_case), shortened)
     if rng.random() < NUMERAL_SHARE:
-        shortened = TRAILING_NUMERAL.sub(lambda numeral: " " + ROMAN_TO_ARABIC[numeral[1].upper()], shortened)
+        shortened = TRAILING_NUMERAL.sub(_arabic, shortened)
     return shortened
+
+
+def informal_forms(title: str) -> frozenset[str]:
+    """Every form `informal_title` can give ``title``, lower-cased: what training may name it."""
+    lower_case = title == title.lower()
+    forms = {_cased(nickname, lower_case) for nickname in TITLE_NICKNAMES.get(title.lower(), [])}
+    shortened = {INTRODUCTION.sub(_cased(form, lower_case), title) for form in INTRO_FORMS}
+    for pattern, short in _WORD_PATTERNS:
+        shortened |= {pattern.sub(_cased(short, lower_case), each) for each in shortened}
+    numbered = {TRAILING_NUMERAL.sub(_arabic, each) for each in shortened}
+    return frozenset(form.lower() for form in forms | shortened | numbered)
+
+
+def _arabic(numeral: re.Match[str]) -> str:
+    return " " + ROMAN_TO_ARABIC[numeral[1].upper()]
 
 
 def _cased(words: str, lower_case: bool) -> str:
