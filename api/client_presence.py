@@ -14,20 +14,24 @@ from typing import TypeVar
 
 from fastapi import Request
 
+from api.stop_signal import ServerStop
+
 T = TypeVar("T")
 
 CHECK_EVERY_S = 0.5
 
 
 async def unless_client_leaves(request: Request, waiting: Awaitable[T]) -> T | None:
-    """What ``waiting`` gives, or None once the client has disconnected (``waiting`` is cancelled)."""
+    """What ``waiting`` gives, or None once the client has disconnected or the server, told to
+    stop, has waited long enough (`api.stop_signal`); ``waiting`` is then cancelled."""
+    server_stop: ServerStop | None = getattr(request.app.state, "server_stop", None)
     task = asyncio.ensure_future(waiting)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=CHECK_EVERY_S)
             if done:
                 return task.result()
-            if await request.is_disconnected():
+            if (server_stop is not None and server_stop.drained()) or await request.is_disconnected():
                 return None
     finally:
         task.cancel()

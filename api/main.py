@@ -16,6 +16,7 @@ from api.errors import COMMON_ERRORS, install_error_handlers
 from api.head_limit import HeadSizeLimitMiddleware
 from api.metrics import RequestMetricsMiddleware, install_job_metrics
 from api.routes import extraction, generation, health, jobs, models
+from api.stop_signal import ServerStop
 from api.wait_slots import ScanSlots, WaitSlots
 from shared.celery_app import create_celery_app
 from shared.config import get_settings
@@ -44,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.celery = create_celery_app(settings=settings)
     app.state.wait_slots = WaitSlots(settings.max_waits_per_key)
     app.state.scan_slots = ScanSlots()
+    app.state.server_stop = ServerStop().listen()  # waits for jobs end soon after a stop signal
     install_job_metrics(settings.redis_url)
     indexing = asyncio.create_task(index_older_jobs(app.state.job_store))
     yield

@@ -84,7 +84,9 @@ class SyncJobs:
             )
             waiting = self.store.wait_for_final(record.job_id, self.settings.sync_timeout)
             try:
-                final = await unless_client_leaves(self.request, waiting) or record
+                final = await unless_client_leaves(self.request, waiting)
+                if final is None:  # the client left, or the server stops: 202, the job as it stands
+                    final = await self.store.get(record.job_id) or record
             except redis.RedisError as error:
                 # the job is queued and runs: a 503 would lose its id, and the client's retry would
                 # run it twice; the 202 gives the id to poll once Redis answers again

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from api.stop_signal import DRAIN_S
 from launcher import services
 from launcher.services import bootstrap_command, split_by_preparation
+from launcher.supervisor import STOP_TIMEOUT_S
 from shared.config import Settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
@@ -66,3 +68,9 @@ def test_flowers_password_is_in_its_environment_not_on_its_command_line() -> Non
     settings = Settings(flower_basic_auth="admin:s3cret-pw")
     assert not any("s3cret" in part for part in services.flower_command(settings))
     assert services.flower_env(settings) == {"FLOWER_BASIC_AUTH": "admin:s3cret-pw"}
+
+
+def test_the_api_ends_its_waits_before_uvicorn_cancels_them() -> None:
+    """uvicorn answers 500 to what it still holds at --timeout-graceful-shutdown: the waits for jobs
+    end before (api.stop_signal), with time to answer, and the launcher's SIGKILL comes after both."""
+    assert DRAIN_S + 2 <= services.API_GRACEFUL_SHUTDOWN_S < STOP_TIMEOUT_S

@@ -138,7 +138,7 @@ async def get_job(
     if wait > 0 and not record.status.is_final:
         with slots.held(owner):
             waiting = store.wait_for_final(job_id, min(wait, settings.max_wait))
-            record = await unless_client_leaves(request, waiting) or record
+            record = await unless_client_leaves(request, waiting) or await store.get(job_id) or record
     return JobView.model_validate(record.view())
 
 

@@ -291,3 +291,49 @@ def test_an_inference_worker_beats_while_it_preloads_and_counts_as_ready_once_it
             time.sleep(0.05)
     assert seen[0] == (False, 0), seen  # alive while it preloads, not ready
     assert seen[-1] == (True, 1), seen
+
+
+def test_requests_waiting_for_their_jobs_when_the_api_stops_get_a_result_or_the_jobs_url(
+    bare_platform: Platform,
+) -> None:
+    """Stopping, uvicorn waited for them up to its graceful timeout, then answered 500: the job's id
+    was lost though the job stayed queued. Waits now go on a few seconds, the workers still running
+    (a job that ends then is answered), then answer with the job as it stands: 202 and its url."""
+    store = JobStore.from_url(bare_platform.redis_url, ttl=600)
+
+    def job_ids() -> set[str]:
+        return {key.split(":")[1] for key in store.client.keys("job:*") if key.count(":") == 1}
+
+    def new_job(before: set[str]) -> str:
+        deadline = time.monotonic() + 30
+        while not (new := job_ids() - before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return new.pop()
+
+    with (
+        ThreadPoolExecutor(3) as pool,
+        bare_platform.client() as ending_client,
+        bare_platform.client() as left_client,
+        bare_platform.client() as polling_client,
+    ):
+        polled_job = polling_client.post("/jobs", json=JOB).json()["job_id"]
+        ending = pool.submit(ending_client.post, "/generate_text", json={"start_word": "the", "length": 3})
+        ending_job = new_job({polled_job})
+        left = pool.submit(left_client.post, "/extract-course-name/", json=JOB["input"])
+        left_job = new_job({polled_job, ending_job})
+        polled = pool.submit(polling_client.get, f"/jobs/{polled_job}", params={"wait": 60})
+        time.sleep(1)  # each is waiting
+        os.killpg(bare_platform.processes["api"].pid, signal.SIGTERM)
+        time.sleep(1)
+        assert store.start(ending_job, worker="inference@test") is not None
+        store.finish(ending_job, JobStatus.SUCCEEDED, result={"generated_text": "the end ."})
+        ended, stranded, poll = ending.result(30), left.result(30), polled.result(30)
+    assert ended.status_code == 200 and ended.json() == {"generated_text": "the end ."}, ended.text
+    assert stranded.status_code == 202, stranded.text
+    assert stranded.json()["job_id"] == left_job
+    assert stranded.headers["Location"].endswith(f"/jobs/{left_job}")
+    assert poll.status_code == 200 and poll.json()["status"] == "queued", poll.text
+    record = store.get(left_job)
+    assert record is not None and record.status is JobStatus.QUEUED  # kept for a worker
+    # it stopped by itself, well within the launcher's 15 s (uvicorn ends raising the signal again)
+    assert bare_platform.processes["api"].popen.wait(30) == -signal.SIGTERM  # type: ignore[union-attr]
