@@ -245,6 +245,22 @@ def test_a_text_with_nothing_to_predict_has_no_perplexity(tiny_gpt2_dir: Path) -
         llm_base.corpus_perplexity(model, tokenizer, "a")  # one token
 
 
+def test_a_step_of_several_batches_shows_progress_within_it(
+    tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress came once a step: a step of 64 accumulated batches (half an hour on 2 CPU cores)
+    showed nothing for its whole length."""
+    monkeypatch.setattr(squad_loop, "WITHIN_STEP_EVERY_S", 0.0)
+    config = FinetuneConfig(max_steps=2, batch_size=2, grad_accum_steps=3, eval_questions=0, max_seq_len=128)
+    progress: list[dict] = []
+    finetune(tiny_store, config, progress=progress.append, device=torch.device("cpu"))
+    trained = [(p["step"], p.get("batch_in_step")) for p in progress if p["phase"] == "train"]
+    assert trained == [(0, 1), (0, 2), (1, None), (1, 1), (1, 2), (2, None)]
+    within = [p for p in progress if "batch_in_step" in p]
+    assert all(p["batches_per_step"] == 3 and p["eta_s"] > 0 and p["tokens_per_s"] > 0 for p in within)
+    assert within[0]["loss"] is None and within[2]["loss"] == progress[2]["loss"]  # the last step's
+
+
 def test_cancel_stops_without_publishing(tiny_store: ModelStore) -> None:
     before = [v.version for v in tiny_store.versions(ModelName.LLM)]
     base = tiny_store.versions(ModelName.LLM)[0]

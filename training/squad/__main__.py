@@ -44,7 +44,9 @@ def main() -> None:
         def show(progress: dict) -> None:
             if progress["phase"] == "train":
                 bar.update(progress["step"] - bar.n)
-                bar.set_postfix(loss=progress["loss"], tok_s=progress["tokens_per_s"])
+                within = progress.get("batch_in_step")  # a step of several batches, under way
+                batch = {"batch": f"{within}/{progress['batches_per_step']}"} if within else {}
+                bar.set_postfix(loss=progress["loss"], tok_s=progress["tokens_per_s"], **batch)
             else:
                 bar.set_description(
                     "squad (publishing)" if progress["phase"] == "publish" else "squad (evaluating)"

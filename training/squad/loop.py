@@ -42,6 +42,7 @@ Progress = Callable[[dict[str, Any]], None]
 
 # Chooses the held-out articles and the questions scored; the run's own seed chooses the rest.
 EVAL_SPLIT_SEED = 0
+WITHIN_STEP_EVERY_S = 2.0  # progress inside a step of several batches, at most this often
 
 
 class TrainingCancelledError(Exception):
@@ -149,6 +150,7 @@ def optimizer_step(
     config: FinetuneConfig,
     device: torch.device,
     before_each_batch: Callable[[], None] | None = None,
+    after_each_batch: Callable[[int, int], None] | None = None,
 ) -> tuple[float, int]:
     """One optimizer step over ``grad_accum_steps`` batches; returns its loss and real (non-pad) tokens.
 
@@ -156,11 +158,12 @@ def optimizer_step(
     give: each batch's mean weighed by its share of the step's answer tokens, not by 1 /
     ``grad_accum_steps`` (batches grouped by length hold from a few answer tokens to hundreds).
     ``before_each_batch`` may raise to stop the step (a cancel, a time limit): one step of 64
-    batches of 8,192 tokens takes half an hour on 2 CPU cores."""
+    batches of 8,192 tokens takes half an hour on 2 CPU cores. ``after_each_batch`` is told how
+    many of the step's batches are done and their real tokens (progress within a long step)."""
     step_batches = [next(batches) for _ in range(config.grad_accum_steps)]
     step_targets = max(1, sum(answer_tokens(batch) for batch in step_batches))
     step_loss, tokens = 0.0, 0
-    for cpu_batch in step_batches:
+    for done, cpu_batch in enumerate(step_batches, start=1):
         if before_each_batch:
             before_each_batch()
         batch = {k: v.to(device, non_blocking=True) for k, v in cpu_batch.items()}
@@ -169,6 +172,8 @@ def optimizer_step(
             loss = forward(**batch).loss * (answer_tokens(cpu_batch) / step_targets)
         loss.backward()
         step_loss += loss.item()
+        if after_each_batch:
+            after_each_batch(done, tokens)
     torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
     optimizer.step()
     schedule.step()
@@ -295,6 +300,7 @@ def finetune(
     losses: list[float] = []
     eval_history: list[tuple[int, float]] = []
     real_tokens, started, evaluating = 0, time.perf_counter(), 0.0  # seconds of evaluation among steps
+    reported_at = -math.inf
     model.train()
     for step in range(1, config.max_steps + 1):
 
@@ -302,9 +308,33 @@ def finetune(
             if should_stop and should_stop():
                 raise TrainingCancelledError(f"cancelled at step {done} of {config.max_steps}")
 
+        def within_step(
+            done: int, step_tokens: int,
+            step: int = step, before: int = real_tokens, evaluated: float = evaluating,
+        ) -> None:  # fmt: skip
+            """Progress inside a step of several batches (``grad_accum_steps``): a step of 64
+            batches of 8,192 tokens takes half an hour on 2 CPU cores, and nothing moved meanwhile."""
+            nonlocal reported_at
+            now = time.perf_counter()
+            if not progress or done == config.grad_accum_steps or now - reported_at < WITHIN_STEP_EVERY_S:
+                return  # the step's own report follows its last batch
+            reported_at, elapsed = now, now - started - evaluated
+            steps_done = step - 1 + done / config.grad_accum_steps
+            progress({
+                "phase": "train",
+                "step": step - 1,
+                "total_steps": config.max_steps,
+                "batch_in_step": done,
+                "batches_per_step": config.grad_accum_steps,
+                "loss": round(losses[-1], 4) if losses else None,
+                "tokens_per_s": round((before + step_tokens) / elapsed, 1),
+                "eta_s": round(elapsed / steps_done * (config.max_steps - steps_done), 1),
+            })  # fmt: skip
+
         step_loss, tokens = optimizer_step(
-            forward, model, batches, optimizer, schedule, config, device, stop_if_cancelled_in_step
-        )
+            forward, model, batches, optimizer, schedule, config, device,
+            before_each_batch=stop_if_cancelled_in_step, after_each_batch=within_step,
+        )  # fmt: skip
         require_finite(step_loss, step, config.learning_rate)
         real_tokens += tokens
         losses.append(step_loss)
