@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.machinery import ModuleSpec
+from pathlib import Path
 from typing import TypeVar
 
 from shared.client_errors import ClientFacingError
@@ -55,6 +57,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+@contextmanager
+def loading_from(source: str | Path) -> Iterator[None]:
+    """Loading a model or a dataset: a directory that holds none, or a Hub id unreachable (offline),
+    is the user's to fix, said in one line (transformers and datasets raise these as OSError or
+    ValueError)."""
+    try:
+        yield
+    except (OSError, ValueError) as error:
+        raise UsageError(f"could not load {source}: {error}") from error
 
 
 def user_errors_exit(main: Callable[[], Result]) -> Callable[[], Result]:

@@ -25,7 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from shared.config import LLMBase, get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import UsageError, command_name, user_errors_exit
+from training.cli import UsageError, command_name, loading_from, user_errors_exit
 from training.text_corpus import detokenize, load_corpus
 
 logger = logging.getLogger(__name__)
@@ -71,8 +71,9 @@ def load_base(base: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBas
         source = str(base)
     else:
         raise UnknownBaseError(f"{base!r} is not an allowed LLM base: {sorted(ALLOWED_BASES)} or a directory")
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    with loading_from(source):
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     return model, tokenizer
 
 

@@ -103,3 +103,30 @@ def test_bootstrap_given_a_corpus_it_cannot_train_on_says_so_in_one_line(
     assert completed.returncode == 2, completed.stderr
     assert ("No such file" if corpus != "short" else "the corpus is too short") in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["training.llm_base", "--base", "{empty}"],
+        ["training.course_ner", "--base", "{empty}", "--epochs", "1"],
+        ["training.squad", "--source", "hub", "--max-steps", "1"],  # offline
+    ],
+)
+def test_a_base_or_dataset_that_cannot_be_loaded_is_a_one_line_error(
+    command: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A directory that holds no model, or the Hub offline, ended in a traceback (the SQuAD one only
+    after the model had loaded)."""
+    empty = str(tmp_path_factory.mktemp("no-model"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-m", *(part.format(empty=empty) for part in command)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert "error: could not load" in completed.stderr and "Traceback" not in completed.stderr

@@ -195,6 +195,7 @@ def test_loss_goes_down_checkpoint_reloads_with_the_same_outputs(tiny_store: Mod
     assert metadata["metrics"]["base_held_out_corpus_perplexity"] == base_perplexity
     assert 1 < metadata["metrics"]["held_out_corpus_perplexity"] != base_perplexity
     assert metadata["training"]["bf16_autocast"] == bf16_is_fast(torch.device("cpu"))
+    assert metadata["training"]["max_length"] == 128  # max_seq_len, within the model's context
     assert (version.path / "loss_curve.png").is_file()
     assert tiny_store.served_version_id(ModelName.LLM) == version.version
 

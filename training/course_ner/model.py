@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel
 
 from shared.config import ExtractorBase, get_settings
-from training.cli import UsageError
+from training.cli import UsageError, loading_from
 from training.course_ner.encoding import LABELS
 
 ALLOWED_BASES = frozenset(b.value for b in ExtractorBase)
@@ -63,7 +63,8 @@ def with_fresh_head(source: str | Path, **options: Any) -> PreTrainedModel:
 def load_base(base: str | Path | None = None) -> tuple[PreTrainedModel, Any]:
     """A fresh head on the base encoder (whose own head, if any, is dropped), and its tokenizer."""
     source = base_source(base)
-    return with_fresh_head(source, ignore_mismatched_sizes=True), AutoTokenizer.from_pretrained(source)
+    with loading_from(source):
+        return with_fresh_head(source, ignore_mismatched_sizes=True), AutoTokenizer.from_pretrained(source)
 
 
 TITLE_WORDS_FILE = "title_words.json"

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from datasets import Dataset
 
 from shared.data_files import DataFile, read_bytes, sha256_of
-from training.cli import UsageError
+from training.cli import UsageError, loading_from
 
 HUB_DATASET = "rajpurkar/squad"
 
@@ -74,7 +74,8 @@ def load_squad(
     if source == "hub":
         from datasets import load_dataset
 
-        hub = load_dataset(HUB_DATASET)
+        with loading_from(HUB_DATASET):  # offline: --source local reads DATA_DIR/squad
+            hub = load_dataset(HUB_DATASET)
         train, evaluation = hub["train"], hub["validation"]
         return SquadSplits(
             train,

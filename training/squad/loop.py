@@ -237,6 +237,9 @@ def finetune(
     """
     _set_seed(config.seed)
     device = device or get_device()
+    # the same held-out articles and questions whatever the seed, so that versions' scores compare;
+    # read first: data missing or --eval-articles out of range is said before any model loads
+    splits = load_squad(config.source, eval_articles=config.eval_articles, seed=EVAL_SPLIT_SEED)
     base = base or newest_import(store)  # from the base, not from each other's fine-tunes
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     tokenizer.padding_side = "right"
@@ -248,8 +251,6 @@ def finetune(
     )
     encoder = Encoder(tokenizer, min(config.max_seq_len, context))
 
-    # the same held-out articles and questions whatever the seed, so that versions' scores compare
-    splits = load_squad(config.source, eval_articles=config.eval_articles, seed=EVAL_SPLIT_SEED)
     train_features = first_with_targets(
         encoder,
         splits.train.shuffle(seed=config.seed),
@@ -394,6 +395,7 @@ def finetune(
             "device": str(device),
             "bf16_autocast": uses_bf16(device, config.mixed_precision),
             "truncated_contexts": truncated_train_contexts,
+            "max_length": encoder.max_length,  # max_seq_len, cut to the model's context
         },
         "metrics": metrics,
         **({"job_id": job_id} if job_id else {}),
