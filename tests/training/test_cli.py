@@ -22,6 +22,7 @@ BAD_COMMANDS = [
     (["training.course_ner", "--catalog-share", "1.5"], "catalog_share must be between 0 and 1, not 1.5"),
     (["training.course_ner", "--learning-rate", "0"], "learning_rate must be above 0 and finite, not 0.0"),
     (["training.course_ner", "--written-refills", "-1"], "written_refills must be 0 or more, not -1"),
+    (["training.course_ner", "--train-size", "100000000"], "train_size must be at most 500,000"),
     (["training.bigram", "--corpus", "/no/such/corpus.txt"], "error: [Errno 2] No such file or directory"),
     (
         ["training.course_ner", "--base", "bert-base-typo"],

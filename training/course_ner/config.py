@@ -17,6 +17,18 @@ PREVIEW_STEP_SECONDS = 240
 PREVIEW_MIN_STEPS = 150
 
 
+# Bounds on the sizes a run may ask for: 10^8 sentences were built in memory before any step.
+AT_MOST = {
+    "train_size": 500_000,
+    "held_out_size": 100_000,
+    "written_refills": 100,
+    "ensemble_size": 8,
+    "epochs": 100,
+    "echo_epochs": 20,
+    "batch_size": 1024,
+}
+
+
 @dataclass(frozen=True)
 class NerTrainingConfig:
     epochs: int = 4
@@ -97,6 +109,9 @@ class NerTrainingConfig:
         for name, value in at_least_one.items():
             if value < 1:
                 raise UsageError(f"{name} must be at least 1, not {value}")
+        for name, most in AT_MOST.items():  # sentences are built in memory before training starts
+            if getattr(self, name) > most:
+                raise UsageError(f"{name} must be at most {most:,}, not {getattr(self, name):,}")
         shares = {
             "context_mask_share": self.context_mask_share,
             "informal_share": self.informal_share,
