@@ -4,7 +4,8 @@ On SIGTERM or SIGINT uvicorn stops taking connections and waits for the requests
 ``--timeout-graceful-shutdown`` (8 s, `launcher.services.API_GRACEFUL_SHUTDOWN_S`), then cancels
 them: a synchronous request still waiting for its job was answered 500 and its job's id was lost,
 though the job went on in the workers. Told of the signal too, the waits go on for DRAIN_S, the
-workers still running (the launcher stops them after the API), then end
+workers still running under `make run` (the launcher stops them after the API; compose stops
+every container at once unless `docker compose stop api` comes first), then end
 (`api.client_presence.unless_client_leaves`): a synchronous request answers 202 with its job's
 url, as past SYNC_TIMEOUT, and a long poll the job as it stands.
 """

@@ -193,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         supervisor.log("launcher", "stopping every process")
     finally:
+        # however it got here (a signal, a process given up, an error), a Ctrl-C now must not cut
+        # the stop short: the processes not yet stopped would be killed, or left running
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, while_stopping)
         supervisor.stop()
     return 0
 

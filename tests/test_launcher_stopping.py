@@ -304,6 +304,56 @@ def test_a_child_that_keeps_exiting_at_start_is_given_up(
     assert api_starts.read_text().count("started") == supervisor_module.GIVE_UP_AFTER
 
 
+# The launcher with an API that exits at once every time, and workers and Flower that take a second
+# to stop: a Ctrl-C comes while it stops them.
+LAUNCHER_GIVING_UP = """
+import sys
+from launcher import services, supervisor
+import launcher.__main__ as launcher_main
+supervisor.FIRST_RESTART_DELAY_S = 0.01
+slow_to_stop = [sys.executable, "-c", (
+    "import signal, sys, time\\n"
+    "def stop(*_):\\n"
+    "    print('stopping', flush=True); time.sleep(1); print('stopped cleanly', flush=True); sys.exit(0)\\n"
+    "signal.signal(signal.SIGTERM, stop)\\n"
+    "time.sleep(300)"
+)]
+services.api_command = lambda settings: [sys.executable, "-c", "import sys; sys.exit(3)"]
+services.flower_command = services.inference_worker_command = services.training_worker_command = (
+    lambda settings: slow_to_stop
+)
+services.split_by_preparation = lambda models: ([], [])
+sys.exit(launcher_main.main([]))
+"""
+
+
+def test_a_ctrl_c_while_the_launcher_stops_for_a_process_given_up_cuts_nothing_short(tmp_path: Path) -> None:
+    """The stop after a process was given up ran with Ctrl-C still raising KeyboardInterrupt: it
+    ended in a traceback, and the processes not yet stopped were killed or left running."""
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(VAR_DIR=str(tmp_path / "var"), API_PORT=str(free_port()), FLOWER_PORT=str(free_port()))
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER_GIVING_UP],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert launcher.stdout is not None
+    lines = []
+    for line in launcher.stdout:
+        lines.append(line)
+        if "stopping every process: api exited 6 times in a row" in line:
+            launcher.send_signal(signal.SIGINT)  # while the workers take their second to stop
+            break
+    lines += launcher.stdout.readlines()
+    output = "".join(lines)
+    assert launcher.wait(timeout=60) == 1, output
+    assert "Traceback" not in output and "already stopping every process" in output
+    for name in ("training", "inference", "flower"):
+        assert f"{name} | stopped cleanly" in output, output
+
+
 def test_the_launcher_takes_no_arguments_and_starts_nothing_for_them(tmp_path: Path) -> None:
     """`python -m launcher --help` started the whole platform and trained models into var/."""
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import sys
 from collections.abc import Callable, Iterator
@@ -59,15 +60,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+class SourceUnavailableError(DataUnavailableError):
+    """A model or dataset that could not be read (a Hub id offline, files missing): the operator's to
+    fix. Not a client-facing error: a job that meets one reports its type only, not the message,
+    which names the host's paths and cache."""
+
+
 @contextmanager
 def loading_from(source: str | Path) -> Iterator[None]:
-    """Loading a model or a dataset: a directory that holds none, or a Hub id unreachable (offline),
-    is the user's to fix, said in one line (transformers and datasets raise these as OSError or
-    ValueError)."""
+    """Loading a model or a dataset: a directory that holds no model, or a Hub id unreachable
+    (offline), said in one line. Memory or disk exhausted (ENOMEM, ENOSPC) goes on as it is, and
+    so does any other error: a bug keeps its traceback."""
+    if Path(str(source)).is_dir() and not (Path(str(source)) / "config.json").is_file():
+        raise UsageError(f"{source} holds no model in save_pretrained layout (no config.json)")
     try:
         yield
-    except (OSError, ValueError) as error:
-        raise UsageError(f"could not load {source}: {error}") from error
+    except OSError as error:  # transformers' and datasets' "couldn't connect", files missing
+        if error.errno in (errno.ENOMEM, errno.ENOSPC):
+            raise
+        raise SourceUnavailableError(f"could not load {source}: {error}") from error
 
 
 def user_errors_exit(main: Callable[[], Result]) -> Callable[[], Result]:

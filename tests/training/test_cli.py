@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import sys
 import pytest
 
 from shared.config import PROJECT_ROOT
+from training.cli import SourceUnavailableError, loading_from
+from worker.job_errors import job_error
 
 BAD_COMMANDS = [
     (["training.squad", "--max-steps", "0"], "max_steps must be at least 1, not 0"),
@@ -106,21 +109,30 @@ def test_bootstrap_given_a_corpus_it_cannot_train_on_says_so_in_one_line(
     assert "Traceback" not in completed.stderr
 
 
+NO_MODEL = "holds no model in save_pretrained layout"
+
+
 @pytest.mark.parametrize(
-    "command",
+    ("command", "message"),
     [
-        ["training.llm_base", "--base", "{empty}"],
-        ["training.course_ner", "--base", "{empty}", "--epochs", "1"],
-        ["training.squad", "--source", "hub", "--max-steps", "1"],  # offline
+        (["training.llm_base", "--base", "{empty}"], "holds no model in save_pretrained layout"),
+        (
+            ["training.course_ner", "--base", "{empty}", "--epochs", "1"],
+            "holds no model in save_pretrained layout",
+        ),
+        (
+            ["training.squad", "--source", "hub", "--max-steps", "1"],
+            "could not load rajpurkar/squad",
+        ),  # offline
     ],
 )
 def test_a_base_or_dataset_that_cannot_be_loaded_is_a_one_line_error(
-    command: list[str], tmp_path_factory: pytest.TempPathFactory
+    command: list[str], message: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A directory that holds no model, or the Hub offline, ended in a traceback (the SQuAD one only
     after the model had loaded)."""
     empty = str(tmp_path_factory.mktemp("no-model"))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # the Hub unreachable
     completed = subprocess.run(
         [sys.executable, "-m", *(part.format(empty=empty) for part in command)],
         cwd=PROJECT_ROOT,
@@ -130,4 +142,17 @@ def test_a_base_or_dataset_that_cannot_be_loaded_is_a_one_line_error(
         timeout=300,
     )
     assert completed.returncode == 2, completed.stderr
-    assert "error: could not load" in completed.stderr and "Traceback" not in completed.stderr
+    assert "error: " in completed.stderr and message in completed.stderr, completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_a_source_that_cannot_be_read_is_reported_to_a_jobs_client_by_its_type_only() -> None:
+    """Made a client-facing error, a fine-tune job's client read the host's cache paths in it."""
+    with pytest.raises(SourceUnavailableError) as raised, loading_from("org/some-model"):
+        raise OSError("We couldn't connect to 'https://huggingface.co' (cache: /home/operator/.cache)")
+    reported = job_error(raised.value, "job-1")
+    assert reported["type"] == "InternalError" and "SourceUnavailableError" in reported["message"]
+    assert "/home/operator" not in reported["message"]
+    with pytest.raises(OSError) as kept, loading_from("org/some-model"):  # memory or disk exhausted
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert type(kept.value) is OSError

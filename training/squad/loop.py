@@ -210,9 +210,9 @@ def _perplexity_beside_the_base(model: torch.nn.Module, tokenizer: Any, base: Mo
         logger.warning("no held-out corpus perplexity for this version: %s", error)
         return {}
     base_metrics = base.metadata.get("metrics", {})
-    base_corpus = base_metrics.get("perplexity_corpus_sha256")
-    if base_corpus is not None and base_corpus != measured["perplexity_corpus_sha256"]:
-        logger.warning("the base's held-out perplexity was measured on another corpus: not shown beside")
+    if base_metrics.get("perplexity_corpus_sha256") != measured["perplexity_corpus_sha256"]:
+        # another corpus, or one an import made before corpora were recorded did not say
+        logger.warning("the base's held-out perplexity is not known on this corpus: not shown beside")
         return measured
     return {**measured, "base_held_out_corpus_perplexity": base_metrics.get("held_out_corpus_perplexity")}
 
