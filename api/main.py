@@ -50,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     indexing = asyncio.create_task(index_older_jobs(app.state.job_store))
     yield
     indexing.cancel()
+    app.state.server_stop.close()
     await app.state.job_store.close()
 
 

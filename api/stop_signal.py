@@ -32,14 +32,24 @@ class ServerStop:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.signalled_at: float | None = None
         self._clock = clock
+        self._wrapped: dict[signal.Signals, tuple[SignalHandler, SignalHandler]] = {}
 
     def listen(self) -> ServerStop:
         if threading.current_thread() is threading.main_thread():
             for stop_signal in STOP_SIGNALS:
                 server_handler = signal.getsignal(stop_signal)
                 if callable(server_handler):  # not the default or ignored: a server that stops gracefully
-                    signal.signal(stop_signal, self._before(server_handler))
+                    ours = self._before(server_handler)
+                    signal.signal(stop_signal, ours)
+                    self._wrapped[stop_signal] = (ours, server_handler)
         return self
+
+    def close(self) -> None:
+        """The server's handlers back, where ours are still set (uvicorn restores its own anyway)."""
+        for stop_signal, (ours, server_handler) in self._wrapped.items():
+            if signal.getsignal(stop_signal) is ours:
+                signal.signal(stop_signal, server_handler)
+        self._wrapped.clear()
 
     def drained(self) -> bool:
         """Whether waits must end now: DRAIN_S have passed since the stop signal."""
