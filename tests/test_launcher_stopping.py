@@ -92,6 +92,11 @@ def test_the_children_die_with_a_launcher_killed_outright() -> None:
     assert launcher.stdout is not None
     child_pid = int(launcher.stdout.readline())
     try:
+        # once setpriv has set its death signal and become `sleep`: a launcher killed before that
+        # leaves setpriv to set it under its new parent, which never dies (a race of milliseconds)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child_pid}/comm").read_text().strip() != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.01)
         launcher.kill()
         launcher.wait(timeout=10)
         deadline = time.monotonic() + 10
