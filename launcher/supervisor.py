@@ -44,6 +44,17 @@ FIRST_RESTART_DELAY_S = 0.5  # doubled at each quick exit in a row, up to 30 s
 # and then runs the command in its own process; where it is missing, children go on without it.
 _SETPRIV = shutil.which("setpriv") if sys.platform == "linux" else None
 DIE_WITH_THE_LAUNCHER = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
+# A launcher killed between the child's fork and setpriv's prctl left the child under a new parent
+# (init, or a subreaper) that never dies, so the death signal never came. Once the signal is set,
+# the child checks that its parent is still the launcher and exits if not, as prctl(2) advises.
+_PARENT_CHECK = 'if [ "$PPID" != "$1" ]; then exit 137; fi; shift; exec "$@"'
+
+
+def dying_with(launcher_pid: int, command: list[str]) -> list[str]:
+    """``command``, run so that the kernel kills it when the process ``launcher_pid`` dies."""
+    if not DIE_WITH_THE_LAUNCHER:
+        return command
+    return [*DIE_WITH_THE_LAUNCHER, "/bin/sh", "-c", _PARENT_CHECK, "sh", str(launcher_pid), *command]
 
 
 @dataclass
@@ -99,7 +110,7 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(
-            [*DIE_WITH_THE_LAUNCHER, *child.command],
+            dying_with(os.getpid(), child.command),
             env={**self.env, **child.extra_env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

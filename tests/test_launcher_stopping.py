@@ -29,7 +29,7 @@ from launcher.redis_server import (
     redis_command,
     redis_major_version,
 )
-from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor
+from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor, dying_with
 from shared.config import PROJECT_ROOT
 from tests.processes import running
 
@@ -70,7 +70,7 @@ def test_every_child_is_stopped_when_the_console_is_gone() -> None:
 LAUNCHER_WITH_A_CHILD = """
 import os, sys, time
 from launcher import supervisor as supervisor_module
-from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor
+from launcher.supervisor import DIE_WITH_THE_LAUNCHER, Supervisor, dying_with
 supervisor = Supervisor(env=dict(os.environ), out=open(os.devnull, "w"))
 child = supervisor.start("child", ["sleep", "300"], restart=False)
 print(child.process.pid, flush=True)
@@ -92,12 +92,7 @@ def test_the_children_die_with_a_launcher_killed_outright() -> None:
     assert launcher.stdout is not None
     child_pid = int(launcher.stdout.readline())
     try:
-        # once setpriv has set its death signal and become `sleep`: a launcher killed before that
-        # leaves setpriv to set it under its new parent, which never dies (a race of milliseconds)
-        deadline = time.monotonic() + 10
-        while Path(f"/proc/{child_pid}/comm").read_text().strip() != "sleep" and time.monotonic() < deadline:
-            time.sleep(0.01)
-        launcher.kill()
+        launcher.kill()  # at once: the child may not have set its death signal yet
         launcher.wait(timeout=10)
         deadline = time.monotonic() + 10
         while running(child_pid) and time.monotonic() < deadline:
@@ -106,6 +101,17 @@ def test_the_children_die_with_a_launcher_killed_outright() -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child_pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not DIE_WITH_THE_LAUNCHER, reason="no setpriv here: children outlive a killed launcher")
+def test_a_child_whose_launcher_died_before_its_death_signal_was_set_does_not_run(tmp_path: Path) -> None:
+    """A launcher killed in the milliseconds between the child's fork and setpriv's prctl left the
+    child under a new parent, which never dies: the child ran on for good (a CI run saw it)."""
+    ran = tmp_path / "ran"
+    orphaned = subprocess.run(dying_with(os.getppid(), ["touch", str(ran)]), timeout=10)
+    assert orphaned.returncode != 0 and not ran.exists()
+    subprocess.run(dying_with(os.getpid(), ["touch", str(ran)]), timeout=10, check=True)
+    assert ran.exists()
 
 
 def test_a_second_private_redis_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
