@@ -307,8 +307,9 @@ class ModelView(BaseModel):
     training: str
     served_version: str | None = Field(
         description="The version that answers requests: the newest in the store, unless every live"
-        " inference worker holding the model failed to load it; then the newest version they hold"
-        " instead, or null when they hold none (and null while the store has no version)"
+        " inference worker holding the model failed to load it or is still loading it; then the"
+        " newest version they hold instead, or null when they hold none (and null while the store"
+        " has no version)"
     )
     loaded_by_workers: dict[str, int] = Field(
         description="Live inference workers holding each version in memory (a worker loads a model"
@@ -317,5 +318,10 @@ class ModelView(BaseModel):
     failed_to_load: dict[str, int] = Field(
         description="Live inference workers whose last attempt to load each version failed (retried"
         " every 60 s; the worker's log has the error)"
+    )
+    loading_in_workers: dict[str, int] = Field(
+        default_factory=dict,
+        description="Live inference workers loading each version now, on a thread of its own: the"
+        " version a worker holds answers its jobs until the new one is loaded",
     )
     versions: list[ModelVersionView]

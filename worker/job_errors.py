@@ -25,7 +25,7 @@ OUT_OF_MEMORY_MESSAGE = (
 _ALLOCATION_FAILED = ("can't allocate memory", "out of memory")
 
 
-def _out_of_memory(error: BaseException) -> bool:
+def out_of_memory(error: BaseException) -> bool:
     if isinstance(error, MemoryError | torch.OutOfMemoryError):
         return True
     return isinstance(error, RuntimeError) and any(words in str(error) for words in _ALLOCATION_FAILED)
@@ -35,7 +35,7 @@ def job_error(error: BaseException, job_id: str) -> dict[str, Any]:
     """``{"type", "message"}`` of a job that ``error`` ended."""
     if isinstance(error, ClientFacingError):
         return {"type": type(error).__name__, "message": str(error)}
-    if _out_of_memory(error):
+    if out_of_memory(error):
         return {"type": "OutOfMemory", "message": OUT_OF_MEMORY_MESSAGE}
     return {
         "type": "InternalError",

@@ -4,6 +4,11 @@ Each worker process loads a model once and reuses it for every job. Before each 
 asks the store which version is served (a directory listing, no weights read); when a training
 job has published a newer one, the cache loads it and drops the old one: hot reload, no restart.
 
+A newer version loads on a thread of its own while the one in memory serves on, as Triton's model
+repository polling does: the batch that noticed it waits at most ``SWAP_WAIT_S`` for it (a small
+model is served by its new version from the first job after it was published), and a large model's
+load, tens of seconds, never holds up its jobs. A worker with no version in memory loads it at once.
+
 A version that fails to load is tried again only after ``RETRY_FAILED_LOAD_S``, not for every
 batch and every input (a batch of 32 would otherwise load it 33 times over); meanwhile the version
 already in memory, if any, goes on serving, and jobs that have none fail at once with the reason.
@@ -15,6 +20,7 @@ import importlib
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,11 +30,15 @@ from shared.client_errors import ClientFacingError
 from shared.model_registry import REGISTRY, ModelName
 from shared.model_store import ModelStore, ModelVersion, missing_version_message
 from worker import metrics
+from worker.job_errors import out_of_memory
 from worker.predictors import Predictor
 
 logger = logging.getLogger(__name__)
 
 RETRY_FAILED_LOAD_S = 60.0
+# How long the job that finds a newer version waits for it to load before the version in memory
+# answers it; jobs after it are served by the old version until the new one is loaded.
+SWAP_WAIT_S = 3.0
 
 Loader = Callable[[ModelVersion, torch.device], Predictor]
 
@@ -44,8 +54,15 @@ class ModelLoadError(ClientFacingError, RuntimeError):
 @dataclass
 class FailedLoad:
     version: str
-    error: Exception
+    error: Exception  # its frames cleared: they held the half-loaded weights
     at: float
+    out_of_memory: bool = False  # not tried again while another version is in memory
+
+
+@dataclass
+class BackgroundLoad:
+    version: str
+    done: threading.Event
 
 
 @dataclass
@@ -53,6 +70,20 @@ class LoadStats:
     loads: int = 0
     last_load_seconds: float = 0.0
     version: str | None = None
+
+
+def without_frames(error: BaseException) -> Exception:
+    """``error`` with its traceback's local variables dropped, and those of the errors it chains:
+    kept for the failed load's report, they held the half-built model (on the GPU, every tensor
+    already moved there) for as long as the failure is remembered."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if link.__traceback__ is not None:
+            traceback.clear_frames(link.__traceback__)
+        link = link.__cause__ or link.__context__
+    return error.with_traceback(None)  # type: ignore[return-value]
 
 
 def registry_loader(name: ModelName) -> Loader:
@@ -67,13 +98,16 @@ class ModelCache:
         device: torch.device,
         loader_for: Callable[[ModelName], Loader] = registry_loader,
         clock: Callable[[], float] = time.monotonic,
+        swap_wait_s: float = SWAP_WAIT_S,
     ) -> None:
         self.store = store
         self.device = device
         self._loader_for = loader_for
         self._clock = clock
+        self._swap_wait_s = swap_wait_s
         self._loaded: dict[ModelName, Predictor] = {}
         self._failed: dict[ModelName, FailedLoad] = {}
+        self._background: dict[ModelName, BackgroundLoad] = {}
         self._locks = {name: threading.Lock() for name in ModelName}
         self.stats = {name: LoadStats() for name in ModelName}
 
@@ -82,35 +116,76 @@ class ModelCache:
         if served is None:
             raise ModelNotReadyError(missing_version_message(name))
         current = self._loaded.get(name)
-        if current is not None and current.version == served:
+        if current is None:
+            with self._locks[name]:
+                current = self._loaded.get(name)  # another thread may have loaded one meanwhile
+                if current is None:
+                    return self._first_load(name, served)
+        if current.version == served:
             return current
+        return self._swapped(name, current, served)
+
+    def _first_load(self, name: ModelName, served: str) -> Predictor:
+        """With none in memory: ``served``, or the newest older version that loads (under the lock)."""
+        failed = self._failed.get(name)
+        if failed is None or failed.version != served or self._retry_due(failed):
+            try:
+                return self._load(name, served)
+            except ModelNotReadyError:
+                raise
+            except Exception as error:
+                failed = self._remember_failure(name, served, error)
+                if (older := self._load_newest_older(name, served)) is not None:
+                    return older
+        raise ModelLoadError(
+            f"version {failed.version} of {name.value!r} could not be loaded"
+            f" ({type(failed.error).__name__}: the worker's log has its message); tried again every"
+            f" {RETRY_FAILED_LOAD_S:.0f} s, or publish a new version"
+        ) from failed.error
+
+    def _retry_due(self, failed: FailedLoad) -> bool:
+        return self._clock() - failed.at >= RETRY_FAILED_LOAD_S
+
+    def _swapped(self, name: ModelName, current: Predictor, served: str) -> Predictor:
+        """``served`` once it is loaded, waiting at most ``swap_wait_s`` for a load this call
+        starts; ``current`` meanwhile, and for good if ``served`` fails to load."""
         with self._locks[name]:
-            current = self._loaded.get(name)
-            if current is not None and current.version == served:
-                return current
+            loading = self._background.get(name)
+            if loading is not None and not loading.done.is_set():
+                # one load at a time; a version published during it is loaded after it
+                return self._loaded.get(name, current)
             failed = self._failed.get(name)
-            if failed is None or failed.version != served or self._clock() - failed.at >= RETRY_FAILED_LOAD_S:
-                try:
-                    return self._load(name, served)
-                except ModelNotReadyError:
-                    raise
-                except Exception as error:
-                    failed = self._remember_failure(name, served, error)
-                    if current is None:  # a worker that has none in memory: the newest good one
-                        current = self._load_newest_older(name, served)
-            if current is not None:
-                return current
-            raise ModelLoadError(
-                f"version {failed.version} of {name.value!r} could not be loaded"
-                f" ({type(failed.error).__name__}: the worker's log has its message); tried again every"
-                f" {RETRY_FAILED_LOAD_S:.0f} s, or publish a new version"
-            ) from failed.error
+            # a version too large beside the one in memory stays too large: only a newer one is tried
+            if (
+                failed is not None
+                and failed.version == served
+                and (failed.out_of_memory or not self._retry_due(failed))
+            ):
+                return self._loaded.get(name, current)
+            loading = self._background[name] = BackgroundLoad(served, threading.Event())
+            threading.Thread(
+                target=self._load_in_background, args=(name, loading), name=f"load-{name.value}", daemon=True
+            ).start()
+        loading.done.wait(self._swap_wait_s)
+        return self._loaded.get(name, current)
+
+    def _load_in_background(self, name: ModelName, loading: BackgroundLoad) -> None:
+        try:
+            self._load(name, loading.version)
+        except Exception as error:
+            self._remember_failure(name, loading.version, error)
+        finally:
+            loading.done.set()
 
     def _remember_failure(self, name: ModelName, version_id: str, error: Exception) -> FailedLoad:
         current = self._loaded.get(name)
         keeps = f"; still serving version {current.version}" if current is not None else ""
         logger.error("could not load %s version %s%s", name.value, version_id, keeps, exc_info=error)
-        failed = self._failed[name] = FailedLoad(version_id, error, self._clock())
+        failed = self._failed[name] = FailedLoad(
+            version_id, without_frames(error), self._clock(), out_of_memory(error) and current is not None
+        )
+        if self.device.type == "cuda":  # what the failed load had put on the GPU, back to the others
+            torch.cuda.empty_cache()
         return failed
 
     def _load_newest_older(self, name: ModelName, broken: str) -> Predictor | None:
@@ -170,6 +245,9 @@ class ModelCache:
                 "loads": s.loads,
                 "last_load_seconds": round(s.last_load_seconds, 3),
             }
+            loading = self._background.get(name)
+            if loading is not None and not loading.done.is_set():
+                shown[name.value]["loading_version"] = loading.version
             if failed is not None:
                 shown[name.value]["failed_version"] = failed.version
                 # every API key reads it (GET /workers): the type alone, as a job's error gives it

@@ -22,7 +22,7 @@ from training.device import get_device
 from worker import metrics
 from worker.batching import BatchScheduler, EarlyAnswer, TokenCallback
 from worker.model_cache import ModelCache
-from worker.predictors import text_cost_of
+from worker.predictors import Predictor, text_cost_of
 from worker.token_stream import TokenStreamWriter
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ class WorkerRuntime:
         self.job_store = JobStore.from_url(self.settings.redis_url, self.settings.result_ttl)
         self.model_store = ModelStore(self.settings.model_dir)
         self._building = threading.Lock()
+        # The version each model's next batch was sized for: its batch runs on it, though a newer
+        # one may finish loading meanwhile (one batcher thread per model: sized, then run).
+        self._sized_for: dict[ModelName, Predictor] = {}
 
     def _once(self, name: str, build: Callable[[], T]) -> T:
         """Build an attribute on first use, once even when the task threads all ask at the start
@@ -87,10 +90,12 @@ class WorkerRuntime:
         if it is not in memory. Read from the version in memory, a first batch after a swap to the
         extractor with its echo member would take ten times too much text for it."""
         try:
-            return text_cost_of(self.models.get(model))
+            predictor = self._sized_for[model] = self.models.get(model)
         except Exception:  # no version, or a broken one: the batch itself reports it
             # (no model cache at all, DEVICE=cuda with no GPU, raises here too: the batcher takes 1)
+            self._sized_for.pop(model, None)
             return text_cost_of(self.models.loaded(model))
+        return text_cost_of(predictor)
 
     def _run_batch(
         self,
@@ -100,7 +105,7 @@ class WorkerRuntime:
         wanted: list[Callable[[], bool]],
         answer_early: list[EarlyAnswer],
     ) -> list[dict[str, Any]]:
-        predictor = self.models.get(model)
+        predictor = self._sized_for.pop(model, None) or self.models.get(model)
         started = time.perf_counter()
 
         def labelled(output: dict[str, Any]) -> dict[str, Any]:

@@ -23,11 +23,12 @@ WorkerReports = dict[ModelName, list[dict[str, Any]]]
 
 def served_version(newest: str | None, reports: list[dict[str, Any]]) -> str | None:
     """The version that answers requests: the newest in the store, unless every live inference
-    worker holding the model failed to load it; then the one they hold instead (the newest of
-    those older than it), or none when they hold nothing (its jobs fail, naming the version)."""
+    worker holding the model failed to load it or is loading it still; then the one they hold
+    instead (the newest of those older than it), or none when they hold nothing (its jobs fail,
+    naming the version)."""
     if newest is None or not reports:
         return newest
-    if any(report.get("failed_version") != newest for report in reports):
+    if any(newest not in (report.get("failed_version"), report.get("loading_version")) for report in reports):
         return newest
     held = [report["version"] for report in reports if report.get("version") and report["version"] < newest]
     return max(held, default=None)
@@ -39,7 +40,7 @@ async def _worker_reports(job_store: JobStoreDep) -> WorkerReports:
     return {name: model_reports(workers, name.value) for name in ModelName}
 
 
-def _view(store: ModelStore, name: ModelName, reports: list[dict[str, Any]]) -> ModelView:
+def model_view(store: ModelStore, name: ModelName, reports: list[dict[str, Any]]) -> ModelView:
     spec = REGISTRY[name]
     versions = store.versions(name)
     return ModelView(
@@ -50,6 +51,7 @@ def _view(store: ModelStore, name: ModelName, reports: list[dict[str, Any]]) -> 
         served_version=served_version(versions[-1].version if versions else None, reports),
         loaded_by_workers=dict(Counter(r["version"] for r in reports if r.get("version"))),
         failed_to_load=dict(Counter(r["failed_version"] for r in reports if r.get("failed_version"))),
+        loading_in_workers=dict(Counter(r["loading_version"] for r in reports if r.get("loading_version"))),
         versions=[ModelVersionView(version=v.version, metadata=v.metadata) for v in versions],
     )
 
@@ -61,7 +63,7 @@ async def list_models(settings: SettingsDep, job_store: JobStoreDep) -> list[Mod
     """Every model the platform serves, with its versions and which one the workers serve."""
     reports = await _worker_reports(job_store)
     store = ModelStore(settings.model_dir)
-    return await run_in_threadpool(lambda: [_view(store, name, reports[name]) for name in ModelName])
+    return await run_in_threadpool(lambda: [model_view(store, name, reports[name]) for name in ModelName])
 
 
 @router.get("/{name}", response_model=ModelView, responses=documented(404))
@@ -70,4 +72,4 @@ async def get_model(name: str, settings: SettingsDep, job_store: JobStoreDep) ->
         raise NotFoundError(f"no model {name!r}; known: {[m.value for m in ModelName]}")
     model = ModelName(name)
     reports = await _worker_reports(job_store)
-    return await run_in_threadpool(_view, ModelStore(settings.model_dir), model, reports[model])
+    return await run_in_threadpool(model_view, ModelStore(settings.model_dir), model, reports[model])

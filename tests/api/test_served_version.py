@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from api.routes.models import served_version
+from pathlib import Path
+
+from api.routes.models import model_view, served_version
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore
 
 
 def test_the_newest_is_served_while_any_worker_has_not_failed_it() -> None:
@@ -17,3 +21,34 @@ def test_when_every_worker_failed_the_newest_the_one_they_hold_is_served() -> No
     assert served_version("v3", failed) == "v2"
     assert served_version("v3", [{"version": None, "failed_version": "v3"}]) is None  # its jobs fail
     assert served_version(None, failed) is None
+
+
+def test_the_model_view_counts_the_workers_holding_failing_and_loading_each_version(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    versions = []
+    for _ in range(3):
+        with store.new_version(ModelName.BIGRAM, {}) as version:
+            versions.append(version.version)
+    v1, v2, v3 = versions
+    reports = [
+        {"version": v1, "loading_version": v3},  # loads v3 on a thread while v1 answers
+        {"version": v2, "failed_version": v3},
+        {"version": v3},
+    ]
+    view = model_view(store, ModelName.BIGRAM, reports)
+    assert view.served_version == v3  # the third worker serves it
+    assert view.loaded_by_workers == {v1: 1, v2: 1, v3: 1}
+    assert view.failed_to_load == {v3: 1}
+    assert view.loading_in_workers == {v3: 1}
+
+
+def test_while_every_worker_still_loads_the_newest_the_one_they_hold_is_served() -> None:
+    """Jobs are answered by the version in memory until the new one is loaded (tens of seconds for
+    a large model): GET /models named the new one meanwhile."""
+    assert served_version("v2", [{"version": "v1", "loading_version": "v2"}]) == "v1"
+    failed_and_loading = [
+        {"version": None, "failed_version": "v2"},
+        {"version": "v1", "loading_version": "v2"},
+    ]
+    assert served_version("v2", failed_and_loading) == "v1"
+    assert served_version("v3", [{"version": "v1", "loading_version": "v2"}]) == "v3"  # v3 next

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +216,194 @@ def test_after_a_swap_the_text_budget_is_that_of_the_version_the_batch_will_run(
     assert runtime.models.loaded(ModelName.BIGRAM).version == cheap
     publish(store, "bonjour")
     assert runtime.batcher.text_cost(ModelName.BIGRAM) == 10.0
+
+
+class HeldLoads:
+    """Loads that wait until the test lets them finish: a large model's load, tens of seconds."""
+
+    def __init__(self, fast_version: str) -> None:
+        self.fast_version = fast_version
+        self.release = threading.Event()
+        self.started: list[str] = []
+
+    def cache(self, store: ModelStore) -> ModelCache:
+        def load(version: ModelVersion, _device: torch.device) -> EchoPredictor:
+            self.started.append(version.version)
+            if version.version != self.fast_version:
+                assert self.release.wait(10), "the test never let the load finish"
+            return EchoPredictor(version)
+
+        return ModelCache(store, torch.device("cpu"), loader_for=lambda name: load, swap_wait_s=0.05)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.01)
+
+
+def test_a_new_version_that_loads_slowly_leaves_the_old_one_serving_meanwhile(tmp_path: Path) -> None:
+    """It loaded on the batcher's thread: every job for the model waited for the load."""
+    store = ModelStore(tmp_path)
+    old = publish(store, "hello")
+    loads = HeldLoads(fast_version=old)
+    cache = loads.cache(store)
+    assert cache.get(ModelName.BIGRAM).version == old
+    new = publish(store, "bonjour")
+    started = time.monotonic()
+    for _ in range(5):
+        assert cache.get(ModelName.BIGRAM).version == old
+    assert time.monotonic() - started < 2.0  # the swap wait (0.05 s) once, not the load
+    assert loads.started == [old, new]  # one load of the new version, not one per batch
+    assert cache.snapshot()["bigram"]["loading_version"] == new  # GET /workers shows it
+
+    newest = publish(store, "hola")  # published during the load: loaded once it is done
+    assert cache.get(ModelName.BIGRAM).version == old
+    assert loads.started == [old, new]
+    loads.release.set()
+    wait_until(lambda: cache.loaded(ModelName.BIGRAM).version == new)
+    assert cache.get(ModelName.BIGRAM).version == newest
+    assert loads.started == [old, new, newest]
+    assert cache.stats[ModelName.BIGRAM].loads == 3
+    assert "loading_version" not in cache.snapshot()["bigram"]
+
+
+def test_a_new_version_that_fails_in_the_background_is_reported_and_not_retried_at_once(
+    tmp_path: Path,
+) -> None:
+    store = ModelStore(tmp_path)
+    good = publish(store, "hello")
+    loads = CountingLoads()
+    cache = loads.cache(store)
+    cache.get(ModelName.BIGRAM)
+    broken = publish_broken(store)
+    assert cache.get(ModelName.BIGRAM).version == good
+    wait_until(lambda: "failed_version" in cache.snapshot()["bigram"])
+    for _ in range(3):
+        assert cache.get(ModelName.BIGRAM).version == good
+    assert loads.attempts == 2
+    assert cache.snapshot()["bigram"]["failed_version"] == broken
+
+
+def test_two_threads_asking_at_a_workers_start_while_it_falls_back_to_an_older_version_both_get_it(
+    tmp_path: Path,
+) -> None:
+    """The preload thread and a queued job's batcher ask together; the first falls back to the
+    version before a broken newest one. The second re-entered the model's lock and hung for good,
+    with every later job for the model."""
+    store = ModelStore(tmp_path)
+    good = publish(store, "hello")
+    publish_broken(store)
+
+    def slow_load(version: ModelVersion, _device: torch.device) -> EchoPredictor:
+        time.sleep(0.2)
+        return EchoPredictor(version)
+
+    cache = ModelCache(store, torch.device("cpu"), loader_for=lambda name: slow_load)
+    got: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(cache.get(ModelName.BIGRAM).version)) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    assert got == [good, good]
+
+
+class HalfLoadedModel(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights = torch.nn.Parameter(torch.zeros(1000))
+
+
+def test_a_failed_load_does_not_keep_its_half_built_model_in_memory(tmp_path: Path) -> None:
+    """The failure is remembered (for GET /workers, and not to retry at once); its traceback held
+    the loader's frames, and with them the weights already built (on a GPU, already moved there)."""
+    store = ModelStore(tmp_path)
+    publish(store, "hello")
+    broken = publish_broken(store)
+    built: list[weakref.ref[torch.nn.Parameter]] = []
+
+    def load(version: ModelVersion, _device: torch.device) -> EchoPredictor:
+        model = HalfLoadedModel()
+        built.append(weakref.ref(model.weights))
+        predictor = EchoPredictor(version)  # no greeting.txt in the broken one: raises here
+        predictor.model = model  # type: ignore[attr-defined]
+        return predictor
+
+    cache = ModelCache(store, torch.device("cpu"), loader_for=lambda name: load)
+    cache.get(ModelName.BIGRAM)
+    assert cache.snapshot()["bigram"]["failed_version"] == broken
+    gc.collect()
+    assert built[0]() is None, "the failed load's weights are still referenced"
+    assert built[1]() is not None  # those of the version serving
+
+
+def test_a_version_too_large_beside_the_one_in_memory_is_not_loaded_again(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    good = publish(store, "hello")
+    loads = CountingLoads()
+
+    def load(version: ModelVersion, _device: torch.device) -> EchoPredictor:
+        loads.attempts += 1
+        if version.version != good:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return EchoPredictor(version)
+
+    cache = ModelCache(store, torch.device("cpu"), loader_for=lambda name: load, clock=lambda: loads.now)
+    cache.get(ModelName.BIGRAM)
+    publish(store, "bonjour")
+    assert cache.get(ModelName.BIGRAM).version == good
+    loads.now += 10 * RETRY_FAILED_LOAD_S
+    assert cache.get(ModelName.BIGRAM).version == good
+    assert loads.attempts == 2  # each retry would allocate it all again beside the batches running
+
+
+def test_a_batch_runs_on_the_version_it_was_sized_for_though_a_newer_one_loads_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """A load longer than the swap wait that ends while a batch is collected: the batch was sized
+    for the old version's text cost and run by the new one, ten times too much text for it."""
+    from worker.runtime import WorkerRuntime
+
+    store = ModelStore(tmp_path)
+    cheap = publish(store, "hello")
+    release = threading.Event()
+
+    def load(version: ModelVersion, _device: torch.device) -> EchoPredictor:
+        if version.version == cheap:
+            return EchoPredictor(version)
+        release.wait(10)
+        return CostlyPredictor(version)
+
+    runtime = WorkerRuntime()
+    runtime.settings = runtime.settings.model_copy(update={"max_batch_chars": 4000, "batch_wait_ms": 300})
+    runtime.__dict__["models"] = ModelCache(
+        store, torch.device("cpu"), loader_for=lambda name: load, swap_wait_s=0.05
+    )
+    runtime.models.get(ModelName.BIGRAM)
+    batches: list[tuple[float, int]] = []  # (the text cost of the version that ran it, its characters)
+    run_batch = runtime._run_batch
+
+    def recorded(model: ModelName, inputs: list[dict[str, Any]], *rest: Any) -> list[dict[str, Any]]:
+        outputs = run_batch(model, inputs, *rest)
+        ran_on_costly = outputs[0]["model_version"] != cheap
+        batches.append((10.0 if ran_on_costly else 1.0, sum(len(i["text"]) for i in inputs)))
+        return outputs
+
+    runtime.batcher._run_batch = recorded  # type: ignore[method-assign]
+    publish(store, "bonjour")
+    item = {"text": "a" * 1000, "start_word": "x"}
+    runtime.batcher.submit(ModelName.BIGRAM, item).result(5)  # starts the slow load
+    threading.Timer(0.05, release.set).start()  # it ends while the next batch is collected
+    for future in [runtime.batcher.submit(ModelName.BIGRAM, item) for _ in range(4)]:
+        assert future.result(5)["model"] == "bigram"
+    wait_until(lambda: text_cost_of(runtime.models.loaded(ModelName.BIGRAM)) == 10.0)
+    assert runtime.batcher.submit(ModelName.BIGRAM, item).result(5)["model_version"] != cheap
+    assert len(batches) >= 3
+    for cost, chars in batches:
+        assert chars <= 4000 / cost or chars == 1000  # within the budget of the version that ran it
