@@ -20,6 +20,12 @@ from worker.runtime import JobCancelledError, get_runtime
 logger = logging.getLogger(__name__)
 
 
+# The end of a job whose user cancelled it while it ran, and whose worker was lost before it stopped.
+LOST_WHILE_CANCELLED = {
+    "type": "Cancelled",
+    "message": "cancelled while running; its worker was lost before it stopped",
+}
+
 # The jobs this process is running (a threads pool runs many at once).
 _running_here: set[str] = set()
 _running_here_lock = threading.Lock()
@@ -109,6 +115,10 @@ class JobTask(Task):
         job_id = record.job_id
         if self._runs_elsewhere(store, record):
             logger.warning("job %s delivered again while %s runs it: copy dropped", job_id, record.worker)
+            return False
+        if record.cancel_requested:  # its user cancelled it while it ran: it ends so, not run again
+            logger.warning("job %s, cancelled while it ran, was delivered again after it was lost", job_id)
+            store.finish(job_id, JobStatus.CANCELLED, error=LOST_WHILE_CANCELLED)
             return False
         if not self.run_again_when_redelivered:
             logger.warning("job %s was delivered again after its run was lost: ending it", job_id)

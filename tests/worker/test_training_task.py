@@ -17,6 +17,7 @@ from shared.job_store import JobStore
 from shared.jobs import JobStatus, Queue
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from tests.shared.test_job_store import AsyncStoreRunner
 from training.cli import UsageError
 from training.squad import FinetuneConfig
 from worker.tasks.training import TrainingTimeLimitError, finetune, time_limit_check
@@ -249,3 +250,18 @@ def test_a_finetune_lost_after_it_published_its_version_ends_succeeded(
     assert succeeded.result == {"model": "llm", "version": published.version, "metrics": {"f1": 0.5}}
     assert failed is not None and failed.status is JobStatus.FAILED
     assert failed.error is not None and failed.error["type"] == "WorkerLost"
+
+
+def test_a_finetune_cancelled_while_it_ran_and_lost_with_its_worker_ends_cancelled(
+    runtime_on: JobStore, queued_finetune: Callable[[], str], redis_url: str
+) -> None:
+    """The user cancelled it (DELETE answered 202), then its worker died before the next step: it
+    ended failed (WorkerLost), as though the cancel had never been heard."""
+    store = runtime_on
+    job_id = queued_finetune()
+    assert store.start(job_id, worker="training@lost-host") is not None
+    assert AsyncStoreRunner(redis_url).request_cancel(job_id) is JobStatus.RUNNING
+    assert finetune(job_id, {"max_steps": 3}) is None  # the broker's second delivery
+    stored = store.get(job_id)
+    assert stored is not None and stored.status is JobStatus.CANCELLED
+    assert stored.error is not None and stored.error["type"] == "Cancelled"
