@@ -14,12 +14,13 @@ from api.auth import OPEN_PATHS, KeyRequiredMiddleware, authenticate
 from api.body_limit import BodySizeLimitMiddleware
 from api.errors import COMMON_ERRORS, install_error_handlers
 from api.head_limit import HeadSizeLimitMiddleware
+from api.host_check import LoopbackHostMiddleware
 from api.metrics import RequestMetricsMiddleware, install_job_metrics
 from api.routes import extraction, generation, health, jobs, models
 from api.stop_signal import ServerStop
 from api.wait_slots import ScanSlots, WaitSlots
 from shared.celery_app import create_celery_app
-from shared.config import get_settings
+from shared.config import LOOPBACK_HOSTS, get_settings
 from shared.job_store import AsyncJobStore
 from shared.logging_setup import configure_logging
 
@@ -74,6 +75,8 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(KeyRequiredMiddleware, open_paths=OPEN_PATHS | {path for path in docs if path})
     app.add_middleware(HeadSizeLimitMiddleware)
+    if not settings.api_keys and settings.api_host in LOOPBACK_HOSTS:  # `make run`: no key needed
+        app.add_middleware(LoopbackHostMiddleware, allowed_hosts=settings.api_allowed_hosts)
     app.add_middleware(RequestMetricsMiddleware)
     install_error_handlers(app)
     for module in (jobs, extraction, generation, models, health, metrics):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,11 @@ class ExtractorBase(StrEnum):
     BERT_LARGE_CONLL = "dbmdz/bert-large-cased-finetuned-conll03-english"
 
 
+def json_body_bytes_for(text_chars: int) -> int:
+    """The largest JSON body a text of ``text_chars`` characters makes, every one escaped."""
+    return 12 * text_chars + 1024
+
+
 def _default_data_dir() -> Path:
     beside_project = PROJECT_ROOT.parent / "shared" / "data"
     if beside_project.is_dir():
@@ -69,7 +75,11 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # hide_input_in_errors: a bad setting's error must not print the value (API_KEYS, passwords in
+    # REDIS_URL) to the console and the containers' logs
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, hide_input_in_errors=True
+    )
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Broker, result backend and job store")
     api_host: str = "127.0.0.1"
@@ -103,10 +113,10 @@ class Settings(BaseSettings):
         "(QueueWaitExpired) instead of running it",
     )
 
-    max_body_bytes: int = Field(64 * 1024, ge=1024)
-    max_text_chars: int = Field(5000, ge=1)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_text_chars: int = Field(5000, ge=1, le=1_000_000)
     max_generation_length: int = Field(256, ge=1, le=4096)
-    max_finetune_steps: int = Field(5000, ge=1)
+    max_finetune_steps: int = Field(5000, ge=1, le=1_000_000)
     max_finetune_batch_tokens: int = Field(
         8192, ge=64, description="Largest batch_size x max_seq_len of a fine-tuning job"
     )
@@ -120,10 +130,11 @@ class Settings(BaseSettings):
         ge=2,
         description="Course-extractor versions kept in the store; training one removes older ones",
     )
-    max_queued_jobs: int = Field(1000, ge=1, description="Per queue; past it new jobs get 429")
+    max_queued_jobs: int = Field(1000, ge=1, le=10_000_000, description="Per queue; past it new jobs get 429")
     max_queued_jobs_per_key: int = Field(
         500,
         ge=1,
+        le=10_000_000,
         description="Jobs one API key may have waiting in one queue (clients without keys: MAX_QUEUED_JOBS"
         " alone); past it that key's new jobs get 429, and other keys' are accepted",
     )
@@ -136,7 +147,10 @@ class Settings(BaseSettings):
 
     max_batch_size: int = Field(32, ge=1, le=256)
     max_batch_chars: int = Field(
-        40_000, ge=1, description="Most characters of input text in one batch (an input longer runs alone)"
+        40_000,
+        ge=1,
+        le=10_000_000,
+        description="Most characters of input text in one batch (an input longer runs alone)",
     )
     batch_wait_ms: int = Field(5, ge=0, le=1000)
     preload_models: Annotated[list[str], NoDecode] = Field(
@@ -170,6 +184,11 @@ class Settings(BaseSettings):
         description="Comma-separated API keys (of API_KEYS) that may read GET /metrics, which counts every"
         " key's jobs; empty: every key may",
     )
+    api_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host names besides localhost, 127.0.0.1 and [::1] that a request to"
+        " an API with no API_KEYS on loopback may be addressed to (the Host header)",
+    )
     api_allow_anonymous: bool = Field(
         False,
         description="Let the API listen beyond loopback with no API_KEYS (behind a proxy that authenticates)",
@@ -185,7 +204,14 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
 
-    @field_validator("preload_models", "api_keys", "finetune_api_keys", "metrics_api_keys", mode="before")
+    @field_validator(
+        "preload_models",
+        "api_keys",
+        "finetune_api_keys",
+        "metrics_api_keys",
+        "api_allowed_hosts",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -202,6 +228,22 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown models {unknown}; known: {sorted(known)}")
         return names
+
+    @field_validator("var_dir", "model_dir", "data_dir", "corpus_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # `MODEL_DIR=` in a .env file, or compose's ${VAR:-}: the working directory became the model
+        # store, and CORPUS_FILE "." a corpus that failed to read
+        if isinstance(value, str) and not value.strip():
+            raise PydanticUseDefault
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str) -> str:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix:// (redis://host:6379/0)")
+        return url
 
     @field_validator("var_dir", "model_dir", "data_dir", "corpus_file")
     @classmethod
@@ -243,6 +285,18 @@ class Settings(BaseSettings):
             raise ValueError("every key of FINETUNE_API_KEYS must be one of API_KEYS")
         if any(key not in self.api_keys for key in self.metrics_api_keys):
             raise ValueError("every key of METRICS_API_KEYS must be one of API_KEYS")
+        return self
+
+    @model_validator(mode="after")
+    def _body_holds_the_longest_text(self) -> Settings:
+        # a text of MAX_TEXT_CHARS, each character escaped as JSON may send it (\uXXXX, 12 bytes for
+        # one outside the BMP): the schema accepts it, so the body limit must not refuse it first
+        needed = json_body_bytes_for(self.max_text_chars)
+        if self.max_body_bytes < needed:
+            raise ValueError(
+                f"MAX_BODY_BYTES must be at least {needed} for MAX_TEXT_CHARS={self.max_text_chars} (12 bytes"
+                " a character, as JSON may escape it, and 1024 more): a valid text would get 413"
+            )
         return self
 
     @model_validator(mode="after")

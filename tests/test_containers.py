@@ -144,12 +144,33 @@ def test_each_service_environment_is_one_the_settings_accept(
 
     spec = load_compose("docker-compose.yml")["services"][service]
     env = dockerfile_env(IMAGE_DOCKERFILES[spec["image"]])
-    env.update({key: compose_value(value) for key, value in spec["environment"].items()})
+    # a key with no value takes the shell's or .env's, and is unset in the container without one
+    env.update({key: compose_value(value) for key, value in spec["environment"].items() if value is not None})
     for key in Settings.model_fields:
         monkeypatch.delenv(key.upper(), raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     Settings(_env_file=None)
+
+
+# Settings the API and the workers both read: set on one container alone, they disagreed (records
+# kept for one RESULT_TTL by the API and another by the workers; input bounds the API checks and
+# the trainer applies).
+READ_BY_THE_API_AND_THE_WORKERS = (
+    "RESULT_TTL",
+    "MAX_QUEUE_WAIT",
+    "MAX_FINETUNE_BATCH_TOKENS",
+    "INFERENCE_TIME_LIMIT",
+    "INFERENCE_VISIBILITY_TIMEOUT",
+    "LLM_BASE",
+)
+
+
+def test_the_settings_the_api_and_the_workers_both_read_reach_every_container() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    for name in ("api", "worker", "trainer", "model-init", "flower"):
+        missing = [key for key in READ_BY_THE_API_AND_THE_WORKERS if key not in services[name]["environment"]]
+        assert missing == [], f"{name} does not pass {missing}"
 
 
 def module_exists(module: str) -> bool:

@@ -46,7 +46,8 @@ def _read_file(path: Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise UsageError(f"the corpus {path} is not UTF-8 text ({error})") from None
+        # its name alone: a fine-tune job that imports the base reports this error to its client
+        raise UsageError(f"the corpus {Path(path).name!r} is not UTF-8 text ({error.reason})") from None
 
 
 def _sha256(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter
@@ -40,6 +41,19 @@ async def _worker_reports(job_store: JobStoreDep) -> WorkerReports:
     return {name: model_reports(workers, name.value) for name in ModelName}
 
 
+def without_host_paths(value: Any) -> Any:
+    """``value`` (a version's metadata) with each absolute path cut to its last part: a CORPUS_FILE
+    outside DATA_DIR and a base imported from a directory are recorded whole, and every API key
+    reads GET /models (the worker's host paths are the operator's, as its logs are)."""
+    if isinstance(value, dict):
+        return {key: without_host_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_host_paths(item) for item in value]
+    if isinstance(value, str) and value.startswith(("/", "~")) and "\n" not in value:
+        return f".../{PurePosixPath(value).name}"
+    return value
+
+
 def model_view(store: ModelStore, name: ModelName, reports: list[dict[str, Any]]) -> ModelView:
     spec = REGISTRY[name]
     versions = store.versions(name)
@@ -52,7 +66,9 @@ def model_view(store: ModelStore, name: ModelName, reports: list[dict[str, Any]]
         loaded_by_workers=dict(Counter(r["version"] for r in reports if r.get("version"))),
         failed_to_load=dict(Counter(r["failed_version"] for r in reports if r.get("failed_version"))),
         loading_in_workers=dict(Counter(r["loading_version"] for r in reports if r.get("loading_version"))),
-        versions=[ModelVersionView(version=v.version, metadata=v.metadata) for v in versions],
+        versions=[
+            ModelVersionView(version=v.version, metadata=without_host_paths(v.metadata)) for v in versions
+        ],
     )
 
 

@@ -52,3 +52,23 @@ def test_while_every_worker_still_loads_the_newest_the_one_they_hold_is_served()
     ]
     assert served_version("v2", failed_and_loading) == "v1"
     assert served_version("v3", [{"version": "v1", "loading_version": "v2"}]) == "v3"  # v3 next
+
+
+def test_the_model_view_shows_no_host_paths(tmp_path: Path) -> None:
+    """A CORPUS_FILE outside DATA_DIR and a base imported from a directory are recorded whole; every
+    API key reads GET /models, and saw the worker host's paths."""
+    store = ModelStore(tmp_path)
+    metadata = {
+        "corpus": "/home/alice/private/notes-corpus.txt",
+        "corpus_in_data_dir": "DATA_DIR/corpus/tinyshakespeare.txt.gz",
+        "base": "openai-community/gpt2",
+        "training": {"from": "~/models/my-base", "steps": [1, "/srv/x/y.bin"]},
+    }
+    with store.new_version(ModelName.BIGRAM, metadata):
+        pass
+    shown = model_view(store, ModelName.BIGRAM, []).versions[0].metadata
+    assert shown["corpus"] == ".../notes-corpus.txt"
+    assert shown["corpus_in_data_dir"] == "DATA_DIR/corpus/tinyshakespeare.txt.gz"
+    assert shown["base"] == "openai-community/gpt2"
+    assert shown["training"] == {"from": ".../my-base", "steps": [1, ".../y.bin"]}
+    assert store.versions(ModelName.BIGRAM)[0].metadata["corpus"] == metadata["corpus"]  # kept on disk

@@ -275,3 +275,41 @@ def test_a_wait_whose_client_gave_up_frees_its_slot(two_waits_a_key: Platform) -
             assert time.monotonic() < deadline, "the waits whose clients left kept their slots"
             time.sleep(0.2)
         assert status == 200
+
+
+def test_with_no_keys_on_loopback_only_requests_addressed_to_a_loopback_name_are_served(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """`make run`'s API takes requests without a key. A web page its user opened could reach it by
+    DNS rebinding (its own name resolving to 127.0.0.1): the browser sends that name as Host, and
+    the page listed every job and could fine-tune the LLM everyone is served."""
+    running = Platform(tmp_path, base_env(model_dir))
+    try:
+        running.start_redis()
+        running.start_api(API_ALLOWED_HOSTS="gpu-box.lan")
+        port = running.api_port
+        with running.client() as api:
+            for host in ("rebind.attacker.example", f"rebind.attacker.example:{port}", "127.0.0.2"):
+                refused = api.post("/jobs", json=JOB, headers={"Host": host, "Origin": f"http://{host}"})
+                assert refused.status_code == 400, (host, refused.text)
+                assert "API_ALLOWED_HOSTS" in refused.json()["detail"]
+                assert api.get("/jobs", headers={"Host": host}).status_code == 400
+            for host in (
+                f"127.0.0.1:{port}",
+                f"localhost:{port}",
+                "LOCALHOST",
+                f"[::1]:{port}",
+                "gpu-box.lan:80",
+            ):
+                assert api.get("/jobs", headers={"Host": host}).status_code == 200, host
+            accepted = api.post("/jobs", json=JOB)
+            assert accepted.status_code == 202, accepted.text
+    finally:
+        running.stop()
+
+
+def test_with_keys_any_host_name_is_served(secured: Platform) -> None:
+    """A key is what guards the API then: a proxy in front may send any name."""
+    with secured.client() as api:
+        response = api.get("/jobs", headers={**as_key(KEY_A), "Host": "jobs.example.org"})
+        assert response.status_code == 200, response.text

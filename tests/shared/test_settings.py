@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -58,3 +59,70 @@ def test_folders_given_with_a_tilde_are_under_home(monkeypatch: pytest.MonkeyPat
     assert settings.model_dir == tmp_path / "model_dir"
     assert settings.var_dir == tmp_path / "var_dir"
     assert settings.corpus_file == tmp_path / "corpus_file"
+
+
+def test_a_bad_setting_is_reported_without_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error printed the keys whole (input_value=...) to the console and the containers' logs."""
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("API_KEYS", "shortkey,LongSecretKeyNumberTwo1234")
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert "at least 16 characters" in str(raised.value)
+    assert "LongSecretKeyNumberTwo1234" not in str(raised.value) and "shortkey" not in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["MODEL_DIR", "DATA_DIR", "VAR_DIR", "CORPUS_FILE"])
+def test_an_empty_path_setting_means_its_default(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """`MODEL_DIR=` in a .env file made the working directory the model store; `CORPUS_FILE=` a
+    corpus "." that failed to read."""
+    monkeypatch.delenv(name, raising=False)  # `make test` sets MODEL_DIR
+    default = getattr(Settings(), name.lower())
+    monkeypatch.setenv(name, " ")
+    assert getattr(Settings(), name.lower()) == default
+    assert default != Path(".")
+
+
+@pytest.mark.parametrize("url", ["localhost:6379", "http://redis:6379/0", "127.0.0.1"])
+def test_a_redis_url_without_a_redis_scheme_is_refused(url: str) -> None:
+    """It was taken, and the API then failed at start with a traceback."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="REDIS_URL must start with redis://"):
+        Settings(redis_url=url)
+    for good in (
+        "redis://127.0.0.1:6379/0",
+        "rediss://user:secret@redis.internal:6380/1",
+        "unix:///tmp/r.sock",
+    ):
+        assert Settings(redis_url=good).redis_url == good
+
+
+def test_the_body_limit_must_hold_the_longest_text_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MAX_TEXT_CHARS raised alone: texts the schema calls valid got 413 (a client that escapes
+    non-ASCII sends 6 bytes a character, 12 outside the BMP)."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="MAX_BODY_BYTES must be at least 241024"):
+        Settings(max_text_chars=20_000)
+    assert Settings(max_text_chars=20_000, max_body_bytes=241_024).max_body_bytes == 241_024
+    text = "\U0001f600" * Settings().max_text_chars  # each character 12 bytes escaped
+    assert len(json.dumps({"text": text}).encode()) <= Settings().max_body_bytes
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("max_body_bytes", 10**13),
+        ("max_text_chars", 10**8),
+        ("max_finetune_steps", 10**8),
+        ("max_batch_chars", 10**9),
+        ("max_queued_jobs", 10**9),
+        ("max_queued_jobs_per_key", 10**9),
+    ],
+)
+def test_sizes_with_zeros_too_many_are_refused(name: str, value: int) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="less than or equal"):
+        Settings(**{name: value})
