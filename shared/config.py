@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -62,6 +62,10 @@ class ExtractorBase(StrEnum):
     BERT_LARGE_CONLL = "dbmdz/bert-large-cased-finetuned-conll03-english"
 
 
+# Comma-separated in the environment.
+LIST_SETTINGS = ("preload_models", "api_keys", "finetune_api_keys", "metrics_api_keys", "api_allowed_hosts")
+
+
 def json_body_bytes_for(text_chars: int) -> int:
     """The largest JSON body a text of ``text_chars`` characters makes, every one escaped."""
     return 12 * text_chars + 1024
@@ -78,7 +82,10 @@ class Settings(BaseSettings):
     # hide_input_in_errors: a bad setting's error must not print the value (API_KEYS, passwords in
     # REDIS_URL) to the console and the containers' logs
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", case_sensitive=False, hide_input_in_errors=True
+        env_file=".env",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
     )
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Broker, result backend and job store")
@@ -204,14 +211,7 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
 
-    @field_validator(
-        "preload_models",
-        "api_keys",
-        "finetune_api_keys",
-        "metrics_api_keys",
-        "api_allowed_hosts",
-        mode="before",
-    )
+    @field_validator(*LIST_SETTINGS, mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -229,20 +229,22 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown models {unknown}; known: {sorted(known)}")
         return names
 
-    @field_validator("var_dir", "model_dir", "data_dir", "corpus_file", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _empty_path_is_unset(cls, value: object) -> object:
-        # `MODEL_DIR=` in a .env file, or compose's ${VAR:-}: the working directory became the model
-        # store, and CORPUS_FILE "." a corpus that failed to read
-        if isinstance(value, str) and not value.strip():
+    def _empty_is_the_default(cls, value: object, info: ValidationInfo) -> object:
+        # `KEY=` in .env or the shell, or an empty ${KEY:-} of compose: a number's was an error, a
+        # folder's the working directory (the model store), CORPUS_FILE's "." (no corpus). A list's
+        # empty value is no item (`API_KEYS=` overrides keys in .env), not its default.
+        if isinstance(value, str) and not value.strip() and info.field_name not in LIST_SETTINGS:
             raise PydanticUseDefault
         return value
 
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, url: str) -> str:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix:// (redis://host:6379/0)")
+        # what both redis-py and Celery (kombu's transport, its result backend) take
+        if not url.startswith(("redis://", "rediss://")):
+            raise ValueError("REDIS_URL must start with redis:// or rediss:// (redis://host:6379/0)")
         return url
 
     @field_validator("var_dir", "model_dir", "data_dir", "corpus_file")

@@ -116,7 +116,8 @@ def import_base(store: ModelStore, base: str | Path | None = None) -> ModelVersi
     logger.info("importing LLM base %s", base)
     model, tokenizer = load_base(base)
     metadata = {
-        "base": str(base),
+        # a directory's absolute path: GET /models shows only its last part
+        "base": str(base) if str(base) in ALLOWED_BASES else str(Path(base).resolve()),
         "kind": "base",
         "architecture": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),

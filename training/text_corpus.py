@@ -58,7 +58,8 @@ def load_corpus(path: Path | None = None) -> Corpus:
     """Settings.corpus_file or the given file, else the corpus in DATA_DIR; the last 10% is held out."""
     path = path or get_settings().corpus_file
     if path is not None:
-        text, source = _read_file(path), str(path)
+        # absolute: GET /models shows only its last part (a relative one would show the host's folders)
+        text, source = _read_file(path), str(Path(path).resolve())
     else:
         text, source = read_text(DataFile.CORPUS), "DATA_DIR/corpus/tinyshakespeare.txt.gz"
     words = tokenize(text)

@@ -116,13 +116,13 @@ class JobTask(Task):
         if self._runs_elsewhere(store, record):
             logger.warning("job %s delivered again while %s runs it: copy dropped", job_id, record.worker)
             return False
-        if record.cancel_requested:  # its user cancelled it while it ran: it ends so, not run again
-            logger.warning("job %s, cancelled while it ran, was delivered again after it was lost", job_id)
-            store.finish(job_id, JobStatus.CANCELLED, error=LOST_WHILE_CANCELLED)
-            return False
         if not self.run_again_when_redelivered:
             logger.warning("job %s was delivered again after its run was lost: ending it", job_id)
             self.end_lost_run(store, job_id, {"type": "WorkerLost", "message": self.lost_message})
+            return False
+        if record.cancel_requested:  # its user cancelled it while it ran: it ends so, not run again
+            logger.warning("job %s, cancelled while it ran, was delivered again after it was lost", job_id)
+            store.finish(job_id, JobStatus.CANCELLED, error=LOST_WHILE_CANCELLED)
             return False
         if payload.get("stream") and store.streamed_tokens(job_id):
             logger.warning("job %s delivered again after it had streamed tokens: marking it failed", job_id)

@@ -36,6 +36,10 @@ from worker.predictors import Predictor
 logger = logging.getLogger(__name__)
 
 RETRY_FAILED_LOAD_S = 60.0
+# A version that ran out of memory loading beside the one in memory is tried again this much later:
+# a retry allocates it all again beside the batches running, but what filled the memory (a trainer
+# on the same GPU, a burst of long batches) may have passed.
+RETRY_OUT_OF_MEMORY_LOAD_S = 600.0
 # How long the job that finds a newer version waits for it to load before the version in memory
 # answers it; jobs after it are served by the old version until the new one is loaded.
 SWAP_WAIT_S = 3.0
@@ -56,7 +60,7 @@ class FailedLoad:
     version: str
     error: Exception  # its frames cleared: they held the half-loaded weights
     at: float
-    out_of_memory: bool = False  # not tried again while another version is in memory
+    out_of_memory: bool = False  # beside another version: tried again after RETRY_OUT_OF_MEMORY_LOAD_S
 
 
 @dataclass
@@ -144,7 +148,8 @@ class ModelCache:
         ) from failed.error
 
     def _retry_due(self, failed: FailedLoad) -> bool:
-        return self._clock() - failed.at >= RETRY_FAILED_LOAD_S
+        pause = RETRY_OUT_OF_MEMORY_LOAD_S if failed.out_of_memory else RETRY_FAILED_LOAD_S
+        return self._clock() - failed.at >= pause
 
     def _swapped(self, name: ModelName, current: Predictor, served: str) -> Predictor:
         """``served`` once it is loaded, waiting at most ``swap_wait_s`` for a load this call
@@ -155,12 +160,7 @@ class ModelCache:
                 # one load at a time; a version published during it is loaded after it
                 return self._loaded.get(name, current)
             failed = self._failed.get(name)
-            # a version too large beside the one in memory stays too large: only a newer one is tried
-            if (
-                failed is not None
-                and failed.version == served
-                and (failed.out_of_memory or not self._retry_due(failed))
-            ):
+            if failed is not None and failed.version == served and not self._retry_due(failed):
                 return self._loaded.get(name, current)
             loading = self._background[name] = BackgroundLoad(served, threading.Event())
             threading.Thread(

@@ -198,5 +198,5 @@ def test_a_redis_url_that_is_no_url_is_a_clear_error(tmp_path: Path) -> None:
     env["REDIS_URL"] = "localhost:6379"
     completed = run_launcher_to_exit(env)
     assert completed.returncode == 2, completed.stdout + completed.stderr
-    assert "REDIS_URL=localhost:6379 is unreachable" in completed.stdout
+    assert "REDIS_URL must start with redis://" in completed.stdout
     assert "Traceback" not in completed.stderr

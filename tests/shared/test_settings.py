@@ -72,20 +72,43 @@ def test_a_bad_setting_is_reported_without_its_value(monkeypatch: pytest.MonkeyP
     assert "LongSecretKeyNumberTwo1234" not in str(raised.value) and "shortkey" not in str(raised.value)
 
 
-@pytest.mark.parametrize("name", ["MODEL_DIR", "DATA_DIR", "VAR_DIR", "CORPUS_FILE"])
-def test_an_empty_path_setting_means_its_default(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MODEL_DIR",
+        "DATA_DIR",
+        "VAR_DIR",
+        "CORPUS_FILE",
+        "MAX_TEXT_CHARS",
+        "RESULT_TTL",
+        "LOG_LEVEL",
+        "FLOWER_BASIC_AUTH",
+    ],
+)
+def test_an_empty_setting_means_its_default(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     """`MODEL_DIR=` in a .env file made the working directory the model store; `CORPUS_FILE=` a
-    corpus "." that failed to read."""
+    corpus "." that failed to read; `RESULT_TTL=` (compose passes every shared setting, empty where
+    .env has `RESULT_TTL=`) stopped every container."""
     monkeypatch.delenv(name, raising=False)  # `make test` sets MODEL_DIR
-    default = getattr(Settings(), name.lower())
+    default = getattr(Settings(_env_file=None), name.lower())
     monkeypatch.setenv(name, " ")
-    assert getattr(Settings(), name.lower()) == default
+    assert getattr(Settings(_env_file=None), name.lower()) == default
     assert default != Path(".")
 
 
-@pytest.mark.parametrize("url", ["localhost:6379", "http://redis:6379/0", "127.0.0.1"])
+def test_an_empty_list_setting_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRELOAD_MODELS", "")
+    monkeypatch.setenv("API_KEYS", "")
+    settings = Settings(_env_file=None)
+    assert settings.preload_models == [] and settings.api_keys == []
+
+
+@pytest.mark.parametrize(
+    "url", ["localhost:6379", "http://redis:6379/0", "127.0.0.1", "unix:///tmp/redis.sock"]
+)
 def test_a_redis_url_without_a_redis_scheme_is_refused(url: str) -> None:
-    """It was taken, and the API then failed at start with a traceback."""
+    """It was taken, and the API then failed at start with a traceback (unix://, which redis-py
+    takes, Celery's transport and result backend do not)."""
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="REDIS_URL must start with redis://"):
@@ -93,7 +116,6 @@ def test_a_redis_url_without_a_redis_scheme_is_refused(url: str) -> None:
     for good in (
         "redis://127.0.0.1:6379/0",
         "rediss://user:secret@redis.internal:6380/1",
-        "unix:///tmp/r.sock",
     ):
         assert Settings(redis_url=good).redis_url == good
 

@@ -100,7 +100,7 @@ def test_the_bigram_model_is_trained_again_once_corpus_file_names_another_text(
         assert with_corpus_file(corpus_file) == first
         second = with_corpus_file(other)
         assert second != first
-        assert store.served_version(ModelName.BIGRAM).metadata["corpus"] == str(other)
+        assert store.served_version(ModelName.BIGRAM).metadata["corpus"] == str(other.resolve())
         assert with_corpus_file(None) == second  # unset: the served version stands
     finally:
         get_settings.cache_clear()

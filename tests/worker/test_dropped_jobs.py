@@ -14,6 +14,7 @@ from celery.signals import task_revoked, task_unknown
 import worker.dropped_jobs  # noqa: F401  (connects the handlers)
 from shared.job_store import JobStore, queued_jobs_keys
 from shared.jobs import JobStatus, Queue
+from tests.shared.test_job_store import AsyncStoreRunner
 from worker.runtime import get_runtime
 
 
@@ -76,6 +77,18 @@ def test_a_running_job_whose_message_came_back_past_max_queue_wait_failed_as_los
     task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=True)
     record = store.get(job_id)
     assert record.status is JobStatus.FAILED and record.error["type"] == "WorkerLost"
+
+
+def test_a_running_job_cancelled_before_its_message_came_back_past_max_queue_wait_ends_cancelled(
+    runtime_on: JobStore, queued_finetune: Callable[[], str], redis_url: str
+) -> None:
+    job_id = queued_finetune()
+    store = get_runtime().job_store
+    store.start(job_id, worker="training@gone-host")
+    assert AsyncStoreRunner(redis_url).request_cancel(job_id) is JobStatus.RUNNING
+    task_revoked.send(sender=None, request=Context(id=job_id), terminated=False, signum=None, expired=True)
+    record = store.get(job_id)
+    assert record.status is JobStatus.CANCELLED and record.error["type"] == "Cancelled"
 
 
 def test_an_expired_copy_of_a_running_jobs_message_leaves_a_live_workers_run_alone(

@@ -46,7 +46,10 @@ def base_source(base: str | Path | None) -> str:
 
 def base_name(base: str | Path | None) -> str:
     """What a version records as its base: the EXTRACTOR_BASE value, or the directory given."""
-    return str(base) if base is not None else get_settings().extractor_base.value
+    if base is None:
+        return get_settings().extractor_base.value
+    # a directory's absolute path: GET /models shows only its last part
+    return str(Path(base).resolve()) if Path(str(base)).is_dir() else str(base)
 
 
 def with_fresh_head(source: str | Path, **options: Any) -> PreTrainedModel:
