@@ -10,8 +10,11 @@ import logging
 from datetime import UTC, datetime
 
 from celery._state import get_current_task
+from celery.signals import setup_logging
 
 from shared.config import LogFormat, get_settings
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 class JobIdFilter(logging.Filter):
@@ -49,3 +52,22 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level.upper())
+    # uvicorn configures its loggers (a plain-text handler each, not propagating) before it imports
+    # the app: with LOG_FORMAT=json its lines, and the tracebacks it logs, were plain text among the
+    # JSON ones. They go through the root's handler and level instead.
+    for name in UVICORN_LOGGERS:
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
+        server_logger.setLevel(logging.NOTSET)
+
+
+def keep_celery_from_reconfiguring() -> None:
+    """Celery's worker sets the root logger's level from its --loglevel (WARNING when none is given,
+    as compose's commands gave none) even with worker_hijack_root_logger off: a receiver of its
+    setup_logging signal keeps it from configuring logging at all, so LOG_LEVEL and LOG_FORMAT hold."""
+    setup_logging.connect(_configured_already, weak=False)
+
+
+def _configured_already(**_: object) -> None:
+    configure_logging()

@@ -37,19 +37,22 @@ def start_heartbeat(
 
     def beat() -> None:
         while True:
-            info = {
-                "hostname": hostname,
-                "queue": queue.value,
-                "pid": os.getpid(),
-                "ready": ready(),
-                **runtime.status(),
-            }
-            if extra:
-                info.update(extra())
             try:
+                info = {
+                    "hostname": hostname,
+                    "queue": queue.value,
+                    "pid": os.getpid(),
+                    "ready": ready(),
+                    **runtime.status(),
+                }
+                if extra:
+                    info.update(extra())
                 runtime.job_store.heartbeat(queue, hostname, info, TTL_SECONDS)
             except redis.RedisError as error:
                 logger.warning("heartbeat failed: %s", error)
+            except Exception:  # the thread must live on: a worker with no heartbeat counts as dead,
+                # its running jobs as lost (run again elsewhere, a fine-tune ended)
+                logger.exception("heartbeat failed")
             threading.Event().wait(INTERVAL_SECONDS)
 
     threading.Thread(target=beat, name="heartbeat", daemon=True).start()

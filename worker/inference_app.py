@@ -17,7 +17,7 @@ import worker.dropped_jobs  # (ends the jobs whose messages Celery drops)
 import worker.tasks.inference  # noqa: F401  (registers the tasks)
 from shared.celery_app import create_celery_app
 from shared.jobs import Queue
-from shared.logging_setup import configure_logging
+from shared.logging_setup import configure_logging, keep_celery_from_reconfiguring
 from shared.model_registry import ModelName
 from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
@@ -25,6 +25,7 @@ from worker.progress_bars import silence_library_progress_bars
 from worker.runtime import get_runtime
 
 configure_logging()
+keep_celery_from_reconfiguring()
 silence_library_progress_bars()
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,15 @@ def _preload_then_announce(sender: Any, **_: Any) -> None:
         serve_metrics(runtime.settings.inference_metrics_port, runtime.settings.metrics_host)
         # it takes jobs while it preloads: alive from now on (a worker with no heartbeat is one
         # whose running jobs count as lost), ready once its models are in memory
-        start_heartbeat(Queue.INFERENCE, sender.hostname, ready=preloaded.is_set)
-        runtime.models.preload([ModelName(name) for name in runtime.settings.preload_models])
+        names = [ModelName(name) for name in runtime.settings.preload_models]
+        # not ready while a model it preloads failed to load and none of its versions is in memory:
+        # every job for it fails (ready again once a version loads, at a job's request)
+        start_heartbeat(
+            Queue.INFERENCE,
+            sender.hostname,
+            ready=lambda: preloaded.is_set() and not runtime.models.unservable(names),
+        )
+        runtime.models.preload(names)
         preloaded.set()
         logger.info("inference worker %s ready on %s", sender.hostname, runtime.models.device)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Task
 
+from shared.client_errors import ClientFacingError
 from shared.job_store import JobRecord, JobStore
 from shared.jobs import JobStatus
 from worker.job_errors import job_error
@@ -45,6 +46,10 @@ def runs_here(job_id: str) -> bool:
 
 class JobTask(Task):
     abstract = True
+    # The client's or the operator's errors, each said in the job's error: Celery logs them in one
+    # INFO line, not as an ERROR with a traceback (an overloaded worker timing out every job filled
+    # its log with tracebacks, and raised alerts on errors that are none of the platform's).
+    throws = (ClientFacingError,)
     # An inference job delivered again after its worker died runs again; a training job, which
     # may have run for hours and may publish a version, is marked failed instead.
     run_again_when_redelivered = True

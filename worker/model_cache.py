@@ -201,6 +201,10 @@ class ModelCache:
                 logger.exception("could not load %s version %s either", name.value, version.version)
         return None
 
+    def unservable(self, names: list[ModelName]) -> list[ModelName]:
+        """Those of ``names`` that failed to load with no version in memory: their jobs fail."""
+        return [name for name in names if name in self._failed and name not in self._loaded]
+
     def loaded(self, name: ModelName) -> Predictor | None:
         """The predictor in memory now, if any: never loads, never asks the store."""
         return self._loaded.get(name)

@@ -19,7 +19,7 @@ from celery.signals import task_failure, worker_ready
 import worker.dropped_jobs  # noqa: F401  (ends the jobs whose messages Celery drops)
 from shared.celery_app import create_celery_app
 from shared.jobs import Queue, TaskName
-from shared.logging_setup import configure_logging
+from shared.logging_setup import configure_logging, keep_celery_from_reconfiguring
 from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
 from worker.progress_bars import silence_library_progress_bars
@@ -27,6 +27,7 @@ from worker.runtime import WorkerRuntime, get_runtime
 from worker.tasks.training import LOST_MESSAGE, end_lost_finetune  # (importing it registers the tasks)
 
 configure_logging()
+keep_celery_from_reconfiguring()
 silence_library_progress_bars()
 logger = logging.getLogger(__name__)
 

@@ -32,5 +32,13 @@ def test_a_length_past_the_served_models_context_is_422(tiny_gpt2_dir: Path, tmp
 
             fits = api.post("/generate_with_llm", json={**too_long, "length": 100})
             assert fits.status_code == 200, fits.text
+
+        # the client's error: one INFO line in the worker's log (written by now), no ERROR with a
+        # traceback
+        log = running.processes["inference"].log_path.read_text(errors="replace")
+        job_lines = [line for line in log.splitlines() if job["job_id"] in line]
+        assert any("raised expected: InputOutgrowsContextError" in line for line in job_lines), job_lines
+        assert not any(" ERROR " in line for line in job_lines), job_lines
+        assert "Traceback" not in log
     finally:
         running.stop()

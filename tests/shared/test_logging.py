@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 from celery import Celery
 
-from shared.config import get_settings
+from shared.config import PROJECT_ROOT, get_settings
 from shared.logging_setup import configure_logging
 
 
@@ -40,3 +43,48 @@ def test_json_lines_carry_the_job_id(
     assert inside["logger"] == "worker.test"
     assert outside["job_id"] == "-"
     assert {"time", "level", "process"} <= set(inside)
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("app", ["worker.inference_app", "worker.training_app"])
+def test_a_worker_keeps_log_level_whatever_loglevel_celery_is_given(app: str) -> None:
+    """Compose's worker commands give no --loglevel: Celery set the root logger to WARNING, and the
+    workers' INFO lines (each model's load time, "worker ready") never appeared."""
+    code = (
+        f"import logging, {app} as worker_app\n"
+        "worker_app.app.log.setup(loglevel='WARNING')\n"
+        "print(logging.getLevelName(logging.getLogger().level))\n"
+    )
+    completed = run_python(code, LOG_LEVEL="INFO")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "INFO"
+
+
+def test_the_servers_own_lines_are_json_too() -> None:
+    """uvicorn's loggers kept their plain-text handlers: "INFO:     Started server process" and the
+    tracebacks of unhandled errors broke a log reader that takes one JSON object per line."""
+    code = (
+        "import logging, logging.config\n"
+        "from uvicorn.config import LOGGING_CONFIG\n"
+        "logging.config.dictConfig(LOGGING_CONFIG)  # as uvicorn does before it imports the app\n"
+        "from shared.logging_setup import configure_logging\n"
+        "configure_logging()\n"
+        "logging.getLogger('uvicorn.error').info('Started server process')\n"
+        "logging.getLogger('uvicorn.error').debug('not at LOG_LEVEL=INFO')\n"
+    )
+    completed = run_python(code, LOG_FORMAT="json", LOG_LEVEL="INFO")
+    assert completed.returncode == 0, completed.stderr
+    lines = [json.loads(line) for line in completed.stderr.strip().splitlines()]
+    assert [(line["logger"], line["message"]) for line in lines] == [
+        ("uvicorn.error", "Started server process")
+    ]

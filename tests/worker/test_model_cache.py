@@ -417,3 +417,19 @@ def test_a_batch_runs_on_the_version_it_was_sized_for_though_a_newer_one_loads_m
     assert len(batches) >= 3
     for cost, chars in batches:
         assert chars <= 4000 / cost or chars == 1000  # within the budget of the version that ran it
+
+
+def test_a_model_that_failed_to_load_with_none_in_memory_is_unservable_until_one_loads(
+    tmp_path: Path,
+) -> None:
+    """The worker's heartbeat says it is not ready then (GET /ready): it said ready once its
+    preloading ended, however that went, and every job for the model failed."""
+    store = ModelStore(tmp_path)
+    publish_broken(store)
+    loads = CountingLoads()
+    cache = loads.cache(store)
+    cache.preload([ModelName.BIGRAM, ModelName.RNN])
+    assert cache.unservable([ModelName.BIGRAM, ModelName.RNN]) == [ModelName.BIGRAM]  # rnn: no version yet
+    publish(store, "hello")
+    cache.get(ModelName.BIGRAM)
+    assert cache.unservable([ModelName.BIGRAM]) == []
