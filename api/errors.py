@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 
+from shared.log_throttle import ThrottledLog
+
 logger = logging.getLogger(__name__)
 
 
@@ -111,8 +113,12 @@ async def _api_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=error.status_code, headers=error.headers)
 
 
+# one line each 30 s while Redis is down, not one for every request answered 503
+_queue_unavailable_log = ThrottledLog(logger, logging.WARNING)
+
+
 async def _queue_unavailable(_: Request, error: Exception) -> JSONResponse:
-    logger.warning("job queue unavailable: %s", error)
+    _queue_unavailable_log.log("job queue unavailable: %s", error)
     return JSONResponse(
         {"detail": "the job queue (Redis) is unavailable; try again shortly"},
         status_code=503,

@@ -19,9 +19,12 @@ from typing import Any
 import redis
 
 from shared.job_store import AsyncJobStore, JobRecord
+from shared.log_throttle import ThrottledLog
 from shared.schemas import JobView
 
 logger = logging.getLogger(__name__)
+# one line each 30 s while Redis is down, not one for every open stream at every retry
+_waiting_for_redis_log = ThrottledLog(logger, logging.INFO)
 
 KEEP_ALIVE_MS = 4_000  # a comment line this often keeps proxies from closing an idle stream
 REDIS_OUTAGE_S = 60.0  # as long as the workers ride one out
@@ -62,7 +65,7 @@ async def job_event_stream(store: AsyncJobStore, job_id: str, after: str = "0-0"
                     "job %s: events stream closed, Redis unavailable for %.0f s", job_id, REDIS_OUTAGE_S
                 )
                 return  # the client reconnects with Last-Event-ID
-            logger.info("job %s: events stream waits for Redis: %r", job_id, error)
+            _waiting_for_redis_log.log("job %s: events stream waits for Redis: %r", job_id, error)
             yield ": waiting for Redis\n\n"
             await asyncio.sleep(REDIS_RETRY_S)
             continue
