@@ -289,8 +289,9 @@ def worker_index_key(queue: Queue) -> str:
 
 def is_ready(heartbeat: dict[str, Any]) -> bool:
     """Whether a worker's heartbeat says it is ready: an inference worker preloading its models
-    beats with ``ready`` false (a heartbeat without the field counts as ready)."""
-    return bool(heartbeat.get("ready", True))
+    beats with ``ready`` false (a heartbeat without the field counts as ready), and one with a
+    batch hung (``stuck_batches``) is not ready either."""
+    return bool(heartbeat.get("ready", True)) and not heartbeat.get("stuck_batches")
 
 
 def model_reports(workers: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:

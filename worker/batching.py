@@ -97,6 +97,7 @@ class BatchScheduler:
         self._lock = threading.Lock()
         self.batch_sizes: Counter[int] = Counter()
         self.dropped = 0  # inputs whose callers gave up before they ran
+        self._batch_started: dict[ModelName, float] = {}  # when each model's running batch began
 
     def submit(
         self, model: ModelName, item: dict[str, Any], on_token: TokenCallback | None = None
@@ -175,12 +176,25 @@ class BatchScheduler:
             try:
                 batch = self._collect(model)
                 self.batch_sizes[len(batch)] += 1
+                self._batch_started[model] = time.monotonic()
                 self._answer(model, batch)
             except Exception as error:  # this thread serves every later input of the model: it lives on
                 logger.exception("the batcher of %s failed", model.value)
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(error)
+            finally:
+                self._batch_started.pop(model, None)
+
+    def running_longer_than(self, seconds: float) -> dict[str, float]:
+        """The models whose batch has run more than ``seconds``, and for how long."""
+        now = time.monotonic()
+        running = dict(self._batch_started)  # the batcher threads change it
+        return {
+            model.value: round(now - started, 1)
+            for model, started in running.items()
+            if now - started > seconds
+        }
 
     def _answer(self, model: ModelName, batch: list[_Pending]) -> None:
         """Run the batch and answer each input. Where the batch fails, the inputs that have sent no

@@ -34,6 +34,13 @@ T = TypeVar("T")
 CANCEL_POLL_SECONDS = 0.5
 
 
+def stuck_after(inference_time_limit: float) -> float:
+    """How long a batch runs before it counts as hung: by the time limit each of its inputs has been
+    given up (a generator stops at its next token once none is wanted), and no batch the text budget
+    allows takes four times as long."""
+    return max(60.0, 4 * inference_time_limit)
+
+
 class InferenceTimeLimitError(ClientFacingError, TimeoutError):
     """The job's batch did not finish within INFERENCE_TIME_LIMIT seconds."""
 
@@ -182,6 +189,9 @@ class WorkerRuntime:
             "models": self.models.snapshot(),
             "batch_sizes": {str(size): count for size, count in sorted(self.batcher.batch_sizes.items())},
             "dropped_inputs": self.batcher.dropped,
+            "stuck_batches": self.batcher.running_longer_than(
+                stuck_after(self.settings.inference_time_limit)
+            ),
         }
 
 

@@ -328,3 +328,23 @@ def test_the_batcher_lives_on_when_the_text_cost_cannot_be_told() -> None:
     scheduler = BatchScheduler(model, max_batch_size=4, max_wait=0.0, max_batch_chars=100, text_cost=no_cost)
     assert scheduler.submit(ModelName.BIGRAM, {"text": "first"}).result(5) == {"text": "FIRST"}
     assert scheduler.submit(ModelName.BIGRAM, {"text": "second"}).result(5) == {"text": "SECOND"}
+
+
+def test_a_batch_that_runs_too_long_is_told_apart_from_one_that_ended() -> None:
+    """A forward pass that never returns (a hung GPU kernel) left the worker beating, healthy and
+    ready while none of that model's jobs were answered: the heartbeat now names such batches."""
+    release = threading.Event()
+
+    def run_batch(model: ModelName, inputs: list[dict[str, Any]], *_: Any) -> list[dict[str, Any]]:
+        release.wait(10)
+        return [{"ok": True} for _ in inputs]
+
+    batcher = BatchScheduler(run_batch, max_batch_size=4, max_wait=0.0)
+    future = batcher.submit(ModelName.LLM, {"start_word": "x"})
+    time.sleep(0.3)
+    assert batcher.running_longer_than(0.1) == {"llm": pytest.approx(0.3, abs=0.2)}
+    assert batcher.running_longer_than(5) == {}
+    release.set()
+    assert future.result(5) == {"ok": True}
+    time.sleep(0.05)
+    assert batcher.running_longer_than(0.0) == {}
