@@ -95,8 +95,12 @@ class JobMetricsCollector(Collector):
                 for kind in HISTOGRAMS
                 for job_type in JobType
             }
-        except redis.RedisError:
+        except redis.RedisError:  # the job counts are Redis's: none to give, and the outage said
+            yield GaugeMetricFamily(
+                "job_store_up", "Whether Redis, holding the job counts, answered", value=0
+            )
             return
+        yield GaugeMetricFamily("job_store_up", "Whether Redis, holding the job counts, answered", value=1)
         jobs = CounterMetricFamily("jobs", "Jobs by type and event", labels=["type", "event"])
         for job_type in JobType:
             for event in EVENTS:
