@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 
 class ThrottledLog:
@@ -19,24 +20,30 @@ class ThrottledLog:
         level: int,
         every_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.logger = logger
         self.level = level
         self.every_s = every_s
         self._clock = clock
+        self._wall_clock = wall_clock
         self._last: float | None = None
+        self._last_wall = 0.0
         self._left_out = 0
         self._lock = threading.Lock()
 
-    def log(self, message: str, *args: object) -> None:
+    def log(self, message: str, *args: object, exc_info: bool = False) -> None:
         """Logged when none was in the last ``every_s`` seconds; else counted, and the count told
-        with the next one logged."""
+        with the next one logged, with the time of the one before it (an outage an hour ago is not
+        this one)."""
         with self._lock:
             now = self._clock()
             if self._last is not None and now - self._last < self.every_s:
                 self._left_out += 1
                 return
-            self._last, left_out, self._left_out = now, self._left_out, 0
+            left_out, since = self._left_out, self._last_wall
+            self._last, self._last_wall, self._left_out = now, self._wall_clock(), 0
         if left_out:
-            message += f" (and {left_out} more like it in the last {self.every_s:.0f} s)"
-        self.logger.log(self.level, message, *args)
+            at = datetime.fromtimestamp(since).isoformat(timespec="seconds")
+            message += f" (and {left_out} more like it after the one logged at {at})"
+        self.logger.log(self.level, message, *args, exc_info=exc_info)

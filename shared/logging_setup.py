@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from celery._state import get_current_task
-from celery.signals import setup_logging
+from celery.signals import celeryd_after_setup, setup_logging
 
 from shared.config import LogFormat, get_settings
 
@@ -67,7 +68,15 @@ def keep_celery_from_reconfiguring() -> None:
     as compose's commands gave none) even with worker_hijack_root_logger off: a receiver of its
     setup_logging signal keeps it from configuring logging at all, so LOG_LEVEL and LOG_FORMAT hold."""
     setup_logging.connect(_configured_already, weak=False)
+    celeryd_after_setup.connect(_redirect_stdouts, weak=False)
 
 
 def _configured_already(**_: object) -> None:
     configure_logging()
+
+
+def _redirect_stdouts(sender: object, instance: Any, **_: object) -> None:
+    """What Celery does when it configures logging itself, and skips when a receiver does: a print or
+    a thread's traceback becomes a log line (one JSON object with LOG_FORMAT=json), not raw text."""
+    if instance.redirect_stdouts:
+        instance.app.log.redirect_stdouts(instance.redirect_stdouts_level)

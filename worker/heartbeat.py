@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from shared.jobs import Queue
+from shared.log_throttle import ThrottledLog
 from worker.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
@@ -34,25 +35,26 @@ def start_heartbeat(
     as ready (GET /ready): until then it beats too, since it takes jobs, and a worker with no
     heartbeat is one whose running jobs count as lost."""
     runtime = get_runtime()
+    beat_failed = ThrottledLog(logger, logging.WARNING)  # every 2 s while Redis is down otherwise
+    report_failed = ThrottledLog(logger, logging.ERROR)
 
     def beat() -> None:
         while True:
+            info: dict[str, Any] = {"hostname": hostname, "queue": queue.value, "pid": os.getpid()}
             try:
-                info = {
-                    "hostname": hostname,
-                    "queue": queue.value,
-                    "pid": os.getpid(),
-                    "ready": ready(),
-                    **runtime.status(),
-                }
+                info.update(ready=ready(), **runtime.status())
                 if extra:
                     info.update(extra())
+            except Exception:  # it beats all the same (a worker with no heartbeat counts as dead, its
+                # running jobs as lost), saying it is not ready
+                info["ready"] = False
+                report_failed.log("heartbeat: the worker's state could not be read", exc_info=True)
+            try:
                 runtime.job_store.heartbeat(queue, hostname, info, TTL_SECONDS)
             except redis.RedisError as error:
-                logger.warning("heartbeat failed: %s", error)
-            except Exception:  # the thread must live on: a worker with no heartbeat counts as dead,
-                # its running jobs as lost (run again elsewhere, a fine-tune ended)
-                logger.exception("heartbeat failed")
+                beat_failed.log("heartbeat failed: %s", error)
+            except Exception:  # the thread must live on
+                report_failed.log("heartbeat failed", exc_info=True)
             threading.Event().wait(INTERVAL_SECONDS)
 
     threading.Thread(target=beat, name="heartbeat", daemon=True).start()

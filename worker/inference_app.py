@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from celery.signals import worker_ready
@@ -21,6 +22,7 @@ from shared.logging_setup import configure_logging, keep_celery_from_reconfiguri
 from shared.model_registry import ModelName
 from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
+from worker.model_cache import RETRY_FAILED_LOAD_S
 from worker.progress_bars import silence_library_progress_bars
 from worker.runtime import get_runtime
 
@@ -52,5 +54,8 @@ def _preload_then_announce(sender: Any, **_: Any) -> None:
         runtime.models.preload(names)
         preloaded.set()
         logger.info("inference worker %s ready on %s", sender.hostname, runtime.models.device)
+        while True:  # a preload that failed is tried again (not only at a job's request)
+            time.sleep(RETRY_FAILED_LOAD_S)
+            runtime.models.retry_unservable(names)
 
     threading.Thread(target=run, name="preload", daemon=True).start()

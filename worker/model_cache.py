@@ -201,6 +201,15 @@ class ModelCache:
                 logger.exception("could not load %s version %s either", name.value, version.version)
         return None
 
+    def retry_unservable(self, names: list[ModelName]) -> None:
+        """Load again, once their pause is over, those of ``names`` that failed with none in memory:
+        a worker that is not ready because of them gets no jobs that would (GET /ready)."""
+        for name in self.unservable(names):
+            try:
+                self.get(name)
+            except Exception as error:  # the load's own failure is logged where it failed
+                logger.info("%s still not loadable: %s", name.value, type(error).__name__)
+
     def unservable(self, names: list[ModelName]) -> list[ModelName]:
         """Those of ``names`` that failed to load with no version in memory: their jobs fail."""
         return [name for name in names if name in self._failed and name not in self._loaded]

@@ -30,7 +30,8 @@ class Readiness(BaseModel):
     ready: bool
     redis: str
     workers: dict[str, int] = Field(
-        description="Live workers per queue that are ready (preloading done: the stored models loaded)"
+        description="Live workers per queue that are ready (preloading done: the stored models loaded;"
+        " none failed to load with no version in memory; no batch hung)"
     )
 
 

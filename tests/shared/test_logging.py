@@ -88,3 +88,22 @@ def test_the_servers_own_lines_are_json_too() -> None:
     assert [(line["logger"], line["message"]) for line in lines] == [
         ("uvicorn.error", "Started server process")
     ]
+
+
+def test_a_workers_prints_are_log_lines_as_celery_made_them() -> None:
+    """Celery redirects a worker's stdout and stderr to its log only when it configures logging
+    itself: prints and threads' tracebacks came out raw among the JSON lines."""
+    code = (
+        "import sys, types, worker.inference_app as worker_app\n"
+        "from celery.signals import celeryd_after_setup\n"
+        "instance = types.SimpleNamespace(app=worker_app.app, redirect_stdouts=True,"
+        " redirect_stdouts_level='WARNING')\n"
+        "celeryd_after_setup.send(sender='inference@test', instance=instance, conf=worker_app.app.conf)\n"
+        "print('a stray print')\n"
+        "sys.stdout.flush()\n"
+    )
+    completed = run_python(code, LOG_FORMAT="json", LOG_LEVEL="INFO")
+    assert completed.returncode == 0, completed.stderr
+    lines = [json.loads(line) for line in completed.stderr.strip().splitlines() if line.startswith("{")]
+    assert any(line["message"] == "a stray print" and line["level"] == "WARNING" for line in lines), completed
+    assert "a stray print" not in completed.stdout

@@ -433,3 +433,25 @@ def test_a_model_that_failed_to_load_with_none_in_memory_is_unservable_until_one
     publish(store, "hello")
     cache.get(ModelName.BIGRAM)
     assert cache.unservable([ModelName.BIGRAM]) == []
+
+
+def test_a_preload_that_failed_is_tried_again_without_waiting_for_a_job(tmp_path: Path) -> None:
+    """A worker not ready because of it gets no jobs (GET /ready) that would load it again."""
+    store = ModelStore(tmp_path)
+    publish(store, "hello")
+    loads = CountingLoads()
+
+    def flaky(version: ModelVersion, _device: torch.device) -> EchoPredictor:
+        loads.attempts += 1
+        if loads.attempts == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (the trainer held the card)")
+        return EchoPredictor(version)
+
+    cache = ModelCache(store, torch.device("cpu"), loader_for=lambda name: flaky, clock=lambda: loads.now)
+    cache.preload([ModelName.BIGRAM])
+    assert cache.unservable([ModelName.BIGRAM]) == [ModelName.BIGRAM]
+    cache.retry_unservable([ModelName.BIGRAM])
+    assert loads.attempts == 1  # not before its pause is over
+    loads.now += RETRY_FAILED_LOAD_S
+    cache.retry_unservable([ModelName.BIGRAM])
+    assert cache.unservable([ModelName.BIGRAM]) == [] and loads.attempts == 2
