@@ -276,23 +276,6 @@ def test_a_new_version_that_loads_slowly_leaves_the_old_one_serving_meanwhile(tm
     assert "loading_version" not in cache.snapshot()["bigram"]
 
 
-def test_a_new_version_that_fails_in_the_background_is_reported_and_not_retried_at_once(
-    tmp_path: Path,
-) -> None:
-    store = ModelStore(tmp_path)
-    good = publish(store, "hello")
-    loads = CountingLoads()
-    cache = loads.cache(store)
-    cache.get(ModelName.BIGRAM)
-    broken = publish_broken(store)
-    assert cache.get(ModelName.BIGRAM).version == good
-    wait_until(lambda: "failed_version" in cache.snapshot()["bigram"])
-    for _ in range(3):
-        assert cache.get(ModelName.BIGRAM).version == good
-    assert loads.attempts == 2
-    assert cache.snapshot()["bigram"]["failed_version"] == broken
-
-
 def test_two_threads_asking_at_a_workers_start_while_it_falls_back_to_an_older_version_both_get_it(
     tmp_path: Path,
 ) -> None:
