@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import redis
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from api.deps import JobStoreDep
@@ -40,16 +40,27 @@ class Readiness(BaseModel):
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "Redis unreachable or a queue has no live worker"}},
 )
-async def ready(response: Response, store: JobStoreDep) -> Readiness:
+async def ready(
+    response: Response,
+    store: JobStoreDep,
+    queue: Annotated[
+        Queue | None,
+        Query(
+            description="Only this queue's workers count (`inference`: the probe of an API that serves"
+            " inference, which a training worker's restart need not take out of its load balancer)"
+        ),
+    ] = None,
+) -> Readiness:
     """Readiness: Redis answers and at least one live worker consumes each queue, having loaded the
     models of its PRELOAD_MODELS that the store holds (one still training is not waited for:
     `GET /models` says which have a served version)."""
+    queues = [queue] if queue is not None else list(Queue)
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             await store.ping()
             workers = {
-                queue.value: sum(is_ready(worker) for worker in await store.live_workers(queue))
-                for queue in Queue
+                each.value: sum(is_ready(worker) for worker in await store.live_workers(each))
+                for each in queues
             }
     except (redis.RedisError, OSError) as error:  # TimeoutError among them
         logger.warning("readiness: Redis unreachable: %s", error)  # its address is the operator's

@@ -337,3 +337,24 @@ def test_requests_waiting_for_their_jobs_when_the_api_stops_get_a_result_or_the_
     assert record is not None and record.status is JobStatus.QUEUED  # kept for a worker
     # it stopped by itself, well within the launcher's 15 s (uvicorn ends raising the signal again)
     assert bare_platform.processes["api"].popen.wait(30) == -signal.SIGTERM  # type: ignore[union-attr]
+
+
+def test_readiness_of_one_queue_counts_its_workers_alone(bare_platform: Platform) -> None:
+    """/ready asked for a live worker on every queue: a training worker's restart took every API
+    replica out of its load balancer, though inference served on."""
+    bare_platform.env["PRELOAD_MODELS"] = "bigram"
+    with bare_platform.client() as api:
+        assert api.get("/ready", params={"queue": "inference"}).status_code == 503
+        bare_platform.start_inference_worker()
+        bare_platform.wait_ready_for("inference")
+        whole = api.get("/ready")
+        assert whole.status_code == 503 and whole.json()["workers"] == {"inference": 1, "training": 0}
+        inference = api.get("/ready", params={"queue": "inference"})
+        assert inference.status_code == 200 and inference.json() == {
+            "ready": True,
+            "redis": "ok",
+            "workers": {"inference": 1},
+        }
+        assert api.get("/ready", params={"queue": "training"}).status_code == 503
+        unknown = api.get("/ready", params={"queue": "gpu"})
+        assert unknown.status_code == 422, unknown.text
