@@ -131,23 +131,27 @@ class ModelCache:
 
     def _first_load(self, name: ModelName, served: str) -> Predictor:
         """With none in memory: ``served``, or the newest older version that loads (under the lock)."""
-        failed = self._failed.get(name)
-        if failed is None or failed.version != served or self._retry_due(failed):
+        if self._worth_trying(name, served):
             try:
                 return self._load(name, served)
             except ModelNotReadyError:
                 raise
             except Exception as error:
-                failed = self._remember_failure(name, served, error)
+                self._remember_failure(name, served, error)
                 if (older := self._load_newest_older(name, served)) is not None:
                     return older
+        failed = self._failed[name]  # of ``served``: just now, or within its pause
         raise ModelLoadError(
             f"version {failed.version} of {name.value!r} could not be loaded"
             f" ({type(failed.error).__name__}: the worker's log has its message); tried again every"
             f" {RETRY_FAILED_LOAD_S:.0f} s, or publish a new version"
         ) from failed.error
 
-    def _retry_due(self, failed: FailedLoad) -> bool:
+    def _worth_trying(self, name: ModelName, version_id: str) -> bool:
+        """Whether to load ``version_id``: it has not failed to, or its pause since then is over."""
+        failed = self._failed.get(name)
+        if failed is None or failed.version != version_id:
+            return True
         pause = RETRY_OUT_OF_MEMORY_LOAD_S if failed.out_of_memory else RETRY_FAILED_LOAD_S
         return self._clock() - failed.at >= pause
 
@@ -159,8 +163,7 @@ class ModelCache:
             if loading is not None and not loading.done.is_set():
                 # one load at a time; a version published during it is loaded after it
                 return self._loaded.get(name, current)
-            failed = self._failed.get(name)
-            if failed is not None and failed.version == served and not self._retry_due(failed):
+            if not self._worth_trying(name, served):
                 return self._loaded.get(name, current)
             loading = self._background[name] = BackgroundLoad(served, threading.Event())
             threading.Thread(
@@ -177,16 +180,15 @@ class ModelCache:
         finally:
             loading.done.set()
 
-    def _remember_failure(self, name: ModelName, version_id: str, error: Exception) -> FailedLoad:
+    def _remember_failure(self, name: ModelName, version_id: str, error: Exception) -> None:
         current = self._loaded.get(name)
         keeps = f"; still serving version {current.version}" if current is not None else ""
         logger.error("could not load %s version %s%s", name.value, version_id, keeps, exc_info=error)
-        failed = self._failed[name] = FailedLoad(
+        self._failed[name] = FailedLoad(
             version_id, without_frames(error), self._clock(), out_of_memory(error) and current is not None
         )
         if self.device.type == "cuda":  # what the failed load had put on the GPU, back to the others
             torch.cuda.empty_cache()
-        return failed
 
     def _load_newest_older(self, name: ModelName, broken: str) -> Predictor | None:
         """The newest version older than ``broken`` that loads, loaded; None if none does. The
