@@ -15,7 +15,7 @@ from typing import Any
 from celery.signals import task_revoked, task_unknown
 
 from shared.jobs import JobStatus
-from worker.job_task import LOST_WHILE_CANCELLED, JobTask, runs_elsewhere, runs_here
+from worker.job_task import JobTask, lost_run_end, runs_elsewhere, runs_here
 from worker.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,9 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
             logger.warning("job %s: expired copy of its message dropped; %s runs it", job_id, record.worker)
             return
         # its worker died mid-run, and its message came back past MAX_QUEUE_WAIT
-        if record.cancel_requested:  # its user cancelled it before: it ends so
-            status, error = JobStatus.CANCELLED, LOST_WHILE_CANCELLED
-        else:
-            status, error = JobStatus.FAILED, {"type": "WorkerLost", "message": JobTask.lost_message}
+        status, error = lost_run_end(
+            record.cancel_requested, {"type": "WorkerLost", "message": JobTask.lost_message}
+        )
     elif expired:
         wait = runtime.settings.max_queue_wait
         status = JobStatus.FAILED

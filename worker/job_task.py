@@ -27,6 +27,19 @@ LOST_WHILE_CANCELLED = {
     "message": "cancelled while running; its worker was lost before it stopped",
 }
 
+
+def lost_run_end(cancel_requested: bool, error: dict[str, Any]) -> tuple[JobStatus, dict[str, Any]]:
+    """The status and error of a run lost with its worker and not run again: cancelled where its
+    user asked for that before, else failed with ``error``."""
+    return (JobStatus.CANCELLED, LOST_WHILE_CANCELLED) if cancel_requested else (JobStatus.FAILED, error)
+
+
+def end_lost_run(store: JobStore, job_id: str, error: dict[str, Any]) -> None:
+    """Record the end of a run that was lost and is not run again (``lost_run_end``)."""
+    status, error = lost_run_end(store.cancel_requested(job_id), error)
+    store.finish(job_id, status, error=error)
+
+
 # The jobs this process is running (a threads pool runs many at once).
 _running_here: set[str] = set()
 _running_here_lock = threading.Lock()
@@ -104,8 +117,7 @@ class JobTask(Task):
         return result
 
     def end_lost_run(self, store: JobStore, job_id: str, error: dict[str, Any]) -> None:
-        """Record the end of a run that was lost and is not run again: failed, with ``error``."""
-        store.finish(job_id, JobStatus.FAILED, error=error)
+        end_lost_run(store, job_id, error)
 
     def _hostname(self) -> str:
         return self.request.hostname or "unknown"
@@ -121,13 +133,10 @@ class JobTask(Task):
         if self._runs_elsewhere(store, record):
             logger.warning("job %s delivered again while %s runs it: copy dropped", job_id, record.worker)
             return False
-        if not self.run_again_when_redelivered:
+        # one its user cancelled while it ran ends so, not run again
+        if record.cancel_requested or not self.run_again_when_redelivered:
             logger.warning("job %s was delivered again after its run was lost: ending it", job_id)
             self.end_lost_run(store, job_id, {"type": "WorkerLost", "message": self.lost_message})
-            return False
-        if record.cancel_requested:  # its user cancelled it while it ran: it ends so, not run again
-            logger.warning("job %s, cancelled while it ran, was delivered again after it was lost", job_id)
-            store.finish(job_id, JobStatus.CANCELLED, error=LOST_WHILE_CANCELLED)
             return False
         if payload.get("stream") and store.streamed_tokens(job_id):
             logger.warning("job %s delivered again after it had streamed tokens: marking it failed", job_id)

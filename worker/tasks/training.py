@@ -23,7 +23,7 @@ from shared.jobs import JobStatus, TaskName
 from shared.model_registry import ModelName
 from shared.model_store import ModelVersion
 from shared.retention import remove_versions_past
-from worker.job_task import LOST_WHILE_CANCELLED, JobTask
+from worker.job_task import JobTask, end_lost_run
 from worker.runtime import JobCancelledError, get_runtime
 
 logger = logging.getLogger(__name__)
@@ -59,13 +59,11 @@ def finetune_result(version: ModelVersion) -> dict[str, Any]:
 def end_lost_finetune(store: JobStore, job_id: str, error: dict[str, Any]) -> None:
     """Record the end of a fine-tune whose process was lost: succeeded where the version it made
     was published before (the process was killed between publishing it and recording that), else
-    failed with ``error``."""
+    as any lost run (cancelled where its user asked, failed with ``error``)."""
     versions = get_runtime().model_store.versions(ModelName.LLM)
     published = next((v for v in reversed(versions) if v.metadata.get("job_id") == job_id), None)
-    if published is None and store.cancel_requested(job_id):  # cancelled: it ends as asked
-        store.finish(job_id, JobStatus.CANCELLED, error=LOST_WHILE_CANCELLED)
-    elif published is None:
-        store.finish(job_id, JobStatus.FAILED, error=error)
+    if published is None:
+        end_lost_run(store, job_id, error)
     else:
         logger.warning("job %s was lost after it published %s: it succeeded", job_id, published.version)
         store.finish(job_id, JobStatus.SUCCEEDED, result=finetune_result(published))
