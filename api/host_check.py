@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.asgi_errors import send_error
-
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+from shared.config import LOOPBACK_HOSTS
 
 
 def host_name(host_header: str) -> str:
@@ -29,7 +28,7 @@ def host_name(host_header: str) -> str:
 class LoopbackHostMiddleware:
     def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
         self.app = app
-        self.allowed = LOOPBACK_NAMES | {host_name(name) for name in allowed_hosts}
+        self.allowed = LOOPBACK_HOSTS | {host_name(name) for name in allowed_hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self._allowed(scope):

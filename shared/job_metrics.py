@@ -79,6 +79,12 @@ def _label(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(bound)
 
 
+def _job_store_up(answered: bool) -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "job_store_up", "Whether Redis, holding the job counts, answered", value=int(answered)
+    )
+
+
 class JobMetricsCollector(Collector):
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -96,11 +102,9 @@ class JobMetricsCollector(Collector):
                 for job_type in JobType
             }
         except redis.RedisError:  # the job counts are Redis's: none to give, and the outage said
-            yield GaugeMetricFamily(
-                "job_store_up", "Whether Redis, holding the job counts, answered", value=0
-            )
+            yield _job_store_up(False)
             return
-        yield GaugeMetricFamily("job_store_up", "Whether Redis, holding the job counts, answered", value=1)
+        yield _job_store_up(True)
         jobs = CounterMetricFamily("jobs", "Jobs by type and event", labels=["type", "event"])
         for job_type in JobType:
             for event in EVENTS:
