@@ -219,8 +219,8 @@ class HeldModel:
         return [{"text": text.upper()} for text in texts]
 
 
-def wait_until(condition: Any) -> None:
-    deadline = time.monotonic() + 5
+def wait_until(condition: Any, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.001)

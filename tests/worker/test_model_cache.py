@@ -6,7 +6,6 @@ import gc
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
+from tests.worker.test_batching import wait_until
 from worker.model_cache import (
     RETRY_FAILED_LOAD_S,
     RETRY_OUT_OF_MEMORY_LOAD_S,
@@ -240,13 +240,6 @@ class HeldLoads:
             return EchoPredictor(version)
 
         return ModelCache(store, torch.device("cpu"), loader_for=lambda name: load, swap_wait_s=0.05)
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        time.sleep(0.01)
 
 
 def test_a_new_version_that_loads_slowly_leaves_the_old_one_serving_meanwhile(tmp_path: Path) -> None:
