@@ -34,10 +34,19 @@ class ConsoleQueue:
         if len(self._lines) >= self._capacity:
             self._left_out += 1
             return
+        self._note_left_out()
         self._lines.append(line)
+
+    def _note_left_out(self) -> None:
+        """Queue the notice of the lines left out where they were: after the lines queued before them."""
+        left_out, self._left_out = self._left_out, 0
+        if left_out:
+            lines = "line" if left_out == 1 else "lines"
+            self._lines.append(f"... {left_out} {lines} left out: the console was not reading")
 
     def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` for the queued lines to be written (before the launcher exits)."""
+        self._note_left_out()
         deadline = time.monotonic() + timeout
         while (self._lines or self._writing) and not self._gone and time.monotonic() < deadline:
             time.sleep(POLL_S / 5)
@@ -51,9 +60,6 @@ class ConsoleQueue:
                 self._writing = False
                 time.sleep(POLL_S)
                 continue
-            left_out, self._left_out = self._left_out, 0
-            if left_out:
-                self._write(f"... {left_out} lines left out: the console was not reading")
             self._write(line)
             self._writing = False
 

@@ -16,6 +16,7 @@ from launcher import supervisor
 from launcher.console_lines import ConsoleLines
 from launcher.supervisor import Supervisor
 from tests.processes import running
+from tests.worker.test_batching import wait_until
 
 # A training's bar as tqdm draws it into a pipe: "\r" before each state, "\n" only when it closes.
 # It waits for a file before its last steps, so the test can look at the console meanwhile.
@@ -124,3 +125,49 @@ def test_a_child_waiting_to_restart_holds_up_no_other_restart(tmp_path: Path) ->
     finally:
         console.stop(timeout=5)
         watcher.join(5)
+
+
+class ConsoleHeldAtItsFirstLine(io.StringIO):
+    """A console that stops reading at its first line until ``resume`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resume = threading.Event()
+
+    def write(self, text: str) -> int:
+        if not self.getvalue():
+            super().write(text)
+            self.resume.wait(timeout=10)
+            return len(text)
+        return super().write(text)
+
+
+def test_the_notice_of_lines_left_out_stands_where_they_were_left_out() -> None:
+    from launcher.console_queue import ConsoleQueue
+
+    console = ConsoleHeldAtItsFirstLine()
+    queue = ConsoleQueue(console, capacity=3)  # type: ignore[arg-type]
+    queue.put("a")
+    wait_until(lambda: console.getvalue() == "a\n")  # the writer holds "a", its queue is empty
+    for line in "bcdef":  # b, c and d fill the queue; e and f are left out
+        queue.put(line)
+    console.resume.set()
+    wait_until(lambda: console.getvalue().endswith("d\n"))
+    queue.put("g")
+    queue.drain(timeout=10)
+    written = console.getvalue().splitlines()
+    assert written == ["a", "b", "c", "d", "... 2 lines left out: the console was not reading", "g"]
+
+
+def test_lines_left_out_at_the_end_are_noted_when_the_console_drains() -> None:
+    from launcher.console_queue import ConsoleQueue
+
+    console = ConsoleHeldAtItsFirstLine()
+    queue = ConsoleQueue(console, capacity=1)  # type: ignore[arg-type]
+    queue.put("a")
+    wait_until(lambda: console.getvalue() == "a\n")
+    for line in "bc":
+        queue.put(line)
+    console.resume.set()
+    queue.drain(timeout=10)
+    assert console.getvalue().splitlines() == ["a", "b", "... 1 line left out: the console was not reading"]

@@ -14,7 +14,7 @@ from concurrent.futures import wait as wait_for_futures
 from typing import Any, TypeVar
 
 from shared.client_errors import ClientFacingError
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.job_store import JobStore
 from shared.model_registry import GENERATORS, ModelName
 from shared.model_store import ModelStore
@@ -34,11 +34,21 @@ T = TypeVar("T")
 CANCEL_POLL_SECONDS = 0.5
 
 
-def stuck_after(inference_time_limit: float) -> float:
+# The largest text one forward pass takes under the default limits (MAX_BATCH_CHARS), which
+# ``stuck_after``'s four time limits were sized for.
+DEFAULT_LARGEST_FORWARD_CHARS: int = Settings.model_fields["max_batch_chars"].default
+
+
+def stuck_after(
+    inference_time_limit: float, largest_forward_chars: int = DEFAULT_LARGEST_FORWARD_CHARS
+) -> float:
     """How long a batch runs before it counts as hung: by the time limit each of its inputs has been
     given up (a generator stops at its next token once none is wanted), and no batch the text budget
-    allows takes four times as long."""
-    return max(60.0, 4 * inference_time_limit)
+    allows takes four times as long. A forward pass cannot stop half-way, so limits that let one take
+    more text than the defaults (``largest_forward_chars``: MAX_BATCH_CHARS, or MAX_TEXT_CHARS where an
+    input that long runs alone) give it as much more time."""
+    more_text = max(1.0, largest_forward_chars / DEFAULT_LARGEST_FORWARD_CHARS)
+    return max(60.0, 4 * inference_time_limit) * more_text
 
 
 class InferenceTimeLimitError(ClientFacingError, TimeoutError):
@@ -190,7 +200,10 @@ class WorkerRuntime:
             "batch_sizes": {str(size): count for size, count in sorted(self.batcher.batch_sizes.items())},
             "dropped_inputs": self.batcher.dropped,
             "stuck_batches": self.batcher.running_longer_than(
-                stuck_after(self.settings.inference_time_limit)
+                stuck_after(
+                    self.settings.inference_time_limit,
+                    max(self.settings.max_batch_chars, self.settings.max_text_chars),
+                )
             ),
         }
 

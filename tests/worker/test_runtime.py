@@ -55,3 +55,12 @@ def test_a_batch_that_failed_with_a_timeout_error_fails_its_job_at_once(
     with pytest.raises(TimeoutError, match="model store's mount"):
         runtime.predict(ModelName.BIGRAM, job, cancelled=lambda: polls.append(1))
     assert len(polls) <= 2
+
+
+def test_a_batch_counts_as_hung_later_where_the_limits_allow_larger_forward_passes() -> None:
+    default = runtime_module.stuck_after(25)
+    assert default == 100
+    assert runtime_module.stuck_after(25, runtime_module.DEFAULT_LARGEST_FORWARD_CHARS // 2) == default
+    # ten times the text in one forward pass: ten times as long before it counts as hung
+    assert runtime_module.stuck_after(25, 10 * runtime_module.DEFAULT_LARGEST_FORWARD_CHARS) == 10 * default
+    assert runtime_module.stuck_after(1) == 60
