@@ -6,11 +6,20 @@ import errno
 import socket
 import time
 
+# Ports this process was given: the kernel may hand a port that was let go straight out again, and
+# two settings given one port (API_PORT and FLOWER_PORT) made a run stop before it started anything.
+_given: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free local port, never one this process was given before."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> bool:

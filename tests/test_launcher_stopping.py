@@ -456,3 +456,30 @@ def test_a_redis_that_can_lose_accepted_jobs_is_warned_of(tmp_path: Path) -> Non
     finally:
         server.kill()
         server.wait()
+
+
+def test_free_port_never_gives_one_process_the_same_port_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel may give a port let go straight out again: API_PORT and FLOWER_PORT got one port."""
+    from launcher import ports
+
+    handed_out = iter([41001, 41001, 41002])
+
+    class KernelThatRepeats:
+        def __init__(self, *_: object) -> None:
+            self.port = next(handed_out)
+
+        def __enter__(self) -> KernelThatRepeats:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            pass
+
+        def bind(self, _: object) -> None:
+            pass
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(ports, "_given", set())
+    monkeypatch.setattr(ports.socket, "socket", KernelThatRepeats)
+    assert [ports.free_port(), ports.free_port()] == [41001, 41002]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 import redis
 
+from launcher.ports import free_port
 from shared.job_store import JobStore, events_key
 from shared.model_registry import ModelName
 from tests.shared.test_job_store import AsyncStoreRunner, make_record
@@ -72,12 +72,6 @@ def writes_held(redis_url: str) -> Iterator[None]:
         yield
     finally:
         admin.execute_command("CLIENT", "UNPAUSE")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_token_redis_did_not_take_fails_the_flush() -> None:
