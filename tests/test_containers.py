@@ -109,6 +109,41 @@ def test_compose_has_the_platform_services_with_health_conditions() -> None:
         assert cpu[name]["deploy"] is None  # !reset drops the GPU
 
 
+def compose_stop_order(services: dict) -> list[str]:
+    """The order `docker compose stop` stops services in: each once every service that depends on
+    it has stopped (compose's InReverseDependencyOrder); a service's own rank breaks ties."""
+    dependents = {
+        name: {other for other, spec in services.items() if name in spec.get("depends_on", {})}
+        for name in services
+    }
+    stopped: list[str] = []
+    while len(stopped) < len(services):
+        ready = [name for name in services if name not in stopped and dependents[name] <= set(stopped)]
+        assert ready, f"a dependency cycle among {sorted(set(services) - set(stopped))}"
+        stopped.extend(sorted(ready))
+    return stopped
+
+
+def test_compose_stops_the_api_before_the_workers_and_gives_running_batches_time_to_finish() -> None:
+    """`docker compose stop` stopped every container at once: the workers went while the API still
+    held synchronous requests, which make run answers by stopping the API first."""
+    services = load_compose("docker-compose.yml")["services"]
+    order = compose_stop_order(services)
+    for first, then in (("flower", "api"), ("api", "worker"), ("api", "trainer"), ("worker", "redis")):
+        assert order.index(first) < order.index(then), order
+    # a worker's running batches need up to INFERENCE_TIME_LIMIT (the API's graceful shutdown fits
+    # compose's default 10 s: test_the_api_image_runs_uvicorn_as_the_launcher_does)
+    grace_s = int(services["worker"]["stop_grace_period"].removesuffix("s"))
+    assert grace_s > Settings.model_fields["inference_time_limit"].default
+
+
+def test_compose_stop_order_follows_depends_on() -> None:
+    services = {"db": {}, "app": {"depends_on": {"db": {}}}, "proxy": {"depends_on": {"app": {}}}}
+    assert compose_stop_order(services) == ["proxy", "app", "db"]
+    with pytest.raises(AssertionError, match="cycle"):
+        compose_stop_order({"a": {"depends_on": {"b": {}}}, "b": {"depends_on": {"a": {}}}})
+
+
 def dockerfile_env(dockerfile: str) -> dict[str, str]:
     """The ENV the Dockerfile sets (KEY=value pairs, continued lines joined)."""
     text = (PROJECT_ROOT / dockerfile).read_text().replace("\\\n", " ")
