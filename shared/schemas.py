@@ -156,7 +156,8 @@ FINETUNE_LEAST = {
     "warmup_steps": 0,
     "eval_questions": 0,
     "eval_every": 0,
-    "max_seq_len": 64,
+    # below it, a long question pushes the evaluation prompt's "Context:" out of the window
+    "max_seq_len": 128,
 }
 
 

@@ -105,6 +105,20 @@ def test_a_question_whose_prompt_fills_the_window_is_left_out(tiny_gpt2_dir: Pat
     assert first_with_targets(encoder, [long_question, EXAMPLE, other], count=1) == [encoder.encode(EXAMPLE)]
 
 
+def test_an_answer_the_window_cuts_short_is_left_out(tiny_gpt2_dir: Path) -> None:
+    """Trained on, an answer without its end-of-sequence teaches the model not to stop (max_seq_len
+    64: 6 of 3,000 SQuAD training questions, found by a review)."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    encoder = Encoder(tokenizer, max_length=64)
+    long_answer = "Rollo, " + "a Viking chief of the North who led his men up the Seine, " * 4
+    start = len("The Normans were in Normandy. " * 40) + 17
+    context = EXAMPLE["context"][:start] + long_answer + EXAMPLE["context"][start:]
+    cut_short = {**EXAMPLE, "context": context, "answers": {"text": [long_answer], "answer_start": [start]}}
+    labels = encoder.encode(cut_short)["labels"]
+    assert any(label != IGNORE for label in labels) and labels[-1] != tokenizer.eos_token_id
+    assert encoded_with_targets(encoder, [cut_short, EXAMPLE]) == [encoder.encode(EXAMPLE)]
+
+
 def test_a_run_whose_every_question_leaves_no_answer_token_fails_at_once(
     tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,11 +126,11 @@ def test_a_run_whose_every_question_leaves_no_answer_token_fails_at_once(
     max_seq_len 64, batch_size 1 and seed 5048 drew such a question first)."""
     from training.squad import loop
 
-    long_question = {**EXAMPLE, "title": "Normans", "question": " ".join(["Which duchy"] * 30) + "?"}
+    long_question = {**EXAMPLE, "title": "Normans", "question": " ".join(["Which duchy"] * 60) + "?"}
     splits = loop.load_squad()
     only_long = Dataset.from_list([long_question] * 4)
     monkeypatch.setattr(loop, "load_squad", lambda *a, **k: replace(splits, train=only_long))
-    config = FinetuneConfig(max_steps=2, batch_size=1, eval_questions=0, max_seq_len=64)
+    config = FinetuneConfig(max_steps=2, batch_size=1, eval_questions=0, max_seq_len=128)
     base = tiny_store.versions(ModelName.LLM)[0]
     with pytest.raises(UsageError, match="raise max_seq_len"):
         finetune(tiny_store, config, base=base, should_stop=lambda: False, device=torch.device("cpu"))

@@ -82,9 +82,10 @@ class Encoder:
 
 
 def encoded_with_targets(encoder: Encoder, examples: Iterable[dict[str, Any]]) -> list[dict[str, list[int]]]:
-    """Each example encoded, less those whose answer the window cuts off entirely (a question so
-    long that its prompt fills ``max_length``): a batch of only such examples has no token to score,
-    and its loss is NaN."""
+    """Each example encoded, less those whose answer and end-of-sequence the window does not hold
+    whole (a question so long that its prompt fills ``max_length``, or an answer too long for what
+    is left): a batch of only answers cut off entirely has no token to score, and its loss is NaN;
+    an answer cut short would teach the model not to stop."""
     return first_with_targets(encoder, examples, count=None)
 
 
@@ -99,12 +100,12 @@ def first_with_targets(
         if count is not None and len(kept) == count:
             break
         feature = encoder.encode(example)
-        if any(label != IGNORE for label in feature["labels"]):
+        if feature["labels"][-1] == encoder.tokenizer.eos_token_id:  # the whole target fits
             kept.append(feature)
         else:
             left_out += 1
     if left_out:
-        logger.info("left out %d questions: no answer token fits the window", left_out)
+        logger.info("left out %d questions: their answer does not fit the window whole", left_out)
     return kept
 
 

@@ -261,7 +261,7 @@ def finetune(
     truncated_train_contexts = encoder.truncated
     if not train_features:
         raise UsageError(
-            f"no training question leaves an answer token within max_seq_len {encoder.max_length}:"
+            f"no training question's answer fits whole within max_seq_len {encoder.max_length}:"
             " raise max_seq_len"
         )
     eval_examples = list(
