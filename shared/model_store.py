@@ -172,9 +172,11 @@ class ModelStore:
                 shutil.rmtree(removed_before, ignore_errors=True)
                 removed.append(removed_before)
             for staging in directory.glob(f".*{PARTIAL_SUFFIX}"):
-                age = _age(staging)
-                # a folder this young may be between its mkdir and its writer file
-                if age >= STARTING_GRACE_S and not _writer_alive(staging / WRITER_FILE, age):
+                age, writer = _age(staging), staging / WRITER_FILE
+                # with no writer file, a folder this young may be between its mkdir and that file;
+                # one whose writer is dead goes at once (a training run killed while it saved)
+                abandoned = not _writer_alive(writer, age) if writer.exists() else age >= STARTING_GRACE_S
+                if abandoned:
                     shutil.rmtree(staging, ignore_errors=True)
                     removed.append(staging)
         return removed

@@ -78,12 +78,17 @@ def test_abandoned_partial_of_a_dead_writer_is_removed(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", script], check=True)
     partials = list(store.model_dir(ModelName.LLM).glob(".*.partial"))
     assert len(partials) == 1
-    assert store.remove_abandoned_partials() == [], "kept while it may be starting"
-    os.utime(partials[0], (time.time() - STARTING_GRACE_S, time.time() - STARTING_GRACE_S))
+    # young, but its writer named and dead: gone at once (a training run killed while it saved
+    # kept its 540 MB until the worker's next start)
+    starting = store.model_dir(ModelName.LLM) / f".vstarting{model_store.PARTIAL_SUFFIX}"
+    starting.mkdir()  # between its mkdir and its writer file
     with store.new_version(ModelName.LLM, {}) as in_progress:
         assert store.remove_abandoned_partials() == partials
         assert in_progress.path.exists(), "a live writer's staging folder must be kept"
+        assert starting.exists(), "kept while it may be starting"
     assert store.versions(ModelName.LLM)[0].version == in_progress.version
+    os.utime(starting, (time.time() - STARTING_GRACE_S, time.time() - STARTING_GRACE_S))
+    assert store.remove_abandoned_partials() == [starting]
 
 
 def test_another_hosts_partial_is_removed_once_older_than_any_write(tmp_path: Path) -> None:
