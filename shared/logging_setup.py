@@ -58,6 +58,8 @@ def configure_logging() -> None:
     # JSON ones. They go through the root's handler and level instead.
     for name in UVICORN_LOGGERS:
         server_logger = logging.getLogger(name)
+        if not server_logger.handlers and not server_logger.propagate:
+            continue  # switched off: --no-access-log leaves uvicorn.access so, and logs no request
         server_logger.handlers.clear()
         server_logger.propagate = True
         server_logger.setLevel(logging.NOTSET)

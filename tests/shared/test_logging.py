@@ -90,6 +90,26 @@ def test_the_servers_own_lines_are_json_too() -> None:
     ]
 
 
+def test_an_access_log_the_server_switched_off_stays_off() -> None:
+    """`make run` starts uvicorn with --no-access-log, and yet a line was logged for every request once
+    uvicorn's loggers went through the root's handler (uvicorn logs requests when its access logger
+    has any handler, its own or an ancestor's)."""
+    code = (
+        "import logging, logging.config\n"
+        "from uvicorn.config import Config\n"
+        "Config('api.main:app', access_log=False).configure_logging()  # as uvicorn does\n"
+        "from shared.logging_setup import configure_logging\n"
+        "configure_logging()\n"
+        "print(logging.getLogger('uvicorn.access').hasHandlers())\n"
+        "Config('api.main:app', access_log=True).configure_logging()\n"
+        "configure_logging()\n"
+        "print(logging.getLogger('uvicorn.access').hasHandlers())\n"
+    )
+    completed = run_python(code, LOG_FORMAT="json", LOG_LEVEL="INFO")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["False", "True"]
+
+
 def test_a_workers_prints_are_log_lines_as_celery_made_them() -> None:
     """Celery redirects a worker's stdout and stderr to its log only when it configures logging
     itself: prints and threads' tracebacks came out raw among the JSON lines."""
