@@ -16,6 +16,7 @@ from api.errors import COMMON_ERRORS, install_error_handlers
 from api.head_limit import HeadSizeLimitMiddleware
 from api.host_check import LoopbackHostMiddleware
 from api.metrics import RequestMetricsMiddleware, install_job_metrics
+from api.path_slashes import TrailingSlashMiddleware
 from api.routes import extraction, generation, health, jobs, models
 from api.stop_signal import ServerStop
 from api.wait_slots import ScanSlots, WaitSlots
@@ -79,8 +80,12 @@ def create_app() -> FastAPI:
         app.add_middleware(LoopbackHostMiddleware, allowed_hosts=settings.api_allowed_hosts)
     app.add_middleware(RequestMetricsMiddleware)
     install_error_handlers(app)
-    for module in (jobs, extraction, generation, models, health, metrics):
-        app.include_router(module.router)
+    routers = [module.router for module in (jobs, extraction, generation, models, health, metrics)]
+    for router in routers:
+        app.include_router(router)
+    # added last, so it runs first: every other middleware sees the path as the routes name it
+    paths = [getattr(route, "path", "/") for router in routers for route in router.routes]
+    app.add_middleware(TrailingSlashMiddleware, paths=paths)
     return app
 
 

@@ -17,6 +17,20 @@ def test_extract_course_name_contract(api: httpx.Client) -> None:
     assert response.json() == {"extracted_course_names": ["Introduction to Artificial Intelligence"]}
 
 
+def test_a_path_asked_with_its_trailing_slash_toggled_is_served_not_redirected(api: httpx.Client) -> None:
+    """Both answered a bodiless 307, which `curl -s` shows as nothing and many clients do not follow
+    for a POST: the contract's `/extract-course-name/` has a trailing slash, `/generate_text` none."""
+    response = api.post("/extract-course-name", json={"text": "Introduction to Artificial Intelligence"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"extracted_course_names": ["Introduction to Artificial Intelligence"]}
+    request = {"start_word": "the", "length": 3, "seed": 1}
+    response = api.post("/generate_text/", json=request)
+    assert response.status_code == 200, response.text
+    assert response.json() == api.post("/generate_text", json=request).json()
+    assert api.get("/health/").status_code == 200
+    assert api.get("/extract-course-name//").status_code == 404  # only the one toggle
+
+
 def _scores_through_the_api(api: httpx.Client, examples: list[Example]) -> dict[str, float]:
     """Entity scores of the served extractor, one request per sentence."""
     from training.course_ner.scoring import entity_scores
