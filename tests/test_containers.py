@@ -226,6 +226,36 @@ def modules_in(command: list[str]) -> list[str]:
     return modules
 
 
+@pytest.mark.parametrize("service", ["worker", "trainer", "flower"])
+def test_each_celery_command_in_compose_is_one_celery_accepts(service: str) -> None:
+    """The workers' commands ended in `--quiet`, an option of `celery` itself, not of `celery worker`:
+    each container exited at start with "No such option: --quiet"."""
+    command = [
+        compose_value(part) for part in load_compose("docker-compose.yml")["services"][service]["command"]
+    ]
+    assert command[0] == "celery"
+    # --help once every option is parsed: exit 0, where an option Celery does not know exits 2
+    completed = subprocess.run(
+        [sys.executable, "-m", "celery", *command[1:], "--help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_a_celery_option_out_of_place_is_caught() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "shared.celery_app", "worker", "--quiet", "--help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2 and "No such option" in completed.stderr
+
+
 def test_every_command_points_at_a_module_that_exists() -> None:
     commands = [
         s["command"] for s in load_compose("docker-compose.yml")["services"].values() if "command" in s
