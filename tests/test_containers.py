@@ -226,17 +226,29 @@ def modules_in(command: list[str]) -> list[str]:
     return modules
 
 
-@pytest.mark.parametrize("service", ["worker", "trainer", "flower"])
-def test_each_celery_command_in_compose_is_one_celery_accepts(service: str) -> None:
+def server_commands() -> dict[str, list[str]]:
+    """The Celery and uvicorn commands the containers run: compose's, and the images' own CMDs."""
+    services = load_compose("docker-compose.yml")["services"]
+    commands = {
+        name: [compose_value(part) for part in spec["command"]]
+        for name, spec in services.items()
+        if "command" in spec
+    }
+    for dockerfile in DOCKERFILES:
+        for line in (PROJECT_ROOT / dockerfile).read_text().splitlines():
+            if line.startswith("CMD ["):
+                commands[dockerfile] = json.loads(line.removeprefix("CMD "))
+    return {name: command for name, command in commands.items() if command[0] in ("celery", "uvicorn")}
+
+
+@pytest.mark.parametrize("name", sorted(server_commands()))
+def test_each_server_command_is_one_its_program_accepts(name: str) -> None:
     """The workers' commands ended in `--quiet`, an option of `celery` itself, not of `celery worker`:
     each container exited at start with "No such option: --quiet"."""
-    command = [
-        compose_value(part) for part in load_compose("docker-compose.yml")["services"][service]["command"]
-    ]
-    assert command[0] == "celery"
-    # --help once every option is parsed: exit 0, where an option Celery does not know exits 2
+    command = server_commands()[name]
+    # --help once every option is parsed: exit 0, where an option the program does not know exits 2
     completed = subprocess.run(
-        [sys.executable, "-m", "celery", *command[1:], "--help"],
+        [sys.executable, "-m", *command, "--help"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
