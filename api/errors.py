@@ -11,10 +11,12 @@ from typing import Any
 import redis
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.log_throttle import ThrottledLog
 
@@ -189,8 +191,34 @@ async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
     return AsciiJSONResponse({"detail": [_error_entry(entry) for entry in error.errors()]}, status_code=422)
 
 
+# What FastAPI answers (400) for a JSON body its parser gives up on with anything but a syntax
+# error: text that is no UTF-8, an integer past Python's 4,300 digits, about 1,000 levels of nesting.
+UNREADABLE_BODY = "There was an error parsing the body"
+
+
+def _unreadable_body_reason(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is no UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "the body is nested too deep"
+    if isinstance(cause, ValueError):
+        return "the body holds a number too long to read"
+    return "the body cannot be read as JSON"
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """FastAPI's own HTTP errors, less its 400 for an unreadable JSON body: a 422, as malformed
+    JSON gets, and as the API documents for every input it refuses."""
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and error.detail == UNREADABLE_BODY:
+        detail = [{"type": "json_invalid", "loc": ["body"], "msg": _unreadable_body_reason(error.__cause__)}]
+        return JSONResponse({"detail": detail}, status_code=422)
+    return await http_exception_handler(request, error)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     for infrastructure_error in (redis.RedisError, OperationalError, ConnectionError, TimeoutError):
         app.add_exception_handler(infrastructure_error, _queue_unavailable)

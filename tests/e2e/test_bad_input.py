@@ -112,6 +112,28 @@ def test_malformed_json_is_422(api: httpx.Client) -> None:
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"text": "\xff"}', "no UTF-8"),
+        (b'{"start_word": "a", "length": ' + b"1" * 4301 + b"}", "number too long"),
+        (b'{"text": ' + b"[" * 3000 + b"]" * 3000 + b"}", "nested too deep"),
+    ],
+)
+def test_a_json_body_the_parser_gives_up_on_is_422(api: httpx.Client, body: bytes, reason: str) -> None:
+    """FastAPI answered these 400 "There was an error parsing the body", a status no operation
+    documents, where malformed JSON gets 422 (found by a review)."""
+    path = "/generate_text" if b"start_word" in body else "/extract-course-name/"
+    response = api.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"][0]["msg"]
+
+
+def test_other_http_errors_keep_their_status(api: httpx.Client) -> None:
+    assert api.get("/no-such-path").status_code == 404
+    assert api.put("/jobs").status_code == 405
+
+
 def test_body_over_the_limit_is_413(api: httpx.Client) -> None:
     response = api.post("/extract-course-name/", json={"text": "a" * 200_000})
     assert response.status_code == 413
