@@ -35,8 +35,10 @@ def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Genera
     """One token id from a 1-D tensor of logits."""
     scores = logits.detach().float().cpu() / params.temperature
     if params.top_k is not None and params.top_k < scores.numel():
-        kth = torch.topk(scores, params.top_k).values[-1]
-        scores = scores.masked_fill(scores < kth, float("-inf"))
+        # exactly k: those tied with the k-th past them go too, so top_k=1 is greedy on the bigram's
+        # whole-number counts, where ties are common
+        kept, ids = torch.topk(scores, params.top_k)
+        scores = torch.full_like(scores, float("-inf")).scatter(0, ids, kept)
     probs = torch.softmax(scores, dim=-1)
     if params.top_p is not None and params.top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True)

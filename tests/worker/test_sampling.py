@@ -9,9 +9,9 @@ from worker.sampling import SamplingParams, sample
 LOGITS = torch.tensor([2.0, 1.0, 0.5, -1.0, -3.0])
 
 
-def draws(params: SamplingParams, n: int = 300) -> set[int]:
+def draws(params: SamplingParams, n: int = 300, logits: torch.Tensor = LOGITS) -> set[int]:
     generator = torch.Generator().manual_seed(0)
-    return {sample(LOGITS, params, generator) for _ in range(n)}
+    return {sample(logits, params, generator) for _ in range(n)}
 
 
 def test_top_k_one_is_greedy() -> None:
@@ -20,6 +20,14 @@ def test_top_k_one_is_greedy() -> None:
 
 def test_top_k_limits_the_candidates() -> None:
     assert draws(SamplingParams(top_k=2)) == {0, 1}
+
+
+def test_top_k_keeps_exactly_k_where_scores_tie() -> None:
+    """Every score tied with the k-th was kept: top_k=1 on the bigram's whole-number counts, where
+    ties are common, gave a different word from one seed to the next (found by a review)."""
+    tied = torch.tensor([2.0, 2.0, 2.0, 0.5])
+    assert len(draws(SamplingParams(top_k=1), logits=tied)) == 1
+    assert len(draws(SamplingParams(top_k=2), logits=tied)) == 2
 
 
 def test_top_p_keeps_the_smallest_nucleus() -> None:
