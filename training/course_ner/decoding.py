@@ -6,6 +6,7 @@ it gives are then shaped by what a course title can be (`title_rules`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection, Sequence
 from typing import TypeVar
 
@@ -68,6 +69,10 @@ def whole_words(
     for (start, end), score in zip(offsets, scores, strict=True):
         if end <= start:
             continue
+        # the uncased tokenizer strips accents, and a token's offsets leave out a combining mark
+        # after its last letter ("I" + U+0301, as macOS input writes "Í"): the word keeps it
+        while end < len(text) and unicodedata.combining(text[end]):
+            end += 1
         touching = bool(words) and start == words[-1][1]
         if touching and text[start - 1] not in WORD_BREAKS and text[start] not in WORD_BREAKS:
             words[-1] = (words[-1][0], end)
