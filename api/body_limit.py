@@ -30,6 +30,11 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    if response_started:
+                        # read by a streaming response's disconnect listener (an event stream sent a
+                        # body): raised there, it logged a traceback at ERROR for each such request;
+                        # the client is treated as gone, and its stream ends
+                        return {"type": "http.disconnect"}
                     raise _TooLargeError(self.max_bytes)
             return message
 
