@@ -47,7 +47,7 @@ class Recorder:
 
     def record(self, endpoint: str, status: int, seconds: float) -> None:
         self.statuses[endpoint][status] += 1
-        if status < 300:
+        if 200 <= status < 300:  # not NO_ANSWER (0): a timeout or a refused connection
             self.latencies[endpoint].append(seconds)
 
 

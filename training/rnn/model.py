@@ -34,7 +34,14 @@ class Vocabulary:
 
     @classmethod
     def build(cls, corpus: list[str], max_size: int) -> Vocabulary:
-        common = [word for word, _ in Counter(corpus).most_common(max_size - 1)]
+        """The ``max_size - 1`` most common words and the unknown word. Where every word would fit
+        (a small corpus), those seen once stand for the unknown instead: otherwise it never trains,
+        and the held-out text's unknown words, at a near-zero probability, ruled its perplexity."""
+        counts = Counter(corpus)
+        common = [word for word, _ in counts.most_common(max_size - 1)]
+        if len(counts) < max_size:
+            seen_twice = [word for word in common if counts[word] > 1]
+            common = seen_twice if seen_twice else common
         return cls([UNKNOWN, *common])
 
     def ids(self, words: list[str]) -> list[int]:
