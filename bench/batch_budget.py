@@ -22,7 +22,9 @@ import httpx
 from bench.extractor_latency import long_text
 from bench.own_platform import inference_platform
 from shared.config import get_settings
-from training.cli import command_name
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, missing_version_message
+from training.cli import command_name, positive_int
 
 NO_BUDGET = 10_000_000  # MAX_BATCH_CHARS's ceiling
 
@@ -57,22 +59,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--clients", type=positive_int, default=32)
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)
     parser.add_argument(
         "--budgets",
-        type=int,
+        type=positive_int,
         nargs="+",
         default=None,
         help=f"MAX_BATCH_CHARS values to run (default: the setting's, then {NO_BUDGET}: none)",
     )
     args = parser.parse_args()
+    if ModelStore(args.model_dir).served_version(ModelName.COURSE_EXTRACTOR) is None:
+        raise SystemExit(missing_version_message(ModelName.COURSE_EXTRACTOR))
     settings = get_settings()
     print(
         f"{args.clients} texts of {settings.max_text_chars} chars at once; "
         f"INFERENCE_TIME_LIMIT={settings.inference_time_limit} s"
     )
     print(f"{'MAX_BATCH_CHARS':>16} {'answered':>9} {'p50 s':>7} {'slowest s':>10}  statuses")
+    answered_any = False
     for budget in args.budgets or (settings.max_batch_chars, NO_BUDGET):
         results = run(args.model_dir, budget, args.clients)
         answered = [seconds for status, seconds in results if status == 200]
@@ -81,6 +86,9 @@ def main() -> None:
         slowest = max(answered) if answered else float("nan")
         label = "none" if budget == NO_BUDGET else str(budget)
         print(f"{label:>16} {len(answered):>9} {p50:7.1f} {slowest:10.1f}  {statuses}")
+        answered_any = answered_any or bool(answered)
+    if not answered_any:
+        raise SystemExit("no request was answered 200: see the statuses above")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from shared.config import get_settings
 from shared.model_store import ModelStore
-from training.cli import command_name
+from training.cli import UsageError, command_name, positive_int, user_errors_exit
 from training.course_ner.extractor import Extractor, chosen_version, load_extractor
 from training.device import get_device
 
@@ -39,14 +39,21 @@ def seconds_per_batch(extractor: Extractor, texts: list[str], repeats: int) -> f
     return best
 
 
+@user_errors_exit
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog=command_name(__spec__), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", default=None, help="a version id (default: the served one)")
-    parser.add_argument("--repeats", type=int, default=3, help="timings per cell; the fastest is shown")
     parser.add_argument(
-        "--batch-sizes", type=int, nargs="+", default=[1, 8, 32], help="texts per batch (default: 1 8 32)"
+        "--repeats", type=positive_int, default=3, help="timings per cell; the fastest is shown"
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        type=positive_int,
+        nargs="+",
+        default=[1, 8, 32],
+        help="texts per batch (default: 1 8 32)",
     )
     args = parser.parse_args()
     settings = get_settings()
@@ -54,7 +61,7 @@ def main() -> None:
     try:
         version = chosen_version(store, args.version)
     except LookupError as error:
-        raise SystemExit(str(error)) from None
+        raise UsageError(str(error)) from None
     extractor = load_extractor(version).to(get_device())
     encoders = replace(extractor, echo=None)
     limit = settings.inference_time_limit

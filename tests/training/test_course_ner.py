@@ -727,3 +727,25 @@ def test_where_windows_overlap_a_token_is_read_from_the_window_it_lies_deepest_i
     [(words, word_scores)] = words_of_windows([text], [first, second], [0, 0], scores)
     read_from = dict(zip((text[a:b] for a, b in words), (score[0] for score in word_scores), strict=True))
     assert read_from == {"a": 0, "b": 0, "c": 0, "d": 0, "e": 0, "f": 1, "g": 1, "h": 1, "i": 1}
+
+
+def test_a_sentences_file_with_a_stray_bracket_or_no_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    """`evaluate --sentences` scored "I take [Operating Systems" as a line with no name, and a file
+    that was no UTF-8 text ended in a traceback (found by a review)."""
+    from training.cli import UsageError
+    from training.course_ner.examples import marked_file
+
+    good = tmp_path / "good.txt"
+    good.write_text("I take [Operating Systems] and [Linear Algebra]\n\nNo course here.\n", encoding="utf-8")
+    assert [example.names() for example in marked_file(good, "yours")] == [
+        ["Operating Systems", "Linear Algebra"],
+        [],
+    ]
+    stray = tmp_path / "stray.txt"
+    stray.write_text("fine [Calculus]\nI take [Operating Systems\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"stray\.txt, line 2: a bracket that marks no"):
+        marked_file(stray, "yours")
+    not_utf8 = tmp_path / "latin1.txt"
+    not_utf8.write_bytes("[Économie]".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"latin1\.txt is not UTF-8 text"):
+        marked_file(not_utf8, "yours")

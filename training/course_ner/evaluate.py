@@ -69,7 +69,7 @@ def main() -> None:
     try:
         version = chosen_version(store, args.version)
     except LookupError as error:
-        raise SystemExit(str(error)) from None
+        raise UsageError(str(error)) from None
     extractor = load_extractor(version).to(get_device())
     training = version.metadata.get("training", {})
     config = NerTrainingConfig()
