@@ -154,8 +154,18 @@ def main() -> None:
         description="Train the word-level LSTM generator and publish a version.",
     )
     parser.add_argument("--corpus", type=Path, help="a UTF-8 text file (default: the corpus in DATA_DIR)")
-    parser.add_argument("--epochs", type=positive_int, default=RnnTrainingConfig.epochs)
-    parser.add_argument("--seed", type=int, default=RnnTrainingConfig.seed)
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=RnnTrainingConfig.epochs,
+        help=f"passes over the corpus's training part (default: {RnnTrainingConfig.epochs})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=RnnTrainingConfig.seed,
+        help=f"the same seed trains the same model on the same CPU (default: {RnnTrainingConfig.seed})",
+    )
     args = parser.parse_args()
     config = RnnTrainingConfig(epochs=args.epochs, seed=args.seed)
     version = train(ModelStore(get_settings().model_dir), corpus_path=args.corpus, config=config)
