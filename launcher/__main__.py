@@ -30,7 +30,7 @@ from launcher.redis_server import (
     persistence_warnings,
     redis_command,
 )
-from launcher.supervisor import STOP_TIMEOUT_S, Supervisor
+from launcher.supervisor import STOP_TIMEOUT_S, Child, Supervisor
 from shared.config import Settings, get_settings
 
 HOST = "127.0.0.1"
@@ -42,6 +42,11 @@ def _reachable(url: str) -> bool:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=3).ping())
     except (redis.RedisError, OSError, ValueError):  # ValueError: no redis:// URL at all
         return False
+
+
+def _running_first(child: Child) -> bool:
+    """Whether ``child``'s first process still runs (it has not exited, nor been restarted)."""
+    return child.restarts == 0 and child.process is not None and child.process.poll() is None
 
 
 def _taken_ports(settings: Settings) -> list[str]:
@@ -86,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("PYTHONUNBUFFERED", "1")
     supervisor = Supervisor(env)
 
+    # `nohup make run &` ignores SIGHUP on purpose: the platform is to outlive the terminal
+    stop_signals = [
+        stop_signal
+        for stop_signal in STOP_SIGNALS
+        if not (stop_signal == signal.SIGHUP and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN)
+    ]
+
     def while_stopping(signum: int, _frame: FrameType | None) -> None:
         supervisor.log(
             "launcher", f"already stopping every process (each gets {STOP_TIMEOUT_S:.0f} s, then SIGKILL)"
@@ -94,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         # A second Ctrl-C (or a SIGINT and a SIGTERM together) must not cut the shutdown short:
         # that would leave the workers, Flower and Redis running without their launcher.
-        for stop_signal in STOP_SIGNALS:
+        for stop_signal in stop_signals:
             signal.signal(stop_signal, while_stopping)
         raise KeyboardInterrupt
 
@@ -103,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     # still stop everything. SIGHUP is a closed terminal or a lost SSH session: the children run
     # in sessions of their own, so no terminal signals them, and without it they would outlive
     # their launcher holding the ports the next `make run` needs.
-    for stop_signal in STOP_SIGNALS:
+    for stop_signal in stop_signals:
         signal.signal(stop_signal, on_signal)
     try:
         try:
@@ -141,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             except (RedisNotFoundError, RedisTooOldError) as error:
                 print(error)
                 return 2
-            supervisor.start("redis", command, pass_fds=(lock,))
-            if not wait_for_port(HOST, port, 20):
+            redis_child = supervisor.start("redis", command, pass_fds=(lock,))
+            # one that exits at once (a damaged append-only file) is said so at once, not after 20 s
+            if not wait_for_port(HOST, port, 20, still_starting=lambda: _running_first(redis_child)):
                 print("the private redis-server did not start: see its log above")
                 return 2
             env["REDIS_URL"] = supervisor.env["REDIS_URL"] = f"redis://:{password}@{HOST}:{port}/0"
@@ -195,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         # however it got here (a signal, a process given up, an error), a Ctrl-C now must not cut
         # the stop short: the processes not yet stopped would be killed, or left running
-        for stop_signal in STOP_SIGNALS:
+        for stop_signal in stop_signals:
             signal.signal(stop_signal, while_stopping)
         supervisor.stop()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 import time
+from collections.abc import Callable
 
 # Ports this process was given: the kernel may hand a port that was let go straight out again, and
 # two settings given one port (API_PORT and FLOWER_PORT) made a run stop before it started anything.
@@ -22,9 +23,13 @@ def free_port() -> int:
             return port
 
 
-def wait_for_port(host: str, port: int, timeout: float) -> bool:
+def wait_for_port(
+    host: str, port: int, timeout: float, still_starting: Callable[[], bool] = lambda: True
+) -> bool:
+    """Whether ``host:port`` takes connections within ``timeout``; gives up at once when
+    ``still_starting`` says the server has exited."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and still_starting():
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return True

@@ -35,8 +35,10 @@ def lock_data_dir(data_dir: Path) -> int:
     """Lock ``data_dir`` for one private Redis: the lock lasts while the returned file stays open,
     in this process or in any it is passed to (the redis-server, so that one left running without
     its launcher still holds it). Two servers on one append-only file lose each other's writes,
-    accepted jobs among them."""
+    accepted jobs among them. The folder is made private (0700): Redis writes its append-only
+    files, every job's input and result, readable by all (0644)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)  # a folder made before, by an earlier version, is tightened too
     lock = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ import pytest
 import redis
 
 from launcher import supervisor as supervisor_module
-from launcher.ports import free_port, port_taken
+from launcher.ports import free_port, port_taken, wait_for_port
 from launcher.redis_server import (
     DataDirInUseError,
     RedisTooOldError,
@@ -129,6 +130,28 @@ def test_a_second_private_redis_on_the_same_data_directory_is_refused(tmp_path: 
         console.stop(timeout=5)
     assert server.process is not None and server.process.poll() is not None
     os.close(lock_data_dir(data_dir))  # free again once it has stopped
+
+
+def test_the_private_redis_data_directory_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    """Redis writes its append-only files 0644, and they hold every job's input and result: in a
+    0755 folder any local user read them, past the password that guards the port (found by a review)."""
+    made_before = tmp_path / "old" / "redis"
+    made_before.mkdir(parents=True, mode=0o755)
+    for data_dir in (tmp_path / "new" / "redis", made_before):
+        os.close(lock_data_dir(data_dir))
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+
+
+def test_waiting_for_a_port_ends_when_its_server_has_exited() -> None:
+    """A private Redis that exited at once (a damaged append-only file) was waited for 20 s."""
+    asked: list[bool] = []
+
+    def exited() -> bool:
+        asked.append(False)
+        return False
+
+    assert not wait_for_port("127.0.0.1", free_port(), 20, still_starting=exited)
+    assert asked == [False]  # asked once, and no more waiting
 
 
 @pytest.mark.skipif(shutil.which("flock") is None, reason="no flock(1) here: make clean cannot tell")

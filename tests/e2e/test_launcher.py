@@ -167,6 +167,28 @@ def test_a_closed_terminal_sighup_stops_every_process(model_dir: Path, tmp_path:
     wait_until(lambda: not processes_with(marker), 30, "every process the launcher started to stop")
 
 
+def test_under_nohup_a_closed_terminal_leaves_the_platform_running(model_dir: Path, tmp_path: Path) -> None:
+    """`nohup make run &` ignores SIGHUP so that the platform outlives the terminal, and the launcher
+    set its own handler anyway: closing the terminal stopped everything (found by a review)."""
+    marker = f"LAUNCHER_TEST_{uuid.uuid4().hex}"
+    env = launcher_env(model_dir, tmp_path / "var", marker, PRELOAD_MODELS="bigram")
+    launcher_log = tmp_path / "launcher.log"
+    with launcher_log.open("wb") as log:
+        launcher = start_launcher(env, log, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+        try:
+            wait_until(
+                lambda: "all processes started" in launcher_log.read_text(errors="replace"), 120, "a start"
+            )
+            launcher.send_signal(signal.SIGHUP)
+            with pytest.raises(subprocess.TimeoutExpired):
+                launcher.wait(timeout=3)
+            assert "stopping every process" not in launcher_log.read_text(errors="replace")
+        finally:
+            launcher.send_signal(signal.SIGTERM)
+            launcher.wait(timeout=60)
+    wait_until(lambda: not processes_with(marker), 30, "every process the launcher started to stop")
+
+
 def test_a_redis_url_in_dot_env_is_used_not_replaced_by_a_private_redis(tmp_path: Path) -> None:
     port = free_port()
     (tmp_path / ".env").write_text(f"REDIS_URL=redis://:s3cret-pw@127.0.0.1:{port}/0\n", encoding="utf-8")
