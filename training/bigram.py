@@ -19,7 +19,7 @@ from shared.config import get_settings
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from training.cli import UsageError, command_name, user_errors_exit
-from training.text_corpus import Corpus, load_corpus, served_for_corpus_setting
+from training.text_corpus import HELD_OUT_FRACTION, Corpus, load_corpus, served_for_corpus_setting
 
 COUNTS_FILE = "bigram_counts.json"
 BIGRAM_WEIGHT = 0.9  # interpolation weight of the bigram estimate against the unigram one
@@ -64,7 +64,12 @@ def train(store: ModelStore, *, corpus_path: Path | None = None) -> ModelVersion
         "kind": "counts",
         "corpus": corpus.source,
         "data_sha256": corpus.sha256,
-        "training": {"train_words": len(corpus.train), "held_out_words": len(corpus.held_out)},
+        "training": {
+            "train_words": len(corpus.train),
+            "held_out_words": len(corpus.held_out),
+            "held_out_fraction": HELD_OUT_FRACTION,
+            "perplexity_bigram_weight": BIGRAM_WEIGHT,  # against the unigram estimate, in the perplexity
+        },
         "metrics": {"held_out_perplexity": round(held_out_perplexity, 2)},
     }
     with store.new_version(ModelName.BIGRAM, metadata) as version:

@@ -178,3 +178,12 @@ def test_the_lstms_unknown_word_trains_even_where_every_word_fits_the_vocabulary
     assert small.ids(["sat", "cat"]) == [small.unknown_id, 2]
     # a corpus with more words than the vocabulary holds keeps its most common ones, as before
     assert Vocabulary.build(corpus, max_size=4).words == [UNKNOWN, "the", "cat", "sat"]
+
+
+def test_bigram_metadata_names_how_its_perplexity_was_measured(tmp_path: Path, corpus_file: Path) -> None:
+    """The bigram's metadata left out its interpolation weight and the held-out share its perplexity
+    was measured with (found by a review)."""
+    store = ModelStore(tmp_path)
+    training = bigram.train(store, corpus_path=corpus_file).metadata["training"]
+    assert training["held_out_fraction"] == 0.1
+    assert training["perplexity_bigram_weight"] == bigram.BIGRAM_WEIGHT

@@ -20,7 +20,7 @@ from training.device import get_device
 from training.finite_loss import require_finite, require_finite_weights
 from training.plots import save_loss_plot
 from training.rnn.model import LstmConfig, Vocabulary, WordLstm, save
-from training.text_corpus import load_corpus, served_for_corpus_setting
+from training.text_corpus import HELD_OUT_FRACTION, load_corpus, served_for_corpus_setting
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def train(
         "kind": "trained",
         "corpus": corpus.source,
         "data_sha256": corpus.sha256,
-        "training": asdict(config),
+        "training": {**asdict(config), "held_out_fraction": HELD_OUT_FRACTION},
         "metrics": {
             "held_out_perplexity": round(held_out_perplexity, 2),
             "final_train_loss": round(losses[-1], 4),
