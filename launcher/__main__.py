@@ -175,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             ("inference", settings.inference_metrics_port),
             ("training", settings.training_metrics_port),
         ):
-            if port:
+            if port and port_taken(settings.metrics_host, port):  # not one of ours: checked above
+                supervisor.log("launcher", f"Metrics port {port} is taken: the {role} worker serves none")
+            elif port:
                 supervisor.log(
                     "launcher", f"Metrics http://{settings.metrics_host}:{port}/metrics ({role} worker)"
                 )

@@ -173,12 +173,17 @@ def test_under_nohup_a_closed_terminal_leaves_the_platform_running(model_dir: Pa
     marker = f"LAUNCHER_TEST_{uuid.uuid4().hex}"
     env = launcher_env(model_dir, tmp_path / "var", marker, PRELOAD_MODELS="bigram")
     launcher_log = tmp_path / "launcher.log"
-    with launcher_log.open("wb") as log:
+    with launcher_log.open("wb") as log, socket.socket() as holder:
+        # and a metrics port another program holds is said so, not announced as the worker's
+        holder.bind(("127.0.0.1", int(env["INFERENCE_METRICS_PORT"])))
+        holder.listen()
         launcher = start_launcher(env, log, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
         try:
             wait_until(
                 lambda: "all processes started" in launcher_log.read_text(errors="replace"), 120, "a start"
             )
+            taken = f"Metrics port {env['INFERENCE_METRICS_PORT']} is taken: the inference worker serves none"
+            assert taken in launcher_log.read_text(errors="replace")
             launcher.send_signal(signal.SIGHUP)
             with pytest.raises(subprocess.TimeoutExpired):
                 launcher.wait(timeout=3)
