@@ -20,10 +20,9 @@ from pathlib import Path
 import httpx
 
 from bench.extractor_latency import long_text
-from bench.own_platform import inference_platform
+from bench.own_platform import exit_unless_served, inference_platform
 from shared.config import get_settings
 from shared.model_registry import ModelName
-from shared.model_store import ModelStore, missing_version_message
 from training.cli import command_name, positive_int
 
 NO_BUDGET = 10_000_000  # MAX_BATCH_CHARS's ceiling
@@ -69,8 +68,7 @@ def main() -> None:
         help=f"MAX_BATCH_CHARS values to run (default: the setting's, then {NO_BUDGET}: none)",
     )
     args = parser.parse_args()
-    if ModelStore(args.model_dir).served_version(ModelName.COURSE_EXTRACTOR) is None:
-        raise SystemExit(missing_version_message(ModelName.COURSE_EXTRACTOR))
+    exit_unless_served(args.model_dir, [ModelName.COURSE_EXTRACTOR])
     settings = get_settings()
     print(
         f"{args.clients} texts of {settings.max_text_chars} chars at once; "

@@ -22,11 +22,11 @@ from typing import Any
 
 import httpx
 
-from bench.own_platform import inference_platform
+from bench.own_platform import exit_unless_served, inference_platform
 from launcher.local_platform import Platform
 from shared.config import get_settings
 from shared.model_registry import REGISTRY, ModelName
-from shared.model_store import ModelStore, missing_version_message
+from shared.model_store import ModelStore
 from training.cli import command_name
 from training.device import get_device
 from worker.heartbeat import INTERVAL_SECONDS
@@ -108,10 +108,8 @@ def main() -> None:
     )
     parser.add_argument("--model-dir", type=Path, default=get_settings().model_dir)
     args = parser.parse_args()
+    exit_unless_served(args.model_dir, CASES)
     store = ModelStore(args.model_dir)
-    for model in CASES:
-        if store.served_version(model) is None:
-            raise SystemExit(missing_version_message(model))
     rows = []
     with inference_platform(
         args.model_dir, "batching", PRELOAD_MODELS="course-extractor,llm", MAX_BATCH_SIZE="32"

@@ -23,10 +23,9 @@ from urllib.parse import urlparse
 
 import httpx
 
-from bench.own_platform import inference_platform
+from bench.own_platform import exit_unless_served, inference_platform
 from shared.config import get_settings
 from shared.model_registry import ModelName
-from shared.model_store import ModelStore, missing_version_message
 from training.cli import command_name
 
 TEXTS = [
@@ -158,10 +157,7 @@ def main() -> None:
     if args.url:
         lost = asyncio.run(drive(args.url, args.clients, args.seconds, args.grace, args.api_key))
         raise SystemExit(1 if lost else 0)
-    store = ModelStore(args.model_dir)
-    for model in (ModelName.COURSE_EXTRACTOR, ModelName.LLM):
-        if store.served_version(model) is None:
-            raise SystemExit(missing_version_message(model))
+    exit_unless_served(args.model_dir, (ModelName.COURSE_EXTRACTOR, ModelName.LLM))
     with inference_platform(
         args.model_dir, "load", append_only=True, PRELOAD_MODELS="course-extractor,llm"
     ) as platform:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from launcher.local_platform import Platform, base_env
+from shared.model_registry import ModelName
+from shared.model_store import ModelStore, missing_version_message
+
+
+def exit_unless_served(model_dir: Path, models: Iterable[ModelName]) -> None:
+    """Exit, saying how to get it, where the store has no version of a model the benchmark needs:
+    its platform would only answer 503."""
+    store = ModelStore(model_dir)
+    for model in models:
+        if store.served_version(model) is None:
+            raise SystemExit(missing_version_message(model))
 
 
 @contextmanager
