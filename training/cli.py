@@ -44,6 +44,15 @@ def check_seed(seed: int) -> None:
         raise UsageError(f"seed must be between 0 and {MAX_SEED}, not {seed}")
 
 
+def read_utf8(path: Path, named: str) -> str:
+    """The text of a file the user gave; one that is no UTF-8 text is a UsageError that names it as
+    ``named`` (its name alone: a job may report the error to its client)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{named} is not UTF-8 text ({error.reason})") from None
+
+
 def non_negative_int(text: str) -> int:
     """An argparse type: an integer of at least 0."""
     value = int(text)

@@ -12,7 +12,7 @@ from shared.config import get_settings
 from shared.data_files import DataFile, read_text
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
-from training.cli import UsageError
+from training.cli import read_utf8
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +43,8 @@ def detokenize(words: list[str]) -> str:
 
 
 def _read_file(path: Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        # its name alone: a fine-tune job that imports the base reports this error to its client
-        raise UsageError(f"the corpus {Path(path).name!r} is not UTF-8 text ({error.reason})") from None
+    # a fine-tune job that imports the base reports this error to its client
+    return read_utf8(path, f"the corpus {Path(path).name!r}")
 
 
 def _sha256(text: str) -> str:

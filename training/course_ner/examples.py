@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.cli import UsageError
+from training.cli import UsageError, read_utf8
 
 MARKED_NAME = re.compile(r"\[([^\]]+)\]")
 
@@ -44,10 +44,7 @@ def marked_file(path: Path, label: str) -> list[Example]:
     """Examples from a file of marked sentences, one per line; blank lines are skipped. A file that
     is no UTF-8 text, or a line with a bracket that marks no name, is a UsageError naming the line:
     such a line was scored as one with no name."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{path.name} is not UTF-8 text: {error.reason} at byte {error.start}") from None
+    lines = read_utf8(path, path.name).splitlines()
     for number, line in enumerate(lines, start=1):
         unmarked = MARKED_NAME.sub("", line)
         if "[" in unmarked or "]" in unmarked:
