@@ -95,7 +95,7 @@ def test_an_access_log_the_server_switched_off_stays_off() -> None:
     uvicorn's loggers went through the root's handler (uvicorn logs requests when its access logger
     has any handler, its own or an ancestor's)."""
     code = (
-        "import logging, logging.config\n"
+        "import logging\n"
         "from uvicorn.config import Config\n"
         "Config('api.main:app', access_log=False).configure_logging()  # as uvicorn does\n"
         "from shared.logging_setup import configure_logging\n"
