@@ -14,7 +14,17 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.asgi_errors import send_error
+from api.errors import ErrorBody
 from shared.config import LOOPBACK_HOSTS
+
+# The OpenAPI entry of the 400 every route can answer while this check is on.
+HOST_REFUSED = {
+    400: {
+        "model": ErrorBody,
+        "description": "Addressed to a host name that is not loopback nor in API_ALLOWED_HOSTS"
+        " (the API takes requests without a key)",
+    }
+}
 
 
 def host_name(host_header: str) -> str:

@@ -14,7 +14,7 @@ from api.auth import OPEN_PATHS, KeyRequiredMiddleware, authenticate
 from api.body_limit import BodySizeLimitMiddleware
 from api.errors import COMMON_ERRORS, install_error_handlers
 from api.head_limit import HeadSizeLimitMiddleware
-from api.host_check import LoopbackHostMiddleware
+from api.host_check import HOST_REFUSED, LoopbackHostMiddleware
 from api.metrics import RequestMetricsMiddleware, install_job_metrics
 from api.path_slashes import TrailingSlashMiddleware
 from api.routes import extraction, generation, health, jobs, models
@@ -59,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     configure_logging()
     settings = get_settings()
+    checks_host = not settings.api_keys and settings.api_host in LOOPBACK_HOSTS  # `make run`: no key needed
     app = FastAPI(
         title="Job-queue inference platform",
         description=(
@@ -68,7 +69,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(authenticate)],
-        responses=COMMON_ERRORS,
+        responses=COMMON_ERRORS | (HOST_REFUSED if checks_host else {}),
     )
     docs = {app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url}
     # the last added runs first: a head too large, then a missing key (401 before a 413 tells a
@@ -76,7 +77,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(KeyRequiredMiddleware, open_paths=OPEN_PATHS | {path for path in docs if path})
     app.add_middleware(HeadSizeLimitMiddleware)
-    if not settings.api_keys and settings.api_host in LOOPBACK_HOSTS:  # `make run`: no key needed
+    if checks_host:
         app.add_middleware(LoopbackHostMiddleware, allowed_hosts=settings.api_allowed_hosts)
     app.add_middleware(RequestMetricsMiddleware)
     install_error_handlers(app)

@@ -304,6 +304,9 @@ def test_with_no_keys_on_loopback_only_requests_addressed_to_a_loopback_name_are
                 assert api.get("/jobs", headers={"Host": host}).status_code == 200, host
             accepted = api.post("/jobs", json=JOB)
             assert accepted.status_code == 202, accepted.text
+            # a client generated from the schema knows the 400 too
+            refusal = api.get("/openapi.json").json()["paths"]["/jobs"]["post"]["responses"]["400"]
+            assert "API_ALLOWED_HOSTS" in refusal["description"]
     finally:
         running.stop()
 
@@ -313,3 +316,5 @@ def test_with_keys_any_host_name_is_served(secured: Platform) -> None:
     with secured.client() as api:
         response = api.get("/jobs", headers={**as_key(KEY_A), "Host": "jobs.example.org"})
         assert response.status_code == 200, response.text
+        responses = api.get("/openapi.json").json()["paths"]["/jobs"]["post"]["responses"]
+        assert "400" not in responses, "no Host is refused with keys on"
