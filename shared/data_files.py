@@ -111,7 +111,26 @@ def _unusable(source: DataSource, path: Path, why: str) -> str:
 
 
 def read_text(kind: DataFile) -> str:
-    return read_bytes(kind).decode("utf-8")
+    """The file as text: UTF-8, a byte-order mark dropped (an editor's "UTF-8 with BOM"). A file
+    in another encoding, which only a placed course-titles file can be (the others are checked
+    by their sha256), is refused with what to put there."""
+    content = read_bytes(kind)
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        why = f"it is not UTF-8 text (byte {error.start} is 0x{content[error.start]:02x})"
+        raise DataUnavailableError(_unusable(SOURCES[kind], data_path(kind), why)) from error
+    if kind is DataFile.COURSE_TITLES and _is_csv_header(text.partition("\n")[0]):
+        why = "it is the catalog's CSV, not its Name column"
+        raise DataUnavailableError(_unusable(SOURCES[kind], data_path(kind), why))
+    return text
+
+
+def _is_csv_header(line: str) -> bool:
+    """Whether a line is the header of a CSV with a Name column ("Campus,Department,Code,Name,..."):
+    a title's commas have a space after them."""
+    fields = line.strip().split(",")
+    return len(fields) >= 3 and "Name" in fields and all(field == field.strip() for field in fields)
 
 
 def sha256_of(kind: DataFile) -> str:

@@ -159,3 +159,40 @@ def test_course_titles_downloaded_from_the_catalog_warn_that_scores_are_not_comp
         )
     assert "holds the whole public catalog (2 titles)" in caplog.text
     assert "not comparable" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("placed", "why"),
+    [
+        ("Café Culture\n".encode("latin-1"), "it is not UTF-8 text (byte 3 is 0xe9)"),
+        ("Café Culture\n".encode("utf-16"), "it is not UTF-8 text"),
+        (
+            b"Campus,Department,Code,Name,Credits\nBothell,B ACCT,501,Accounting Theory,4\n",
+            "the catalog's CSV",
+        ),
+    ],
+)
+def test_a_placed_course_titles_file_that_is_no_title_list_is_refused_with_what_to_put_there(
+    data_dir: Path, placed: bytes, why: str
+) -> None:
+    """It has no checksum to check (a user makes it from the catalog's CSV): a file in another
+    encoding ended in a UnicodeDecodeError's traceback, and the CSV itself trained on its rows."""
+    path = data_dir / "course_titles" / "catalog_titles.txt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(placed)
+    with pytest.raises(DataUnavailableError, match=r"Put course_titles/catalog_titles\.txt") as raised:
+        data_files.read_text(DataFile.COURSE_TITLES)
+    assert why in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_a_placed_course_titles_file_saved_with_a_byte_order_mark_reads_as_its_titles(data_dir: Path) -> None:
+    path = data_dir / "course_titles" / "catalog_titles.txt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(
+        "Management of Site Remediation, Hazardous Waste, and On-Site Treatment\nCafé\n".encode("utf-8-sig")
+    )
+    assert data_files.read_text(DataFile.COURSE_TITLES).splitlines() == [
+        "Management of Site Remediation, Hazardous Waste, and On-Site Treatment",
+        "Café",
+    ]
