@@ -24,14 +24,15 @@ WorkerReports = dict[ModelName, list[dict[str, Any]]]
 
 def served_version(newest: str | None, reports: list[dict[str, Any]]) -> str | None:
     """The version that answers requests: the newest in the store, unless every live inference
-    worker holding the model failed to load it or is loading it still; then the one they hold
-    instead (the newest of those older than it), or none when they hold nothing (its jobs fail,
-    naming the version)."""
+    worker holding the model failed to load it or is loading it still; then the newest one they
+    hold instead, or none when they hold nothing (its jobs fail, naming the version). After a
+    rollback (the newest version's folder removed) the one they hold is newer than the store's
+    newest, and answers until the older one is loaded."""
     if newest is None or not reports:
         return newest
     if any(newest not in (report.get("failed_version"), report.get("loading_version")) for report in reports):
         return newest
-    held = [report["version"] for report in reports if report.get("version") and report["version"] < newest]
+    held = [report["version"] for report in reports if report.get("version")]
     return max(held, default=None)
 
 

@@ -54,6 +54,15 @@ def test_while_every_worker_still_loads_the_newest_the_one_they_hold_is_served()
     assert served_version("v3", [{"version": "v1", "loading_version": "v2"}]) == "v3"  # v3 next
 
 
+def test_after_a_rollback_the_removed_version_the_workers_hold_is_served_until_the_older_one_loads() -> None:
+    """The README's rollback removes the newest version's folder: the workers answer with the one
+    they hold while they load the older one (or for good, if it fails to load). GET /models said
+    null, "they hold none", while every job succeeded."""
+    assert served_version("v1", [{"version": "v2", "loading_version": "v1"}]) == "v2"
+    assert served_version("v1", [{"version": "v2", "failed_version": "v1"}]) == "v2"
+    assert served_version("v1", [{"version": "v2", "loading_version": "v1"}, {"version": "v1"}]) == "v1"
+
+
 def test_the_model_view_shows_no_host_paths(tmp_path: Path) -> None:
     """A CORPUS_FILE outside DATA_DIR and a base imported from a directory are recorded whole; every
     API key reads GET /models, and saw the worker host's paths."""
