@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from launcher.local_platform import Platform, base_env
 from shared.config import PROJECT_ROOT, get_settings
+from shared.jobs import JobStatus
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore
 from tests.model_fixtures import build_tiny_bert, build_tiny_gpt2, build_tiny_llama
@@ -109,7 +111,16 @@ def api(platform: Platform) -> Iterator[httpx.Client]:
         yield client
 
 
-def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict:
-    response = client.get(f"/jobs/{job_id}", params={"wait": timeout})
-    assert response.status_code == 200, response.text
-    return response.json()
+def wait_for_job(
+    client: httpx.Client, job_id: str, timeout: float = 120.0, headers: dict[str, str] | None = None
+) -> dict:
+    """The job once it is final, or as it stands after ``timeout`` s: long polls in a loop, since the
+    API holds one for at most MAX_WAIT (60 s by default)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(deadline - time.monotonic(), 0.0)
+        response = client.get(f"/jobs/{job_id}", params={"wait": left}, headers=headers)
+        assert response.status_code == 200, response.text
+        job = response.json()
+        if JobStatus(job["status"]).is_final or time.monotonic() >= deadline:
+            return job

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from launcher.local_platform import Platform, base_env
+from tests.conftest import wait_for_job
 
 KEY_A = "team-a-0123456789abcdef"
 KEY_B = "team-b-0123456789abcdef"
@@ -248,7 +249,7 @@ def test_a_key_past_its_queued_jobs_gets_429_and_other_keys_jobs_are_accepted(
             assert time.monotonic() < deadline, "the worker never dropped the cancelled job's message"
             time.sleep(0.5)
         assert again.status_code == 202, again.text
-        finished = api.get(f"/jobs/{queued[1]}", params={"wait": 120}, headers=a).json()
+        finished = wait_for_job(api, queued[1], timeout=120, headers=a)
         assert finished["status"] == "succeeded"
         assert api.get(f"/jobs/{queued[0]}", headers=a).json()["status"] == "cancelled"
         # a retry of the same request finds its job

@@ -250,11 +250,10 @@ def test_a_new_version_that_loads_slowly_leaves_the_old_one_serving_meanwhile(tm
     cache = loads.cache(store)
     assert cache.get(ModelName.BIGRAM).version == old
     new = publish(store, "bonjour")
-    started = time.monotonic()
     for _ in range(5):
         assert cache.get(ModelName.BIGRAM).version == old
-    assert time.monotonic() - started < 2.0  # the swap wait (0.05 s) once, not the load
     assert loads.started == [old, new]  # one load of the new version, not one per batch
+    # still loading: the load ends only when released (or fails after 10 s), so no get waited for it
     assert cache.snapshot()["bigram"]["loading_version"] == new  # GET /workers shows it
 
     newest = publish(store, "hola")  # published during the load: loaded once it is done
