@@ -208,6 +208,29 @@ def test_the_settings_the_api_and_the_workers_both_read_reach_every_container() 
         assert missing == [], f"{name} does not pass {missing}"
 
 
+# The workers' and model-init's own settings: the README's table says PRELOAD_MODELS chooses what
+# compose's model-init trains, yet set in .env it reached no container.
+READ_BY_THE_WORKERS = (
+    "PRELOAD_MODELS",
+    "EXTRACTOR_ECHO_MEMBER",
+    "KEEP_FINETUNED_VERSIONS",
+    "KEEP_EXTRACTOR_VERSIONS",
+    "DEVICE",
+    "MAX_BATCH_SIZE",
+    "BATCH_WAIT_MS",
+    "MAX_BATCH_CHARS",
+)
+
+
+def test_the_workers_own_settings_reach_the_workers_and_model_init() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    for name in ("worker", "trainer", "model-init"):
+        missing = [key for key in READ_BY_THE_WORKERS if key not in services[name]["environment"]]
+        assert missing == [], f"{name} does not pass {missing}"
+    # PID 1 passes compose's SIGTERM on to the bootstrap, which stops at once, not after the 10 s grace
+    assert services["model-init"]["init"] is True
+
+
 def module_exists(module: str) -> bool:
     sys.path.insert(0, str(PROJECT_ROOT))
     try:
