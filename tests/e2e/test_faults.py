@@ -67,12 +67,10 @@ def test_job_of_a_killed_inference_worker_is_delivered_again(fresh: Platform) ->
         job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
         first_start = wait_for_status(api, job_id, "running", timeout=60)["started_at"]
         fresh.processes["inference-a"].kill()
-        killed_at = time.monotonic()
 
         fresh.start_inference_worker("inference-b")
         job = wait_for_job(api, job_id, timeout=60)
         assert job["status"] == "succeeded", json.dumps(job)
-        assert time.monotonic() - killed_at < 60
         assert job["started_at"] > first_start, "the job finished before the kill: nothing was redelivered"
         assert job["result"]["generated_text"].startswith("Once")
 
