@@ -105,7 +105,8 @@ class GenerationParams(StrictModel):
     length: int = Field(
         description=(
             "How much to generate: WORDS for the bigram and rnn generators (a punctuation mark counts as "
-            "a word: they are the models' tokens), NEW TOKENS for the llm. "
+            "a word: they are the models' tokens), NEW TOKENS for the llm (at most: fewer where it ends "
+            "the text first). "
             "At least 1, at most MAX_GENERATION_LENGTH (default 256)."
         ),
         examples=[20],

@@ -48,7 +48,7 @@ def read_utf8(path: Path, named: str) -> str:
     """The text of a file the user gave; one that is no UTF-8 text is a UsageError that names it as
     ``named`` (its name alone: a job may report the error to its client)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")  # an editor's byte-order mark dropped
     except UnicodeDecodeError as error:
         raise UsageError(f"{named} is not UTF-8 text ({error.reason})") from None
 

@@ -16,9 +16,12 @@ from training.cli import read_utf8
 
 logger = logging.getLogger(__name__)
 
-WORD_PATTERN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*|\d+|[^\sA-Za-z\d]")
-NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", "'", ")", "]"}
-NO_SPACE_AFTER = {"(", "["}
+# A word: letters of any script ("München", "naïve"), with the apostrophes inside it ("that's")
+# and one before it ("'tis", "'em"); a number; or one mark of punctuation.
+WORD_PATTERN = re.compile(r"['\u2019]?[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+|[^\w\s]|_")
+# "-" on both: "well-beloved" and "hither--" as the corpus writes them, not "well - beloved"
+NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", "'", "\u2019", ")", "]", "-"}
+NO_SPACE_AFTER = {"(", "[", "-"}
 HELD_OUT_FRACTION = 0.1
 
 

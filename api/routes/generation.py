@@ -40,5 +40,6 @@ async def generate_with_rnn(params: GenerationParams, jobs: SyncJobsDep) -> Gene
 
 @router.post("/generate_with_llm", response_model=GenerationResponse, responses=SYNC_RESPONSES)
 async def generate_with_llm(params: GenerationParams, jobs: SyncJobsDep) -> GenerationResponse | JSONResponse:
-    """Causal LM (the newest fine-tuned version, else the base). `length` is the number of NEW TOKENS."""
+    """Causal LM (the newest fine-tuned version, else the base). `length` is the most NEW TOKENS: fewer
+    where the model ends the text first (its end-of-text token)."""
     return await _generate(jobs, "llm", params)
