@@ -280,6 +280,26 @@ def test_each_server_command_is_one_its_program_accepts(name: str) -> None:
     assert completed.returncode == 0, completed.stderr
 
 
+def flower_options_unknown(command: list[str]) -> list[str]:
+    """The options after `flower` that Flower does not know: it drops them silently and starts
+    (``--adress=0.0.0.0`` listens on every interface), so `--help` cannot catch them."""
+    import flower.options  # noqa: F401 (defines Flower's options)
+    from tornado.options import options
+
+    arguments = command[command.index("flower") + 1 :]
+    names = [argument.removeprefix("--").split("=")[0].replace("_", "-") for argument in arguments]
+    return [name for name in names if name not in options._options]
+
+
+def test_flower_knows_each_option_its_containers_give_it() -> None:
+    flower_commands = [command for command in server_commands().values() if "flower" in command]
+    assert flower_commands
+    for command in flower_commands:
+        assert all(argument.startswith("--") for argument in command[command.index("flower") + 1 :]), command
+        assert flower_options_unknown(command) == [], command
+    assert flower_options_unknown(["celery", "flower", "--adress=0.0.0.0", "--port=5555"]) == ["adress"]
+
+
 def test_a_celery_option_out_of_place_is_caught() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "shared.celery_app", "worker", "--quiet", "--help"],
