@@ -30,16 +30,19 @@ def start_heartbeat(
     hostname: str,
     extra: Callable[[], dict[str, Any]] | None = None,
     ready: Callable[[], bool] = lambda: True,
-) -> None:
-    """Beat from now on. ``ready`` says whether the worker has done what it does before it counts
+) -> threading.Event:
+    """Beat from now on, until the event returned is set (a worker beats as long as it lives).
+    ``ready`` says whether the worker has done what it does before it counts
     as ready (GET /ready): until then it beats too, since it takes jobs, and a worker with no
     heartbeat is one whose running jobs count as lost."""
     runtime = get_runtime()
     beat_failed = ThrottledLog(logger, logging.WARNING)  # every 2 s while Redis is down otherwise
     report_failed = ThrottledLog(logger, logging.ERROR)
 
+    stopped = threading.Event()
+
     def beat() -> None:
-        while True:
+        while not stopped.is_set():
             info: dict[str, Any] = {"hostname": hostname, "queue": queue.value, "pid": os.getpid()}
             try:
                 info.update(ready=ready(), **runtime.status())
@@ -55,6 +58,7 @@ def start_heartbeat(
                 beat_failed.log("heartbeat failed: %s", error)
             except Exception:  # the thread must live on
                 report_failed.log("heartbeat failed", exc_info=True)
-            threading.Event().wait(INTERVAL_SECONDS)
+            stopped.wait(INTERVAL_SECONDS)
 
     threading.Thread(target=beat, name="heartbeat", daemon=True).start()
+    return stopped

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from shared.job_store import JobStore
+from shared.job_store import JobStore, heartbeat_key
 from shared.jobs import Queue
 from tests.worker.test_batching import wait_until
 from worker.heartbeat import start_heartbeat
@@ -18,8 +18,12 @@ def test_a_beat_that_raises_does_not_end_the_heartbeat(runtime_on: JobStore) -> 
     def extra() -> dict[str, int]:
         raise ValueError("a report that could not be made")
 
-    start_heartbeat(Queue.INFERENCE, hostname, extra=extra)
-    # beating, though its report fails
-    wait_until(lambda: runtime_on.worker_alive(Queue.INFERENCE, hostname), seconds=15)
-    beat = next(w for w in runtime_on.live_workers(Queue.INFERENCE) if w["hostname"] == hostname)
-    assert beat["ready"] is False
+    stop = start_heartbeat(Queue.INFERENCE, hostname, extra=extra)
+    try:
+        # beating, though its report fails
+        wait_until(lambda: runtime_on.worker_alive(Queue.INFERENCE, hostname), seconds=15)
+        beat = next(w for w in runtime_on.live_workers(Queue.INFERENCE) if w["hostname"] == hostname)
+        assert beat["ready"] is False
+    finally:  # no live worker left behind for the tests that count them
+        stop.set()
+        runtime_on.client.delete(heartbeat_key(Queue.INFERENCE, hostname))

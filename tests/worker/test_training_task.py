@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from shared.data_files import DataUnavailableError
-from shared.job_store import JobStore
+from shared.job_store import JobStore, heartbeat_key
 from shared.jobs import JobStatus, Queue
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
@@ -197,8 +197,11 @@ def test_a_finetune_spares_the_old_version_a_live_inference_worker_holds(
     runtime_on.heartbeat(
         Queue.INFERENCE, "inference@elsewhere", {"models": {"llm": {"version": first, "loads": 1}}}, ttl=60
     )
-    later = [finetune(queued_finetune(), {"max_steps": 3})["version"] for _ in range(3)]
-    assert [v.version for v in store.versions(ModelName.LLM)] == [first, *later[-2:]]
+    try:
+        later = [finetune(queued_finetune(), {"max_steps": 3})["version"] for _ in range(3)]
+        assert [v.version for v in store.versions(ModelName.LLM)] == [first, *later[-2:]]
+    finally:  # no live worker left behind for the tests that count them
+        runtime_on.client.delete(heartbeat_key(Queue.INFERENCE, "inference@elsewhere"))
 
 
 def test_a_copy_delivered_to_the_process_that_runs_the_job_is_dropped(
