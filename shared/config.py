@@ -304,7 +304,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _redelivery_after_time_limit(self) -> Settings:
         if self.inference_time_limit >= self.inference_visibility_timeout:
-            raise ValueError("INFERENCE_TIME_LIMIT must be below INFERENCE_VISIBILITY_TIMEOUT")
+            raise ValueError(
+                f"INFERENCE_TIME_LIMIT ({self.inference_time_limit:g} s) must be below"
+                f" INFERENCE_VISIBILITY_TIMEOUT ({self.inference_visibility_timeout:g} s): Redis would hand a"
+                " job still running to another worker, which would run it a second time"
+            )
         return self
 
     @model_validator(mode="after")

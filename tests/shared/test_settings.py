@@ -120,6 +120,16 @@ def test_a_redis_url_without_a_redis_scheme_is_refused(url: str) -> None:
         assert Settings(redis_url=good).redis_url == good
 
 
+def test_an_inference_time_limit_that_outlasts_the_redelivery_timeout_is_refused() -> None:
+    """Redis hands an unacknowledged job to another worker after the visibility timeout: a job
+    allowed to run longer would run twice."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"INFERENCE_TIME_LIMIT \(60 s\) must be below .* \(60 s\)"):
+        Settings(inference_time_limit=60, inference_visibility_timeout=60)
+    assert Settings(inference_time_limit=59, inference_visibility_timeout=60).inference_time_limit == 59
+
+
 def test_the_body_limit_must_hold_the_longest_text_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
     """MAX_TEXT_CHARS raised alone: texts the schema calls valid got 413 (a client that escapes
     non-ASCII sends 6 bytes a character, 12 outside the BMP)."""
