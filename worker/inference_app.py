@@ -25,6 +25,7 @@ from worker.metrics import serve_metrics
 from worker.model_cache import RETRY_FAILED_LOAD_S
 from worker.progress_bars import silence_library_progress_bars
 from worker.runtime import get_runtime
+from worker.task_events import UnbufferedTaskEvents
 
 configure_logging()
 keep_celery_from_reconfiguring()
@@ -32,6 +33,7 @@ silence_library_progress_bars()
 logger = logging.getLogger(__name__)
 
 app = create_celery_app(role=Queue.INFERENCE)
+app.steps["consumer"].add(UnbufferedTaskEvents)  # Flower sees every task's end (the pool's threads)
 
 
 @worker_ready.connect
