@@ -627,6 +627,13 @@ class JobStore:
         except redis.RedisError:
             return False
 
+    def request_cancel(self, job_id: str) -> JobStatus | None:
+        """As the API's: ask a running job to stop at its next step (a worker's, for a job revoked
+        through Celery); None when it is not running or is past its last cancel point."""
+        return self.transition(
+            job_id, (JobStatus.RUNNING,), None, unless=COMMITTED, **{CANCEL_REQUESTED: "1"}
+        )
+
     def commit(self, job_id: str) -> bool:
         """Pass a running job's last cancel point: True, and from now on a cancel is refused; False
         when a cancel was requested first (or the job is no longer running)."""

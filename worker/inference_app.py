@@ -24,6 +24,7 @@ from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
 from worker.model_cache import RETRY_FAILED_LOAD_S
 from worker.progress_bars import silence_library_progress_bars
+from worker.revoked_jobs import start_revoke_watch
 from worker.runtime import get_runtime
 from worker.task_events import UnbufferedTaskEvents
 
@@ -53,6 +54,7 @@ def _preload_then_announce(sender: Any, **_: Any) -> None:
             sender.hostname,
             ready=lambda: preloaded.is_set() and not runtime.models.unservable(names),
         )
+        start_revoke_watch(runtime.job_store)
         runtime.models.preload(names)
         preloaded.set()
         logger.info("inference worker %s ready on %s", sender.hostname, runtime.models.device)

@@ -23,6 +23,7 @@ from shared.logging_setup import configure_logging, keep_celery_from_reconfiguri
 from worker.heartbeat import start_heartbeat
 from worker.metrics import serve_metrics
 from worker.progress_bars import silence_library_progress_bars
+from worker.revoked_jobs import start_revoke_watch
 from worker.runtime import WorkerRuntime, get_runtime
 from worker.tasks.training import LOST_MESSAGE, end_lost_finetune  # (importing it registers the tasks)
 
@@ -65,3 +66,4 @@ def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
     settings = get_runtime().settings
     serve_metrics(settings.training_metrics_port, settings.metrics_host)
     start_heartbeat(Queue.TRAINING, sender.hostname)
+    start_revoke_watch(store)

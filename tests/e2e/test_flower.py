@@ -62,3 +62,31 @@ def test_every_task_of_a_burst_of_requests_shows_its_end_in_flower(
             time.sleep(1)
     stuck = {job_id: state for job_id, state in states.items() if state != "SUCCESS"}
     assert stuck == {}, f"{len(stuck)} of {len(job_ids)} tasks never showed their end"
+
+
+def running_job(api: httpx.Client, job: dict) -> str:
+    job_id = api.post("/jobs", json=job).json()["job_id"]
+    deadline = time.monotonic() + 120
+    while (status := api.get(f"/jobs/{job_id}").json()["status"]) == "queued":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+    assert status == "running", status
+    return job_id
+
+
+def test_a_running_generation_revoked_from_flower_is_cancelled(platform: Platform, api: httpx.Client) -> None:
+    """Celery drops only a revoked message it has not started: a running job revoked from Flower
+    went on to succeed, and Terminate, which Celery's thread pool cannot do, changed nothing."""
+    generation = {
+        "type": "generate",
+        "input": {"model": "llm", "start_word": "Once", "length": 256, "seed": 1},
+    }
+    auth = tuple(platform.env["FLOWER_BASIC_AUTH"].split(":", 1))
+    with httpx.Client(base_url=platform.flower_url, auth=auth, timeout=30) as flower:
+        for terminate in ("false", "true"):
+            job_id = running_job(api, generation)
+            revoked = flower.post(f"/api/task/revoke/{job_id}", params={"terminate": terminate})
+            assert revoked.status_code == 200, revoked.text
+            job = wait_for_job(api, job_id)
+            assert job["status"] == "cancelled", (terminate, job)
+            assert job["result"] is None
