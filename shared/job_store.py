@@ -675,6 +675,11 @@ class JobStore:
     def worker_alive(self, queue: Queue, hostname: str) -> bool:
         return bool(self.client.exists(heartbeat_key(queue, hostname)))
 
+    def worker_beat(self, queue: Queue, hostname: str) -> dict[str, Any] | None:
+        """The worker's last heartbeat, None once it has expired."""
+        beat = self.client.get(heartbeat_key(queue, hostname))
+        return json.loads(beat) if beat else None
+
     def heartbeat(self, queue: Queue, hostname: str, info: dict[str, Any], ttl: int) -> None:
         with self.client.pipeline(transaction=False) as pipe:
             pipe.set(heartbeat_key(queue, hostname), json.dumps(info), ex=ttl)

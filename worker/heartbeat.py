@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import redis
+from celery.worker import state as worker_state
 
 from shared.jobs import Queue
 from shared.log_throttle import ThrottledLog
@@ -23,6 +25,12 @@ logger = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 2.0
 TTL_SECONDS = 10
+
+
+def running_job_ids() -> list[str]:
+    """The jobs this worker runs: Celery's active requests, known to the main process of either
+    pool (the inference worker's threads, the training worker's child process)."""
+    return sorted(request.id for request in list(worker_state.active_requests))
 
 
 def start_heartbeat(
@@ -43,7 +51,16 @@ def start_heartbeat(
 
     def beat() -> None:
         while not stopped.is_set():
-            info: dict[str, Any] = {"hostname": hostname, "queue": queue.value, "pid": os.getpid()}
+            info: dict[str, Any] = {
+                "hostname": hostname,
+                "queue": queue.value,
+                "pid": os.getpid(),
+                # which beat this is (another worker waits for a new one: a SIGKILLed worker's last
+                # beat lives TTL_SECONDS on), and the jobs this worker runs (a process started anew
+                # under its hostname runs none of its predecessor's)
+                "beat_id": uuid.uuid4().hex,
+                "running_jobs": running_job_ids(),
+            }
             try:
                 info.update(ready=ready(), **runtime.status())
                 if extra:

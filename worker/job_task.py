@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task
@@ -15,6 +17,7 @@ from celery import Task
 from shared.client_errors import ClientFacingError
 from shared.job_store import JobRecord, JobStore
 from shared.jobs import JobStatus
+from worker.heartbeat import INTERVAL_SECONDS, TTL_SECONDS
 from worker.job_errors import job_error
 from worker.runtime import JobCancelledError, get_runtime
 
@@ -40,15 +43,40 @@ def end_lost_run(store: JobStore, job_id: str, error: dict[str, Any]) -> None:
     store.finish(job_id, status, error=error)
 
 
+# A copy of the message of a job another worker runs is delivered again this long after, doubling
+# up to the most (a fine-tune may run for hours)
+COPY_DEFER_S = TTL_SECONDS + INTERVAL_SECONDS
+COPY_DEFER_MAX_S = 300
+
 # The jobs this process is running (a threads pool runs many at once).
 _running_here: set[str] = set()
 _running_here_lock = threading.Lock()
 
 
-def runs_elsewhere(store: JobStore, record: JobRecord, hostname: str) -> bool:
-    """Whether another worker than ``hostname``, alive (its heartbeat is fresh), runs the job."""
+# How often a worker that got a copy of a running job's message reads the other one's heartbeat
+BEAT_POLL_S = 0.25
+
+
+def runs_elsewhere(
+    store: JobStore, record: JobRecord, hostname: str, sleep: Callable[[float], None] = time.sleep
+) -> bool:
+    """Whether another worker than ``hostname`` runs the job now: a beat of its heartbeat newer than
+    the one there when asked lists the job. The beat already there proves nothing: a SIGKILLed
+    worker's last one lives TTL_SECONDS on, a process started anew under its hostname beats for
+    itself, and a job started since it is not listed yet. So this waits for the next beat (every
+    INTERVAL_SECONDS), or for the key to expire (a dead worker)."""
     worker = record.worker
-    return worker is not None and worker != hostname and store.worker_alive(record.queue, worker)
+    if worker is None or worker == hostname or (first := store.worker_beat(record.queue, worker)) is None:
+        return False
+    deadline = time.monotonic() + TTL_SECONDS + INTERVAL_SECONDS
+    while time.monotonic() < deadline:
+        sleep(BEAT_POLL_S)
+        beat = store.worker_beat(record.queue, worker)
+        if beat is None:
+            return False
+        if beat.get("beat_id") != first.get("beat_id"):
+            return record.job_id in beat.get("running_jobs", ())
+    return False
 
 
 def runs_here(job_id: str) -> bool:
@@ -131,8 +159,17 @@ class JobTask(Task):
         but its reply was lost), nor, failing it, when its run was lost and cannot be repeated."""
         job_id = record.job_id
         if self._runs_elsewhere(store, record):
-            logger.warning("job %s delivered again while %s runs it: copy dropped", job_id, record.worker)
-            return False
+            # Deferred, not dropped: the copy may be the job's last message (its worker, stopping,
+            # put it back while its run went on), and that run may yet be lost with its worker.
+            # Delivered again later, it finds the job ended, or its worker gone and runs it then.
+            countdown = min(COPY_DEFER_S * 2**self.request.retries, COPY_DEFER_MAX_S)
+            logger.warning(
+                "job %s delivered again while %s runs it: looked at again in %d s",
+                job_id,
+                record.worker,
+                countdown,
+            )
+            raise self.retry(countdown=countdown, max_retries=None)
         # one its user cancelled while it ran ends so, not run again
         if record.cancel_requested or not self.run_again_when_redelivered:
             logger.warning("job %s was delivered again after its run was lost: ending it", job_id)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from shared.config import get_settings
-from shared.job_store import JobRecord, JobStore, now_iso
+from shared.job_store import JobRecord, JobStore, heartbeat_key, now_iso
 from shared.jobs import JobStatus, JobType, Queue
 from tests.shared.test_job_store import AsyncStoreRunner
 from worker.runtime import get_runtime, reset_runtime
@@ -46,3 +48,26 @@ def queued_finetune(redis_url: str) -> Callable[..., str]:
         return record.job_id
 
     return create
+
+
+@contextmanager
+def beating(store: JobStore, queue: Queue, hostname: str, running_jobs: list[str]) -> Iterator[None]:
+    """A live worker's heartbeat, as ``worker.heartbeat`` writes it: a new beat every 0.2 s that
+    lists the jobs it runs. Removed at the end."""
+    stopped = threading.Event()
+
+    def beat() -> None:
+        while True:
+            info = {"hostname": hostname, "beat_id": uuid.uuid4().hex, "running_jobs": running_jobs}
+            store.heartbeat(queue, hostname, info, ttl=10)
+            if stopped.wait(0.2):
+                return
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join()
+        store.client.delete(heartbeat_key(queue, hostname))

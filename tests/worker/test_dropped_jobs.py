@@ -15,6 +15,7 @@ import worker.dropped_jobs  # noqa: F401  (connects the handlers)
 from shared.job_store import JobStore, queued_jobs_keys
 from shared.jobs import JobStatus, Queue
 from tests.shared.test_job_store import AsyncStoreRunner
+from tests.worker.conftest import beating
 from worker.runtime import get_runtime
 
 
@@ -99,9 +100,9 @@ def test_an_expired_copy_of_a_running_jobs_message_leaves_a_live_workers_run_alo
     job_id = queued_finetune()
     store = get_runtime().job_store
     store.start(job_id, worker="training@live-host")
-    store.heartbeat(Queue.TRAINING, "training@live-host", {"hostname": "training@live-host"}, ttl=60)
     copy = Context(id=job_id, hostname="training@other-host")
-    task_revoked.send(sender=None, request=copy, terminated=False, signum=None, expired=True)
+    with beating(store, Queue.TRAINING, "training@live-host", [job_id]):
+        task_revoked.send(sender=None, request=copy, terminated=False, signum=None, expired=True)
     assert store.get(job_id).status is JobStatus.RUNNING
 
 

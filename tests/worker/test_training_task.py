@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from celery.exceptions import Retry
 
 from shared.data_files import DataUnavailableError
 from shared.job_store import JobStore, heartbeat_key
@@ -18,6 +19,7 @@ from shared.jobs import JobStatus, Queue
 from shared.model_registry import ModelName
 from shared.model_store import ModelStore, ModelVersion
 from tests.shared.test_job_store import AsyncStoreRunner
+from tests.worker.conftest import beating
 from training.cli import UsageError
 from training.squad import FinetuneConfig
 from worker.tasks.training import TrainingTimeLimitError, finetune, time_limit_check
@@ -50,15 +52,42 @@ def test_a_finetune_delivered_twice_while_a_live_worker_runs_it_is_left_to_that_
     runtime_on: JobStore, queued_finetune: Callable[[], str]
 ) -> None:
     """A message published twice (a publish retried after Redis applied it but lost its reply)
-    reaches a second worker while the first runs the job: the copy is dropped, the run goes on."""
+    reaches a second worker while the first runs the job: the copy is deferred (delivered again
+    later, in case that run is lost yet), the run goes on."""
     store = runtime_on
     job_id = queued_finetune()
     running_on = f"training@{uuid.uuid4().hex[:8]}"
     assert store.start(job_id, worker=running_on) is not None
-    store.heartbeat(Queue.TRAINING, running_on, {}, ttl=30)
-    assert finetune(job_id, {"max_steps": 3}) is None  # the copy
+    with beating(store, Queue.TRAINING, running_on, [job_id]), pytest.raises(Retry):
+        finetune(job_id, {"max_steps": 3})  # the copy
     stored = store.get(job_id)
     assert stored is not None and stored.status is JobStatus.RUNNING and stored.worker == running_on
+
+
+@pytest.mark.parametrize(
+    "heartbeat",
+    ["a SIGKILLed worker's last beat, which lives on", "a process started anew under its hostname"],
+)
+def test_a_finetune_delivered_again_after_its_worker_died_is_ended_though_a_heartbeat_is_there(
+    runtime_on: JobStore, queued_finetune: Callable[[], str], heartbeat: str
+) -> None:
+    """The copy was dropped, as if the run went on, while the worker's heartbeat key was there: a
+    dead worker's for 10 s more, or a new process's under the same hostname. The job stayed
+    running for good, its last message gone."""
+    store = runtime_on
+    job_id = queued_finetune()
+    running_on = f"training@{uuid.uuid4().hex[:8]}"
+    assert store.start(job_id, worker=running_on) is not None
+    if heartbeat.startswith("a SIGKILLed"):
+        last_beat = {"hostname": running_on, "beat_id": "last", "running_jobs": [job_id]}
+        store.heartbeat(Queue.TRAINING, running_on, last_beat, ttl=3)
+        assert finetune(job_id, {"max_steps": 3}) is None
+    else:
+        with beating(store, Queue.TRAINING, running_on, []):
+            assert finetune(job_id, {"max_steps": 3}) is None
+    stored = store.get(job_id)
+    assert stored is not None and stored.status is JobStatus.FAILED, stored
+    assert stored.error is not None and stored.error["type"] == "WorkerLost"
 
 
 @pytest.mark.parametrize(
