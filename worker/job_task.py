@@ -10,9 +10,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task
+from celery.exceptions import Ignore
 
 from shared.client_errors import ClientFacingError
 from shared.job_store import JobRecord, JobStore
@@ -125,7 +126,7 @@ class JobTask(Task):
             logger.info("job %s is cancelled, finished or expired: not running it", job_id)
             if record is not None:
                 store.message_dropped(record)
-            return None
+            self._end_as_revoked()
         if record is not None and record.input != payload:
             # what the API checked is the record: a message sent by other means (Flower's task
             # API) with a queued job's id runs that job's input, not its own
@@ -137,12 +138,19 @@ class JobTask(Task):
             result = self.run(job_id, payload)
         except JobCancelledError as cancelled:
             store.finish(job_id, JobStatus.CANCELLED, error={"type": "Cancelled", "message": str(cancelled)})
-            return None
+            logger.info("job %s cancelled: %s", job_id, cancelled)
+            self._end_as_revoked()
         except Exception as error:
             store.finish(job_id, JobStatus.FAILED, error=job_error(error, job_id))
             raise
         store.finish(job_id, JobStatus.SUCCEEDED, result=result)
         return result
+
+    def _end_as_revoked(self) -> NoReturn:
+        """End a task whose job was cancelled: Flower shows it REVOKED, where returning had it
+        SUCCESS (and Celery's log "succeeded"). Ignore: no state or event of Celery's own after."""
+        self.send_event("task-revoked", terminated=False, signum=None, expired=False)
+        raise Ignore()
 
     def end_lost_run(self, store: JobStore, job_id: str, error: dict[str, Any]) -> None:
         end_lost_run(store, job_id, error)

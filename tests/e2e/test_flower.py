@@ -90,3 +90,33 @@ def test_a_running_generation_revoked_from_flower_is_cancelled(platform: Platfor
             job = wait_for_job(api, job_id)
             assert job["status"] == "cancelled", (terminate, job)
             assert job["result"] is None
+            assert flower_state(flower, job_id, "REVOKED") == "REVOKED"
+
+
+def flower_state(flower: httpx.Client, task_id: str, awaited: str) -> str | None:
+    """The task's state in Flower once it is ``awaited``, else the last one seen within 30 s."""
+    state = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = flower.get(f"/api/task/info/{task_id}")
+        state = response.json().get("state") if response.status_code == 200 else None
+        if state == awaited:
+            break
+        time.sleep(0.5)
+    return state
+
+
+def test_a_job_cancelled_through_the_api_shows_revoked_in_flower(
+    platform: Platform, api: httpx.Client
+) -> None:
+    """Its task returned: Flower showed SUCCESS, and the worker's log said it succeeded."""
+    generation = {
+        "type": "generate",
+        "input": {"model": "llm", "start_word": "Once", "length": 256, "seed": 2},
+    }
+    job_id = running_job(api, generation)
+    assert api.delete(f"/jobs/{job_id}").status_code == 202
+    assert wait_for_job(api, job_id)["status"] == "cancelled"
+    auth = tuple(platform.env["FLOWER_BASIC_AUTH"].split(":", 1))
+    with httpx.Client(base_url=platform.flower_url, auth=auth, timeout=30) as flower:
+        assert flower_state(flower, job_id, "REVOKED") == "REVOKED"

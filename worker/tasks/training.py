@@ -1,6 +1,6 @@
 """Training tasks: fine-tuning runs on the training queue, one at a time.
 
-Progress goes to the job record (GET /jobs/{id}), the job's event stream and Flower; a cancel
+Progress goes to the job record (GET /jobs/{id}) and the job's event stream; a cancel
 request stops the loop at its next step, and so does TRAINING_TIME_LIMIT (the job fails). The
 training code publishes a new model version only on success, and inference workers pick it up on
 their next request. Once the run starts publishing, a cancel is refused (409): a job never ends
@@ -96,9 +96,9 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
     check_time_limit = time_limit_check(runtime.settings.training_time_limit)
 
     def report(progress: dict[str, Any]) -> None:
+        # Not as a Celery state or event too: Flower shows neither's fields, and a custom state
+        # outranks REVOKED there, so a cancelled or revoked fine-tune showed PROGRESS for good.
         store.set_progress(job_id, progress)
-        self.update_state(state="PROGRESS", meta=progress)
-        self.send_event("task-progress", **progress)
 
     def should_stop() -> bool:
         check_time_limit()
