@@ -166,10 +166,21 @@ def main(argv: list[str] | None = None) -> int:
         # workers still run them.
         supervisor.start("api", services.api_command(settings), stop_first=True)
         # Not essential: the platform serves on without its monitor when Flower cannot start.
-        flower_env = services.flower_env(settings)
-        supervisor.start("flower", services.flower_command(settings), extra_env=flower_env, essential=False)
+        flower_auth = settings.flower_basic_auth or services.flower_login(settings.var_dir)
+        supervisor.start(
+            "flower",
+            services.flower_command(settings),
+            extra_env={"FLOWER_BASIC_AUTH": flower_auth},
+            essential=False,
+        )
+        password_file = settings.var_dir / services.FLOWER_PASSWORD_FILE
+        login = (
+            "FLOWER_BASIC_AUTH's login"
+            if settings.flower_basic_auth
+            else f"user {services.FLOWER_USER}, password in {password_file}"
+        )
         supervisor.log("launcher", f"API     http://{settings.api_host}:{settings.api_port}  (docs: /docs)")
-        supervisor.log("launcher", f"Flower  http://{settings.flower_host}:{settings.flower_port}")
+        supervisor.log("launcher", f"Flower  http://{settings.flower_host}:{settings.flower_port}  ({login})")
         supervisor.log("launcher", f"Redis   {maybe_sanitize_url(settings.redis_url)}")
         for role, port in (
             ("inference", settings.inference_metrics_port),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
+from pathlib import Path
 
 from api.head_limit import MAX_REQUEST_HEAD_BYTES
 from shared.config import Settings
@@ -49,6 +52,27 @@ def flower_command(settings: Settings) -> list[str]:
         sys.executable, "-m", "celery", "-A", "shared.celery_app", "flower",
         f"--address={settings.flower_host}", f"--port={settings.flower_port}",
     ]  # fmt: skip
+
+
+FLOWER_PASSWORD_FILE = "flower-password"
+FLOWER_USER = "admin"
+
+
+def flower_login(var_dir: Path) -> str:
+    """`make run`'s Flower login where FLOWER_BASIC_AUTH is unset: user ``admin`` and a password
+    kept in ``var/flower-password``, which only this user reads (made once, kept across starts).
+    Without a password, Flower's pages showed every job's input and result to every local user, and
+    to a web page reaching 127.0.0.1 by DNS rebinding (Flower checks no Host)."""
+    path = var_dir / FLOWER_PASSWORD_FILE
+    password = path.read_text().strip() if path.is_file() else ""
+    if not password:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(18)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(f"{password}\n")
+    os.chmod(path, 0o600)
+    return f"{FLOWER_USER}:{password}"
 
 
 def flower_env(settings: Settings) -> dict[str, str]:

@@ -70,6 +70,19 @@ def test_flowers_password_is_in_its_environment_not_on_its_command_line() -> Non
     assert services.flower_env(settings) == {"FLOWER_BASIC_AUTH": "admin:s3cret-pw"}
 
 
+def test_make_runs_flower_login_is_made_once_and_read_by_this_user_alone(tmp_path: Path) -> None:
+    login = services.flower_login(tmp_path / "var")
+    user, password = login.split(":", 1)
+    assert user == "admin" and len(password) >= 20
+    password_file = tmp_path / "var" / "flower-password"
+    assert password_file.read_text().strip() == password
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert services.flower_login(tmp_path / "var") == login  # kept across starts: a saved login works
+    password_file.chmod(0o644)
+    services.flower_login(tmp_path / "var")
+    assert password_file.stat().st_mode & 0o777 == 0o600
+
+
 def test_the_api_ends_its_waits_before_uvicorn_cancels_them() -> None:
     """uvicorn answers 500 to what it still holds at --timeout-graceful-shutdown: the waits for jobs
     end before (api.stop_signal), with time to answer, and the launcher's SIGKILL comes after both."""

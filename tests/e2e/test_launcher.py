@@ -110,10 +110,16 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
         wait_until(lambda: "bootstrap | done" in launcher_log.read_text(errors="replace"), 120, "rnn checked")
         assert api.post("/generate_with_rnn", json={"start_word": "the", "length": 3}).status_code == 200
         flower = f"http://127.0.0.1:{flower_port}"
-        assert httpx.get(f"{flower}/workers", timeout=10).status_code == 200  # its pages, no password set
-        # its HTTP API stays off without one: opened, any web page could read every job through it
-        api_off = httpx.get(f"{flower}/api/workers", headers={"Origin": "https://example.com"}, timeout=10)
-        assert api_off.status_code == 401 and "access-control-allow-origin" not in api_off.headers
+        # No FLOWER_BASIC_AUTH: its pages showed every job to every local user, and to a web page
+        # reaching 127.0.0.1 by DNS rebinding. The launcher makes a login only this user reads.
+        password_file = tmp_path / "var" / "flower-password"
+        assert f"user admin, password in {password_file}" in launcher_log.read_text()
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        login = ("admin", password_file.read_text().strip())
+        for path in ("/workers", "/tasks/datatable", "/api/workers"):
+            assert httpx.get(f"{flower}{path}", timeout=10).status_code == 401, path
+        assert httpx.get(f"{flower}/workers", auth=login, timeout=10).status_code == 200
+        assert httpx.get(f"{flower}/api/workers", auth=login, timeout=10).status_code == 200  # its buttons'
         assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()  # the private Redis keeps an AOF
         # and answers only clients that give its password, which no other local user can read
         shown = re.search(r"Redis +redis://:\*\*@127\.0\.0\.1:(\d+)/0", launcher_log.read_text())
