@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from api.head_limit import MAX_REQUEST_HEAD_BYTES
-from shared.config import Settings
+from shared.config import LogFormat, Settings
 from shared.model_registry import REGISTRY, ModelName
 
 # On SIGTERM the API stops taking connections and finishes the requests it holds (the synchronous
@@ -29,9 +29,15 @@ def api_command(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+def _celery(settings: Settings) -> list[str]:
+    """``celery``, with --quiet under LOG_FORMAT=json: no start-up banner, whose lines are no JSON."""
+    quiet = ["--quiet"] if settings.log_format is LogFormat.JSON else []
+    return [sys.executable, "-m", "celery", *quiet]
+
+
 def inference_worker_command(settings: Settings, name: str = "inference") -> list[str]:
     return [
-        sys.executable, "-m", "celery", "-A", "worker.inference_app", "worker",
+        *_celery(settings), "-A", "worker.inference_app", "worker",
         "-Q", "inference", "--pool", "threads", "--concurrency", str(settings.max_batch_size),
         "-n", f"{name}@%h", "-E", "--loglevel", settings.log_level,
         "--without-gossip", "--without-mingle",
@@ -40,7 +46,7 @@ def inference_worker_command(settings: Settings, name: str = "inference") -> lis
 
 def training_worker_command(settings: Settings, name: str = "training") -> list[str]:
     return [
-        sys.executable, "-m", "celery", "-A", "worker.training_app", "worker",
+        *_celery(settings), "-A", "worker.training_app", "worker",
         "-Q", "training", "--pool", "prefork", "--concurrency", "1",
         "-n", f"{name}@%h", "-E", "--loglevel", settings.log_level,
         "--without-gossip", "--without-mingle",
@@ -49,8 +55,8 @@ def training_worker_command(settings: Settings, name: str = "training") -> list[
 
 def flower_command(settings: Settings) -> list[str]:
     return [
-        sys.executable, "-m", "celery", "-A", "shared.celery_app", "flower",
-        f"--address={settings.flower_host}", f"--port={settings.flower_port}",
+        sys.executable, "-m", "celery", "-A", "shared.flower_app", "flower",
+        f"--address={settings.flower_host}", f"--port={settings.flower_port}", "--logging=none",
     ]  # fmt: skip
 
 

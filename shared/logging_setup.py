@@ -19,9 +19,13 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 class JobIdFilter(logging.Filter):
+    """The job id of the task this thread runs; a line logged outside any task about a job (a
+    worker's main process ending a revoked job) gives it with ``extra={"job_id": ...}``."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        task = get_current_task()
-        record.job_id = task.request.id if task is not None and task.request.id else "-"
+        if getattr(record, "job_id", "-") == "-":
+            task = get_current_task()
+            record.job_id = task.request.id if task is not None and task.request.id else "-"
         return True
 
 
@@ -53,6 +57,8 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level.upper())
+    # a library's warnings (Celery's for a worker run as root) as log lines, not raw text among them
+    logging.captureWarnings(True)
     # uvicorn configures its loggers (a plain-text handler each, not propagating) before it imports
     # the app: with LOG_FORMAT=json its lines, and the tracebacks it logs, were plain text among the
     # JSON ones. They go through the root's handler and level instead.

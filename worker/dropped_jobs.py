@@ -33,7 +33,12 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
         if runs_here(job_id) or runs_elsewhere(store, record, request.hostname):
             # a copy of the message of a job that a live worker runs (kombu put an unacknowledged
             # message back after the broker connection dropped): that run goes on
-            logger.warning("job %s: expired copy of its message dropped; %s runs it", job_id, record.worker)
+            logger.warning(
+                "job %s: expired copy of its message dropped; %s runs it",
+                job_id,
+                record.worker,
+                extra={"job_id": job_id},
+            )
             return
         # its worker died mid-run, and its message came back past MAX_QUEUE_WAIT
         status, error = lost_run_end(
@@ -53,7 +58,7 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
         status = JobStatus.CANCELLED
         error = {"type": "Cancelled", "message": "revoked through Celery before it ran"}
     if store.end_dropped(job_id, status, error) is not None:
-        logger.warning("job %s: %s", job_id, error["message"])
+        logger.warning("job %s: %s", job_id, error["message"], extra={"job_id": job_id})
     elif record is not None:
         store.message_dropped(record)  # a job cancelled while queued
 
@@ -62,4 +67,4 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
 def _fail_unknown_task(name: str, id: str, **_: Any) -> None:
     error = {"type": "UnknownTask", "message": f"no worker of this queue knows the task {name!r}"}
     if get_runtime().job_store.end_dropped(id, JobStatus.FAILED, error) is not None:
-        logger.warning("job %s: %s", id, error["message"])
+        logger.warning("job %s: %s", id, error["message"], extra={"job_id": id})

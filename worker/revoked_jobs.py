@@ -48,7 +48,11 @@ def start_revoke_watch(store: JobStore) -> threading.Event:
         while not stopped.wait(WATCH_INTERVAL_S):
             try:
                 for job_id in cancel_revoked_running_jobs(store, asked):
-                    logger.info("job %s was revoked through Celery while it ran: cancelling it", job_id)
+                    logger.info(
+                        "job %s was revoked through Celery while it ran: cancelling it",
+                        job_id,
+                        extra={"job_id": job_id},
+                    )
             except redis.RedisError as error:  # asked again once Redis is back
                 failed.log("could not cancel the revoked running jobs: %s", error)
 

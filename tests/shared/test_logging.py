@@ -31,6 +31,8 @@ def test_json_lines_carry_the_job_id(
             logging.getLogger("worker.test").info("inside the job")
 
         logging.getLogger("api.test").info("outside any job")
+        # a worker's main process ending a job it does not run (a revoke) names the job itself
+        logging.getLogger("worker.test").info("about a job", extra={"job_id": "job-456"})
         work.apply(task_id="job-123")
         lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
     finally:
@@ -42,6 +44,7 @@ def test_json_lines_carry_the_job_id(
     assert inside["job_id"] == "job-123"
     assert inside["logger"] == "worker.test"
     assert outside["job_id"] == "-"
+    assert next(line for line in lines if line["message"] == "about a job")["job_id"] == "job-456"
     assert {"time", "level", "process"} <= set(inside)
 
 

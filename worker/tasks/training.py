@@ -65,7 +65,12 @@ def end_lost_finetune(store: JobStore, job_id: str, error: dict[str, Any]) -> No
     if published is None:
         end_lost_run(store, job_id, error)
     else:
-        logger.warning("job %s was lost after it published %s: it succeeded", job_id, published.version)
+        logger.warning(
+            "job %s was lost after it published %s: it succeeded",
+            job_id,
+            published.version,
+            extra={"job_id": job_id},
+        )
         store.finish(job_id, JobStatus.SUCCEEDED, result=finetune_result(published))
 
 
