@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +18,23 @@ from training.cli import read_utf8
 
 logger = logging.getLogger(__name__)
 
-# A word: letters of any script ("München", "naïve"), with the apostrophes inside it ("that's")
-# and one before it ("'tis", "'em"); a number; or one mark of punctuation.
-WORD_PATTERN = re.compile(r"['\u2019]?[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+|[^\w\s]|_")
+
+def _combining_marks() -> str:
+    r"""A character class of the combining marks ("ि" of हिन्दी, a decomposed accent), which
+    Python's ``\w`` leaves out: the letters' own marks, part of the word."""
+    marks = [code for code in range(0x300, 0x10000) if unicodedata.category(chr(code)).startswith("M")]
+    ranges, start = [], marks[0]
+    for previous, code in itertools.pairwise([*marks, -1]):
+        if code != previous + 1:
+            ranges.append(f"\\u{start:04x}" + (f"-\\u{previous:04x}" if previous > start else ""))
+            start = code
+    return "".join(ranges)
+
+
+_LETTER = rf"(?:[^\W\d_]|[{_combining_marks()}])"
+# A word: letters of any script with their marks ("München", "हिन्दी"), with the apostrophes inside
+# it ("that's") and one before it ("'tis", "'em"); a number; or one mark of punctuation.
+WORD_PATTERN = re.compile(rf"['\u2019]?{_LETTER}+(?:['\u2019]{_LETTER}+)*|\d+|[^\w\s]|_")
 # "-" on both: "well-beloved" and "hither--" as the corpus writes them, not "well - beloved"
 NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", "'", "\u2019", ")", "]", "-"}
 NO_SPACE_AFTER = {"(", "[", "-"}
@@ -34,7 +50,7 @@ class Corpus:
 
 
 def tokenize(text: str) -> list[str]:
-    return WORD_PATTERN.findall(text)
+    return WORD_PATTERN.findall(unicodedata.normalize("NFC", text))
 
 
 def detokenize(words: list[str]) -> str:

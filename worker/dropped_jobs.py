@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from celery.signals import task_revoked, task_unknown
+from celery.worker import state as worker_state
 
 from shared.jobs import JobStatus
 from worker.job_task import JobTask, lost_run_end, runs_elsewhere, runs_here
@@ -30,7 +31,10 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
     store = runtime.job_store
     record = store.get(job_id)
     if expired and record is not None and record.status is JobStatus.RUNNING:
-        if runs_here(job_id) or runs_elsewhere(store, record, request.hostname):
+        # no wait for a new beat: this runs on the consumer's event loop, which would stop
+        if runs_here(job_id) or runs_elsewhere(store, record, request.hostname, wait=False):
+            # Celery added the expired message's id to the revoked ones: not a revoke of the run
+            worker_state.revoked.discard(job_id)
             # a copy of the message of a job that a live worker runs (kombu put an unacknowledged
             # message back after the broker connection dropped): that run goes on
             logger.warning(
@@ -51,6 +55,12 @@ def _end_revoked_job(request: Any, terminated: bool, expired: bool, **_: Any) ->
             "type": "QueueWaitExpired",
             "message": f"waited in the queue longer than MAX_QUEUE_WAIT ({wait} s): not run; submit it anew",
         }
+    elif terminated and runs_here(job_id):
+        # the inference worker's thread runs on (no thread can be killed): it stops at its next
+        # token, or its result is dropped, as for a DELETE; its task then ends the job
+        if store.request_cancel(job_id) is not None:
+            logger.info("job %s terminated through Celery: cancelling it", job_id, extra={"job_id": job_id})
+        return
     elif terminated:
         status = JobStatus.CANCELLED
         error = {"type": "Cancelled", "message": "terminated through Celery (revoke with terminate)"}

@@ -59,7 +59,6 @@ def start_heartbeat(
                 # beat lives TTL_SECONDS on), and the jobs this worker runs (a process started anew
                 # under its hostname runs none of its predecessor's)
                 "beat_id": uuid.uuid4().hex,
-                "running_jobs": running_job_ids(),
             }
             try:
                 info.update(ready=ready(), **runtime.status())
@@ -69,6 +68,8 @@ def start_heartbeat(
                 # running jobs as lost), saying it is not ready
                 info["ready"] = False
                 report_failed.log("heartbeat: the worker's state could not be read", exc_info=True)
+            # read last, just before the write: a job taken while the rest was read is listed
+            info["running_jobs"] = running_job_ids()
             try:
                 runtime.job_store.heartbeat(queue, hostname, info, TTL_SECONDS)
             except redis.RedisError as error:

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from celery.concurrency import thread as thread_pool
 from celery.signals import worker_ready
 
 import worker.dropped_jobs  # (ends the jobs whose messages Celery drops)
@@ -34,6 +35,15 @@ silence_library_progress_bars()
 logger = logging.getLogger(__name__)
 
 app = create_celery_app(role=Queue.INFERENCE)
+
+
+def _terminate_by_cancelling(_pool: object, _pid: int | None, _signal: int | None = None) -> None:
+    """Terminate (Flower's button, `revoke --terminate`) on this worker's threads, which cannot
+    be killed: Celery's thread pool raised NotImplementedError, logged as an ERROR with its
+    traceback at each click. The job is cancelled instead (worker.dropped_jobs)."""
+
+
+thread_pool.TaskPool.terminate_job = _terminate_by_cancelling  # type: ignore[method-assign]
 app.steps["consumer"].add(UnbufferedTaskEvents)  # Flower sees every task's end (the pool's threads)
 
 

@@ -45,9 +45,8 @@ def end_lost_run(store: JobStore, job_id: str, error: dict[str, Any]) -> None:
 
 
 # A copy of the message of a job another worker runs is delivered again this long after, doubling
-# up to the most (a fine-tune may run for hours)
+# up to the task's copy_defer_max_s (a fine-tune may run for hours)
 COPY_DEFER_S = TTL_SECONDS + INTERVAL_SECONDS
-COPY_DEFER_MAX_S = 300
 
 # The jobs this process is running (a threads pool runs many at once).
 _running_here: set[str] = set()
@@ -59,16 +58,24 @@ BEAT_POLL_S = 0.25
 
 
 def runs_elsewhere(
-    store: JobStore, record: JobRecord, hostname: str, sleep: Callable[[float], None] = time.sleep
+    store: JobStore,
+    record: JobRecord,
+    hostname: str,
+    *,
+    wait: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> bool:
     """Whether another worker than ``hostname`` runs the job now: a beat of its heartbeat newer than
-    the one there when asked lists the job. The beat already there proves nothing: a SIGKILLed
-    worker's last one lives TTL_SECONDS on, a process started anew under its hostname beats for
-    itself, and a job started since it is not listed yet. So this waits for the next beat (every
-    INTERVAL_SECONDS), or for the key to expire (a dead worker)."""
+    the one there when asked lists the job. The beat already there proves less: a SIGKILLed
+    worker's last one lives TTL_SECONDS on, and a job started since it is not listed yet. So this
+    waits for the next beat (every INTERVAL_SECONDS), or for the key to expire (a dead worker);
+    ``wait=False`` (where no thread may wait: the consumer's event loop) decides on the beat there.
+    A process started anew under the worker's hostname lists none of its predecessor's jobs."""
     worker = record.worker
     if worker is None or worker == hostname or (first := store.worker_beat(record.queue, worker)) is None:
         return False
+    if not wait or "beat_id" not in first:  # a worker of an earlier release lists no jobs: alive is all
+        return record.job_id in first.get("running_jobs", (record.job_id,))
     deadline = time.monotonic() + TTL_SECONDS + INTERVAL_SECONDS
     while time.monotonic() < deadline:
         sleep(BEAT_POLL_S)
@@ -88,6 +95,9 @@ def runs_here(job_id: str) -> bool:
 
 class JobTask(Task):
     abstract = True
+    # A copy of a running job's message is deferred for as long as that run goes on (a fine-tune:
+    # hours): Celery's default of 3 retries dropped it after a few minutes.
+    max_retries: int | None = None
     # The client's or the operator's errors, each said in the job's error: Celery logs them in one
     # INFO line, not as an ERROR with a traceback (an overloaded worker timing out every job filled
     # its log with tracebacks, and raised alerts on errors that are none of the platform's).
@@ -143,13 +153,17 @@ class JobTask(Task):
         except Exception as error:
             store.finish(job_id, JobStatus.FAILED, error=job_error(error, job_id))
             raise
-        store.finish(job_id, JobStatus.SUCCEEDED, result=result)
+        if store.finish(job_id, JobStatus.SUCCEEDED, result=result) is JobStatus.CANCELLED:
+            self._end_as_revoked()  # a cancel that landed as it ended: its result is dropped
         return result
 
     def _end_as_revoked(self) -> NoReturn:
         """End a task whose job was cancelled: Flower shows it REVOKED, where returning had it
         SUCCESS (and Celery's log "succeeded"). Ignore: no state or event of Celery's own after."""
-        self.send_event("task-revoked", terminated=False, signum=None, expired=False)
+        try:
+            self.send_event("task-revoked", terminated=False, signum=None, expired=False)
+        except Exception:  # Redis unreachable: the job is cancelled all the same, Flower lags
+            logger.warning("could not tell Flower that the job was cancelled", exc_info=True)
         raise Ignore()
 
     def end_lost_run(self, store: JobStore, job_id: str, error: dict[str, Any]) -> None:
@@ -157,6 +171,11 @@ class JobTask(Task):
 
     def _hostname(self) -> str:
         return self.request.hostname or "unknown"
+
+    def copy_defer_max_s(self) -> float:
+        """The longest a deferred copy waits: under the queue's visibility timeout, past which Redis
+        would hand the message, held unacknowledged until then, to another worker as well."""
+        return get_runtime().settings.inference_visibility_timeout - INTERVAL_SECONDS
 
     def _runs_elsewhere(self, store: JobStore, record: JobRecord) -> bool:
         return runs_elsewhere(store, record, self._hostname())
@@ -170,14 +189,14 @@ class JobTask(Task):
             # Deferred, not dropped: the copy may be the job's last message (its worker, stopping,
             # put it back while its run went on), and that run may yet be lost with its worker.
             # Delivered again later, it finds the job ended, or its worker gone and runs it then.
-            countdown = min(COPY_DEFER_S * 2**self.request.retries, COPY_DEFER_MAX_S)
+            countdown = min(COPY_DEFER_S * 2**self.request.retries, self.copy_defer_max_s())
             logger.warning(
                 "job %s delivered again while %s runs it: looked at again in %d s",
                 job_id,
                 record.worker,
                 countdown,
             )
-            raise self.retry(countdown=countdown, max_retries=None)
+            raise self.retry(countdown=countdown, ignore_result=True)
         # one its user cancelled while it ran ends so, not run again
         if record.cancel_requested or not self.run_again_when_redelivered:
             logger.warning("job %s was delivered again after its run was lost: ending it", job_id)

@@ -75,4 +75,15 @@ async def ready(
 @router.get("/workers")
 async def workers(store: JobStoreDep) -> dict[str, list[dict[str, Any]]]:
     """Live workers per queue, with the model versions they hold and how often they loaded them."""
-    return {queue.value: await store.live_workers(queue) for queue in Queue}
+    return {
+        queue.value: [
+            {key: value for key, value in beat.items() if key not in WORKERS_OWN_FIELDS}
+            for beat in await store.live_workers(queue)
+        ]
+        for queue in Queue
+    }
+
+
+# What a heartbeat holds for the other workers alone: the ids of the jobs it runs are every API
+# key's (GET /jobs shows a key its own), and which beat it is means nothing to a client.
+WORKERS_OWN_FIELDS = frozenset({"running_jobs", "beat_id"})

@@ -110,3 +110,5 @@ def test_second_job_reuses_the_loaded_model(api: httpx.Client) -> None:
     assert workers, "no live inference worker"
     loaded = workers[0]["models"]["course-extractor"]
     assert loaded["loads"] == 1, workers
+    # the jobs a worker runs are every key's: its heartbeat lists them for the other workers alone
+    assert not {"running_jobs", "beat_id"} & set(workers[0]), workers

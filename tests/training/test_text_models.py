@@ -39,6 +39,7 @@ def test_tokenize_and_detokenize_round_trip_punctuation() -> None:
     "text",
     [
         "Mädchen in München, naïve café.",  # letters of any script: "M ü nchen" before
+        "हिन्दी भाषा",  # with their combining marks
         "A well-beloved friend: come hither--",  # "well - beloved", "hither - -" before
         "show 'em in deeds, 'tis true, the soldiers' arms",  # "show' em", "' tis" before
         "I don\u2019t know the kings\u2019 men",
@@ -50,6 +51,7 @@ def test_a_text_comes_back_as_written_from_its_words(text: str) -> None:
 
 def test_a_word_keeps_its_letters_and_its_leading_apostrophe() -> None:
     assert tokenize("Straße 'tis naïve") == ["Straße", "'tis", "naïve"]
+    assert tokenize("nai\u0308ve") == ["naïve"]  # a decomposed accent: one word, composed
 
 
 def test_the_served_lstm_reads_the_start_word(model_dir: Path) -> None:

@@ -56,12 +56,15 @@ def beating(store: JobStore, queue: Queue, hostname: str, running_jobs: list[str
     lists the jobs it runs. Removed at the end."""
     stopped = threading.Event()
 
+    def beat_once() -> None:
+        info = {"hostname": hostname, "beat_id": uuid.uuid4().hex, "running_jobs": running_jobs}
+        store.heartbeat(queue, hostname, info, ttl=10)
+
     def beat() -> None:
-        while True:
-            info = {"hostname": hostname, "beat_id": uuid.uuid4().hex, "running_jobs": running_jobs}
-            store.heartbeat(queue, hostname, info, ttl=10)
-            if stopped.wait(0.2):
-                return
+        while not stopped.wait(0.2):
+            beat_once()
+
+    beat_once()  # there before the test goes on
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()

@@ -74,6 +74,10 @@ def end_lost_finetune(store: JobStore, job_id: str, error: dict[str, Any]) -> No
         store.finish(job_id, JobStatus.SUCCEEDED, result=finetune_result(published))
 
 
+# A copy of a running fine-tune's message is looked at again every 5 minutes at the most
+COPY_DEFER_MAX_S = 300
+
+
 class FinetuneTask(JobTask):
     abstract = True
     run_again_when_redelivered = False
@@ -81,6 +85,9 @@ class FinetuneTask(JobTask):
 
     def end_lost_run(self, store: JobStore, job_id: str, error: dict[str, Any]) -> None:
         end_lost_finetune(store, job_id, error)
+
+    def copy_defer_max_s(self) -> float:
+        return COPY_DEFER_MAX_S  # the training queue's visibility timeout is TRAINING_TIME_LIMIT + 600
 
 
 # Celery's hard time limit is only a backstop for a step that never returns: the loop stops
