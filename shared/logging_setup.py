@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery._state import get_current_task
+from celery.app import trace as celery_trace
 from celery.signals import celeryd_after_setup, setup_logging
 
 from shared.config import LogFormat, get_settings
@@ -77,6 +78,9 @@ def keep_celery_from_reconfiguring() -> None:
     setup_logging signal keeps it from configuring logging at all, so LOG_LEVEL and LOG_FORMAT hold."""
     setup_logging.connect(_configured_already, weak=False)
     celeryd_after_setup.connect(_redirect_stdouts, weak=False)
+    # Celery's line for each task that succeeded gave its return value: every job's generated text
+    # or extracted names, a user's data, in the worker's log. The job record holds the result.
+    celery_trace.LOG_SUCCESS = "Task %(name)s[%(id)s] succeeded in %(runtime)ss"
 
 
 def _configured_already(**_: object) -> None:

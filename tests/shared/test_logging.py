@@ -130,3 +130,20 @@ def test_a_workers_prints_are_log_lines_as_celery_made_them() -> None:
     lines = [json.loads(line) for line in completed.stderr.strip().splitlines() if line.startswith("{")]
     assert any(line["message"] == "a stray print" and line["level"] == "WARNING" for line in lines), completed
     assert "a stray print" not in completed.stdout
+
+
+def test_a_workers_log_says_a_task_succeeded_without_its_result(caplog: pytest.LogCaptureFixture) -> None:
+    """Celery logged each job's return value: a user's generated text or extracted names."""
+    from shared.logging_setup import keep_celery_from_reconfiguring
+
+    app = Celery("logging-test")
+
+    @app.task
+    def generate() -> dict:
+        return {"generated_text": "a user's private words"}
+
+    keep_celery_from_reconfiguring()
+    with caplog.at_level(logging.INFO, logger="celery.app.trace"):
+        generate.apply(task_id="job-789")
+    assert "Task " in caplog.text and "[job-789] succeeded in" in caplog.text
+    assert "private words" not in caplog.text
