@@ -280,6 +280,56 @@ def test_each_server_command_is_one_its_program_accepts(name: str) -> None:
     assert completed.returncode == 0, completed.stderr
 
 
+# Parses a `celery ... worker ...` command's options as Celery does, values converted: a value
+# `--help` lets through (it is read before any value is converted) is refused here.
+PARSE_CELERY_WORKER = """
+import json, sys
+import click
+from celery import current_app
+from celery.bin.base import CLIContext
+from celery.bin.celery import celery
+context = celery.make_context("celery", json.loads(sys.argv[1]))
+context.obj = CLIContext(app=current_app, no_color=True, workdir=None, quiet=True)
+name, command, rest = celery.resolve_command(context, [*context.protected_args, *context.args])
+try:
+    command.make_context(name, rest, parent=context)
+except click.ClickException as error:
+    sys.exit(error.format_message())
+"""
+
+
+def celery_worker_refusal(arguments: list[str]) -> str:
+    """What Celery says against a worker command's options (its arguments after `celery`), or ""."""
+    completed = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", PARSE_CELERY_WORKER, json.dumps(arguments)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return completed.stderr.strip() if completed.returncode else ""
+
+
+def test_each_worker_command_gives_values_celery_takes() -> None:
+    workers = [command[1:] for command in server_commands().values() if "worker" in command]
+    assert len(workers) >= 2
+    from launcher import services
+    from shared.config import LogFormat, Settings
+
+    for log_format in LogFormat:  # `make run`'s, the text format's without --quiet
+        settings = Settings(log_format=log_format)
+        for command in (
+            services.inference_worker_command(settings),
+            services.training_worker_command(settings),
+        ):
+            workers.append(command[command.index("celery") + 1 :])
+    for arguments in workers:
+        assert celery_worker_refusal(arguments) == "", arguments
+    bad = ["-A", "shared.celery_app", "worker", "--pool", "threadz", "--concurrency", "32"]
+    assert "Invalid value for '-P' / '--pool'" in celery_worker_refusal(bad)
+    assert "not a valid integer" in celery_worker_refusal(["-A", "shared.celery_app", "worker", "-c", "abc"])
+
+
 def flower_options_unknown(command: list[str]) -> list[str]:
     """The options after `flower` that Flower does not know: it drops them silently and starts
     (``--adress=0.0.0.0`` listens on every interface), so `--help` cannot catch them."""
