@@ -95,6 +95,13 @@ def registry_loader(name: ModelName) -> Loader:
     return module.load  # type: ignore[no-any-return]
 
 
+# One model loads at a time in a process, whichever it is: transformers builds a model under a
+# process-wide "empty weights" context (its parameters on the meta device), so a second model
+# built on another thread meanwhile got meta tensors, and failed to load ("Cannot copy out of
+# meta tensor"): the LLM preloading while the first extraction job loaded the extractor.
+_ONE_LOAD_AT_A_TIME = threading.Lock()
+
+
 class ModelCache:
     def __init__(
         self,
@@ -225,7 +232,8 @@ class ModelCache:
         if version is None:
             raise LookupError(f"version {version_id} is gone from the store, or its metadata is unreadable")
         started = time.perf_counter()
-        predictor = self._loader_for(name)(version, self.device)
+        with _ONE_LOAD_AT_A_TIME:
+            predictor = self._loader_for(name)(version, self.device)
         elapsed = time.perf_counter() - started
         self._loaded[name] = predictor
         if (failed := self._failed.get(name)) is not None and failed.version <= version_id:

@@ -54,6 +54,36 @@ def test_second_request_reuses_the_loaded_model(tmp_path: Path) -> None:
     assert cache.stats[ModelName.BIGRAM].loads == 1
 
 
+def test_two_models_never_load_at_once(tmp_path: Path) -> None:
+    """transformers builds a model under a process-wide "empty weights" context: the LLM preloading
+    while the first extraction job loaded the extractor got meta tensors and failed to load."""
+    store = ModelStore(tmp_path)
+    for name in (ModelName.BIGRAM, ModelName.RNN):
+        with store.new_version(name, {}) as version:
+            (version.path / "greeting.txt").write_text(name.value)
+    inside: list[str] = []
+    overlapped: list[tuple[str, ...]] = []
+    first_inside = threading.Event()
+
+    def load(version: ModelVersion, _device: torch.device) -> EchoPredictor:
+        inside.append(version.path.parent.name)
+        if len(inside) > 1:
+            overlapped.append(tuple(inside))
+        first_inside.set()
+        time.sleep(0.3)  # a load takes a while: the other one asks meanwhile
+        inside.remove(version.path.parent.name)
+        return EchoPredictor(version)
+
+    cache = ModelCache(store, torch.device("cpu"), loader_for=lambda name: load)
+    bigram = threading.Thread(target=cache.get, args=(ModelName.BIGRAM,))
+    bigram.start()
+    assert first_inside.wait(10)
+    assert cache.get(ModelName.RNN).greeting == "rnn"
+    bigram.join(10)
+    assert overlapped == []
+    assert cache.get(ModelName.BIGRAM).greeting == "bigram"
+
+
 def test_what_is_loaded_is_told_without_loading(tmp_path: Path) -> None:
     store = ModelStore(tmp_path)
     publish(store, "hello")
