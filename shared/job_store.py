@@ -672,9 +672,6 @@ class JobStore:
         ]
         return [record for job_id in gone if (record := self.get(job_id)) is not None]
 
-    def worker_alive(self, queue: Queue, hostname: str) -> bool:
-        return bool(self.client.exists(heartbeat_key(queue, hostname)))
-
     def worker_beat(self, queue: Queue, hostname: str) -> dict[str, Any] | None:
         """The worker's last heartbeat, None once it has expired."""
         beat = self.client.get(heartbeat_key(queue, hostname))

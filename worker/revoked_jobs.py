@@ -19,6 +19,7 @@ from celery.worker import state as worker_state
 
 from shared.job_store import JobStore
 from shared.log_throttle import ThrottledLog
+from worker.heartbeat import running_job_ids
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ WATCH_INTERVAL_S = 1.0
 def cancel_revoked_running_jobs(store: JobStore, already_asked: set[str]) -> list[str]:
     """Ask each running task's job that was revoked to stop; the ids newly asked. ``already_asked``
     is kept to the tasks still running."""
-    running = {request.id for request in list(worker_state.active_requests)}
+    running = set(running_job_ids())
     already_asked &= running
     asked = []
     for job_id in sorted(running - already_asked):

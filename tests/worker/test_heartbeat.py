@@ -21,7 +21,7 @@ def test_a_beat_that_raises_does_not_end_the_heartbeat(runtime_on: JobStore) -> 
     stop = start_heartbeat(Queue.INFERENCE, hostname, extra=extra)
     try:
         # beating, though its report fails
-        wait_until(lambda: runtime_on.worker_alive(Queue.INFERENCE, hostname), seconds=15)
+        wait_until(lambda: runtime_on.worker_beat(Queue.INFERENCE, hostname) is not None, seconds=15)
         beat = next(w for w in runtime_on.live_workers(Queue.INFERENCE) if w["hostname"] == hostname)
         assert beat["ready"] is False
     finally:  # no live worker left behind for the tests that count them
