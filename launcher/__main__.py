@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                     "launcher", "model bootstrap failed: see above; workers start anyway and report it"
                 )
         supervisor.start("inference", services.inference_worker_command(settings))
-        supervisor.start("training", services.training_worker_command(settings))
+        # its run in a pool process, which the worker itself ends at its next step when it stops
+        supervisor.start("training", services.training_worker_command(settings), sigterm_to_leader_only=True)
         if slow:
             # Trained models take minutes the first time: the rest is served meanwhile, and their
             # endpoints answer 503 with Retry-After until a version is in the store, which the

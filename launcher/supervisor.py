@@ -72,6 +72,10 @@ class Child:
     pass_fds: tuple[int, ...] = ()  # open files it keeps (a lock it holds with the launcher)
     stop_first: bool = False  # stopped, and waited for, before every other child (the API)
     essential: bool = True  # the platform stops when it is given up (not Flower, say)
+    # SIGTERM to the child alone, not its session (SIGKILL still goes to the session): a Celery
+    # prefork worker stops its pool's processes itself, and a pool process that got SIGTERM died
+    # on the spot, its job lost, where the worker would have ended it at its next step.
+    sigterm_to_leader_only: bool = False
 
 
 class Supervisor:
@@ -98,11 +102,12 @@ class Supervisor:
         pass_fds: tuple[int, ...] = (),
         stop_first: bool = False,
         essential: bool = True,
+        sigterm_to_leader_only: bool = False,
     ) -> Child:
         color = COLORS[len(self.children) % len(COLORS)]
         child = Child(
             name, command, restart, extra_env or {}, color=color, pass_fds=pass_fds,
-            stop_first=stop_first, essential=essential,
+            stop_first=stop_first, essential=essential, sigterm_to_leader_only=sigterm_to_leader_only,
         )  # fmt: skip
         self.children.append(child)
         self._spawn(child)
@@ -188,7 +193,8 @@ class Supervisor:
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop every child, those marked `stop_first` first and the rest newest first: SIGTERM to
-        its whole session, SIGKILL after timeout; then give the console a moment to show the last
+        its whole session (or to it alone: `sigterm_to_leader_only`), SIGKILL to the session after
+        timeout; then give the console a moment to show the last
         lines. One child is stopped at a time, so the workers still run while the API finishes the
         requests it holds, and Redis while the workers finish their jobs."""
         self._stopping.set()
@@ -206,7 +212,11 @@ class Supervisor:
         if process is None or child.finished:  # its group went when it ended
             return
         if process.poll() is None:
-            _signal_group(process.pid, signal.SIGTERM)
+            if child.sigterm_to_leader_only:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+            else:
+                _signal_group(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -118,6 +118,10 @@ _JSON_FIELDS = ("input", "progress", "result", "error")
 # Set ("1") by DELETE on a running job: the job stops at its next step, and a result it still
 # returns is recorded as cancelled.
 CANCEL_REQUESTED = "cancel_requested"
+# Set ("1") by a training worker that is stopping (compose's or make run's stop) on the fine-tune it
+# runs: the run ends failed at its next step, as a cancel would end it, instead of being killed
+# when the stop's grace runs out and left running until a training worker starts again.
+WORKER_STOPPING = "worker_stopping"
 # Set ("1") when a job's record is written and removed once its task is published (by
 # keep_while_queued): a job still queued with it long after was never published.
 UNPUBLISHED = "unpublished"
@@ -626,6 +630,16 @@ class JobStore:
             return self.unwaiting_client.hget(job_key(job_id), CANCEL_REQUESTED) == "1"
         except redis.RedisError:
             return False
+
+    def stop_requests(self, job_id: str) -> tuple[bool, bool]:
+        """Whether the running job was asked to stop: (by a cancel, by its stopping worker)."""
+        cancel, stopping = self.client.hmget(job_key(job_id), CANCEL_REQUESTED, WORKER_STOPPING)
+        return cancel == "1", stopping == "1"
+
+    def request_stop_for_shutdown(self, job_id: str) -> JobStatus | None:
+        """Ask a running job to stop at its next step because its worker is stopping; None when
+        it is not running or is past its last cancel point (a fine-tune publishing its version)."""
+        return self.transition(job_id, (JobStatus.RUNNING,), None, unless=COMMITTED, **{WORKER_STOPPING: "1"})
 
     def request_cancel(self, job_id: str) -> JobStatus | None:
         """As the API's: ask a running job to stop at its next step (a worker's, for a job revoked

@@ -296,6 +296,41 @@ def test_the_api_is_stopped_before_the_workers_and_redis_get_sigterm(tmp_path: P
     ]
 
 
+# A child that starts a pool process (RECORDS_ITS_STOP as "pool", in its session) and, on SIGTERM,
+# writes "worker stopping" and exits a second later.
+HAS_A_POOL = """
+import signal, subprocess, sys, time
+record, pool_code = sys.argv[1], sys.argv[2]
+pool = subprocess.Popen([sys.executable, "-c", pool_code, "pool", record])
+def stop(*_):
+    with open(record, "a") as out:
+        out.write("worker stopping\\n")
+    time.sleep(1)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+open(record + ".worker", "w").close()
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("leader_only", [True, False])
+def test_the_training_worker_alone_gets_sigterm_not_its_pool(tmp_path: Path, leader_only: bool) -> None:
+    """A SIGTERM to the training worker's whole session killed its pool process on the spot, and
+    the fine-tune it ran with it, where the worker ends the run at its next step."""
+    record = tmp_path / "record"
+    supervisor = Supervisor(env=dict(os.environ), out=io.StringIO())
+    command = [sys.executable, "-c", HAS_A_POOL, str(record), RECORDS_ITS_STOP]
+    supervisor.start("training", command, restart=False, sigterm_to_leader_only=leader_only)
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("record.*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    supervisor.stop(timeout=10)
+    stops = sorted(record.read_text().splitlines())
+    assert stops == (
+        ["worker stopping"] if leader_only else ["pool stopped", "pool stopping", "worker stopping"]
+    )
+
+
 # A child that says it started, then exits at once with code 3 (as for a bad setting).
 FAILS_AT_START = "import sys; open(sys.argv[1], 'a').write('started\\n'); sys.exit(3)"
 

@@ -2,7 +2,8 @@
 
 Run: ``celery -A worker.training_app worker -Q training --pool prefork --concurrency 1``.
 A training run happens in the pool's child process, so the parent never touches CUDA and stays
-responsive (events for Flower, cancel requests). If the child or the whole worker dies mid-run,
+responsive (events for Flower, cancel requests). Stopping the worker (SIGTERM to its main process)
+ends the run at its next step, failed (`worker.stopping_jobs`). If the child or the whole worker dies mid-run,
 the job is marked failed rather than run again (by the next training worker to start, or when the
 broker delivers it anew): a new run must be asked for explicitly, and the served model version is
 never touched by a run that did not finish.
@@ -25,6 +26,7 @@ from worker.metrics import serve_metrics
 from worker.progress_bars import silence_library_progress_bars
 from worker.revoked_jobs import start_revoke_watch
 from worker.runtime import WorkerRuntime, get_runtime
+from worker.stopping_jobs import stop_running_jobs_on_shutdown
 from worker.tasks.training import LOST_MESSAGE, end_lost_finetune  # (importing it registers the tasks)
 
 configure_logging()
@@ -67,3 +69,4 @@ def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
     serve_metrics(settings.training_metrics_port, settings.metrics_host)
     start_heartbeat(Queue.TRAINING, sender.hostname)
     start_revoke_watch(store)
+    stop_running_jobs_on_shutdown(store)

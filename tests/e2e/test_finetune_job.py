@@ -1,4 +1,4 @@
-"""Fine-tuning as a job: progress, hot reload without restart, cancel, a killed trainer.
+"""Fine-tuning as a job: progress, hot reload without restart, cancel, a stopped or killed trainer.
 
 The platform gets a model store of its own whose versions link to the test store's, so the
 versions these tests publish never leak into other tests.
@@ -6,6 +6,8 @@ versions these tests publish never leak into other tests.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,5 +138,29 @@ def test_killed_training_worker_fails_the_job_and_leaves_the_store_alone(trainer
         assert job["status"] == "failed", job
         assert job["error"]["type"] == "WorkerLost"
         assert "no model version was published" in job["error"]["message"]
+        assert llm_versions(api) == before
+        assert not list(store.model_dir(ModelName.LLM).glob(".*.partial"))
+
+
+def test_stopped_training_worker_ends_its_run_failed_at_the_next_step(trainer_platform: Platform) -> None:
+    """A stop (SIGTERM to the worker's main process, as compose's `stop` sends) made Celery wait
+    for the run, minutes or hours: the stop's grace ran out, the worker was killed, and the job
+    stayed running until a training worker started again."""
+    store = ModelStore(Path(trainer_platform.env["MODEL_DIR"]))
+    trainer = trainer_platform.processes["training"]
+    with trainer_platform.client(timeout=300) as api:
+        before = llm_versions(api)
+        job_id = api.post(
+            "/jobs", json={"type": "finetune", "input": {**SMALL_RUN, "max_steps": 500}}
+        ).json()["job_id"]
+        wait_for_progress(api, job_id)
+        os.kill(trainer.pid, signal.SIGTERM)
+        job = wait_for_job(api, job_id, timeout=60)  # no training worker starts again
+        assert job["status"] == "failed", job
+        assert job["error"]["type"] == "WorkerStoppedError"
+        assert "no model version was published" in job["error"]["message"]
+        assert job["progress"]["step"] < 500
+        assert trainer.popen is not None
+        assert trainer.popen.wait(timeout=60) == 0  # it stopped of itself, its run ended
         assert llm_versions(api) == before
         assert not list(store.model_dir(ModelName.LLM).glob(".*.partial"))

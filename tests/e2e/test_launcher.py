@@ -138,6 +138,18 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
 
         wait_until(new_worker, 120, "the launcher to restart the inference worker")
         assert api.post("/generate_text", json={"start_word": "the", "length": 3}).status_code == 200
+
+        # A fine-tune running when the platform stops: the SIGTERM to the training worker's whole
+        # session killed the run's pool process on the spot ("lost mid-run (killed or out of
+        # memory)"); the worker alone gets it now, and ends the run at its next step.
+        finetune = {"max_steps": 500, "batch_size": 1, "eval_questions": 2, "max_seq_len": 128}
+        job_id = api.post("/jobs", json={"type": "finetune", "input": finetune}).json()["job_id"]
+
+        def training() -> bool:
+            progress = api.get(f"/jobs/{job_id}").json()["progress"] or {}
+            return progress.get("step", 0) >= 1
+
+        wait_until(training, 240, "the fine-tune's first step")
     finally:
         launcher.send_signal(signal.SIGINT)
         # Ctrl-C pressed twice: the second lands while the launcher stops its children.
@@ -151,6 +163,9 @@ def test_launcher_starts_everything_restarts_a_dead_worker_and_stops_cleanly(
     assert "restarting" in output
     assert "stopping every process" in output
     assert "KeyboardInterrupt" not in output  # the launcher's own shutdown ran to its end
+    assert f"job {job_id}: the worker is stopping" in output
+    assert "WorkerStoppedError" in output and "WorkerLostError" not in output
+    assert "did not stop in time" not in output  # the training worker ended its run and exited
     wait_until(lambda: not processes_with(marker), 30, "every process the launcher started to stop")
 
 

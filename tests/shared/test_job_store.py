@@ -208,6 +208,27 @@ def test_a_cancel_requested_first_stops_the_commit(stores: tuple[JobStore, Async
     assert not async_store.get(record.job_id).committed
 
 
+def test_a_stopping_worker_asks_its_running_job_to_stop_until_it_commits(
+    stores: tuple[JobStore, AsyncStoreRunner],
+) -> None:
+    """Its own flag, apart from a cancel: the run ends failed, not cancelled, and a run already
+    publishing its version (committed) finishes."""
+    sync_store, async_store = stores
+    queued, running, committed = (make_record(JobType.FINETUNE) for _ in range(3))
+    for record in (queued, running, committed):
+        async_store.create(record)
+    for record in (running, committed):
+        sync_store.start(record.job_id, worker="w1")
+    assert sync_store.commit(committed.job_id)
+    assert sync_store.request_stop_for_shutdown(queued.job_id) is None
+    assert sync_store.request_stop_for_shutdown(committed.job_id) is None
+    assert sync_store.request_stop_for_shutdown(running.job_id) is JobStatus.RUNNING
+    assert sync_store.stop_requests(running.job_id) == (False, True)
+    assert sync_store.stop_requests(committed.job_id) == (False, False)
+    assert async_store.request_cancel(running.job_id) is JobStatus.RUNNING
+    assert sync_store.stop_requests(running.job_id) == (True, True)
+
+
 def test_redelivered_running_job_may_start_again(stores: tuple[JobStore, AsyncStoreRunner]) -> None:
     sync_store, async_store = stores
     record = make_record()

@@ -1,7 +1,8 @@
 """Training tasks: fine-tuning runs on the training queue, one at a time.
 
 Progress goes to the job record (GET /jobs/{id}) and the job's event stream; a cancel
-request stops the loop at its next step, and so does TRAINING_TIME_LIMIT (the job fails). The
+request stops the loop at its next step, and so do TRAINING_TIME_LIMIT and a stop of the training
+worker (the job fails: `worker.stopping_jobs`). The
 training code publishes a new model version only on success, and inference workers pick it up on
 their next request. Once the run starts publishing, a cancel is refused (409): a job never ends
 cancelled while its version is served.
@@ -35,6 +36,17 @@ LOST_MESSAGE = (
 
 class TrainingTimeLimitError(ClientFacingError):
     """The run passed TRAINING_TIME_LIMIT; it stopped at a step boundary and published nothing."""
+
+
+class WorkerStoppedError(ClientFacingError):
+    """The training worker was stopped while the run went on; it stopped at a step boundary and
+    published nothing."""
+
+
+WORKER_STOPPED_MESSAGE = (
+    "the training worker was stopped (a restart or shutdown of the platform) while the run went on:"
+    " it stopped at a step boundary and no model version was published; submit the fine-tune again"
+)
 
 
 def time_limit_check(limit_s: float, clock: Callable[[], float] = time.monotonic) -> Callable[[], None]:
@@ -114,7 +126,10 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
 
     def should_stop() -> bool:
         check_time_limit()
-        return store.cancel_requested(job_id)
+        cancel, worker_stopping = store.stop_requests(job_id)
+        if worker_stopping and not cancel:
+            raise WorkerStoppedError(WORKER_STOPPED_MESSAGE)
+        return cancel
 
     options = {key: value for key, value in payload.items() if key not in ("model",)}
     # evaluation batches held to MAX_FINETUNE_BATCH_TOKENS as the training batches are: 16 rows of
