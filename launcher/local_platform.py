@@ -183,6 +183,13 @@ class Platform:
         for process in reversed(list(self.processes.values())):
             process.stop()
 
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Stops every process started, however the block ends (a failed start included)."""
+        self.stop()
+
 
 def base_env(model_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "API_", "FLOWER_"))}

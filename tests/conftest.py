@@ -59,12 +59,9 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private redis-server for tests that need Redis but no platform."""
-    running = Platform(tmp_path_factory.mktemp("redis"), base_env(TEST_MODEL_DIR))
-    try:
+    with Platform(tmp_path_factory.mktemp("redis"), base_env(TEST_MODEL_DIR)) as running:
         running.start_redis()
         yield running.redis_url
-    finally:
-        running.stop()
 
 
 @pytest.fixture
@@ -92,8 +89,7 @@ def runtime_with_tiny_llm(
 @pytest.fixture(scope="session")
 def platform(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """Redis, the API, an inference worker, a training worker and Flower, all real processes."""
-    running = Platform(tmp_path_factory.mktemp("platform"), base_env(model_dir))
-    try:
+    with Platform(tmp_path_factory.mktemp("platform"), base_env(model_dir)) as running:
         running.start_redis()
         running.start_api()
         running.start_inference_worker()
@@ -101,8 +97,6 @@ def platform(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         running.start_flower()
         running.wait_ready()
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

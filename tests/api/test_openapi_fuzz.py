@@ -28,13 +28,10 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def fuzzed_platform(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     # A store with every model, so that valid jobs are queued (an empty one answers 503 at once).
-    running = Platform(tmp_path_factory.mktemp("fuzz"), base_env(model_dir))
-    try:
+    with Platform(tmp_path_factory.mktemp("fuzz"), base_env(model_dir)) as running:
         running.start_redis()
         running.start_api(SYNC_TIMEOUT="0.05", MAX_QUEUED_JOBS="100000", MAX_WAIT="0.05")
         yield running
-    finally:
-        running.stop()
 
 
 def fuzz_operation(operation: schemathesis.APIOperation, base_url: str, examples: int) -> int:

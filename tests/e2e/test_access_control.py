@@ -22,13 +22,10 @@ JOB = {"type": "extract-course-names", "input": {"text": "Operating Systems"}}
 def keyed_platform(model_dir: Path, tmp_path: Path, **settings: str) -> Iterator[Platform]:
     """Redis and the API only, with KEY_A and KEY_B and ``settings``: no worker takes a job, so
     jobs stay queued (the store has the models, so they are accepted) and waits stay open."""
-    running = Platform(tmp_path, base_env(model_dir))
-    try:
+    with Platform(tmp_path, base_env(model_dir)) as running:
         running.start_redis()
         running.start_api(API_KEYS=f"{KEY_A},{KEY_B}", **settings)
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
@@ -284,8 +281,7 @@ def test_with_no_keys_on_loopback_only_requests_addressed_to_a_loopback_name_are
     """`make run`'s API takes requests without a key. A web page its user opened could reach it by
     DNS rebinding (its own name resolving to 127.0.0.1): the browser sends that name as Host, and
     the page listed every job and could fine-tune the LLM everyone is served."""
-    running = Platform(tmp_path, base_env(model_dir))
-    try:
+    with Platform(tmp_path, base_env(model_dir)) as running:
         running.start_redis()
         running.start_api(API_ALLOWED_HOSTS="gpu-box.lan")
         port = running.api_port
@@ -308,8 +304,6 @@ def test_with_no_keys_on_loopback_only_requests_addressed_to_a_loopback_name_are
             # a client generated from the schema knows the 400 too
             refusal = api.get("/openapi.json").json()["paths"]["/jobs"]["post"]["responses"]["400"]
             assert "API_ALLOWED_HOSTS" in refusal["description"]
-    finally:
-        running.stop()
 
 
 def test_with_keys_any_host_name_is_served(secured: Platform) -> None:

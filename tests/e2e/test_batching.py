@@ -40,13 +40,10 @@ def queued_first(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
     wait is long enough that the jobs it takes at start meet in batches on a busy machine."""
     env = base_env(model_dir)
     env.update(PRELOAD_MODELS="llm,course-extractor", BATCH_WAIT_MS="300")
-    running = Platform(tmp_path, env)
-    try:
+    with Platform(tmp_path, env) as running:
         running.start_redis()
         running.start_api()
         yield running
-    finally:
-        running.stop()
 
 
 def batched_passes(metrics: str, model: str) -> float:

@@ -39,13 +39,10 @@ def fresh(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
     # delivered (workers look for lost jobs every 5 s), which leaves the new worker most of the 60 s
     # the issue allows; the time limit (below the timeout) leaves room for a busy 2-core machine.
     env.update(INFERENCE_VISIBILITY_TIMEOUT="15", INFERENCE_TIME_LIMIT="12", PRELOAD_MODELS="llm,bigram")
-    running = Platform(tmp_path, env)
-    try:
+    with Platform(tmp_path, env) as running:
         running.start_redis(append_only=True)
         running.start_api()
         yield running
-    finally:
-        running.stop()
 
 
 def wait_for_status(api: httpx.Client, job_id: str, status: str, timeout: float) -> dict:
@@ -189,12 +186,9 @@ def test_a_job_that_ends_while_redis_is_down_is_recorded_when_it_is_back(fresh: 
 def strict_limit(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
     env = base_env(model_dir)
     env.update(INFERENCE_TIME_LIMIT="1", PRELOAD_MODELS="llm")
-    running = Platform(tmp_path, env)
-    try:
+    with Platform(tmp_path, env) as running:
         running.start_serving()
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_job_past_the_time_limit_fails_with_a_message_that_names_the_limit(strict_limit: Platform) -> None:

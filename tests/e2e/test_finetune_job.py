@@ -34,16 +34,13 @@ def trainer_platform(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
         (linked / name.value / served.version).symlink_to(served.path, target_is_directory=True)
     env = base_env(linked)
     env["PRELOAD_MODELS"] = "llm,bigram"
-    running = Platform(tmp_path, env)
-    try:
+    with Platform(tmp_path, env) as running:
         running.start_redis()
         running.start_api()
         running.start_inference_worker()
         running.start_training_worker()
         running.wait_ready()
         yield running
-    finally:
-        running.stop()
 
 
 def llm_versions(api: httpx.Client) -> list[str]:

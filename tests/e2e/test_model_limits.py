@@ -13,9 +13,8 @@ from training import llm_base
 def test_a_length_past_the_served_models_context_is_422(tiny_gpt2_dir: Path, tmp_path: Path) -> None:
     store = tmp_path / "models"
     llm_base.import_base(ModelStore(store), tiny_gpt2_dir)  # 128 positions
-    running = Platform(tmp_path, base_env(store))
-    running.env.update(PRELOAD_MODELS="llm", MAX_GENERATION_LENGTH="200")
-    try:
+    with Platform(tmp_path, base_env(store)) as running:
+        running.env.update(PRELOAD_MODELS="llm", MAX_GENERATION_LENGTH="200")
         running.start_serving()
         with running.client() as api:
             too_long = {"start_word": "The", "length": 200, "seed": 1}
@@ -40,5 +39,3 @@ def test_a_length_past_the_served_models_context_is_422(tiny_gpt2_dir: Path, tmp
         assert any("raised expected: InputOutgrowsContextError" in line for line in job_lines), job_lines
         assert not any(" ERROR " in line for line in job_lines), job_lines
         assert "Traceback" not in log
-    finally:
-        running.stop()

@@ -20,9 +20,8 @@ from shared.model_store import ModelStore
 
 def test_endpoint_answers_503_until_the_model_is_trained_then_serves_it(tmp_path: Path) -> None:
     empty_store = tmp_path / "models"
-    running = Platform(tmp_path, base_env(empty_store))
-    running.env["PRELOAD_MODELS"] = "bigram"
-    try:
+    with Platform(tmp_path, base_env(empty_store)) as running:
+        running.env["PRELOAD_MODELS"] = "bigram"
         running.start_serving()
         request = {"start_word": "the", "length": 5, "seed": 1}
         with running.client() as api:
@@ -54,22 +53,19 @@ def test_endpoint_answers_503_until_the_model_is_trained_then_serves_it(tmp_path
             assert done["status"] == "succeeded", done
             # the same seed, the same text
             assert done["result"]["generated_text"] == served.json()["generated_text"]
-    finally:
-        running.stop()
 
 
 def test_a_version_that_fails_to_load_is_not_named_served_while_the_one_before_it_serves(
     tmp_path: Path,
 ) -> None:
     store_dir = tmp_path / "models"
-    running = Platform(tmp_path, base_env(store_dir))
-    running.env["PRELOAD_MODELS"] = "bigram"
-    command = [sys.executable, "-m", "training.bigram"]
-    trained = subprocess.run(command, env=running.env, cwd=PROJECT_ROOT, capture_output=True, text=True)
-    assert trained.returncode == 0, trained.stderr
-    good = ModelStore(store_dir).served_version_id(ModelName.BIGRAM)
-    request = {"start_word": "the", "length": 5, "seed": 1}
-    try:
+    with Platform(tmp_path, base_env(store_dir)) as running:
+        running.env["PRELOAD_MODELS"] = "bigram"
+        command = [sys.executable, "-m", "training.bigram"]
+        trained = subprocess.run(command, env=running.env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+        assert trained.returncode == 0, trained.stderr
+        good = ModelStore(store_dir).served_version_id(ModelName.BIGRAM)
+        request = {"start_word": "the", "length": 5, "seed": 1}
         running.start_serving()
         with running.client() as api:
             assert api.post("/generate_text", json=request).status_code == 200
@@ -86,8 +82,6 @@ def test_a_version_that_fails_to_load_is_not_named_served_while_the_one_before_i
             assert view["loaded_by_workers"] == {good: 1}
             listed = {model["name"]: model for model in api.get("/models").json()}
             assert listed["bigram"]["served_version"] == good
-    finally:
-        running.stop()
 
 
 def _model_view_once(api: httpx.Client, shows: Callable[[dict], bool], timeout: float = 30.0) -> dict:

@@ -26,13 +26,10 @@ MAX_QUEUE_WAIT_S = Settings.model_fields["max_queue_wait"].default
 @pytest.fixture
 def bare_platform(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
     """Redis and the API only: jobs stay queued until a test starts a worker."""
-    running = Platform(tmp_path, base_env(model_dir))
-    try:
+    with Platform(tmp_path, base_env(model_dir)) as running:
         running.start_redis(append_only=True)
         running.start_api()
         yield running
-    finally:
-        running.stop()
 
 
 def test_cancelled_queued_job_never_runs_and_a_waiting_one_is_kept_until_it_has(

@@ -27,13 +27,10 @@ def test_model_loads_log_one_line_each_and_no_progress_bar(platform: Platform) -
 def json_logging(model_dir: Path, tmp_path: Path) -> Iterator[Platform]:
     env = base_env(model_dir)
     env.update(LOG_FORMAT="json", PRELOAD_MODELS="bigram")
-    running = Platform(tmp_path, env)
-    try:
+    with Platform(tmp_path, env) as running:
         running.start_serving()
         running.start_flower()
         yield running
-    finally:
-        running.stop()
 
 
 def test_with_log_format_json_every_process_writes_json_lines_naming_their_job(
