@@ -26,6 +26,10 @@ from launcher.console_queue import ConsoleQueue
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m"]
 RESET = "\033[0m"
 STOP_TIMEOUT_S = 15.0  # how long stop() waits for each child after SIGTERM, before SIGKILL
+# How long a child that got SIGTERM alone (`sigterm_to_leader_only`) and did not stop in time waits,
+# once its whole session got SIGTERM too, before SIGKILL: a Celery worker records the task its
+# pool process was running as lost, rather than leave it running.
+SESSION_SIGTERM_WAIT_S = 5.0
 # A progress bar redraws itself several times a second: one state of it is shown at most this often
 # for each child (the first and the last always).
 PROGRESS_INTERVAL_S = 15.0
@@ -76,6 +80,7 @@ class Child:
     # prefork worker stops its pool's processes itself, and a pool process that got SIGTERM died
     # on the spot, its job lost, where the worker would have ended it at its next step.
     sigterm_to_leader_only: bool = False
+    stop_timeout_s: float | None = None  # how long it has to stop, where not stop()'s timeout
 
 
 class Supervisor:
@@ -103,11 +108,13 @@ class Supervisor:
         stop_first: bool = False,
         essential: bool = True,
         sigterm_to_leader_only: bool = False,
+        stop_timeout_s: float | None = None,
     ) -> Child:
         color = COLORS[len(self.children) % len(COLORS)]
         child = Child(
             name, command, restart, extra_env or {}, color=color, pass_fds=pass_fds,
             stop_first=stop_first, essential=essential, sigterm_to_leader_only=sigterm_to_leader_only,
+            stop_timeout_s=stop_timeout_s,
         )  # fmt: skip
         self.children.append(child)
         self._spawn(child)
@@ -211,18 +218,30 @@ class Supervisor:
         process = child.process
         if process is None or child.finished:  # its group went when it ended
             return
+        timeout = child.stop_timeout_s or timeout
         if process.poll() is None:
             if child.sigterm_to_leader_only:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGTERM)
+                if not _exits_within(process, timeout):
+                    self.log(child.name, "did not stop in time: SIGTERM to what it started", child.color)
+                    _signal_group(process.pid, signal.SIGTERM)
+                    if not _exits_within(process, SESSION_SIGTERM_WAIT_S):
+                        self.log(child.name, "did not stop: killing it", child.color)
             else:
                 _signal_group(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.log(child.name, "did not stop in time: killing it", child.color)
+                if not _exits_within(process, timeout):
+                    self.log(child.name, "did not stop in time: killing it", child.color)
         _signal_group(process.pid, signal.SIGKILL)  # whatever it forked goes too
         process.wait()
+
+
+def _exits_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -336,6 +336,7 @@ class JobRecord:
     error: dict[str, Any] | None = None
     worker: str | None = None
     cancel_requested: bool = False
+    worker_stopping: bool = False  # its worker, stopping, asked it to stop (WORKER_STOPPING)
     committed: bool = False  # past its last cancel point
     unpublished: bool = False  # recorded, its task not (yet) published
 
@@ -357,6 +358,7 @@ class JobRecord:
             error=decoded.get("error"),
             worker=decoded.get("worker") or None,
             cancel_requested=decoded.get(CANCEL_REQUESTED) == "1",
+            worker_stopping=decoded.get(WORKER_STOPPING) == "1",
             committed=decoded.get(COMMITTED) == "1",
             unpublished=decoded.get(UNPUBLISHED) == "1",
         )

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -297,15 +298,15 @@ def test_the_api_is_stopped_before_the_workers_and_redis_get_sigterm(tmp_path: P
 
 
 # A child that starts a pool process (RECORDS_ITS_STOP as "pool", in its session) and, on SIGTERM,
-# writes "worker stopping" and exits a second later.
+# writes "worker stopping" and exits 3 s later, or never (argument "hangs").
 HAS_A_POOL = """
 import signal, subprocess, sys, time
-record, pool_code = sys.argv[1], sys.argv[2]
+record, pool_code, hangs = sys.argv[1], sys.argv[2], sys.argv[3] == "hangs"
 pool = subprocess.Popen([sys.executable, "-c", pool_code, "pool", record])
 def stop(*_):
     with open(record, "a") as out:
         out.write("worker stopping\\n")
-    time.sleep(1)
+    time.sleep(300 if hangs else 3)
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
 open(record + ".worker", "w").close()
@@ -313,22 +314,40 @@ time.sleep(300)
 """
 
 
+def stops_recorded(tmp_path: Path, hangs: bool, stop_timeout: float, **options: Any) -> list[str]:
+    """What the child with a pool and its pool process record when the supervisor stops them."""
+    record = tmp_path / "record"
+    supervisor = Supervisor(env=dict(os.environ), out=io.StringIO())
+    command = [sys.executable, "-c", HAS_A_POOL, str(record), RECORDS_ITS_STOP, "hangs" if hangs else "-"]
+    supervisor.start("training", command, restart=False, **options)
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("record.*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    supervisor.stop(timeout=stop_timeout)
+    return sorted(record.read_text().splitlines())
+
+
 @pytest.mark.parametrize("leader_only", [True, False])
 def test_the_training_worker_alone_gets_sigterm_not_its_pool(tmp_path: Path, leader_only: bool) -> None:
     """A SIGTERM to the training worker's whole session killed its pool process on the spot, and
     the fine-tune it ran with it, where the worker ends the run at its next step."""
-    record = tmp_path / "record"
-    supervisor = Supervisor(env=dict(os.environ), out=io.StringIO())
-    command = [sys.executable, "-c", HAS_A_POOL, str(record), RECORDS_ITS_STOP]
-    supervisor.start("training", command, restart=False, sigterm_to_leader_only=leader_only)
-    deadline = time.monotonic() + 30
-    while len(list(tmp_path.glob("record.*"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    supervisor.stop(timeout=10)
-    stops = sorted(record.read_text().splitlines())
+    stops = stops_recorded(tmp_path, hangs=False, stop_timeout=10, sigterm_to_leader_only=leader_only)
     assert stops == (
         ["worker stopping"] if leader_only else ["pool stopped", "pool stopping", "worker stopping"]
     )
+
+
+def test_a_training_worker_past_its_stop_timeout_has_its_pool_sent_sigterm_before_sigkill(
+    tmp_path: Path,
+) -> None:
+    """Killed outright, the worker's main process could not record its pool's task as lost: the
+    fine-tune stayed running until the next start. Its own timeout, not stop()'s, applies."""
+    started = time.monotonic()
+    stops = stops_recorded(
+        tmp_path, hangs=True, stop_timeout=60, sigterm_to_leader_only=True, stop_timeout_s=1
+    )
+    assert set(stops) == {"pool stopped", "pool stopping", "worker stopping"}  # (the worker twice)
+    assert time.monotonic() - started < 30
 
 
 # A child that says it started, then exits at once with code 3 (as for a bad setting).

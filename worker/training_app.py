@@ -60,8 +60,9 @@ def _remove_abandoned_partials(runtime: WorkerRuntime) -> None:
 @worker_ready.connect
 def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
     runtime = get_runtime()
-    _remove_abandoned_partials(runtime)
     store = runtime.job_store
+    stop_running_jobs_on_shutdown(store, sender.hostname)  # first: what follows may fail on Redis
+    _remove_abandoned_partials(runtime)
     for record in store.orphaned_jobs(sender.hostname, Queue.TRAINING):
         logger.warning("job %s was running on %s, which is gone: ending it", record.job_id, record.worker)
         end_lost_finetune(store, record.job_id, {"type": "WorkerLost", "message": LOST_MESSAGE})
@@ -69,4 +70,3 @@ def _fail_orphans_then_announce(sender: Any, **_: Any) -> None:
     serve_metrics(settings.training_metrics_port, settings.metrics_host)
     start_heartbeat(Queue.TRAINING, sender.hostname)
     start_revoke_watch(store)
-    stop_running_jobs_on_shutdown(store)

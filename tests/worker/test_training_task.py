@@ -22,7 +22,13 @@ from tests.shared.test_job_store import AsyncStoreRunner
 from tests.worker.conftest import beating
 from training.cli import UsageError
 from training.squad import FinetuneConfig
-from worker.tasks.training import TrainingTimeLimitError, finetune, time_limit_check
+from worker.tasks.training import (
+    LOST_MESSAGE,
+    STOPPED_TOO_LATE_MESSAGE,
+    TrainingTimeLimitError,
+    finetune,
+    time_limit_check,
+)
 
 
 def test_the_time_limit_check_raises_once_the_limit_has_passed() -> None:
@@ -308,3 +314,22 @@ def test_a_finetune_cancelled_while_it_ran_and_lost_with_its_worker_ends_cancell
     stored = store.get(job_id)
     assert stored is not None and stored.status is JobStatus.CANCELLED
     assert stored.error is not None and stored.error["type"] == "Cancelled"
+
+
+def test_a_finetune_whose_stopping_worker_was_killed_before_its_next_batch_says_so(
+    runtime_on: JobStore, queued_finetune: Callable[[], str]
+) -> None:
+    """Its worker, stopping, had asked it to stop, and the stop's grace ran out first: "lost
+    mid-run (killed or out of memory)" sent its user looking for a fault."""
+    store = runtime_on
+    asked, lost = queued_finetune(), queued_finetune()
+    for job_id in (asked, lost):
+        assert store.start(job_id, worker="training@stopped-host") is not None
+    assert store.request_stop_for_shutdown(asked) is JobStatus.RUNNING
+    for job_id in (asked, lost):
+        assert finetune(job_id, {"max_steps": 3}) is None  # the broker's second delivery
+    stopped, killed = store.get(asked), store.get(lost)
+    assert stopped is not None and stopped.status is JobStatus.FAILED and stopped.error is not None
+    assert stopped.error["type"] == "WorkerLost"
+    assert stopped.error["message"] == STOPPED_TOO_LATE_MESSAGE
+    assert killed is not None and killed.error is not None and killed.error["message"] == LOST_MESSAGE

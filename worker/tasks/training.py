@@ -68,13 +68,23 @@ def finetune_result(version: ModelVersion) -> dict[str, Any]:
     return {"model": "llm", "version": version.version, "metrics": version.metadata.get("metrics", {})}
 
 
+STOPPED_TOO_LATE_MESSAGE = (
+    "the training worker was stopped, and killed before the run reached its next batch (the stop's"
+    " grace ran out); no model version was published; submit the fine-tune again"
+)
+
+
 def end_lost_finetune(store: JobStore, job_id: str, error: dict[str, Any]) -> None:
     """Record the end of a fine-tune whose process was lost: succeeded where the version it made
     was published before (the process was killed between publishing it and recording that), else
-    as any lost run (cancelled where its user asked, failed with ``error``)."""
+    as any lost run (cancelled where its user asked, failed with ``error``, which says the worker
+    was stopped where it had asked the run to stop)."""
     versions = get_runtime().model_store.versions(ModelName.LLM)
     published = next((v for v in reversed(versions) if v.metadata.get("job_id") == job_id), None)
     if published is None:
+        record = store.get(job_id)
+        if record is not None and record.worker_stopping:
+            error = {**error, "message": STOPPED_TOO_LATE_MESSAGE}
         end_lost_run(store, job_id, error)
     else:
         logger.warning(
