@@ -35,8 +35,6 @@ from shared.config import Settings, get_settings
 
 HOST = "127.0.0.1"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # SIGQUIT: Ctrl-\
-# The training worker's time to stop: a running fine-tune's batch ends first (compose gives it as much)
-TRAINING_STOP_TIMEOUT_S = 60.0
 
 
 def _reachable(url: str) -> bool:
@@ -103,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     def while_stopping(signum: int, _frame: FrameType | None) -> None:
         supervisor.log(
             "launcher",
-            f"already stopping every process (each gets {STOP_TIMEOUT_S:.0f} s, the training worker"
-            f" {TRAINING_STOP_TIMEOUT_S:.0f} s, then SIGKILL)",
+            f"already stopping every process (each gets {STOP_TIMEOUT_S:.0f} s, the workers up to"
+            f" {services.TRAINING_STOP_TIMEOUT_S:.0f} s, then SIGKILL)",
         )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -203,13 +201,17 @@ def main(argv: list[str] | None = None) -> int:
                 supervisor.log(
                     "launcher", "model bootstrap failed: see above; workers start anyway and report it"
                 )
-        supervisor.start("inference", services.inference_worker_command(settings))
+        supervisor.start(
+            "inference",
+            services.inference_worker_command(settings),
+            stop_timeout_s=services.inference_stop_timeout_s(settings),
+        )
         # its run in a pool process, which the worker itself ends at its next step when it stops
         supervisor.start(
             "training",
             services.training_worker_command(settings),
             sigterm_to_leader_only=True,
-            stop_timeout_s=TRAINING_STOP_TIMEOUT_S,
+            stop_timeout_s=services.TRAINING_STOP_TIMEOUT_S,
         )
         if slow:
             # Trained models take minutes the first time: the rest is served meanwhile, and their

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from api.head_limit import MAX_REQUEST_HEAD_BYTES
+from launcher.supervisor import STOP_TIMEOUT_S
 from shared.config import LogFormat, Settings
 from shared.model_registry import REGISTRY, ModelName
 
@@ -15,6 +16,10 @@ from shared.model_registry import REGISTRY, ModelName
 # ones wait for their job), for at most this long; then it closes those left (a long wait, an event
 # stream) and exits. Under the launcher's SIGKILL (STOP_TIMEOUT_S, 15 s) and Docker's (10 s).
 API_GRACEFUL_SHUTDOWN_S = 8
+
+# How long the training worker has to stop once it got SIGTERM, before it is killed (compose's
+# stop_grace_period for the trainer says the same): its running fine-tune ends at its next batch.
+TRAINING_STOP_TIMEOUT_S = 60.0
 
 
 def api_command(settings: Settings) -> list[str]:
@@ -33,6 +38,13 @@ def _celery(settings: Settings) -> list[str]:
     """``celery``, with --quiet under LOG_FORMAT=json: no start-up banner, whose lines are no JSON."""
     quiet = ["--quiet"] if settings.log_format is LogFormat.JSON else []
     return [sys.executable, "-m", "celery", *quiet]
+
+
+def inference_stop_timeout_s(settings: Settings) -> float:
+    """How long the inference worker has to stop once it got SIGTERM, before it is killed: it
+    finishes the batches it runs, each within INFERENCE_TIME_LIMIT (compose gives it 40 s). Killed
+    sooner, their jobs wait for the next start to run again."""
+    return max(STOP_TIMEOUT_S, settings.inference_time_limit + 5.0)
 
 
 def inference_worker_command(settings: Settings, name: str = "inference") -> list[str]:

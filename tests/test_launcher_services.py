@@ -87,3 +87,12 @@ def test_the_api_ends_its_waits_before_uvicorn_cancels_them() -> None:
     """uvicorn answers 500 to what it still holds at --timeout-graceful-shutdown: the waits for jobs
     end before (api.stop_signal), with time to answer, and the launcher's SIGKILL comes after both."""
     assert DRAIN_S + 2 <= services.API_GRACEFUL_SHUTDOWN_S < STOP_TIMEOUT_S
+
+
+@pytest.mark.parametrize("time_limit", [1, 25, 120])
+def test_the_inference_worker_has_longer_to_stop_than_a_job_may_run(time_limit: int) -> None:
+    """`make run` killed it 15 s after SIGTERM while its batches ran for up to INFERENCE_TIME_LIMIT
+    (25 s by default): their jobs waited for the next start to run again."""
+    settings = Settings(inference_time_limit=time_limit, inference_visibility_timeout=time_limit + 100)
+    assert services.inference_stop_timeout_s(settings) > time_limit
+    assert services.inference_stop_timeout_s(settings) >= STOP_TIMEOUT_S
