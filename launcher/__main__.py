@@ -30,7 +30,7 @@ from launcher.redis_server import (
     persistence_warnings,
     redis_command,
 )
-from launcher.supervisor import STOP_TIMEOUT_S, Child, Supervisor
+from launcher.supervisor import Child, Supervisor
 from shared.config import Settings, get_settings
 
 HOST = "127.0.0.1"
@@ -99,10 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
 
     def while_stopping(signum: int, _frame: FrameType | None) -> None:
+        times = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in supervisor.time_to_stop().items())
         supervisor.log(
-            "launcher",
-            f"already stopping every process (each gets {STOP_TIMEOUT_S:.0f} s, the workers up to"
-            f" {services.TRAINING_STOP_TIMEOUT_S:.0f} s, then SIGKILL)",
+            "launcher", f"already stopping every process (each gets its time, then SIGKILL: {times})"
         )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -205,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             "inference",
             services.inference_worker_command(settings),
             stop_timeout_s=services.inference_stop_timeout_s(settings),
+            stop_group="workers",
         )
         # its run in a pool process, which the worker itself ends at its next step when it stops
         supervisor.start(
@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             services.training_worker_command(settings),
             sigterm_to_leader_only=True,
             stop_timeout_s=services.TRAINING_STOP_TIMEOUT_S,
+            stop_group="workers",
         )
         if slow:
             # Trained models take minutes the first time: the rest is served meanwhile, and their

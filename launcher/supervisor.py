@@ -1,8 +1,9 @@
 """Run child processes with prefixed logs, restart the ones that die, stop them all on exit.
 
 Every child gets its own process session, so stopping one also stops what it forked (Celery's
-pool processes) and nothing is left running after the launcher exits; a launcher killed outright
-takes its children with it (`DIE_WITH_THE_LAUNCHER`).
+pool processes: SIGKILL goes to the session, and SIGTERM too unless the child stops its pool
+itself, `sigterm_to_leader_only`) and nothing is left running after the launcher exits; a launcher
+killed outright takes its children with it (`DIE_WITH_THE_LAUNCHER`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class Child:
     # on the spot, its job lost, where the worker would have ended it at its next step.
     sigterm_to_leader_only: bool = False
     stop_timeout_s: float | None = None  # how long it has to stop, where not stop()'s timeout
+    # Children of one non-empty stop group get SIGTERM together and each its own time (the two
+    # workers: their stops would add up, one after the other)
+    stop_group: str = ""
 
 
 class Supervisor:
@@ -109,12 +113,13 @@ class Supervisor:
         essential: bool = True,
         sigterm_to_leader_only: bool = False,
         stop_timeout_s: float | None = None,
+        stop_group: str = "",
     ) -> Child:
         color = COLORS[len(self.children) % len(COLORS)]
         child = Child(
             name, command, restart, extra_env or {}, color=color, pass_fds=pass_fds,
             stop_first=stop_first, essential=essential, sigterm_to_leader_only=sigterm_to_leader_only,
-            stop_timeout_s=stop_timeout_s,
+            stop_timeout_s=stop_timeout_s, stop_group=stop_group,
         )  # fmt: skip
         self.children.append(child)
         self._spawn(child)
@@ -200,45 +205,71 @@ class Supervisor:
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop every child, those marked `stop_first` first and the rest newest first: SIGTERM to
-        its whole session (or to it alone: `sigterm_to_leader_only`), SIGKILL to the session after
-        timeout; then give the console a moment to show the last
-        lines. One child is stopped at a time, so the workers still run while the API finishes the
-        requests it holds, and Redis while the workers finish their jobs."""
+        its whole session (or to it alone: `sigterm_to_leader_only`), and SIGKILL to the session
+        once its time (`stop_timeout_s`, else ``timeout``) has passed; then give the console a
+        moment to show the last lines. One child (or one `stop_group`) is stopped at a time, so
+        the workers still run while the API finishes the requests it holds, and Redis while the
+        workers finish their jobs."""
         self._stopping.set()
-        newest_first = list(reversed(self.children))
-        for child in sorted(newest_first, key=lambda child: not child.stop_first):  # a stable sort
+        newest_first = sorted(reversed(self.children), key=lambda child: not child.stop_first)  # stable
+        for together in _stop_groups(newest_first):
             try:
-                self._terminate(child, timeout)
+                self._terminate(together, timeout)
             except Exception:  # one child's failure to stop must not leave the older ones running
-                if child.process is not None:
-                    _signal_group(child.process.pid, signal.SIGKILL)
+                for child in together:
+                    if child.process is not None:
+                        _signal_group(child.process.pid, signal.SIGKILL)
         self.console.drain(CONSOLE_DRAIN_S)
 
-    def _terminate(self, child: Child, timeout: float) -> None:
-        process = child.process
-        if process is None or child.finished:  # its group went when it ended
-            return
-        timeout = child.stop_timeout_s or timeout
-        if process.poll() is None:
+    def time_to_stop(self, timeout: float = STOP_TIMEOUT_S) -> dict[str, float]:
+        """Each child's time to stop after SIGTERM, by name."""
+        return {child.name: child.stop_timeout_s or timeout for child in self.children}
+
+    def _terminate(self, children: list[Child], timeout: float) -> None:
+        """SIGTERM to each child at once; SIGKILL to each once its own time has passed."""
+        running = [
+            c for c in children if c.process is not None and not c.finished
+        ]  # a finished one's group went
+        asked_at = time.monotonic()
+        for child in running:
+            assert child.process is not None
+            if child.process.poll() is not None:
+                continue
             if child.sigterm_to_leader_only:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)
-                if not _exits_within(process, timeout):
+                    os.kill(child.process.pid, signal.SIGTERM)
+            else:
+                _signal_group(child.process.pid, signal.SIGTERM)
+        for child in running:
+            process = child.process
+            assert process is not None
+            deadline = asked_at + (child.stop_timeout_s or timeout)
+            if not _exits_within(process, deadline - time.monotonic()):
+                if child.sigterm_to_leader_only:
                     self.log(child.name, "did not stop in time: SIGTERM to what it started", child.color)
                     _signal_group(process.pid, signal.SIGTERM)
                     if not _exits_within(process, SESSION_SIGTERM_WAIT_S):
                         self.log(child.name, "did not stop: killing it", child.color)
-            else:
-                _signal_group(process.pid, signal.SIGTERM)
-                if not _exits_within(process, timeout):
+                else:
                     self.log(child.name, "did not stop in time: killing it", child.color)
-        _signal_group(process.pid, signal.SIGKILL)  # whatever it forked goes too
-        process.wait()
+            _signal_group(process.pid, signal.SIGKILL)  # whatever it forked goes too
+            process.wait()
+
+
+def _stop_groups(children: list[Child]) -> list[list[Child]]:
+    """``children`` in order, those next to each other with the same non-empty stop group as one."""
+    groups: list[list[Child]] = []
+    for child in children:
+        if groups and child.stop_group and groups[-1][-1].stop_group == child.stop_group:
+            groups[-1].append(child)
+        else:
+            groups.append([child])
+    return groups
 
 
 def _exits_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
     try:
-        process.wait(timeout)
+        process.wait(max(timeout, 0.0))
     except subprocess.TimeoutExpired:
         return False
     return True

@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 import yaml
 
-from launcher.services import api_command
+from launcher.services import TRAINING_STOP_TIMEOUT_S, api_command
 from shared.config import PROJECT_ROOT, Settings
 
 DOCKERFILES = ["Dockerfile.api", "Dockerfile.worker"]
@@ -135,6 +135,8 @@ def test_compose_stops_the_api_before_the_workers_and_gives_running_batches_time
     # compose's default 10 s: test_the_api_image_runs_uvicorn_as_the_launcher_does)
     grace_s = int(services["worker"]["stop_grace_period"].removesuffix("s"))
     assert grace_s > Settings.model_fields["inference_time_limit"].default
+    # a running fine-tune's next batch, as long as `make run` gives it
+    assert int(services["trainer"]["stop_grace_period"].removesuffix("s")) == TRAINING_STOP_TIMEOUT_S
 
 
 def test_compose_stop_order_follows_depends_on() -> None:

@@ -297,6 +297,26 @@ def test_the_api_is_stopped_before_the_workers_and_redis_get_sigterm(tmp_path: P
     ]
 
 
+def test_the_two_workers_get_sigterm_together_after_the_api_and_before_redis(tmp_path: Path) -> None:
+    """One after the other, their times to stop added up (the training worker's 60 s, then the
+    inference worker's 30), while the inference worker went on taking jobs with the API gone."""
+    record = tmp_path / "record"
+    supervisor = Supervisor(env=dict(os.environ), out=io.StringIO())
+    for name in ("redis", "api", "inference", "training"):
+        command = [sys.executable, "-c", RECORDS_ITS_STOP, name, str(record)]
+        group = "workers" if name in ("inference", "training") else ""
+        supervisor.start(name, command, restart=False, stop_first=name == "api", stop_group=group)
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("record.*"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    supervisor.stop(timeout=10)
+    stops = record.read_text().splitlines()
+    assert stops[:2] == ["api stopping", "api stopped"]
+    assert sorted(stops[2:4]) == ["inference stopping", "training stopping"]  # both before either stopped
+    assert sorted(stops[4:6]) == ["inference stopped", "training stopped"]
+    assert stops[6:] == ["redis stopping", "redis stopped"]
+
+
 # A child that starts a pool process (RECORDS_ITS_STOP as "pool", in its session) and, on SIGTERM,
 # writes "worker stopping" and exits 3 s later, or never (argument "hangs").
 HAS_A_POOL = """
