@@ -97,6 +97,20 @@ def test_finetune_reports_progress_and_is_served_without_restart(trainer_platfor
         assert llm["loads"] == 2
 
 
+def long_run_under_way(api: httpx.Client) -> str:
+    """A fine-tune of 500 steps, once it is training: its job id."""
+    job_id = api.post("/jobs", json={"type": "finetune", "input": {**SMALL_RUN, "max_steps": 500}}).json()[
+        "job_id"
+    ]
+    wait_for_progress(api, job_id)
+    return job_id
+
+
+def assert_nothing_published(api: httpx.Client, store: ModelStore, versions_before: list[str]) -> None:
+    assert llm_versions(api) == versions_before
+    assert not list(store.model_dir(ModelName.LLM).glob(".*.partial"))  # nor left half-written
+
+
 @pytest.mark.parametrize("cancel_by", ["DELETE", "celery control revoke"])
 def test_cancel_stops_training_at_the_next_step_and_publishes_nothing(
     trainer_platform: Platform, cancel_by: str
@@ -105,10 +119,7 @@ def test_cancel_stops_training_at_the_next_step_and_publishes_nothing(
     only drops a revoked message it has not started, and the run went on to publish."""
     with trainer_platform.client(timeout=300) as api:
         before = llm_versions(api)
-        job_id = api.post(
-            "/jobs", json={"type": "finetune", "input": {**SMALL_RUN, "max_steps": 500}}
-        ).json()["job_id"]
-        wait_for_progress(api, job_id)
+        job_id = long_run_under_way(api)
         if cancel_by == "DELETE":
             response = api.delete(f"/jobs/{job_id}")
             assert response.status_code == 202
@@ -125,18 +136,14 @@ def test_killed_training_worker_fails_the_job_and_leaves_the_store_alone(trainer
     store = ModelStore(Path(trainer_platform.env["MODEL_DIR"]))
     with trainer_platform.client(timeout=300) as api:
         before = llm_versions(api)
-        job_id = api.post(
-            "/jobs", json={"type": "finetune", "input": {**SMALL_RUN, "max_steps": 500}}
-        ).json()["job_id"]
-        wait_for_progress(api, job_id)
+        job_id = long_run_under_way(api)
         trainer_platform.processes["training"].kill()
         trainer_platform.start_training_worker()
         job = wait_for_job(api, job_id, timeout=120)
         assert job["status"] == "failed", job
         assert job["error"]["type"] == "WorkerLost"
         assert "no model version was published" in job["error"]["message"]
-        assert llm_versions(api) == before
-        assert not list(store.model_dir(ModelName.LLM).glob(".*.partial"))
+        assert_nothing_published(api, store, before)
 
 
 def test_stopped_training_worker_ends_its_run_failed_at_the_next_step(trainer_platform: Platform) -> None:
@@ -147,10 +154,7 @@ def test_stopped_training_worker_ends_its_run_failed_at_the_next_step(trainer_pl
     trainer = trainer_platform.processes["training"]
     with trainer_platform.client(timeout=300) as api:
         before = llm_versions(api)
-        job_id = api.post(
-            "/jobs", json={"type": "finetune", "input": {**SMALL_RUN, "max_steps": 500}}
-        ).json()["job_id"]
-        wait_for_progress(api, job_id)
+        job_id = long_run_under_way(api)
         os.kill(trainer.pid, signal.SIGTERM)
         job = wait_for_job(api, job_id, timeout=60)  # no training worker starts again
         assert job["status"] == "failed", job
@@ -159,5 +163,4 @@ def test_stopped_training_worker_ends_its_run_failed_at_the_next_step(trainer_pl
         assert job["progress"]["step"] < 500
         assert trainer.popen is not None
         assert trainer.popen.wait(timeout=60) == 0  # it stopped of itself, its run ended
-        assert llm_versions(api) == before
-        assert not list(store.model_dir(ModelName.LLM).glob(".*.partial"))
+        assert_nothing_published(api, store, before)
