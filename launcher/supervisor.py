@@ -86,6 +86,10 @@ class Child:
     # workers: their stops would add up, one after the other)
     stop_group: str = ""
 
+    def time_to_stop(self, default: float) -> float:
+        """How long it has after SIGTERM before SIGKILL."""
+        return self.stop_timeout_s or default
+
 
 class Supervisor:
     def __init__(self, env: Mapping[str, str], out: TextIO = sys.stdout) -> None:
@@ -223,13 +227,12 @@ class Supervisor:
 
     def time_to_stop(self, timeout: float = STOP_TIMEOUT_S) -> dict[str, float]:
         """Each child's time to stop after SIGTERM, by name."""
-        return {child.name: child.stop_timeout_s or timeout for child in self.children}
+        return {child.name: child.time_to_stop(timeout) for child in self.children}
 
     def _terminate(self, children: list[Child], timeout: float) -> None:
         """SIGTERM to each child at once; SIGKILL to each once its own time has passed."""
-        running = [
-            c for c in children if c.process is not None and not c.finished
-        ]  # a finished one's group went
+        # (a finished child's session went when it ended)
+        running = [child for child in children if child.process is not None and not child.finished]
         asked_at = time.monotonic()
         for child in running:
             assert child.process is not None
@@ -243,7 +246,7 @@ class Supervisor:
         for child in running:
             process = child.process
             assert process is not None
-            deadline = asked_at + (child.stop_timeout_s or timeout)
+            deadline = asked_at + child.time_to_stop(timeout)
             if not _exits_within(process, deadline - time.monotonic()):
                 if child.sigterm_to_leader_only:
                     self.log(child.name, "did not stop in time: SIGTERM to what it started", child.color)

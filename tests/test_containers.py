@@ -21,8 +21,13 @@ import jsonschema
 import pytest
 import yaml
 
-from launcher.services import TRAINING_STOP_TIMEOUT_S, api_command
-from shared.config import PROJECT_ROOT, Settings
+from launcher.services import (
+    TRAINING_STOP_TIMEOUT_S,
+    api_command,
+    inference_worker_command,
+    training_worker_command,
+)
+from shared.config import PROJECT_ROOT, LogFormat, Settings
 
 DOCKERFILES = ["Dockerfile.api", "Dockerfile.worker"]
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.cpu.yml"]
@@ -315,15 +320,9 @@ def celery_worker_refusal(arguments: list[str]) -> str:
 def test_each_worker_command_gives_values_celery_takes() -> None:
     workers = [command[1:] for command in server_commands().values() if "worker" in command]
     assert len(workers) >= 2
-    from launcher import services
-    from shared.config import LogFormat, Settings
-
     for log_format in LogFormat:  # `make run`'s, the text format's without --quiet
         settings = Settings(log_format=log_format)
-        for command in (
-            services.inference_worker_command(settings),
-            services.training_worker_command(settings),
-        ):
+        for command in (inference_worker_command(settings), training_worker_command(settings)):
             workers.append(command[command.index("celery") + 1 :])
     for arguments in workers:
         assert celery_worker_refusal(arguments) == "", arguments
