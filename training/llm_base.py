@@ -16,6 +16,7 @@ import argparse
 import importlib.util
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,14 @@ def load_base(base: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBas
 
 @torch.no_grad()
 def corpus_perplexity(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, window: int = 256
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    text: str,
+    window: int = 256,
+    before_each_window: Callable[[], None] | None = None,
 ) -> float:
+    """exp of the mean loss of each token after the first, read in windows of ``window`` tokens;
+    ``before_each_window`` is called before each forward pass (it may raise to stop)."""
     ids = tokenizer(text, return_tensors="pt").input_ids[0]
     config = model.config
     context = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024)
@@ -91,6 +98,8 @@ def corpus_perplexity(
         chunk = ids[start : start + window + 1].unsqueeze(0).to(model.device)
         if chunk.shape[1] < 2:
             break
+        if before_each_window:
+            before_each_window()
         loss = model(input_ids=chunk, labels=chunk).loss
         total_loss += float(loss) * (chunk.shape[1] - 1)
         total_tokens += chunk.shape[1] - 1
@@ -99,11 +108,16 @@ def corpus_perplexity(
     return math.exp(total_loss / total_tokens)
 
 
-def held_out_perplexity(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
+def held_out_perplexity(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    before_each_window: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """The model's perplexity on the first PERPLEXITY_WORDS of the corpus's held-out tenth (that
     of the bigram and LSTM generators), as a version's metrics give it."""
     corpus = load_corpus()
-    perplexity = corpus_perplexity(model, tokenizer, detokenize(corpus.held_out[:PERPLEXITY_WORDS]))
+    text = detokenize(corpus.held_out[:PERPLEXITY_WORDS])
+    perplexity = corpus_perplexity(model, tokenizer, text, before_each_window=before_each_window)
     return {
         "held_out_corpus_perplexity": round(perplexity, 2),
         "perplexity_tokens_of": "corpus held-out",

@@ -453,10 +453,80 @@ def test_a_cancel_within_a_step_stops_it_before_its_next_batch(tiny_store: Model
             tiny_store,
             config,
             base=base,
-            should_stop=lambda: asked.append(1) or len(asked) > 3,
+            should_stop=lambda: asked.append(1) or len(asked) > 5,
             device=torch.device("cpu"),
         )
-    assert len(asked) == 4  # three batches of the first step ran, the fourth was stopped
+    # asked once the model was loaded and once the questions were tokenized, then before each
+    # batch: three batches of the first step ran, the fourth was stopped
+    assert len(asked) == 6
+
+
+@pytest.mark.parametrize(
+    ("asks_before_the_stop", "where"),
+    [(0, "once the model was loaded"), (1, "once the questions were tokenized")],
+)
+def test_a_stop_before_training_ends_the_run_between_its_phases(
+    tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch, asks_before_the_stop: int, where: str
+) -> None:
+    """Loading the model and tokenizing the questions asked nothing: a cancel, or the stop of a
+    worker that has 60 s to stop, waited for the first batch."""
+    tokenized: list[int | None] = []
+    tokenize = squad_loop.first_with_targets
+    monkeypatch.setattr(
+        squad_loop,
+        "first_with_targets",
+        lambda encoder, examples, count: tokenized.append(count) or tokenize(encoder, examples, count),
+    )
+    base = tiny_store.versions(ModelName.LLM)[0]
+    before = [v.version for v in tiny_store.versions(ModelName.LLM)]
+    asked: list[int] = []
+    progress: list[dict] = []
+    config = FinetuneConfig(max_steps=2, batch_size=2, eval_questions=2, max_seq_len=128)
+    with pytest.raises(TrainingCancelled, match=where):
+        finetune(
+            tiny_store,
+            config,
+            base=base,
+            progress=progress.append,
+            should_stop=lambda: asked.append(1) or len(asked) > asks_before_the_stop,
+            device=torch.device("cpu"),
+        )
+    assert progress == []  # no batch ran
+    assert tokenized == [4] * asks_before_the_stop  # the training questions (2 steps of 2) tokenized or not
+    assert [v.version for v in tiny_store.versions(ModelName.LLM)] == before
+
+
+def test_a_stop_while_the_corpus_perplexity_is_measured_ends_it_between_two_windows(
+    tiny_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The held-out perplexity after the last step asked nothing: minutes of a large base on a CPU."""
+    windows: list[int] = []
+    measure = llm_base.corpus_perplexity
+
+    def counted(model, tokenizer, text, window=256, before_each_window=None):  # type: ignore[no-untyped-def]
+        def before() -> None:
+            windows.append(1)
+            if before_each_window:
+                before_each_window()
+
+        return measure(model, tokenizer, text, window, before_each_window=before)
+
+    monkeypatch.setattr(llm_base, "corpus_perplexity", counted)
+    base = tiny_store.versions(ModelName.LLM)[0]
+    before = [v.version for v in tiny_store.versions(ModelName.LLM)]
+    phases: list[str] = []
+    config = FinetuneConfig(max_steps=1, batch_size=2, eval_questions=0, max_seq_len=128)
+    with pytest.raises(TrainingCancelled, match="while measuring the held-out corpus perplexity"):
+        finetune(
+            tiny_store,
+            config,
+            base=base,
+            progress=lambda p: phases.append(p["phase"]),
+            should_stop=lambda: phases[-1:] == ["eval"] and len(windows) > 2,
+            device=torch.device("cpu"),
+        )
+    assert len(windows) == 3  # two windows measured, the third stopped
+    assert [v.version for v in tiny_store.versions(ModelName.LLM)] == before
 
 
 def test_a_run_past_its_data_takes_a_new_batch_order_each_pass(

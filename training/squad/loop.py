@@ -200,12 +200,14 @@ def new_optimizer(model: Any, config: FinetuneConfig) -> tuple[Any, Any]:
     return optimizer, schedule
 
 
-def _perplexity_beside_the_base(model: torch.nn.Module, tokenizer: Any, base: ModelVersion) -> dict[str, Any]:
+def _perplexity_beside_the_base(
+    model: torch.nn.Module, tokenizer: Any, base: ModelVersion, before_each_window: Callable[[], None]
+) -> dict[str, Any]:
     """The fine-tuned model's perplexity on the corpus's held-out words, as its base's import
     measured it, and the base's own beside it: how much general text the run made it forget.
     Nothing where the corpus cannot be read (it is not the run's data)."""
     try:
-        measured = held_out_perplexity(model, tokenizer)
+        measured = held_out_perplexity(model, tokenizer, before_each_window=before_each_window)
     except (DataUnavailableError, UsageError, OSError) as error:  # OSError: a CORPUS_FILE gone, unreadable
         logger.warning("no held-out corpus perplexity for this version: %s", error)
         return {}
@@ -230,8 +232,9 @@ def finetune(
 ) -> ModelVersion:
     """Fine-tune the LLM base on SQuAD and publish the result as a new served version.
 
-    ``should_stop`` is asked before each training batch and each batch of evaluation: True stops the run
-    with nothing published. ``commit`` is asked once, just before publishing: False (a cancel came
+    ``should_stop`` is asked once the model is loaded, once the questions are tokenized, before each
+    training batch, each batch of evaluation and each window of the corpus perplexity: True stops the
+    run with nothing published. ``commit`` is asked once, just before publishing: False (a cancel came
     first) stops the run there; once it has said True, no cancel can reach the run any more.
     ``job_id``, the platform's job that runs it, is recorded in the version's metadata.
     """
@@ -245,7 +248,13 @@ def finetune(
     tokenizer.padding_side = "right"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+
+    def stop_if_asked(where: str) -> None:
+        if should_stop and should_stop():
+            raise TrainingCancelledError(f"cancelled {where}")
+
     model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32).to(device)
+    stop_if_asked("once the model was loaded, before training")
     context = getattr(model.config, "max_position_embeddings", None) or getattr(
         model.config, "n_positions", 1024
     )
@@ -268,6 +277,7 @@ def finetune(
         splits.eval.shuffle(seed=EVAL_SPLIT_SEED).select(range(min(len(splits.eval), config.eval_questions)))
     )
     eval_features = encoded_with_targets(encoder, eval_examples)
+    stop_if_asked("once the questions were tokenized, before training")
     pad = collate(tokenizer.pad_token_id)
     # its own generator: each pass over a loader draws a seed, from torch's global generator by
     # default, which would move every dropout mask after it: evaluating would change the run
@@ -279,8 +289,7 @@ def finetune(
     )
 
     def stop_if_cancelled() -> None:
-        if should_stop and should_stop():
-            raise TrainingCancelledError("cancelled during the evaluation")
+        stop_if_asked("during the evaluation")
 
     def scores() -> dict[str, float]:
         answers = generate_answers(
@@ -306,8 +315,7 @@ def finetune(
     for step in range(1, config.max_steps + 1):
 
         def stop_if_cancelled_in_step(done: int = step - 1) -> None:
-            if should_stop and should_stop():
-                raise TrainingCancelledError(f"cancelled at step {done} of {config.max_steps}")
+            stop_if_asked(f"at step {done} of {config.max_steps}")
 
         def within_step(
             done: int, step_tokens: int,
@@ -375,9 +383,13 @@ def finetune(
         metrics.update(scores())
     if zero_shot:
         metrics["zero_shot_exact_match"], metrics["zero_shot_f1"] = zero_shot["exact_match"], zero_shot["f1"]
-    metrics.update(_perplexity_beside_the_base(model, tokenizer, base))
+    metrics.update(
+        _perplexity_beside_the_base(
+            model, tokenizer, base, lambda: stop_if_asked("while measuring the held-out corpus perplexity")
+        )
+    )
     require_finite_weights(model)
-    stop_if_cancelled()
+    stop_if_asked("just before publishing")
     if commit and not commit():
         raise TrainingCancelledError("cancelled just before publishing")
     if progress:

@@ -35,17 +35,17 @@ LOST_MESSAGE = (
 
 
 class TrainingTimeLimitError(ClientFacingError):
-    """The run passed TRAINING_TIME_LIMIT; it stopped at a step boundary and published nothing."""
+    """The run passed TRAINING_TIME_LIMIT; it stopped at its next check and published nothing."""
 
 
 class WorkerStoppedError(ClientFacingError):
-    """The training worker was stopped while the run went on; it stopped at a step boundary and
-    published nothing."""
+    """The training worker was stopped while the run went on; it stopped at its next check (before
+    a batch, or between two phases) and published nothing."""
 
 
 WORKER_STOPPED_MESSAGE = (
     "the training worker was stopped (a restart or shutdown of the platform) while the run went on:"
-    " it stopped at a step boundary and no model version was published; submit the fine-tune again"
+    " the run stopped and no model version was published; submit the fine-tune again"
 )
 
 
@@ -158,7 +158,7 @@ def finetune(self: JobTask, job_id: str, payload: dict[str, Any]) -> dict[str, A
             job_id=job_id,
         )
     except TrainingCancelled as cancelled:
-        raise JobCancelledError(f"stopped at a step boundary: {cancelled}") from cancelled
+        raise JobCancelledError(f"{cancelled}; no model version was published") from cancelled
     try:
         keep = runtime.settings.keep_finetuned_versions
         remove_versions_past(runtime.model_store, store, ModelName.LLM, keep, kinds={"finetuned"})
