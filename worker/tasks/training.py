@@ -24,7 +24,7 @@ from shared.jobs import JobStatus, TaskName
 from shared.model_registry import ModelName
 from shared.model_store import ModelVersion
 from shared.retention import remove_versions_past
-from worker.job_task import JobTask, end_lost_run
+from worker.job_task import JobTask, lost_run_end
 from worker.runtime import JobCancelledError, get_runtime
 
 logger = logging.getLogger(__name__)
@@ -82,10 +82,11 @@ def end_lost_finetune(store: JobStore, job_id: str, error: dict[str, Any]) -> No
     versions = get_runtime().model_store.versions(ModelName.LLM)
     published = next((v for v in reversed(versions) if v.metadata.get("job_id") == job_id), None)
     if published is None:
-        record = store.get(job_id)
-        if record is not None and record.worker_stopping:
+        cancel_requested, worker_stopping = store.stop_requests(job_id)  # one read for both flags
+        if worker_stopping:
             error = {**error, "message": STOPPED_TOO_LATE_MESSAGE}
-        end_lost_run(store, job_id, error)
+        status, error = lost_run_end(cancel_requested, error)
+        store.finish(job_id, status, error=error)
     else:
         logger.warning(
             "job %s was lost after it published %s: it succeeded",
