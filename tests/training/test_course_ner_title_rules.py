@@ -7,6 +7,7 @@ import re
 from training.course_ner.encoding import capitalised_chars, sentence_starts
 from training.course_ner.title_rules import (
     NON_COURSE_LAST_WORDS,
+    add_names_after_a_grade,
     drop_institution_names,
     drop_programs,
     drop_unknown_single_words,
@@ -328,3 +329,35 @@ def test_sentence_starts_are_found_in_one_pass_as_the_search_back_found_them() -
         assert starts == searched_back, text
     flags = capitalised_chars("\n" * 2000 + "(a" * 1000 + " Data Structures")
     assert sum(flags) == len("Data") + len("Structures")
+
+
+def test_what_a_letter_grade_is_given_in_is_a_course() -> None:
+    """The models read a bare discipline after a grade as a field, and missed even "Organic
+    Chemistry" there: "She earned a B+ in Organic Chemistry" gave nothing."""
+
+    def added(text: str, *found: str) -> list[str]:
+        return [text[a:b] for a, b in add_names_after_a_grade(text, spans_of(text, *found) if found else [])]
+
+    assert added("He got an A in Genetics but a C in Cell Biology.") == ["Genetics", "Cell Biology"]
+    assert added("She earned a B+ in Organic Chemistry.") == ["Organic Chemistry"]
+    assert added("You need a C or better in Statistics to continue") == ["Statistics"]
+    assert added("with a minimum grade of B- in Microbiology") == ["Microbiology"]
+    assert added("I got an A- in Psychology and a B in Sociology") == ["Psychology", "Sociology"]
+    assert added("a B in History of the Americas and Europe!") == ["History of the Americas and Europe"]
+    assert added("Got a D in Physics 101, sadly") == ["Physics 101"]
+    # the models' own reading stands where they found a name there
+    assert added("a B in Calculus II and Linear Algebra", "Calculus II", "Linear Algebra") == [
+        "Calculus II",
+        "Linear Algebra",
+    ]
+    # no grade, a person's class, a degree, lower case: nothing added
+    for text in (
+        "I got an A in Professor Lee's class",
+        "an A in Dr. Smith's section",
+        "She has a BA in Psychology",
+        "Plan A in Seattle",
+        "I got an A in it",
+        "i got an a in genetics",
+        "He has a degree in Psychology",
+    ):
+        assert added(text) == [], text

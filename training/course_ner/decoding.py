@@ -14,6 +14,7 @@ from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
 from training.course_ner.title_rules import (
     FUNCTION_WORDS,
     WORD_TRIM,
+    add_names_after_a_grade,
     drop_institution_names,
     drop_programs,
     drop_unknown_single_words,
@@ -265,7 +266,7 @@ def names_in_text(
     ``known_one_word_titles``: its titles of one word; None, a lone word is never joined to the
     name after it (`join_a_lone_word_to_the_next`)."""
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
-    spans = split_at_line_breaks(text, decode_spans(words, tags))
+    spans = add_names_after_a_grade(text, split_at_line_breaks(text, decode_spans(words, tags)))
     spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = keep_consistent_case(text, extend_through_capitals(text, spans))

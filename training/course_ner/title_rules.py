@@ -347,6 +347,56 @@ def drop_programs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
     ]
 
 
+# A letter grade "in" something: "He got an A in Genetics", "a B+ in Organic Chemistry", "a grade
+# of C or better in Statistics". A grade is given for a course, never for a major or a department, so the
+# capitalised words after it name one, bare disciplines included, which the models read as fields.
+GRADE_IN = re.compile(
+    r"\b(?:an|a|of|got|earned|received|get|gets|getting|with)\s+[A-DF][+-]?"
+    r"(?:\s+or\s+(?:better|higher|above))?\s+in\s+(?=[A-Z])"
+)
+GRADE_NAME_WORD = re.compile(r"[A-Z][\w&/-]*|\d{1,4}[A-Za-z]?")
+GRADE_NAME_LINKS = frozenset(["of", "and", "to", "for", "in", "the", "&"])
+NAME_END_MARKS = ",;:.!?)"
+
+
+def _name_after_a_grade(text: str, at: int) -> tuple[int, int] | None:
+    """The run of capitalised words (and course numbers) from ``at``, over the linking words
+    between two of them; punctuation ends it. None where it is a person's ("Professor Lee's class")."""
+    words = [(m.start(), m.end()) for m in SPAN_WORD.finditer(text, at)]
+    end = None
+    for index, (start, stop) in enumerate(words):
+        word = text[start:stop]
+        bare = word.rstrip(NAME_END_MARKS)
+        if GRADE_NAME_WORD.fullmatch(bare):
+            end = start + len(bare)
+            if bare != word:
+                break
+        elif word not in GRADE_NAME_LINKS or end is None:
+            break
+        else:  # linking words go in only where a name's word follows them ("History of the Americas")
+            following = next(
+                (text[a:b] for a, b in words[index + 1 :] if text[a:b] not in GRADE_NAME_LINKS), ""
+            )
+            if not GRADE_NAME_WORD.fullmatch(following.rstrip(NAME_END_MARKS)):
+                break
+    if end is None:
+        return None
+    name = text[at:end]
+    if name.split()[0].rstrip(".") in NOT_TITLE_WORDS or re.search(r"['\u2019]s\b", text[at : end + 2]):
+        return None
+    return at, end
+
+
+def add_names_after_a_grade(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Add the name a letter grade is given in (`GRADE_IN`) where the models found nothing there."""
+    added = []
+    for grade in GRADE_IN.finditer(text):
+        name = _name_after_a_grade(text, grade.end())
+        if name and not any(start < name[1] and name[0] < end for start, end in spans + added):
+            added.append(name)
+    return sorted(spans + added)
+
+
 # Last words that make a name an institution, an event, an award, a plan, a document or a person's
 # role, none of which ends any of the catalog's 6.5k titles (a test checks it): "the Curriculum
 # Committee", "the Rapid Response Simulation Day", "the Sepsis Response Protocol", "Relevant
