@@ -701,6 +701,10 @@ def test_decoding_applies_the_title_rules_with_the_versions_vocabulary() -> None
     scores = [sure[O], sure[O], sure[B], sure[O], sure[B]]
     assert names_in_text(text, words, scores) == ["Ethics", "Foster"]
     assert names_in_text(text, words, scores, frozenset({"ethics"})) == ["Ethics"]
+    # what a grade is given in, where the models found nothing, then the rules after it
+    graded = "I got an A in Genetics"
+    graded_words = [(0, 1), (2, 5), (6, 8), (9, 10), (11, 13), (14, 22)]
+    assert names_in_text(graded, graded_words, [sure[O]] * 6, frozenset({"genetics"})) == ["Genetics"]
 
 
 def test_generated_titles_name_languages_and_tools_but_no_evaluated_title() -> None:
