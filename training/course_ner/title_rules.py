@@ -362,23 +362,18 @@ NAME_END_MARKS = ",;:.!?)"
 def _name_after_a_grade(text: str, at: int) -> tuple[int, int] | None:
     """The run of capitalised words (and course numbers) from ``at``, over the linking words
     between two of them; punctuation ends it. None where it is a person's ("Professor Lee's class")."""
-    words = [(m.start(), m.end()) for m in SPAN_WORD.finditer(text, at)]
     end = None
-    for index, (start, stop) in enumerate(words):
-        word = text[start:stop]
+    for match in SPAN_WORD.finditer(text, at):  # lazily: only the run's words are read
+        word = match.group()
         bare = word.rstrip(NAME_END_MARKS)
         if GRADE_NAME_WORD.fullmatch(bare):
-            end = start + len(bare)
+            end = match.start() + len(bare)
             if bare != word:
                 break
         elif word not in GRADE_NAME_LINKS or end is None:
             break
-        else:  # linking words go in only where a name's word follows them ("History of the Americas")
-            following = next(
-                (text[a:b] for a, b in words[index + 1 :] if text[a:b] not in GRADE_NAME_LINKS), ""
-            )
-            if not GRADE_NAME_WORD.fullmatch(following.rstrip(NAME_END_MARKS)):
-                break
+        # a linking word joins the name only where a name's word follows ("History of the
+        # Americas"): ``end`` moves past it only then
     if end is None:
         return None
     name = text[at:end]
