@@ -361,3 +361,67 @@ def test_what_a_letter_grade_is_given_in_is_a_course() -> None:
         "He has a degree in Psychology",
     ):
         assert added(text) == [], text
+
+
+def test_what_a_grade_is_given_in_is_found_after_who_got_it_and_in_lower_case_text() -> None:
+    """ "The A I got in Public Speaking", "a c in discrete math", "a D in stats" gave nothing."""
+    vocabulary = frozenset({"discrete", "math", "genetics", "it", "the", "class", "everything", "history"})
+
+    def added(text: str, words: frozenset[str] = vocabulary) -> list[str]:
+        return _names(text, add_names_after_a_grade(text, [], words))
+
+    assert added("The A I got in Public Speaking is all I have") == ["Public Speaking"]
+    assert added("straight A's except for the C he got in Spanish 102.") == ["Spanish 102"]
+    assert added("need at least a c in discrete math to stay in the major") == ["discrete math"]
+    assert added("i got a D in stats and my parents don't know") == ["stats"]  # a student's short form
+    assert added("i got an a in genetics, history next") == ["genetics"]
+    # a lower-case name needs the vocabulary, and words of it that are no subject end in nothing
+    assert added("i got an a in genetics", frozenset()) == []
+    for text in (
+        "I got an A in it",
+        "an A in everything",
+        "a B in the class",
+        "a C in effort",
+        "a c in my class",
+    ):
+        assert added(text) == [], text
+
+
+def test_a_signed_letter_grade_ends_no_name() -> None:
+    """A transcript line read "Medical-Surgical Nursing B+" as the name."""
+    text = "Final grades: Medical-Surgical Nursing B+, Health Assessment A-, Microbiology B-."
+    extended = extend_through_capitals(text, _spans(text, "Medical-Surgical Nursing", "Health Assessment"))
+    assert _names(text, extended) == ["Medical-Surgical Nursing", "Health Assessment"]
+    assert _names(text, tidy_spans(text, _spans(text, "Microbiology B-"))) == ["Microbiology"]
+    text = "Programming in C++ and Physics C"  # no grades
+    assert _names(text, tidy_spans(text, _spans(text, "Programming in C++", "Physics C"))) == [
+        "Programming in C++",
+        "Physics C",
+    ]
+
+
+def test_a_headings_word_before_its_colon_is_no_part_of_the_name() -> None:
+    text = "Languages: German (B1, Individualized First-Year German). Seminar: Poetry and Place"
+    assert _names(text, tidy_spans(text, _spans(text, "Languages: German", "Seminar: Poetry and Place"))) == [
+        "German",
+        "Seminar: Poetry and Place",  # a title's own part before a colon stays
+    ]
+
+
+def test_a_research_group_or_a_centre_is_no_course() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_programs(text, drop_institution_names(text, _spans(text, *names))))
+
+    text = "Robot Perception is run by the Autonomous Systems Lab; Advanced Robotics Lab is full."
+    assert keep(text, "Robot Perception", "Autonomous Systems Lab", "Advanced Robotics Lab") == [
+        "Robot Perception",
+        "Advanced Robotics Lab",  # a course: no "the" before it
+    ]
+    text = "We met in the General Physics Laboratory, then at the Center for Teaching and Learning."
+    assert keep(text, "General Physics Laboratory", "Center for Teaching and Learning") == [
+        "General Physics Laboratory"  # "Laboratory" ends 30 catalog titles: "the" does not decide
+    ]
+    text = "The Lab for Computational Linguistics hosts the lab for General Chemistry I."
+    assert keep(text, "Computational Linguistics", "General Chemistry I") == ["General Chemistry I"]
+    text = "Just got my associate's in Welding Technology, so Blueprint Reading was worth it."
+    assert keep(text, "Welding Technology", "Blueprint Reading") == ["Blueprint Reading"]

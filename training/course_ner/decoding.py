@@ -266,7 +266,8 @@ def names_in_text(
     ``known_one_word_titles``: its titles of one word; None, a lone word is never joined to the
     name after it (`join_a_lone_word_to_the_next`)."""
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
-    spans = add_names_after_a_grade(text, split_at_line_breaks(text, decode_spans(words, tags)))
+    spans = split_at_line_breaks(text, decode_spans(words, tags))
+    spans = add_names_after_a_grade(text, spans, title_words)
     spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = keep_consistent_case(text, extend_through_capitals(text, spans))

@@ -10,6 +10,7 @@ import re
 from collections.abc import Collection
 
 from training.course_ner.encoding import capitalised_chars
+from training.course_ner.informal import TITLE_NICKNAMES, WORD_SHORTENINGS
 
 FUNCTION_WORDS = frozenset(
     [
@@ -121,6 +122,17 @@ def _cannot_open_a_title(word: str) -> bool:
     )
 
 
+# The word of a heading, before its colon, that opens no title (of the catalog's 38 one-word parts
+# before a colon, "Seminar: ...", "Practicum: ...", none is one of them): "Languages: German".
+HEADING = re.compile(
+    r"(?:Languages?|Skills|Courses?|Classes|Coursework|Schedule|Tools|Software|Interests|Education"
+    r"|Catalog|Note|Reminder|Update|Subjects|Electives|Prerequisites|Prereqs|Requirements):\s+",
+    re.IGNORECASE,
+)
+# A letter grade with its sign, which ends no title: a transcript's "Medical-Surgical Nursing B+".
+SIGNED_GRADE = re.compile(r"[A-DF][+-](?![\w+])")
+
+
 def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     """Cut what cannot belong to a course title off a predicted span.
 
@@ -130,14 +142,17 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     the run between such words with the most capitalised words ("Remote sections of Web
     Technologies" -> "Web Technologies"). Function words never start a capitalised run, even
     capitalised ("In Knowing, Teaching, and ..."; but "The", "A", "An" and "From" open titles), or
-    end any span ("Sports Nutrition and" -> "Sports Nutrition"). Spans with no capitals (lower-case text)
-    keep their content words. None when nothing is left.
+    end any span ("Sports Nutrition and" -> "Sports Nutrition"), nor does a signed letter grade
+    ("Health Assessment B+"), nor a heading's word open one (`HEADING`). Spans with no capitals
+    (lower-case text) keep their content words. None when nothing is left.
     """
     if text[start:end].endswith(" I") and text[end : end + 1] in ("'", "\u2019"):  # "Probability I'm"
         end -= 2
     opening = text.find("(", start, end)
     if opening != -1 and text.find(")", opening, end) == -1:  # "Linear Systems (EE 235": a code follows
         end = opening
+    if heading := HEADING.match(text, start, end):  # "Languages: German", "Catalog: Compensation ..."
+        start = heading.end()
     words = [(m.start() + start, m.end() + start) for m in SPAN_WORD.finditer(text[start:end])]
     if all(_bare(text[a:b]).lower() in FUNCTION_WORDS for a, b in words):
         return None  # "The" alone: a title's first word at most, never a title
@@ -151,8 +166,11 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
         words = max(runs, key=lambda run: sum(_is_capitalised(text[a:b]) for a, b in run))
         while words and _cannot_open_a_title(text[words[0][0] : words[0][1]]):
             words = words[1:]
-    while words and _bare(text[words[-1][0] : words[-1][1]]) in FUNCTION_WORDS:
-        words = words[:-1]
+    while words and (
+        _bare(text[words[-1][0] : words[-1][1]]) in FUNCTION_WORDS
+        or SIGNED_GRADE.fullmatch(text[words[-1][0] : words[-1][1]].rstrip(",;:."))
+    ):
+        words = words[:-1]  # "Medical-Surgical Nursing B+" of a transcript's "Nursing B+, ..."
     if not words:
         return None
     first, last = words[0][0], words[-1][1]
@@ -184,13 +202,18 @@ def extend_through_capitals(text: str, spans: list[tuple[int, int]]) -> list[tup
     The model sometimes stops one word short of a title's end ("Global Environmental" of "Global
     Environmental Politics used to"), but a title-case word right after a name, with only a space
     between, is almost always more of it. Not over a word that starts another span, nor over
-    weekdays, months, "I" or titles of people; punctuation after a word ends the extension.
+    weekdays, months, "I", titles of people or a signed letter grade ("Nursing B+"); punctuation
+    after a word ends the extension.
     """
     starts = {start for start, _ in spans}
     extended = []
     for start, end in spans:
         while (match := NEXT_WORD.match(text, end)) and match.start(1) not in starts:
-            if match.group(1) in NOT_TITLE_WORDS or text.isupper():
+            if (
+                match.group(1) in NOT_TITLE_WORDS
+                or text.isupper()
+                or SIGNED_GRADE.match(text, match.start(1))
+            ):
                 break
             end = match.end(1)
             if match.group(2):
@@ -322,12 +345,16 @@ DEGREE_ABBREVIATION = (
 )
 FIELD_MARK_BEFORE = re.compile(
     rf"(?:\b{DEGREE_ABBREVIATION}\s+(?:in|of)"
-    r"|\b(?:degrees?|major(?:s|ed|ing)?|minor(?:s|ed|ing)?|concentration|doctorate|bachelor'?s|master'?s"
+    r"|\b(?:degrees?|major(?:s|ed|ing)?|minor(?:s|ed|ing)?|concentration|doctorate|bachelor'?s|master'?s|associate'?s"
     r"|diploma|certificate|chair)\s+(?:in|of)"
     r"|\b(?:professors?|prof\.|dean|department|dept\.|school|college|division)\s+of)\s+$",
     re.IGNORECASE,
 )
 FIELD_MARK_REACH = 40  # characters before a name that FIELD_MARK_BEFORE looks at
+# The capitalised nouns of a named institution whose field follows: "the Lab for Computational
+# Linguistics", "the Center for Marine Conservation". Lower case is a course's: "the lab for General
+# Chemistry I".
+INSTITUTION_BEFORE = re.compile(r"\b(?:Lab|Laboratory|Center|Centre|Institute)\s+(?:of|for)\s+$")
 
 
 def drop_programs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -337,31 +364,48 @@ def drop_programs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
     and Justice major" or "the Marine Biology minor" name a field, never a course; the model knows
     "majoring in Economics" but not every way to say it. Preceded by a degree, a chair or a
     department (`FIELD_MARK_BEFORE`): "her M.A. in Latin American Studies", "Assistant Professor
-    of Epidemiology".
+    of Epidemiology"; or by an institution's name (`INSTITUTION_BEFORE`): "the Center for Marine
+    Conservation".
     """
     return [
         (start, end)
         for start, end in spans
         if not PROGRAM_NOUN_AFTER.match(text, end)
         and not FIELD_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
+        and not INSTITUTION_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
     ]
 
 
 # A letter grade "in" something: "He got an A in Genetics", "a B+ in Organic Chemistry", "a grade
-# of C or better in Statistics". A grade is given for a course, never for a major or a department, so the
-# capitalised words after it name one, bare disciplines included, which the models read as fields.
+# of C or better in Statistics", "the C he got in Spanish 102", and as chat writes it, "a c in
+# discrete math". A grade is given for a course, never for a major or a department, so the words
+# after it name one, bare disciplines included, which the models read as fields.
 GRADE_IN = re.compile(
-    r"\b(?:an|a|of|got|earned|received|get|gets|getting|with)\s+[A-DF][+-]?"
-    r"(?:\s+or\s+(?:better|higher|above))?\s+in\s+(?=[A-Z])"
+    r"(?:\b(?:an|a|of|got|earned|received|get|gets|getting|with)\s+(?:[A-DF]|[a-df](?=\s+in\b))[+-]?"
+    r"(?:\s+or\s+(?:better|higher|above))?"
+    r"|\b[Tt]he\s+[A-DF][+-]?\s+(?:I|you|he|she|we|they)\s+(?:got|earned|received|get|gets))\s+in\s+"
 )
 GRADE_NAME_WORD = re.compile(r"[A-Z][\w&/-]*|\d{1,4}[A-Za-z]?")
 GRADE_NAME_LINKS = frozenset(["of", "and", "to", "for", "in", "the", "&"])
 NAME_END_MARKS = ",;:.!?)"
+# Lower-case words after a grade that are no course, though training titles hold some of them:
+# "an A in everything", "a C in it", "a B in conduct", "an A in effort".
+NOT_GRADED_SUBJECTS = frozenset(
+    ["it", "that", "this", "everything", "all", "life", "class", "school", "general", "conduct",
+     "behavior", "behaviour", "effort", "attendance", "participation", "both", "each", "one", "there"]
+)  # fmt: skip
+# How students shorten subjects ("a D in stats", "a C in orgo"), which the catalog never writes.
+SHORT_SUBJECTS = frozenset(
+    word.lower()
+    for short in [*WORD_SHORTENINGS.values(), *(n for names in TITLE_NICKNAMES.values() for n in names)]
+    for word in short.split()
+)
+LOWER_CASE_NAME_MOST_WORDS = 4
 
 
-def _name_after_a_grade(text: str, at: int) -> tuple[int, int] | None:
-    """The run of capitalised words (and course numbers) from ``at``, over the linking words
-    between two of them; punctuation ends it. None where it is a person's ("Professor Lee's class")."""
+def _capitalised_name(text: str, at: int) -> int | None:
+    """Where the run of capitalised words (and course numbers) from ``at`` ends, over the linking
+    words between two of them; punctuation ends it. None where it does not open with one."""
     end = None
     for match in SPAN_WORD.finditer(text, at):  # lazily: only the run's words are read
         word = match.group()
@@ -374,6 +418,33 @@ def _name_after_a_grade(text: str, at: int) -> tuple[int, int] | None:
             break
         # a linking word joins the name only where a name's word follows ("History of the
         # Americas"): ``end`` moves past it only then
+    return end
+
+
+def _lower_case_name(text: str, at: int, title_words: Collection[str]) -> int | None:
+    """Where the run of lower-case subject words from ``at`` ends ("discrete math", "stats"): words
+    of the training titles or students' short forms, no function words; punctuation ends it."""
+    end = None
+    for count, match in enumerate(SPAN_WORD.finditer(text, at)):
+        word = match.group()
+        bare = word.rstrip(NAME_END_MARKS)
+        subject = bare.islower() and (bare in title_words or bare in SHORT_SUBJECTS)
+        if count == LOWER_CASE_NAME_MOST_WORDS or not subject or bare in FUNCTION_WORDS:
+            break
+        if bare in NOT_GRADED_SUBJECTS:
+            return None
+        end = match.start() + len(bare)
+        if bare != word:
+            break
+    return end
+
+
+def _name_after_a_grade(text: str, at: int, title_words: Collection[str]) -> tuple[int, int] | None:
+    """The name a grade is given in, from ``at``: capitalised words, or in text written in lower case,
+    subject words. None where there is none or it is a person's ("Professor Lee's class")."""
+    end = _capitalised_name(text, at)
+    if end is None and title_words:
+        end = _lower_case_name(text, at, title_words)
     if end is None:
         return None
     name = text[at:end]
@@ -382,11 +453,14 @@ def _name_after_a_grade(text: str, at: int) -> tuple[int, int] | None:
     return at, end
 
 
-def add_names_after_a_grade(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Add the name a letter grade is given in (`GRADE_IN`) where the models found nothing there."""
+def add_names_after_a_grade(
+    text: str, spans: list[tuple[int, int]], title_words: Collection[str] = frozenset()
+) -> list[tuple[int, int]]:
+    """Add the name a letter grade is given in (`GRADE_IN`) where the models found nothing there.
+    ``title_words``: the training titles' vocabulary; empty, only capitalised names are added."""
     added = []
     for grade in GRADE_IN.finditer(text):
-        name = _name_after_a_grade(text, grade.end())
+        name = _name_after_a_grade(text, grade.end(), title_words)
         if name and not any(start < name[1] and name[0] < end for start, end in spans + added):
             added.append(name)
     return sorted(spans + added)
@@ -567,13 +641,36 @@ def last_word(name: str) -> str:
 DOTTED_TAIL = re.compile(r"(?:\.[A-Za-z])+\.?")
 
 
+# Last words of a research group or a place that end few catalog titles (4 of the 6,533 end in
+# "Lab", 2 in "Institute", 1 in "Unit"; "Laboratory" ends 30, "Center" 6, and they are left out):
+# "Advanced Robotics Lab" is a course, but "the Autonomous Systems Lab" a research group. No name in
+# the development sets that ends so follows "the".
+PLACE_LAST_WORDS = frozenset(["lab", "labs", "institute", "unit"])
+THE_BEFORE = re.compile(r"\bthe\s+$", re.IGNORECASE)
+# How the names of centres and offices open; no catalog title does: "Center for Teaching and Learning".
+INSTITUTION_OPENING = re.compile(r"(?:Center|Centre|Institute|Office)\s+(?:for|of)\s")
+
+
+def _is_a_place(text: str, start: int, end: int) -> bool:
+    """Whether the name is a centre's or an office's ("Center for Teaching and Learning"), or ends in
+    a place's word that "the" opens ("the Geotechnical Testing Lab")."""
+    name = text[start:end]
+    if INSTITUTION_OPENING.match(name):
+        return True
+    opened_by_the = name.lower().startswith("the ") or THE_BEFORE.search(text[max(0, start - 5) : start])
+    return bool(opened_by_the) and last_word(name) in PLACE_LAST_WORDS
+
+
 def drop_institution_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Drop names whose last word says what they are, and it is no course (`NON_COURSE_LAST_WORDS`),
-    that word read through the points and letters after the name ("Ph" + ".D." is "ph.d")."""
+    that word read through the points and letters after the name ("Ph" + ".D." is "ph.d"), and
+    places that "the" opens (`PLACE_LAST_WORDS`)."""
     kept = []
     for start, end in spans:
         tail = DOTTED_TAIL.match(text, end)
-        if last_word(text[start : tail.end() if tail else end]) not in NON_COURSE_LAST_WORDS:
+        if last_word(text[start : tail.end() if tail else end]) in NON_COURSE_LAST_WORDS:
+            continue
+        if not _is_a_place(text, start, end):
             kept.append((start, end))
     return kept
 
