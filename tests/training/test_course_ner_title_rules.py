@@ -19,6 +19,7 @@ from training.course_ner.title_rules import (
     one_word_titles,
     split_at_line_breaks,
     split_before_a_capitalised_the,
+    split_lists_of_subjects,
     take_in_a_leading_the,
     tidy_spans,
     title_vocabulary,
@@ -425,3 +426,30 @@ def test_a_research_group_or_a_centre_is_no_course() -> None:
     assert keep(text, "Computational Linguistics", "General Chemistry I") == ["General Chemistry I"]
     text = "Just got my associate's in Welding Technology, so Blueprint Reading was worth it."
     assert keep(text, "Welding Technology", "Blueprint Reading") == ["Blueprint Reading"]
+
+
+def test_a_list_of_school_subjects_is_cut_into_them_and_no_catalog_title_is() -> None:
+    """The model read "Art, Music, and Drama" as one title, like "Law, Politics, and Society"."""
+    from training.course_ner.data import catalog_titles
+
+    def cut(text: str, *names: str) -> list[str]:
+        return _names(text, split_lists_of_subjects(text, _spans(text, *names)))
+
+    text = "This year she's taking Art, Music, and Drama, so"
+    assert cut(text, "Art, Music, and Drama") == ["Art", "Music", "Drama"]
+    assert cut("english, math & gym today", "english, math & gym") == ["english", "math", "gym"]
+    assert cut("french, german, or italian?", "french, german") == ["french", "german"]
+    assert cut("Science, Technology, and Society counts", "Science, Technology, and Society") == [
+        "Science, Technology, and Society"
+    ]
+    assert cut("History and Geography", "History and Geography") == ["History and Geography"]  # two: unsure
+    titles = catalog_titles()
+    assert [
+        title for title in titles if split_lists_of_subjects(title, [(0, len(title))]) != [(0, len(title))]
+    ] == []
+
+
+def test_a_course_code_before_a_title_is_no_part_of_it() -> None:
+    text = "Transcript: BIO 210 Human Physiology, 4 credits; ECON 302: Intermediate Macroeconomics"
+    spans = _spans(text, "BIO 210 Human Physiology", "ECON 302: Intermediate Macroeconomics")
+    assert _names(text, tidy_spans(text, spans)) == ["Human Physiology", "Intermediate Macroeconomics"]

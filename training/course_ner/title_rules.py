@@ -129,6 +129,8 @@ HEADING = re.compile(
     r"|Catalog|Note|Reminder|Update|Subjects|Electives|Prerequisites|Prereqs|Requirements):\s+",
     re.IGNORECASE,
 )
+# A course code before a title, which no catalog title holds: "BIO 210 Human Physiology".
+COURSE_CODE_OPENING = re.compile(r"[A-Z]{2,5}[ -]?\d{3,4}[A-Z]?:?\s+(?=[A-Z])")
 # A letter grade with its sign, which ends no title: a transcript's "Medical-Surgical Nursing B+".
 SIGNED_GRADE = re.compile(r"[A-DF][+-](?![\w+])")
 
@@ -143,7 +145,8 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     Technologies" -> "Web Technologies"). Function words never start a capitalised run, even
     capitalised ("In Knowing, Teaching, and ..."; but "The", "A", "An" and "From" open titles), or
     end any span ("Sports Nutrition and" -> "Sports Nutrition"), nor does a signed letter grade
-    ("Health Assessment B+"), nor a heading's word open one (`HEADING`). Spans with no capitals
+    ("Health Assessment B+"), nor a heading's word or a course code open one ("Languages: German",
+    "BIO 210 Human Physiology"). Spans with no capitals
     (lower-case text) keep their content words. None when nothing is left.
     """
     if text[start:end].endswith(" I") and text[end : end + 1] in ("'", "\u2019"):  # "Probability I'm"
@@ -153,6 +156,8 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
         end = opening
     if heading := HEADING.match(text, start, end):  # "Languages: German", "Catalog: Compensation ..."
         start = heading.end()
+    if code := COURSE_CODE_OPENING.match(text, start, end):  # "BIO 210 Human Physiology"
+        start = code.end()
     words = [(m.start() + start, m.end() + start) for m in SPAN_WORD.finditer(text[start:end])]
     if all(_bare(text[a:b]).lower() in FUNCTION_WORDS for a, b in words):
         return None  # "The" alone: a title's first word at most, never a title
@@ -723,6 +728,46 @@ def is_one_word(name: str) -> bool:
 def one_word_titles(titles: Collection[str]) -> frozenset[str]:
     """The titles of one word ("Histology", "Torts"), lower-cased."""
     return frozenset(title.lower() for title in titles if is_one_word(title))
+
+
+# Subjects a timetable names in one word. A list of three or more of them ("Art, Music, and
+# Drama", "english, math, and gym") is a list of classes: the model reads it as one title, like the
+# catalog's 40 titles of that shape ("Law, Politics, and Society", "Science, Technology, and
+# Society"), none of which is made of these words alone (a test checks it).
+SCHOOL_SUBJECTS = frozenset(
+    ["art", "music", "drama", "theatre", "theater", "dance", "band", "choir", "orchestra", "gym", "pe",
+     "health", "reading", "spelling", "writing", "math", "maths", "mathematics", "algebra", "geometry",
+     "trigonometry", "precalculus", "calculus", "statistics", "stats", "science", "biology", "bio",
+     "chemistry", "chem", "physics", "geology", "astronomy", "anatomy", "physiology", "genetics",
+     "ecology", "history", "geography", "civics", "government", "economics", "econ", "psychology",
+     "psych", "sociology", "anthropology", "philosophy", "ethics", "logic", "religion", "english",
+     "french", "spanish", "german", "italian", "latin", "greek", "chinese", "mandarin", "japanese",
+     "korean", "arabic", "russian", "portuguese", "hebrew", "ceramics", "photography", "painting",
+     "drawing", "sculpture", "printmaking", "woodshop", "welding", "accounting", "marketing",
+     "finance", "journalism", "debate", "nursing", "pharmacology", "microbiology", "torts",
+     "contracts", "evidence"]
+)  # fmt: skip
+LIST_ITEM_GAP = re.compile(r"\s*,\s*(?:(?:and|or|&)\s+)?|\s+(?:and|or|&)\s+", re.IGNORECASE)
+LEAST_LISTED_SUBJECTS = 3
+
+
+def split_lists_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cut a name that is a list of three or more `SCHOOL_SUBJECTS`, or of two with a comma between
+    ("french, german"), into them."""
+    result = []
+    for start, end in spans:
+        items, at = [], start
+        for gap in LIST_ITEM_GAP.finditer(text, start, end):
+            items.append((at, gap.start()))
+            at = gap.end()
+        items.append((at, end))
+        listed = [_bare(text[a:b]).lower() for a, b in items]
+        listing = len(items) >= LEAST_LISTED_SUBJECTS or (len(items) == 2 and "," in text[start:end])
+        if listing and all(word in SCHOOL_SUBJECTS for word in listed):
+            result += [(a, a + len(text[a:b].rstrip(WORD_TRIM))) for a, b in items]
+        else:
+            result.append((start, end))
+    return result
 
 
 CONJUNCTION_GAP = re.compile(r" (?:and|&) ", re.IGNORECASE)
