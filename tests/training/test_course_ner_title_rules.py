@@ -19,6 +19,7 @@ from training.course_ner.title_rules import (
     one_word_titles,
     split_at_line_breaks,
     split_before_a_capitalised_the,
+    split_both_names,
     split_lists_of_subjects,
     take_in_a_leading_the,
     tidy_spans,
@@ -453,3 +454,25 @@ def test_a_course_code_before_a_title_is_no_part_of_it() -> None:
     text = "Transcript: BIO 210 Human Physiology, 4 credits; ECON 302: Intermediate Macroeconomics"
     spans = _spans(text, "BIO 210 Human Physiology", "ECON 302: Intermediate Macroeconomics")
     assert _names(text, tidy_spans(text, spans)) == ["Human Physiology", "Intermediate Macroeconomics"]
+
+
+def test_both_makes_a_name_with_one_and_two_unless_it_is_already_one_of_two() -> None:
+    def cut(text: str, *names: str) -> list[str]:
+        return _names(text, split_both_names(text, _spans(text, *names)))
+
+    text = "Dr. Mensah teaches both Soil Science and Crop Production at the college."
+    assert cut(text, "Soil Science and Crop Production") == ["Soil Science", "Crop Production"]
+    text = "History and Geography are both taught by Ms. Petrov."
+    assert cut(text, "History and Geography") == ["History", "Geography"]
+    # the model's own pair stands; a name with two "and"s is not cut
+    text = "Coaching and Mentoring Adult Learners and Values and Integrity are both online."
+    assert cut(text, "Coaching and Mentoring Adult Learners", "Values and Integrity") == [
+        "Coaching and Mentoring Adult Learners",
+        "Values and Integrity",
+    ]
+    text = "Both Low-Temperature Physics and Cryogenics and Special Topics in Physics are offered"
+    assert cut(text, "Low-Temperature Physics and Cryogenics", "Special Topics in Physics") == [
+        "Low-Temperature Physics and Cryogenics",
+        "Special Topics in Physics",
+    ]
+    assert cut("Signals and Systems is hard", "Signals and Systems") == ["Signals and Systems"]

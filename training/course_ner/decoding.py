@@ -24,6 +24,7 @@ from training.course_ner.title_rules import (
     merge_quoted_title,
     split_at_line_breaks,
     split_before_a_capitalised_the,
+    split_both_names,
     split_lists_of_subjects,
     take_in_a_leading_the,
     tidy_spans,
@@ -274,5 +275,5 @@ def names_in_text(
     spans = keep_consistent_case(text, extend_through_capitals(text, spans))
     spans = join_a_lone_word_to_the_next(text, drop_programs(text, spans), known_one_word_titles)
     spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
-    spans = split_lists_of_subjects(text, spans)
+    spans = split_both_names(text, split_lists_of_subjects(text, spans))
     return [text[start:end] for start, end in spans]

@@ -771,6 +771,28 @@ def split_lists_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[tup
 
 
 CONJUNCTION_GAP = re.compile(r" (?:and|&) ", re.IGNORECASE)
+# "both" before a name or after it: "teaches both Soil Science and Crop Production", "History and
+# Geography are both taught by", where the model reads one title with an "and".
+BOTH_BEFORE = re.compile(r"\bboth\s+$", re.IGNORECASE)
+BOTH_AFTER = re.compile(r"(?:\s+(?:are|were))?\s+both\b", re.IGNORECASE)
+
+
+def split_both_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cut a name that "both" says is two at its one "and" (with more than one, the cut is unsure)."""
+    result = []
+    for index, (start, end) in enumerate(spans):
+        gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
+        # a name listed beside another is one of the two already ("Both A and B and C are")
+        after = index + 1 < len(spans) and LIST_GAP.fullmatch(text, end, spans[index + 1][0])
+        before = index > 0 and LIST_GAP.fullmatch(text, spans[index - 1][1], start)
+        both = (BOTH_BEFORE.search(text[max(0, start - 6) : start]) and not after) or (
+            BOTH_AFTER.match(text, end) and not before
+        )
+        if both and len(gaps) == 1:
+            result += [(start, gaps[0].start()), (gaps[0].end(), end)]
+        else:
+            result.append((start, end))
+    return result
 
 
 def join_a_lone_word_to_the_next(
