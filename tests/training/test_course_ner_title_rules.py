@@ -377,6 +377,7 @@ def test_what_a_grade_is_given_in_is_found_after_who_got_it_and_in_lower_case_te
     assert added("need at least a c in discrete math to stay in the major") == ["discrete math"]
     assert added("i got a D in stats and my parents don't know") == ["stats"]  # a student's short form
     assert added("i got an a in genetics, history next") == ["genetics"]
+    assert added("an A in history class, finally") == ["history"]
     # a lower-case name needs the vocabulary, and words of it that are no subject end in nothing
     assert added("i got an a in genetics", frozenset()) == []
     for text in (

@@ -434,10 +434,8 @@ def _lower_case_name(text: str, at: int, title_words: Collection[str]) -> int | 
         word = match.group()
         bare = word.rstrip(NAME_END_MARKS)
         subject = bare.islower() and (bare in title_words or bare in SHORT_SUBJECTS)
-        if count == LOWER_CASE_NAME_MOST_WORDS or not subject or bare in FUNCTION_WORDS:
+        if count == LOWER_CASE_NAME_MOST_WORDS or not subject or bare in FUNCTION_WORDS | NOT_GRADED_SUBJECTS:
             break
-        if bare in NOT_GRADED_SUBJECTS:
-            return None
         end = match.start() + len(bare)
         if bare != word:
             break
