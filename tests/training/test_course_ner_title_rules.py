@@ -455,6 +455,7 @@ def test_a_course_code_before_a_title_is_no_part_of_it() -> None:
     text = "Transcript: BIO 210 Human Physiology, 4 credits; ECON 302: Intermediate Macroeconomics"
     spans = _spans(text, "BIO 210 Human Physiology", "ECON 302: Intermediate Macroeconomics")
     assert _names(text, tidy_spans(text, spans)) == ["Human Physiology", "Intermediate Macroeconomics"]
+    assert _names(text, tidy_spans(text, _spans(text, "BIO 210", "Human Physiology"))) == ["Human Physiology"]
 
 
 def test_both_makes_a_name_with_one_and_two_unless_it_is_already_one_of_two() -> None:

@@ -129,8 +129,9 @@ HEADING = re.compile(
     r"|Catalog|Note|Reminder|Update|Subjects|Electives|Prerequisites|Prereqs|Requirements):\s+",
     re.IGNORECASE,
 )
-# A course code before a title, which no catalog title holds: "BIO 210 Human Physiology".
-COURSE_CODE_OPENING = re.compile(r"[A-Z]{2,5}[ -]?\d{3,4}[A-Z]?:?\s+(?=[A-Z])")
+# A course code, which no catalog title holds, alone or before a title: "BIO 210 Human Physiology".
+COURSE_CODE = re.compile(r"[A-Z]{2,5}[ -]?\d{3,4}[A-Z]?")
+COURSE_CODE_OPENING = re.compile(rf"{COURSE_CODE.pattern}:?\s+(?=[A-Z])")
 # A letter grade with its sign, which ends no title: a transcript's "Medical-Surgical Nursing B+".
 SIGNED_GRADE = re.compile(r"[A-DF][+-](?![\w+])")
 
@@ -146,7 +147,7 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     capitalised ("In Knowing, Teaching, and ..."; but "The", "A", "An" and "From" open titles), or
     end any span ("Sports Nutrition and" -> "Sports Nutrition"), nor does a signed letter grade
     ("Health Assessment B+"), nor a heading's word or a course code open one ("Languages: German",
-    "BIO 210 Human Physiology"). Spans with no capitals
+    "BIO 210 Human Physiology"), and a code alone is none. Spans with no capitals
     (lower-case text) keep their content words. None when nothing is left.
     """
     if text[start:end].endswith(" I") and text[end : end + 1] in ("'", "\u2019"):  # "Probability I'm"
@@ -158,6 +159,8 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
         start = heading.end()
     if code := COURSE_CODE_OPENING.match(text, start, end):  # "BIO 210 Human Physiology"
         start = code.end()
+    if COURSE_CODE.fullmatch(text, start, end):
+        return None  # a code alone: what it stands for is the name
     words = [(m.start() + start, m.end() + start) for m in SPAN_WORD.finditer(text[start:end])]
     if all(_bare(text[a:b]).lower() in FUNCTION_WORDS for a, b in words):
         return None  # "The" alone: a title's first word at most, never a title
