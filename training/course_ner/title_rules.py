@@ -402,6 +402,7 @@ NOT_GRADED_SUBJECTS = frozenset(
     ["it", "that", "this", "everything", "all", "life", "class", "school", "general", "conduct",
      "behavior", "behaviour", "effort", "attendance", "participation", "both", "each", "one", "there"]
 )  # fmt: skip
+NO_SUBJECT_WORDS = FUNCTION_WORDS | NOT_GRADED_SUBJECTS
 # How students shorten subjects ("a D in stats", "a C in orgo"), which the catalog never writes.
 SHORT_SUBJECTS = frozenset(
     word.lower()
@@ -437,7 +438,7 @@ def _lower_case_name(text: str, at: int, title_words: Collection[str]) -> int | 
         word = match.group()
         bare = word.rstrip(NAME_END_MARKS)
         subject = bare.islower() and (bare in title_words or bare in SHORT_SUBJECTS)
-        if count == LOWER_CASE_NAME_MOST_WORDS or not subject or bare in FUNCTION_WORDS | NOT_GRADED_SUBJECTS:
+        if count == LOWER_CASE_NAME_MOST_WORDS or not subject or bare in NO_SUBJECT_WORDS:
             break
         end = match.start() + len(bare)
         if bare != word:
@@ -670,7 +671,7 @@ def _is_a_place(text: str, start: int, end: int) -> bool:
 def drop_institution_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Drop names whose last word says what they are, and it is no course (`NON_COURSE_LAST_WORDS`),
     that word read through the points and letters after the name ("Ph" + ".D." is "ph.d"), and
-    places that "the" opens (`PLACE_LAST_WORDS`)."""
+    research groups and centres (`_is_a_place`)."""
     kept = []
     for start, end in spans:
         tail = DOTTED_TAIL.match(text, end)
