@@ -30,7 +30,7 @@ from tests.conftest import wait_for_job
 
 # Longer than redis-py's reconnect attempts, well inside the fixture's 15 s visibility timeout, after
 # which kombu would hand the job out again.
-REDIS_OUTAGE_SECONDS = 12
+REDIS_OUTAGE_SECONDS = 20
 
 
 @pytest.fixture
@@ -160,10 +160,11 @@ def test_a_job_that_ends_while_redis_is_down_is_recorded_when_it_is_back(fresh: 
     fresh.start_inference_worker()
     fresh.wait_ready_for("inference")
     with fresh.client(timeout=30) as api:
-        # 64 tokens: long enough to be still running when Redis is killed even when the API answers
-        # slowly beside a busy worker (32 ended 3 s before the kill on 2 cores, 2026-12-04), short
-        # enough to end inside the outage on a slow CPU (100 took 12 s on 2 cores with no AVX512)
-        payload = {"model": "llm", "start_word": "Once", "length": 64, "seed": 5}
+        # 128 tokens: long enough to be still running when Redis is killed even when the API answers
+        # slowly beside a busy worker (32 ended 3 s before the kill on 2 cores, 2026-12-04; 64 ended
+        # 5 s before it, 2026-12-07), short enough to end inside the 20 s outage on a slow CPU (100
+        # took 12 s on 2 cores with no AVX512)
+        payload = {"model": "llm", "start_word": "Once", "length": 128, "seed": 5}
         job_id = api.post("/jobs", json={"type": "generate", "input": payload}).json()["job_id"]
         started_at = wait_for_status(api, job_id, "running", timeout=60)["started_at"]
         fresh.processes["redis"].kill()
