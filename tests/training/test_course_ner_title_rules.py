@@ -7,7 +7,10 @@ import re
 from training.course_ner.encoding import capitalised_chars, sentence_starts
 from training.course_ner.title_rules import (
     NON_COURSE_LAST_WORDS,
+    add_class_short_forms,
     add_names_after_a_grade,
+    complete_pairs_of_subjects,
+    drop_books,
     drop_institution_names,
     drop_programs,
     drop_unknown_single_words,
@@ -17,6 +20,7 @@ from training.course_ner.title_rules import (
     last_word,
     merge_quoted_title,
     one_word_titles,
+    split_after_a_course_number,
     split_at_line_breaks,
     split_before_a_capitalised_the,
     split_both_names,
@@ -478,3 +482,73 @@ def test_both_makes_a_name_with_one_and_two_unless_it_is_already_one_of_two() ->
         "Special Topics in Physics",
     ]
     assert cut("Signals and Systems is hard", "Signals and Systems") == ["Signals and Systems"]
+
+
+def test_a_transcripts_decimal_credits_end_no_name() -> None:
+    text = "Transcript: ACCT 201 Principles of Financial Accounting 3.0 A-; Spanish 3 4.0 B"
+    spans = _spans(text, "ACCT 201 Principles of Financial Accounting 3", "Spanish 3 4")
+    assert _names(text, tidy_spans(text, spans)) == ["Principles of Financial Accounting", "Spanish 3"]
+
+
+def test_what_a_copy_a_pdf_or_an_edition_is_of_is_a_book() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_books(text, _spans(text, *names)))
+
+    text = "Does anyone have a PDF of Griffiths' Introduction to Electrodynamics for Physics III?"
+    assert keep(text, "Introduction to Electrodynamics", "Physics III") == ["Physics III"]
+    text = "My copy of Principles of Economics is in the 3rd edition of Campbell Biology's box"
+    assert keep(text, "Principles of Economics", "Campbell Biology") == []
+    text = "Michael Sandel's Justice course and a copy of the syllabus of Ethics"
+    assert keep(text, "Justice", "Ethics") == ["Justice", "Ethics"]  # an author's name alone marks no book
+
+
+def test_a_classs_short_form_is_a_name_unless_a_code_or_a_field_is_meant() -> None:
+    def add(text: str, *names: str) -> list[str]:
+        return _names(text, add_class_short_forms(text, _spans(text, *names)))
+
+    assert add("Orgo has ruined me and Econ ran late") == ["Orgo", "Econ"]
+    assert add("she's retaking gen chem and precalc, then lin alg 2") == ["gen chem", "precalc", "lin alg 2"]
+    assert add("Our twins have AP Bio; Research Methods is paired with Psych Stats", "Research Methods") == [
+        "AP Bio",
+        "Research Methods",
+        "Psych Stats",
+    ]
+    # a code's subject, a field, a longer proper name; and words that name other things too
+    assert add("Stress Management (CHEM 211) counts for the econ major, a minor in calc") == []
+    assert add("the Psych advisors work at Thermo Fisher; an econ elective") == []
+    assert add("the speaker's bio and the stats show a psych consult and a chem panel") == []
+    assert add("I got the orgo notes", "orgo notes") == ["orgo notes"]  # within a name: the name stands
+
+
+def test_two_subjects_as_students_name_them_are_two_names() -> None:
+    def pair(text: str, *names: str) -> list[str]:
+        return _names(text, complete_pairs_of_subjects(text, _spans(text, *names)))
+
+    assert pair("I'm taking bio and chem together", "bio") == ["bio", "chem"]
+    assert pair("I have calc/physics back to back", "calc/physics") == ["calc", "physics"]
+    assert pair("english or spanish 2 next year", "spanish 2") == ["english", "spanish 2"]
+    # capitalised, a pair may name a department; a slash within a field's name stays
+    assert pair("the History and Philosophy office", "History") == ["History"]
+    assert pair("Client/Server Programming", "Client/Server Programming") == ["Client/Server Programming"]
+    assert pair("bio and chem majors", "bio and chem") == ["bio and chem"]
+
+
+def test_a_course_number_then_and_parts_two_names() -> None:
+    """None of the catalog's titles goes on after its number with "and"."""
+    from training.course_ner.data import catalog_titles
+
+    def split(text: str, *names: str) -> list[str]:
+        return _names(text, split_after_a_course_number(text, _spans(text, *names)))
+
+    text = "She will teach Music Theory III and Orchestration, and Calculus 2 & Linear Algebra."
+    assert split(text, "Music Theory III", "Calculus 2 & Linear Algebra") == [
+        "Music Theory III",
+        "Orchestration",
+        "Calculus 2",
+        "Linear Algebra",
+    ]
+    assert split("Anatomy and Physiology I and Dr. Lee", "Anatomy and Physiology I") == [
+        "Anatomy and Physiology I"
+    ]
+    titles = catalog_titles()
+    assert [t for t in titles if split_after_a_course_number(t, [(0, len(t))]) != [(0, len(t))]] == []

@@ -14,7 +14,10 @@ from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
 from training.course_ner.title_rules import (
     FUNCTION_WORDS,
     WORD_TRIM,
+    add_class_short_forms,
     add_names_after_a_grade,
+    complete_pairs_of_subjects,
+    drop_books,
     drop_institution_names,
     drop_programs,
     drop_unknown_single_words,
@@ -22,6 +25,7 @@ from training.course_ner.title_rules import (
     join_a_lone_word_to_the_next,
     keep_consistent_case,
     merge_quoted_title,
+    split_after_a_course_number,
     split_at_line_breaks,
     split_before_a_capitalised_the,
     split_both_names,
@@ -273,7 +277,10 @@ def names_in_text(
     spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = keep_consistent_case(text, extend_through_capitals(text, spans))
-    spans = join_a_lone_word_to_the_next(text, drop_programs(text, spans), known_one_word_titles)
+    spans = drop_books(text, drop_programs(text, spans))
+    spans = join_a_lone_word_to_the_next(text, spans, known_one_word_titles)
     spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
     spans = split_both_names(text, split_lists_of_subjects(text, spans))
+    spans = complete_pairs_of_subjects(text, add_class_short_forms(text, spans))
+    spans = split_after_a_course_number(text, spans)
     return [text[start:end] for start, end in spans]

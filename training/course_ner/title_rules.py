@@ -134,6 +134,9 @@ COURSE_CODE = re.compile(r"[A-Z]{2,5}[ -]?\d{3,4}[A-Z]?")
 COURSE_CODE_OPENING = re.compile(rf"{COURSE_CODE.pattern}:?\s+(?=[A-Z])")
 # A letter grade with its sign, which ends no title: a transcript's "Medical-Surgical Nursing B+".
 SIGNED_GRADE = re.compile(r"[A-DF][+-](?![\w+])")
+# A number with a decimal point: a transcript's credits or grade points ("Principles of Financial
+# Accounting 3.0 A-"), never a title's last word ("Spanish 3", "Calculus 2").
+DECIMAL_NUMBER = re.compile(r"\d+\.\d")
 
 
 def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -146,9 +149,10 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     Technologies" -> "Web Technologies"). Function words never start a capitalised run, even
     capitalised ("In Knowing, Teaching, and ..."; but "The", "A", "An" and "From" open titles), or
     end any span ("Sports Nutrition and" -> "Sports Nutrition"), nor does a signed letter grade
-    ("Health Assessment B+"), nor a heading's word or a course code open one ("Languages: German",
-    "BIO 210 Human Physiology"), and a code alone is none. Spans with no capitals
-    (lower-case text) keep their content words. None when nothing is left.
+    ("Health Assessment B+") or a decimal number (credits: "Accounting 3.0"), nor a heading's word
+    or a course code open one ("Languages: German", "BIO 210 Human Physiology"), and a code alone
+    is none. Spans with no capitals (lower-case text) keep their content words. None when nothing
+    is left.
     """
     if text[start:end].endswith(" I") and text[end : end + 1] in ("'", "\u2019"):  # "Probability I'm"
         end -= 2
@@ -177,6 +181,7 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     while words and (
         _bare(text[words[-1][0] : words[-1][1]]) in FUNCTION_WORDS
         or SIGNED_GRADE.fullmatch(text[words[-1][0] : words[-1][1]].rstrip(",;:."))
+        or DECIMAL_NUMBER.match(text, words[-1][0])
     ):
         words = words[:-1]  # "Medical-Surgical Nursing B+" of a transcript's "Nursing B+, ..."
     if not words:
@@ -381,6 +386,26 @@ def drop_programs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
         if not PROGRAM_NOUN_AFTER.match(text, end)
         and not FIELD_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
         and not INSTITUTION_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
+    ]
+
+
+# Words before a name that make it a book's title: "a PDF of Griffiths' Introduction to
+# Electrodynamics", "my copy of Principles of Economics", "the 14th edition of Campbell Biology".
+# A course is never had in copies, PDFs or editions. (An author's possessive alone marks no book:
+# "Michael Sandel's Justice course", "Clark Sorensen's Politics of Divided Korea".)
+BOOK_MARK_BEFORE = re.compile(
+    r"\b(?:copy|copies|pdf|pdfs|edition|editions|chapters?\s+\d+)\s+of\s+"
+    r"(?:[A-Z][\w.-]*(?:'s|s'|\u2019s|s\u2019)\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def drop_books(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop names that a copy, a PDF, an edition or a chapter is "of" (`BOOK_MARK_BEFORE`)."""
+    return [
+        (start, end)
+        for start, end in spans
+        if not BOOK_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
     ]
 
 
@@ -825,3 +850,151 @@ def join_a_lone_word_to_the_next(
         joined.append((start, end))
         index += 1
     return joined
+
+
+# How students name a subject they take: a school subject or a short form of a title ("bio",
+# "gen chem", "Lin Alg"), with a course number or not ("Spanish 2", "calc II").
+SUBJECT_FORMS = SCHOOL_SUBJECTS | {
+    short.lower()
+    for short in [*WORD_SHORTENINGS.values(), *(n for names in TITLE_NICKNAMES.values() for n in names)]
+    if short.lower() != "lab"
+}
+SUBJECT_FORM = re.compile(
+    r"(?:" + "|".join(re.escape(form) for form in sorted(SUBJECT_FORMS, key=len, reverse=True)) + r")"
+    r"(?:\s+(?:\d|I{1,3}|IV))?(?![\w-])",
+    re.IGNORECASE,
+)
+PAIR_GAP = re.compile(r"\s*/\s*|\s+(?:and|&|or)\s+", re.IGNORECASE)
+
+
+def _is_lower_case_subject(text: str, start: int, end: int) -> bool:
+    return bool(SUBJECT_FORM.fullmatch(text, start, end)) and text[start:end].islower()
+
+
+SLASH = re.compile(r"\s*/\s*")
+# A subject form's last one or two words before a gap, as the text before a name ends.
+SUBJECT_BEFORE_GAP = re.compile(r"(?:(\S+)\s+)?(\S+)(?:\s*/\s*|\s+(?:and|&|or)\s+)$", re.IGNORECASE)
+SUBJECT_BEFORE_REACH = 30  # characters before a name that SUBJECT_BEFORE_GAP looks at
+
+
+def _subject_beside(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The lower-case subject forms joined to the name at ``start:end`` by a `PAIR_GAP`."""
+    beside = []
+    after = (gap := PAIR_GAP.match(text, end)) and SUBJECT_FORM.match(text, gap.end())
+    if after and _is_lower_case_subject(text, *after.span()):
+        beside.append(after.span())
+    reach = max(0, start - SUBJECT_BEFORE_REACH)
+    if before := SUBJECT_BEFORE_GAP.search(text[reach:start]):
+        last = reach + before.end(2)
+        firsts = [reach + before.start(group) for group in (1, 2) if before.group(group)]
+        beside += [(first, last) for first in firsts if _is_lower_case_subject(text, first, last)][:1]
+    return beside
+
+
+def complete_pairs_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Two subjects as students name them, joined by "and", "&", "or" or "/", are two names: in
+    lower case, a name that is one of them ("bio" of "bio and chem") brings the other in, and one
+    name made of both ("calc/physics") is cut in two. Catalog titles with a slash join words of one
+    field ("Health/Mental Health", "Client/Server Programming"), never two of these subjects; and
+    capitalised, a pair may name a department ("History and Philosophy").
+    """
+    result: list[tuple[int, int]] = []
+    for start, end in spans:
+        slash = SLASH.search(text, start, end)
+        if (
+            slash
+            and SUBJECT_FORM.fullmatch(text, start, slash.start())
+            and SUBJECT_FORM.fullmatch(text, slash.end(), end)
+        ):
+            result += [(start, slash.start()), (slash.end(), end)]
+        else:
+            result.append((start, end))
+    added = [
+        span
+        for start, end in result
+        if _is_lower_case_subject(text, start, end)
+        for span in _subject_beside(text, start, end)
+        if not any(a < span[1] and span[0] < b for a, b in result)
+    ]
+    return sorted(set(result) | set(added))
+
+
+# Short forms that name a class and nothing else: nobody calls the field "gen chem", and "orgo",
+# "lin alg" or "diff eq" is a course students take ("Econ ran late", "how chem is going").
+CLASS_SHORT_FORMS = frozenset(
+    ["orgo", "o-chem", "ochem", "gen chem", "diff eq", "diff eqs", "diffeq", "lin alg", "linalg", "calc",
+     "precalc", "pre-calc", "econ", "microecon", "macroecon", "anthro", "chem", "multivar calc",
+     "poli sci", "polisci", "comp sci", "thermo", "trig", "psych", "bio", "stats"]
+)  # fmt: skip
+# Of those, the ones that name other things too ("the speaker's bio", "the stats show", and in a
+# clinic "a psych consult", "a chem panel"): names only with "AP" before them or a number after
+# ("AP Bio", "chem 2").
+SHORT_FORMS_NAMING_OTHER_THINGS = frozenset(["bio", "stats", "psych", "chem"])
+_CLASS_SHORT_FORMS = "|".join(re.escape(form) for form in sorted(CLASS_SHORT_FORMS, key=len, reverse=True))
+CLASS_SHORT_FORM = re.compile(
+    rf"(?<![\w-])(?P<ap>AP\s+|ap\s+)?(?P<forms>(?:{_CLASS_SHORT_FORMS})(?:\s+(?:{_CLASS_SHORT_FORMS}))*)"
+    r"(?P<number>\s+(?:\d|I{1,3}|IV)\b)?(?![\w-])",
+    re.IGNORECASE,
+)
+# After a short form: a course number ("CHEM 211", a code's subject, not a class), a capitalised
+# word (of a longer proper name: "Thermo Fisher", "Chem Stockroom"), or a word that makes it a
+# field's ("an econ elective", "the Psych advisors", "Econ newsletter").
+NOT_A_CLASS_AFTER = re.compile(
+    r"\s*\d{3}|\s+(?-i:[A-Z])(?!I*\b)|\s+(?:electives?|newsletters?|advisors?|advisers?|courses|classes|credits?|requirements?"
+    r"|people|students|faculty|sequence|track|society)\b",
+    re.IGNORECASE,
+)
+
+
+def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A class's short form (`CLASS_SHORT_FORMS`) is a name where no name lies, unless it is written
+    in capitals (a course code's subject, "CHEM 211", "B BIO 398"), begins a longer proper name, or
+    the words around it make it a field's ("an econ major", "a minor in psych", "the Psych
+    advisors"); "bio", "stats", "psych" and "chem" only as "AP Bio" or "chem 2"."""
+    added = []
+    for found in CLASS_SHORT_FORM.finditer(text):
+        start, end = found.span()
+        if any(a < end and start < b for a, b in spans) or found.group().isupper():
+            continue
+        if NOT_A_CLASS_AFTER.match(text, end):
+            continue
+        marked = found.group("ap") or found.group("number")
+        if found.group("forms").lower() in SHORT_FORMS_NAMING_OTHER_THINGS and not marked:
+            continue
+        field = FIELD_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
+        if not field and not PROGRAM_NOUN_AFTER.match(text, end):
+            added.append((start, end))
+    return sorted(spans + added)
+
+
+# A course number, then "and" or "&": none of the 6,533 catalog titles goes on after its number
+# ("Anatomy and Physiology I" ends there), so the "and" joins two names.
+NUMBER_THEN_AND = re.compile(r"(?<= )(?:I{1,3}|IV|\d{1,3}[A-Z]?) (?:and|&) (?=[A-Z])")
+CAPITALISED_RUN = re.compile(
+    r"[A-Z][\w'\u2019&/-]*(?: (?:of|and|in|for|the|to|&) [A-Z][\w'\u2019&/-]*| [A-Z][\w'\u2019&/-]*)*"
+)
+
+
+def split_after_a_course_number(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Two names where a course number is followed by "and" or "&": a name that holds one is cut
+    there ("Calculus II and Linear Algebra"), and after a name that ends in one, the capitalised
+    words that follow the "and" are a name ("Music Theory III and Orchestration")."""
+    result: list[tuple[int, int]] = []
+    for start, end in spans:
+        for gap in NUMBER_THEN_AND.finditer(text, start, end):
+            result.append((start, gap.start() + gap.group().index(" ")))
+            start = gap.end()
+        result.append((start, end))
+    added = []
+    for _, end in result:
+        gap = re.compile(r" (?:and|&) ").match(text, end)
+        if not gap or not NUMBER_THEN_AND.match(text, text.rfind(" ", 0, end) + 1):
+            continue
+        run = CAPITALISED_RUN.match(text, gap.end())
+        if run and not any(a < run.end() and run.start() < b for a, b in result):
+            words = run.group().split()
+            if words[0].rstrip(".") not in NOT_TITLE_WORDS and not all(
+                w in ("I", "II", "III", "IV") for w in words
+            ):
+                added.append(run.span())
+    return sorted(result + added)
