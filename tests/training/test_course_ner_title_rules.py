@@ -517,6 +517,8 @@ def test_a_classs_short_form_is_a_name_unless_a_code_or_a_field_is_meant() -> No
     assert add("Stress Management (CHEM 211) counts for the econ major, a minor in calc") == []
     assert add("the Psych advisors work at Thermo Fisher; an econ elective") == []
     assert add("the speaker's bio and the stats show a psych consult and a chem panel") == []
+    assert add("a calc app, the econ building's wifi, a fast lin alg library; she works in comp sci") == []
+    assert add("my calc is killing me and our orgo teacher is out") == ["calc", "orgo"]
     assert add("I got the orgo notes", "orgo notes") == ["orgo notes"]  # within a name: the name stands
 
 

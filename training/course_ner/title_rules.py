@@ -946,17 +946,43 @@ NOT_A_CLASS_AFTER = re.compile(
 )
 
 
+# A determiner before a short form and a noun after it make it a modifier of that noun ("a calc
+# app", "the econ building's wifi", "a fast lin alg library"), unless the noun is a course's ("my
+# chem lab report", "our stats teacher"); a verb after it leaves it a name ("my calc is killing me").
+DETERMINER_BEFORE = re.compile(
+    r"\b(?:the|a|an|my|your|our|his|her|their|this|that|its)\s+(?:[\w-]+\s+)?$", re.IGNORECASE
+)
+LOWER_CASE_WORD_AFTER = re.compile(r"\s+([a-z]+)\b")
+VERBS_AFTER_A_NAME = frozenset(
+    ["is", "was", "are", "were", "has", "had", "have", "will", "would", "can", "could", "got", "gets",
+     "went", "goes", "starts", "started", "meets", "met", "ran", "runs", "kicked", "killed", "ruined"]
+)  # fmt: skip
+# Words before a short form that make it a field one works in: "she works in comp sci".
+WORK_IN_BEFORE = re.compile(r"\b(?:works?|worked|working|career|careers|jobs?)\s+in\s+$", re.IGNORECASE)
+
+
+def _modifies_a_noun(text: str, start: int, end: int) -> bool:
+    after = LOWER_CASE_WORD_AFTER.match(text, end)
+    if not after or not DETERMINER_BEFORE.search(text[max(0, start - 30) : start]):
+        return False
+    word = after.group(1)
+    return word not in NOUNS_AFTER_A_NAME | FUNCTION_WORDS | VERBS_AFTER_A_NAME
+
+
 def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """A class's short form (`CLASS_SHORT_FORMS`) is a name where no name lies, unless it is written
-    in capitals (a course code's subject, "CHEM 211", "B BIO 398"), begins a longer proper name, or
-    the words around it make it a field's ("an econ major", "a minor in psych", "the Psych
-    advisors"); "bio", "stats", "psych" and "chem" only as "AP Bio" or "chem 2"."""
+    in capitals (a course code's subject, "CHEM 211", "B BIO 398"), begins a longer proper name,
+    modifies a noun that is no course's ("a calc app"), or the words around it make it a field's
+    ("an econ major", "a minor in psych", "the Psych advisors", "works in comp sci"); "bio",
+    "stats", "psych" and "chem" only as "AP Bio" or "chem 2"."""
     added = []
     for found in CLASS_SHORT_FORM.finditer(text):
         start, end = found.span()
         if any(a < end and start < b for a, b in spans) or found.group().isupper():
             continue
-        if NOT_A_CLASS_AFTER.match(text, end):
+        if NOT_A_CLASS_AFTER.match(text, end) or _modifies_a_noun(text, start, end):
+            continue
+        if WORK_IN_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start]):
             continue
         marked = found.group("ap") or found.group("number")
         if found.group("forms").lower() in SHORT_FORMS_NAMING_OTHER_THINGS and not marked:
