@@ -9,6 +9,7 @@ from training.course_ner.title_rules import (
     NON_COURSE_LAST_WORDS,
     add_class_short_forms,
     add_names_after_a_grade,
+    add_subjects_that_meet,
     complete_pairs_of_subjects,
     drop_books,
     drop_institution_names,
@@ -554,3 +555,17 @@ def test_a_course_number_then_and_parts_two_names() -> None:
     ]
     titles = catalog_titles()
     assert [t for t in titles if split_after_a_course_number(t, [(0, len(t))]) != [(0, len(t))]] == []
+
+
+def test_a_subject_that_meets_starts_or_moves_is_a_class() -> None:
+    def add(text: str, *names: str) -> list[str]:
+        return _names(text, add_subjects_that_meet(text, _spans(text, *names), {"torts"}))
+
+    assert add("Statistics starts at 8 sharp; Biology meets at 7:45 in Hanley Hall") == [
+        "Statistics",
+        "Biology",
+    ]
+    assert add("Torts is on the third floor and Spanish 2 got moved to Tuesdays") == ["Torts", "Spanish 2"]
+    assert add("Genetics began with Mendel, where Physics meets Art; the Chemistry Club meets at 5") == []
+    assert add("Marketing Research meets at 9", "Marketing Research") == ["Marketing Research"]
+    assert add("Hanley starts at 8") == []  # no subject nor training title

@@ -16,6 +16,7 @@ from training.course_ner.title_rules import (
     WORD_TRIM,
     add_class_short_forms,
     add_names_after_a_grade,
+    add_subjects_that_meet,
     complete_pairs_of_subjects,
     drop_books,
     drop_institution_names,
@@ -283,4 +284,5 @@ def names_in_text(
     spans = split_both_names(text, split_lists_of_subjects(text, spans))
     spans = complete_pairs_of_subjects(text, add_class_short_forms(text, spans))
     spans = split_after_a_course_number(text, spans)
+    spans = add_subjects_that_meet(text, spans, known_one_word_titles)
     return [text[start:end] for start, end in spans]

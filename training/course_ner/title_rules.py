@@ -1024,3 +1024,33 @@ def split_after_a_course_number(text: str, spans: list[tuple[int, int]]) -> list
             ):
                 added.append(run.span())
     return sorted(result + added)
+
+
+# What is said of a class and not of a field: it meets, starts at an hour, runs late or moves
+# ("Biology meets at 7:45", "Statistics starts at 8 sharp", "Contracts is on the third floor, room
+# 310"); not "Genetics began with Mendel", "where Physics meets Art".
+SCHEDULE_AFTER = re.compile(
+    r"\s+(?:(?:meets|met)\s+(?:at|in|on|every|twice|once|from|only|\d|[MTWRF]{2,})"
+    r"|(?:starts|started|begins|began|ends|ended)\s+at\s+(?:\d|noon)|ran\s+late|runs\s+late|let\s+out|lets\s+out"
+    r"|(?:got|was|is|has\s+been)\s+(?:moved|cancell?ed|rescheduled|postponed)"
+    r"|is\s+(?:at\s+\d|on\s+(?:the\s+\w+\s+floor|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?)"
+    r"|in\s+room))\b",
+    re.IGNORECASE,
+)
+CAPITALISED_WORD = re.compile(r"(?<![\w-])[A-Z][a-z]+(?:\s+(?:\d{1,3}|I{1,3}|IV))?(?![\w-])")
+
+
+def add_subjects_that_meet(
+    text: str, spans: list[tuple[int, int]], known_one_word_titles: Collection[str] | None
+) -> list[tuple[int, int]]:
+    """A subject that meets, starts or moves (`SCHEDULE_AFTER`) is a class where no name lies: a
+    capitalised school subject or training title of one word ("Biology meets at 7:45")."""
+    known = SCHOOL_SUBJECTS | SUBJECT_FORMS | set(known_one_word_titles or ())
+    added = []
+    for found in CAPITALISED_WORD.finditer(text):
+        start, end = found.span()
+        if any(a < end and start < b for a, b in spans) or not SCHEDULE_AFTER.match(text, end):
+            continue
+        if found.group().split()[0].lower() in known:
+            added.append((start, end))
+    return sorted(spans + added)
