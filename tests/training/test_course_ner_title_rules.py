@@ -521,6 +521,7 @@ def test_a_classs_short_form_is_a_name_unless_a_code_or_a_field_is_meant() -> No
     assert add("a calc app, the econ building's wifi, a fast lin alg library; she works in comp sci") == []
     assert add("my calc is killing me and our orgo teacher is out") == ["calc", "orgo"]
     assert add("I got the orgo notes", "orgo notes") == ["orgo notes"]  # within a name: the name stands
+    assert add("FINALLY passed calc 3 and diff eq!!!", "calc", "diff") == ["calc 3", "diff eq"]
 
 
 def test_two_subjects_as_students_name_them_are_two_names() -> None:
@@ -543,6 +544,7 @@ def test_a_course_number_then_and_parts_two_names() -> None:
     def split(text: str, *names: str) -> list[str]:
         return _names(text, split_after_a_course_number(text, _spans(text, *names)))
 
+    assert split("Take Spanish 201 or French 201 next", "Spanish 201") == ["Spanish 201", "French 201"]
     text = "She will teach Music Theory III and Orchestration, and Calculus 2 & Linear Algebra."
     assert split(text, "Music Theory III", "Calculus 2 & Linear Algebra") == [
         "Music Theory III",

@@ -970,7 +970,8 @@ def _modifies_a_noun(text: str, start: int, end: int) -> bool:
 
 
 def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """A class's short form (`CLASS_SHORT_FORMS`) is a name where no name lies, unless it is written
+    """A class's short form (`CLASS_SHORT_FORMS`) is a name where no name lies (a name that is part
+    of one grows to it: "calc" of "calc 3", "diff" of "diff eq"), unless it is written
     in capitals (a course code's subject, "CHEM 211", "B BIO 398"), begins a longer proper name,
     modifies a noun that is no course's ("a calc app"), or the words around it make it a field's
     ("an econ major", "a minor in psych", "the Psych advisors", "works in comp sci"); "bio",
@@ -978,6 +979,10 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
     added = []
     for found in CLASS_SHORT_FORM.finditer(text):
         start, end = found.span()
+        within = [(a, b) for a, b in spans if start <= a and b <= end and (a, b) != (start, end)]
+        if len(within) == 1 and not any(a < end and start < b for a, b in spans if (a, b) not in within):
+            spans = [(start, end) if span in within else span for span in spans]  # "calc" of "calc 3"
+            continue
         if any(a < end and start < b for a, b in spans) or found.group().isupper():
             continue
         if NOT_A_CLASS_AFTER.match(text, end) or _modifies_a_noun(text, start, end):
@@ -993,18 +998,20 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
     return sorted(spans + added)
 
 
-# A course number, then "and" or "&": none of the 6,533 catalog titles goes on after its number
-# ("Anatomy and Physiology I" ends there), so the "and" joins two names.
-NUMBER_THEN_AND = re.compile(r"(?<= )(?:I{1,3}|IV|\d{1,3}[A-Z]?) (?:and|&) (?=[A-Z])")
+# A course number, then "and", "&" or "or": none of the 6,533 catalog titles goes on after its
+# number ("Anatomy and Physiology I" ends there), so the conjunction joins two names.
+NUMBER_THEN_AND = re.compile(r"(?<= )(?:I{1,3}|IV|\d{1,3}[A-Z]?) (?:and|&|or) (?=[A-Z])")
 CAPITALISED_RUN = re.compile(
     r"[A-Z][\w'\u2019&/-]*(?: (?:of|and|in|for|the|to|&) [A-Z][\w'\u2019&/-]*| [A-Z][\w'\u2019&/-]*)*"
+    r"(?: (?:\d{1,4}[A-Z]?|I{1,3}|IV)\b)?"
 )
 
 
 def split_after_a_course_number(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Two names where a course number is followed by "and" or "&": a name that holds one is cut
-    there ("Calculus II and Linear Algebra"), and after a name that ends in one, the capitalised
-    words that follow the "and" are a name ("Music Theory III and Orchestration")."""
+    """Two names where a course number is followed by "and", "&" or "or": a name that holds one is
+    cut there ("Calculus II and Linear Algebra"), and after a name that ends in one, the capitalised
+    words that follow the conjunction are a name ("Music Theory III and Orchestration", "Spanish
+    201 or French 201")."""
     result: list[tuple[int, int]] = []
     for start, end in spans:
         for gap in NUMBER_THEN_AND.finditer(text, start, end):
@@ -1013,7 +1020,7 @@ def split_after_a_course_number(text: str, spans: list[tuple[int, int]]) -> list
         result.append((start, end))
     added = []
     for _, end in result:
-        gap = re.compile(r" (?:and|&) ").match(text, end)
+        gap = re.compile(r" (?:and|&|or) ").match(text, end)
         if not gap or not NUMBER_THEN_AND.match(text, text.rfind(" ", 0, end) + 1):
             continue
         run = CAPITALISED_RUN.match(text, gap.end())
