@@ -522,6 +522,8 @@ def test_a_classs_short_form_is_a_name_unless_a_code_or_a_field_is_meant() -> No
     assert add("my calc is killing me and our orgo teacher is out") == ["calc", "orgo"]
     assert add("I got the orgo notes", "orgo notes") == ["orgo notes"]  # within a name: the name stands
     assert add("FINALLY passed calc 3 and diff eq!!!", "calc", "diff") == ["calc 3", "diff eq"]
+    assert add("our stats teacher, half a macro lecture, then AP Calc BC") == ["stats", "macro", "AP Calc BC"]
+    assert add("macro photography, a micro SD card and player stats") == []
 
 
 def test_two_subjects_as_students_name_them_are_two_names() -> None:

@@ -924,16 +924,21 @@ def complete_pairs_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[
 CLASS_SHORT_FORMS = frozenset(
     ["orgo", "o-chem", "ochem", "gen chem", "diff eq", "diff eqs", "diffeq", "lin alg", "linalg", "calc",
      "precalc", "pre-calc", "econ", "microecon", "macroecon", "anthro", "chem", "multivar calc",
-     "poli sci", "polisci", "comp sci", "thermo", "trig", "psych", "bio", "stats"]
+     "poli sci", "polisci", "comp sci", "thermo", "trig", "psych", "bio", "stats", "micro", "macro"]
 )  # fmt: skip
-# Of those, the ones that name other things too ("the speaker's bio", "the stats show", and in a
-# clinic "a psych consult", "a chem panel"): names only with "AP" before them or a number after
-# ("AP Bio", "chem 2").
-SHORT_FORMS_NAMING_OTHER_THINGS = frozenset(["bio", "stats", "psych", "chem"])
+# Of those, the ones that name other things too ("the speaker's bio", "the stats show", "macro
+# photography", and in a clinic "a psych consult", "a chem panel"): names only with "AP" before
+# them, a number after or a class's noun after ("AP Bio", "chem 2", "our stats teacher").
+SHORT_FORMS_NAMING_OTHER_THINGS = frozenset(["bio", "stats", "psych", "chem", "micro", "macro"])
+CLASS_NOUNS = frozenset(
+    ["final", "finals", "midterm", "midterms", "lab", "labs", "lecture", "lectures", "homework", "hw",
+     "quiz", "quizzes", "syllabus", "textbook", "professor", "prof", "instructor", "lecturer", "teacher",
+     "class", "section", "seminar", "notes", "recitation", "tutorial"]
+)  # fmt: skip
 _CLASS_SHORT_FORMS = "|".join(re.escape(form) for form in sorted(CLASS_SHORT_FORMS, key=len, reverse=True))
 CLASS_SHORT_FORM = re.compile(
     rf"(?<![\w-])(?P<ap>AP\s+|ap\s+)?(?P<forms>(?:{_CLASS_SHORT_FORMS})(?:\s+(?:{_CLASS_SHORT_FORMS}))*)"
-    r"(?P<number>\s+(?:\d|I{1,3}|IV)\b)?(?![\w-])",
+    r"(?P<number>\s+(?:\d|I{1,3}|IV|AB|BC)\b)?(?![\w-])",
     re.IGNORECASE,
 )
 # After a short form: a course number ("CHEM 211", a code's subject, not a class), a capitalised
@@ -974,8 +979,8 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
     of one grows to it: "calc" of "calc 3", "diff" of "diff eq"), unless it is written
     in capitals (a course code's subject, "CHEM 211", "B BIO 398"), begins a longer proper name,
     modifies a noun that is no course's ("a calc app"), or the words around it make it a field's
-    ("an econ major", "a minor in psych", "the Psych advisors", "works in comp sci"); "bio",
-    "stats", "psych" and "chem" only as "AP Bio" or "chem 2"."""
+    ("an econ major", "a minor in psych", "the Psych advisors", "works in comp sci"); those that
+    name other things too only as "AP Bio", "chem 2" or "our stats teacher"."""
     added = []
     for found in CLASS_SHORT_FORM.finditer(text):
         start, end = found.span()
@@ -989,7 +994,8 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
             continue
         if WORK_IN_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start]):
             continue
-        marked = found.group("ap") or found.group("number")
+        noun = LOWER_CASE_WORD_AFTER.match(text, end)
+        marked = found.group("ap") or found.group("number") or (noun and noun.group(1) in CLASS_NOUNS)
         if found.group("forms").lower() in SHORT_FORMS_NAMING_OTHER_THINGS and not marked:
             continue
         field = FIELD_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
