@@ -483,6 +483,15 @@ def test_both_makes_a_name_with_one_and_two_unless_it_is_already_one_of_two() ->
         "Special Topics in Physics",
     ]
     assert cut("Signals and Systems is hard", "Signals and Systems") == ["Signals and Systems"]
+    # a plural verb after a name that opens a clause: two names; after "sections of", the noun's
+    text = "Circuits and Electronics are taught by Dr. Lee. Sections of Knowing Health and Illness were cut"
+    assert cut(text, "Circuits and Electronics", "Knowing Health and Illness") == [
+        "Circuits",
+        "Electronics",
+        "Knowing Health and Illness",
+    ]
+    text = "Music, Folklore, and Performance were moved"
+    assert cut(text, "Music, Folklore, and Performance") == ["Music, Folklore, and Performance"]
 
 
 def test_a_transcripts_decimal_credits_end_no_name() -> None:

@@ -802,10 +802,23 @@ CONJUNCTION_GAP = re.compile(r" (?:and|&) ", re.IGNORECASE)
 # Geography are both taught by", where the model reads one title with an "and".
 BOTH_BEFORE = re.compile(r"\bboth\s+$", re.IGNORECASE)
 BOTH_AFTER = re.compile(r"(?:\s+(?:are|were))?\s+both\b", re.IGNORECASE)
+# A plural verb right after a name with one "and": one course "is" ("Signals and Systems is the
+# class that ..."), two "are" ("Circuits and Electronics are taught by the same professor").
+PLURAL_VERB_AFTER = re.compile(r"\s+(?:are|were|have\s+been)\b")
+CLAUSE_OPENING = re.compile(r"(?:^|[.!?;:]\s+)$")
+
+
+def _plural_subject(text: str, start: int, end: int) -> bool:
+    """Whether the name opens a clause as the subject of a plural verb, and holds no comma: "sections
+    of Knowing Health and Illness Through the Arts were cancelled" is one name, whose noun is
+    "sections"; "Global Trade, Transportation, and Logistics Management were" may be a list."""
+    opens = CLAUSE_OPENING.search(text[max(0, start - 3) : start]) or start == 0
+    return bool(opens and PLURAL_VERB_AFTER.match(text, end)) and "," not in text[start:end]
 
 
 def split_both_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Cut a name that "both" says is two at its one "and" (with more than one, the cut is unsure)."""
+    """Cut a name that "both" or a plural verb after it says is two at its one "and" (with more than
+    one, the cut is unsure)."""
     result = []
     for index, (start, end) in enumerate(spans):
         gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
@@ -813,7 +826,7 @@ def split_both_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
         after = index + 1 < len(spans) and LIST_GAP.fullmatch(text, end, spans[index + 1][0])
         before = index > 0 and LIST_GAP.fullmatch(text, spans[index - 1][1], start)
         both = (BOTH_BEFORE.search(text[max(0, start - 6) : start]) and not after) or (
-            BOTH_AFTER.match(text, end) and not before
+            (BOTH_AFTER.match(text, end) or _plural_subject(text, start, end)) and not before
         )
         if both and len(gaps) == 1:
             result += [(start, gaps[0].start()), (gaps[0].end(), end)]
