@@ -582,3 +582,12 @@ def test_a_subject_that_meets_starts_or_moves_is_a_class() -> None:
     assert add("Genetics began with Mendel, where Physics meets Art; the Chemistry Club meets at 5") == []
     assert add("Marketing Research meets at 9", "Marketing Research") == ["Marketing Research"]
     assert add("Hanley starts at 8") == []  # no subject nor training title
+
+
+def test_a_single_letter_is_no_name_even_if_a_title_holds_it() -> None:
+    text = "Relevant coursework: Seminar in Quantitative Methods, R, Stata"
+    spans = _spans(text, "Seminar in Quantitative Methods", "R")
+    assert _names(text, drop_unknown_single_words(text, spans, {"r", "seminar", "in"})) == [
+        "Seminar in Quantitative Methods"
+    ]
+    assert _names("R", drop_unknown_single_words("R", [(0, 1)], {"r"})) == ["R"]  # a text of it alone

@@ -526,6 +526,8 @@ NON_COURSE_LAST_WORDS = frozenset(
         "brunch",
         "bureau",
         "campaign",
+        "catalog",
+        "catalogue",
         "celebration",
         "centers",
         "centre",
@@ -733,7 +735,9 @@ def drop_unknown_single_words(
 
     A single capitalised word the model takes for a course is far more often a person, a place or
     a school than one of the 1.5% of catalog titles that are one word, and those words ("Ethics",
-    "Genetics") are in the titles' vocabulary. A text that is that word alone keeps it.
+    "Genetics") are in the titles' vocabulary. A single letter is no name even if a title holds it
+    ("R" in "Computational Methods, R, Stata": a language; no catalog title is a letter). A text
+    that is that word alone keeps it.
     """
     if not title_words:
         return spans
@@ -742,7 +746,7 @@ def drop_unknown_single_words(
     for start, end in spans:
         word = text[start:end]
         single_capitalised = is_one_word(word) and word[:1].isupper() and word != alone
-        if not single_capitalised or _is_known(word, title_words):
+        if not single_capitalised or (_is_known(word, title_words) and len(word) > 1):
             kept.append((start, end))
     return kept
 
