@@ -490,6 +490,12 @@ def test_both_makes_a_name_with_one_and_two_unless_it_is_already_one_of_two() ->
         "Electronics",
         "Knowing Health and Illness",
     ]
+    text = "Introduction to Marketing and Consumer Behavior share a textbook."
+    assert cut(text, "Introduction to Marketing and Consumer Behavior") == [
+        "Introduction to Marketing",
+        "Consumer Behavior",
+    ]
+    assert cut("Signals and Systems shares a lab", "Signals and Systems") == ["Signals and Systems"]
     text = "Music, Folklore, and Performance were moved"
     assert cut(text, "Music, Folklore, and Performance") == ["Music, Folklore, and Performance"]
 

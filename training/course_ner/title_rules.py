@@ -806,9 +806,12 @@ CONJUNCTION_GAP = re.compile(r" (?:and|&) ", re.IGNORECASE)
 # Geography are both taught by", where the model reads one title with an "and".
 BOTH_BEFORE = re.compile(r"\bboth\s+$", re.IGNORECASE)
 BOTH_AFTER = re.compile(r"(?:\s+(?:are|were))?\s+both\b", re.IGNORECASE)
-# A plural verb right after a name with one "and": one course "is" ("Signals and Systems is the
-# class that ..."), two "are" ("Circuits and Electronics are taught by the same professor").
-PLURAL_VERB_AFTER = re.compile(r"\s+(?:are|were|have\s+been)\b")
+# A plural verb right after a name with one "and": one course "is" or "shares" ("Signals and
+# Systems is the class that ..."), two "are" or "share" ("Circuits and Electronics are taught by
+# the same professor", "Introduction to Marketing and Consumer Behavior share a textbook").
+PLURAL_VERB_AFTER = re.compile(
+    r"\s+(?:are|were|have|share|meet|make\s+up|count|cover|overlap|require|fill|run|use)\b"
+)
 CLAUSE_OPENING = re.compile(r"(?:^|[.!?;:]\s+)$")
 
 
