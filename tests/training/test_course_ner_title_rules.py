@@ -597,3 +597,34 @@ def test_a_single_letter_is_no_name_even_if_a_title_holds_it() -> None:
         "Seminar in Quantitative Methods"
     ]
     assert _names("R", drop_unknown_single_words("R", [(0, 1)], {"r"})) == ["R"]  # a text of it alone
+
+
+def test_the_nights_rules_on_a_reviews_edge_cases() -> None:
+    """A review's inputs: line breaks, the pronoun "I", names added twice, a person after "and"."""
+
+    def short_forms(text: str) -> list[str]:
+        return _names(text, add_class_short_forms(text, []))
+
+    assert short_forms("my classes:\ncalc\norgo") == ["calc", "orgo"]  # not one name over the break
+    assert short_forms("after calc i want orgo") == ["calc", "orgo"]  # "i" is no course number
+    assert short_forms("my orgo prof and our calc hw") == ["orgo", "calc"]
+    text = "calc and intro to cs and bio"
+    spans = [(0, 4), (len(text) - 3, len(text))]
+    assert _names(text, complete_pairs_of_subjects(text, spans)) == ["calc", "intro to cs", "bio"]
+    text = "1. bio and chem\n2. physics; a bio and chem major"
+    assert _names(
+        text, complete_pairs_of_subjects(text, [(3, 6), (text.rindex("bio"), text.rindex("bio") + 3)])
+    ) == [
+        "bio",
+        "chem",
+        "bio",
+    ]
+    text = "Calculus I and II are required"
+    assert _names(text, split_after_a_course_number(text, _spans(text, "Calculus I and II"))) == [
+        "Calculus I and II"
+    ]
+    text = "I finished Calculus 2 and Maria finished"
+    assert _names(text, split_after_a_course_number(text, _spans(text, "Calculus 2"))) == ["Calculus 2"]
+    text = "Can someone send me a copy of Organic Chemistry notes?"
+    assert _names(text, drop_books(text, _spans(text, "Organic Chemistry"))) == ["Organic Chemistry"]
+    assert add_subjects_that_meet("History met Mr. Darcy; Evidence was moved to a locker", [], set()) == []

@@ -401,12 +401,22 @@ BOOK_MARK_BEFORE = re.compile(
 
 
 def drop_books(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop names that a copy, a PDF, an edition or a chapter is "of" (`BOOK_MARK_BEFORE`)."""
+    """Drop names that a copy, a PDF, an edition or a chapter is "of" (`BOOK_MARK_BEFORE`), unless a
+    course's noun follows ("a copy of Organic Chemistry notes", "Intro to Biology's syllabus")."""
     return [
         (start, end)
         for start, end in spans
         if not BOOK_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
+        or _course_noun_after(text, end)
     ]
+
+
+COURSE_NOUN_AFTER = re.compile(r"(?:'s|\u2019s)?\s+([a-z]+)\b")
+
+
+def _course_noun_after(text: str, end: int) -> bool:
+    noun = COURSE_NOUN_AFTER.match(text, end)
+    return bool(noun) and noun.group(1) in NOUNS_AFTER_A_NAME
 
 
 # A letter grade "in" something: "He got an A in Genetics", "a B+ in Organic Chemistry", "a grade
@@ -746,7 +756,7 @@ def drop_unknown_single_words(
     for start, end in spans:
         word = text[start:end]
         single_capitalised = is_one_word(word) and word[:1].isupper() and word != alone
-        if not single_capitalised or (_is_known(word, title_words) and len(word) > 1):
+        if not single_capitalised or (_is_known(word, title_words) and len(_bare(word)) > 1):
             kept.append((start, end))
     return kept
 
@@ -812,14 +822,14 @@ BOTH_AFTER = re.compile(r"(?:\s+(?:are|were))?\s+both\b", re.IGNORECASE)
 PLURAL_VERB_AFTER = re.compile(
     r"\s+(?:are|were|have|share|meet|make\s+up|count|cover|overlap|require|fill|run|use)\b"
 )
-CLAUSE_OPENING = re.compile(r"(?:^|[.!?;:]\s+)$")
+CLAUSE_OPENING = re.compile(r"(?:^|[.!?;:\n])\s*$")
 
 
 def _plural_subject(text: str, start: int, end: int) -> bool:
     """Whether the name opens a clause as the subject of a plural verb, and holds no comma: "sections
     of Knowing Health and Illness Through the Arts were cancelled" is one name, whose noun is
     "sections"; "Global Trade, Transportation, and Logistics Management were" may be a list."""
-    opens = CLAUSE_OPENING.search(text[max(0, start - 3) : start]) or start == 0
+    opens = CLAUSE_OPENING.search(text[max(0, start - 10) : start]) or not text[:start].strip()
     return bool(opens and PLURAL_VERB_AFTER.match(text, end)) and "," not in text[start:end]
 
 
@@ -881,10 +891,11 @@ SUBJECT_FORMS = SCHOOL_SUBJECTS | {
 }
 SUBJECT_FORM = re.compile(
     r"(?:" + "|".join(re.escape(form) for form in sorted(SUBJECT_FORMS, key=len, reverse=True)) + r")"
-    r"(?:\s+(?:\d|I{1,3}|IV))?(?![\w-])",
+    r"(?:[ \t]+(?:\d|(?-i:I{1,3}|IV)))?(?![\w'\u2019-])",
     re.IGNORECASE,
 )
-PAIR_GAP = re.compile(r"\s*/\s*|\s+(?:and|&|or)\s+", re.IGNORECASE)
+# Between two subjects on one line: a slash, or "and", "&", "or" ("bio and chem", "calc/physics").
+PAIR_GAP = re.compile(r"[ \t]*/[ \t]*|[ \t]+(?:and|&|or)[ \t]+", re.IGNORECASE)
 
 
 def _is_lower_case_subject(text: str, start: int, end: int) -> bool:
@@ -893,7 +904,9 @@ def _is_lower_case_subject(text: str, start: int, end: int) -> bool:
 
 SLASH = re.compile(r"\s*/\s*")
 # A subject form's last one or two words before a gap, as the text before a name ends.
-SUBJECT_BEFORE_GAP = re.compile(r"(?:(\S+)\s+)?(\S+)(?:\s*/\s*|\s+(?:and|&|or)\s+)$", re.IGNORECASE)
+SUBJECT_BEFORE_GAP = re.compile(
+    r"(?:(\S+)[ \t]+)?(\S+)(?:[ \t]*/[ \t]*|[ \t]+(?:and|&|or)[ \t]+)$", re.IGNORECASE
+)
 SUBJECT_BEFORE_REACH = 30  # characters before a name that SUBJECT_BEFORE_GAP looks at
 
 
@@ -916,7 +929,8 @@ def complete_pairs_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[
     lower case, a name that is one of them ("bio" of "bio and chem") brings the other in, and one
     name made of both ("calc/physics") is cut in two. Catalog titles with a slash join words of one
     field ("Health/Mental Health", "Client/Server Programming"), never two of these subjects; and
-    capitalised, a pair may name a department ("History and Philosophy").
+    capitalised, a pair may name a department ("History and Philosophy"). A subject brought in is
+    no name where a field's word or a course number follows it ("bio and chem majors").
     """
     result: list[tuple[int, int]] = []
     for start, end in spans:
@@ -929,13 +943,16 @@ def complete_pairs_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[
             result += [(start, slash.start()), (slash.end(), end)]
         else:
             result.append((start, end))
-    added = [
-        span
-        for start, end in result
-        if _is_lower_case_subject(text, start, end)
-        for span in _subject_beside(text, start, end)
-        if not any(a < span[1] and span[0] < b for a, b in result)
-    ]
+    added: list[tuple[int, int]] = []
+    for start, end in result:
+        if not _is_lower_case_subject(text, start, end):
+            continue
+        for a, b in _subject_beside(text, start, end):
+            if any(x < b and a < y for x, y in result + added):
+                continue  # each once, and none within another name ("intro to cs" holds "cs")
+            if NOT_A_CLASS_AFTER.match(text, b) or PROGRAM_NOUN_AFTER.match(text, b):
+                continue  # "bio and chem majors", "bio and chem 211"
+            added.append((a, b))
     return sorted(set(result) | set(added))
 
 
@@ -953,19 +970,21 @@ SHORT_FORMS_NAMING_OTHER_THINGS = frozenset(["bio", "stats", "psych", "chem", "m
 CLASS_NOUNS = frozenset(
     ["final", "finals", "midterm", "midterms", "lab", "labs", "lecture", "lectures", "homework", "hw",
      "quiz", "quizzes", "syllabus", "textbook", "professor", "prof", "instructor", "lecturer", "teacher",
-     "class", "section", "seminar", "notes", "recitation", "tutorial"]
+     "class", "section", "seminar", "notes", "recitation", "tutorial", "test", "tests"]
 )  # fmt: skip
 _CLASS_SHORT_FORMS = "|".join(re.escape(form) for form in sorted(CLASS_SHORT_FORMS, key=len, reverse=True))
 CLASS_SHORT_FORM = re.compile(
-    rf"(?<![\w-])(?P<ap>AP\s+|ap\s+)?(?P<forms>(?:{_CLASS_SHORT_FORMS})(?:\s+(?:{_CLASS_SHORT_FORMS}))*)"
-    r"(?P<number>\s+(?:\d|I{1,3}|IV|AB|BC)\b)?(?![\w-])",
+    rf"(?<![\w-])(?P<ap>(?-i:AP|ap)[ \t]+)?"
+    rf"(?P<forms>(?:{_CLASS_SHORT_FORMS})(?:[ \t]+(?:{_CLASS_SHORT_FORMS}))*)"
+    r"(?P<number>[ \t]+(?:\d|(?-i:I{1,3}|IV|AB|BC))(?![\w'\u2019-]))?(?![\w-])",
     re.IGNORECASE,
 )
 # After a short form: a course number ("CHEM 211", a code's subject, not a class), a capitalised
 # word (of a longer proper name: "Thermo Fisher", "Chem Stockroom"), or a word that makes it a
 # field's ("an econ elective", "the Psych advisors", "Econ newsletter").
 NOT_A_CLASS_AFTER = re.compile(
-    r"\s*\d{3}|\s+(?-i:[A-Z])(?!I*\b)|\s+(?:electives?|newsletters?|advisors?|advisers?|courses|classes|credits?|requirements?"
+    r"\s*\d{3}|\s+(?-i:(?!(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)[A-Z])(?!I*\b)"
+    r"|\s+(?:electives?|newsletters?|advisors?|advisers?|courses|classes|credits?|requirements?"
     r"|people|students|faculty|sequence|track|society)\b",
     re.IGNORECASE,
 )
@@ -991,7 +1010,7 @@ def _modifies_a_noun(text: str, start: int, end: int) -> bool:
     if not after or not DETERMINER_BEFORE.search(text[max(0, start - 30) : start]):
         return False
     word = after.group(1)
-    return word not in NOUNS_AFTER_A_NAME | FUNCTION_WORDS | VERBS_AFTER_A_NAME
+    return word not in NOUNS_AFTER_A_NAME | CLASS_NOUNS | FUNCTION_WORDS | VERBS_AFTER_A_NAME
 
 
 def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -1026,11 +1045,18 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
 
 # A course number, then "and", "&" or "or": none of the 6,533 catalog titles goes on after its
 # number ("Anatomy and Physiology I" ends there), so the conjunction joins two names.
-NUMBER_THEN_AND = re.compile(r"(?<= )(?:I{1,3}|IV|\d{1,3}[A-Z]?) (?:and|&|or) (?=[A-Z])")
+NUMBER_THEN_AND = re.compile(r"(?<= )(?:I{1,3}|IV|\d{1,3}[A-Z]?) (?:and|&|or) (?=[A-Z])(?!(?:I{1,3}|IV)\b)")
 CAPITALISED_RUN = re.compile(
-    r"[A-Z][\w'\u2019&/-]*(?: (?:of|and|in|for|the|to|&) [A-Z][\w'\u2019&/-]*| [A-Z][\w'\u2019&/-]*)*"
+    r"[A-Z][\w'\u2019&/-]*(?: (?:of|in|for|the|to) [A-Z][\w'\u2019&/-]*| [A-Z][\w'\u2019&/-]*)*"
     r"(?: (?:\d{1,4}[A-Z]?|I{1,3}|IV)\b)?"
 )
+
+
+# What may follow a name added after "<number> and": the clause's end, a function word or a word of
+# time ("Music Theory III and Orchestration.", "Spanish 201 or French 201 to satisfy ... next
+# year"); not a verb ("Calculus 2 and Maria finished").
+RUN_END_WORDS = FUNCTION_WORDS | {"next", "this", "last", "instead", "then", "too", "also", "both", "either"}
+RUN_END = re.compile(r"\s*(?:$|[.,;:!?)\u2014\u2013-]|(?:" + "|".join(sorted(RUN_END_WORDS)) + r")\b)")
 
 
 def split_after_a_course_number(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -1050,12 +1076,14 @@ def split_after_a_course_number(text: str, spans: list[tuple[int, int]]) -> list
         if not gap or not NUMBER_THEN_AND.match(text, text.rfind(" ", 0, end) + 1):
             continue
         run = CAPITALISED_RUN.match(text, gap.end())
-        if run and not any(a < run.end() and run.start() < b for a, b in result):
-            words = run.group().split()
-            if words[0].rstrip(".") not in NOT_TITLE_WORDS and not all(
-                w in ("I", "II", "III", "IV") for w in words
-            ):
-                added.append(run.span())
+        if not run or any(a < run.end() and run.start() < b for a, b in result):
+            continue
+        run_end = run.start() + len(run.group().rstrip("'\u2019&/-"))
+        first = run.group().split()[0].replace("\u2019", "'").rstrip(".")
+        if first in NOT_TITLE_WORDS or first.lower() in FUNCTION_WORDS or run_end <= run.start():
+            continue  # "Calculus II and Mom", "... and The"
+        if RUN_END.match(text, run_end):
+            added.append((run.start(), run_end))
     return sorted(result + added)
 
 
@@ -1063,9 +1091,10 @@ def split_after_a_course_number(text: str, spans: list[tuple[int, int]]) -> list
 # ("Biology meets at 7:45", "Statistics starts at 8 sharp", "Contracts is on the third floor, room
 # 310"); not "Genetics began with Mendel", "where Physics meets Art".
 SCHEDULE_AFTER = re.compile(
-    r"\s+(?:(?:meets|met)\s+(?:at|in|on|every|twice|once|from|only|\d|[MTWRF]{2,})"
+    r"\s+(?:(?:meets|met)\s+(?:at|in|on|every|twice|once|from|only|\d|(?-i:[MTWRF]{2,}\b))"
     r"|(?:starts|started|begins|began|ends|ended)\s+at\s+(?:\d|noon)|ran\s+late|runs\s+late|let\s+out|lets\s+out"
-    r"|(?:got|was|is|has\s+been)\s+(?:moved|cancell?ed|rescheduled|postponed)"
+    r"|(?:got|was|is|has\s+been)\s+(?:cancell?ed|rescheduled|postponed"
+    r"|moved\s+(?:to|from)\s+(?:\d|room|online|next|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?))"
     r"|is\s+(?:at\s+\d|on\s+(?:the\s+\w+\s+floor|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?)"
     r"|in\s+room))\b",
     re.IGNORECASE,
