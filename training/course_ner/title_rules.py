@@ -439,11 +439,9 @@ NOT_GRADED_SUBJECTS = frozenset(
 )  # fmt: skip
 NO_SUBJECT_WORDS = FUNCTION_WORDS | NOT_GRADED_SUBJECTS
 # How students shorten subjects ("a D in stats", "a C in orgo"), which the catalog never writes.
-SHORT_SUBJECTS = frozenset(
-    word.lower()
-    for short in [*WORD_SHORTENINGS.values(), *(n for names in TITLE_NICKNAMES.values() for n in names)]
-    for word in short.split()
-)
+# How students shorten titles: "Calc", "Poli Sci", "Orgo", "Gen Chem 1".
+STUDENT_SHORT_FORMS = (*WORD_SHORTENINGS.values(), *(n for names in TITLE_NICKNAMES.values() for n in names))
+SHORT_SUBJECTS = frozenset(word.lower() for short in STUDENT_SHORT_FORMS for word in short.split())
 LOWER_CASE_NAME_MOST_WORDS = 4
 
 
@@ -884,11 +882,7 @@ def join_a_lone_word_to_the_next(
 
 # How students name a subject they take: a school subject or a short form of a title ("bio",
 # "gen chem", "Lin Alg"), with a course number or not ("Spanish 2", "calc II").
-SUBJECT_FORMS = SCHOOL_SUBJECTS | {
-    short.lower()
-    for short in [*WORD_SHORTENINGS.values(), *(n for names in TITLE_NICKNAMES.values() for n in names)]
-    if short.lower() != "lab"
-}
+SUBJECT_FORMS = SCHOOL_SUBJECTS | {short.lower() for short in STUDENT_SHORT_FORMS if short.lower() != "lab"}
 SUBJECT_FORM = re.compile(
     r"(?:" + "|".join(re.escape(form) for form in sorted(SUBJECT_FORMS, key=len, reverse=True)) + r")"
     r"(?:[ \t]+(?:\d|(?-i:I{1,3}|IV)))?(?![\w'\u2019-])",
@@ -898,15 +892,18 @@ SUBJECT_FORM = re.compile(
 PAIR_GAP = re.compile(r"[ \t]*/[ \t]*|[ \t]+(?:and|&|or)[ \t]+", re.IGNORECASE)
 
 
+def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether ``start:end`` shares a character with any of the spans."""
+    return any(a < end and start < b for a, b in spans)
+
+
 def _is_lower_case_subject(text: str, start: int, end: int) -> bool:
     return bool(SUBJECT_FORM.fullmatch(text, start, end)) and text[start:end].islower()
 
 
 SLASH = re.compile(r"\s*/\s*")
 # A subject form's last one or two words before a gap, as the text before a name ends.
-SUBJECT_BEFORE_GAP = re.compile(
-    r"(?:(\S+)[ \t]+)?(\S+)(?:[ \t]*/[ \t]*|[ \t]+(?:and|&|or)[ \t]+)$", re.IGNORECASE
-)
+SUBJECT_BEFORE_GAP = re.compile(rf"(?:(\S+)[ \t]+)?(\S+)(?:{PAIR_GAP.pattern})$", re.IGNORECASE)
 SUBJECT_BEFORE_REACH = 30  # characters before a name that SUBJECT_BEFORE_GAP looks at
 
 
@@ -948,7 +945,7 @@ def complete_pairs_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[
         if not _is_lower_case_subject(text, start, end):
             continue
         for a, b in _subject_beside(text, start, end):
-            if any(x < b and a < y for x, y in result + added):
+            if _overlaps(a, b, result + added):
                 continue  # each once, and none within another name ("intro to cs" holds "cs")
             if NOT_A_CLASS_AFTER.match(text, b) or PROGRAM_NOUN_AFTER.match(text, b):
                 continue  # "bio and chem majors", "bio and chem 211"
@@ -996,21 +993,21 @@ NOT_A_CLASS_AFTER = re.compile(
 DETERMINER_BEFORE = re.compile(
     r"\b(?:the|a|an|my|your|our|his|her|their|this|that|its)\s+(?:[\w-]+\s+)?$", re.IGNORECASE
 )
-LOWER_CASE_WORD_AFTER = re.compile(r"\s+([a-z]+)\b")
 VERBS_AFTER_A_NAME = frozenset(
     ["is", "was", "are", "were", "has", "had", "have", "will", "would", "can", "could", "got", "gets",
      "went", "goes", "starts", "started", "meets", "met", "ran", "runs", "kicked", "killed", "ruined"]
 )  # fmt: skip
+# Words after a short form that leave it a name even after a determiner.
+WORDS_AFTER_A_SHORT_NAME = NOUNS_AFTER_A_NAME | CLASS_NOUNS | FUNCTION_WORDS | VERBS_AFTER_A_NAME
 # Words before a short form that make it a field one works in: "she works in comp sci".
 WORK_IN_BEFORE = re.compile(r"\b(?:works?|worked|working|career|careers|jobs?)\s+in\s+$", re.IGNORECASE)
 
 
 def _modifies_a_noun(text: str, start: int, end: int) -> bool:
-    after = LOWER_CASE_WORD_AFTER.match(text, end)
+    after = WORD_AFTER.match(text, end)
     if not after or not DETERMINER_BEFORE.search(text[max(0, start - 30) : start]):
         return False
-    word = after.group(1)
-    return word not in NOUNS_AFTER_A_NAME | CLASS_NOUNS | FUNCTION_WORDS | VERBS_AFTER_A_NAME
+    return after.group(1) not in WORDS_AFTER_A_SHORT_NAME
 
 
 def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -1024,16 +1021,16 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
     for found in CLASS_SHORT_FORM.finditer(text):
         start, end = found.span()
         within = [(a, b) for a, b in spans if start <= a and b <= end and (a, b) != (start, end)]
-        if len(within) == 1 and not any(a < end and start < b for a, b in spans if (a, b) not in within):
+        if len(within) == 1 and not _overlaps(start, end, [span for span in spans if span not in within]):
             spans = [(start, end) if span in within else span for span in spans]  # "calc" of "calc 3"
             continue
-        if any(a < end and start < b for a, b in spans) or found.group().isupper():
+        if _overlaps(start, end, spans) or found.group().isupper():
             continue
         if NOT_A_CLASS_AFTER.match(text, end) or _modifies_a_noun(text, start, end):
             continue
         if WORK_IN_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start]):
             continue
-        noun = LOWER_CASE_WORD_AFTER.match(text, end)
+        noun = WORD_AFTER.match(text, end)
         marked = found.group("ap") or found.group("number") or (noun and noun.group(1) in CLASS_NOUNS)
         if found.group("forms").lower() in SHORT_FORMS_NAMING_OTHER_THINGS and not marked:
             continue
@@ -1046,6 +1043,7 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
 # A course number, then "and", "&" or "or": none of the 6,533 catalog titles goes on after its
 # number ("Anatomy and Physiology I" ends there), so the conjunction joins two names.
 NUMBER_THEN_AND = re.compile(r"(?<= )(?:I{1,3}|IV|\d{1,3}[A-Z]?) (?:and|&|or) (?=[A-Z])(?!(?:I{1,3}|IV)\b)")
+CONJUNCTION_AFTER = re.compile(r" (?:and|&|or) ")
 CAPITALISED_RUN = re.compile(
     r"[A-Z][\w'\u2019&/-]*(?: (?:of|in|for|the|to) [A-Z][\w'\u2019&/-]*| [A-Z][\w'\u2019&/-]*)*"
     r"(?: (?:\d{1,4}[A-Z]?|I{1,3}|IV)\b)?"
@@ -1072,11 +1070,11 @@ def split_after_a_course_number(text: str, spans: list[tuple[int, int]]) -> list
         result.append((start, end))
     added = []
     for _, end in result:
-        gap = re.compile(r" (?:and|&|or) ").match(text, end)
+        gap = CONJUNCTION_AFTER.match(text, end)
         if not gap or not NUMBER_THEN_AND.match(text, text.rfind(" ", 0, end) + 1):
             continue
         run = CAPITALISED_RUN.match(text, gap.end())
-        if not run or any(a < run.end() and run.start() < b for a, b in result):
+        if not run or _overlaps(*run.span(), result):
             continue
         run_end = run.start() + len(run.group().rstrip("'\u2019&/-"))
         first = run.group().split()[0].replace("\u2019", "'").rstrip(".")
@@ -1107,12 +1105,13 @@ def add_subjects_that_meet(
 ) -> list[tuple[int, int]]:
     """A subject that meets, starts or moves (`SCHEDULE_AFTER`) is a class where no name lies: a
     capitalised school subject or training title of one word ("Biology meets at 7:45")."""
-    known = SCHOOL_SUBJECTS | SUBJECT_FORMS | set(known_one_word_titles or ())
+    known_titles = known_one_word_titles or ()
     added = []
     for found in CAPITALISED_WORD.finditer(text):
         start, end = found.span()
-        if any(a < end and start < b for a, b in spans) or not SCHEDULE_AFTER.match(text, end):
+        if _overlaps(start, end, spans) or not SCHEDULE_AFTER.match(text, end):
             continue
-        if found.group().split()[0].lower() in known:
+        word = found.group().split()[0].lower()
+        if word in SUBJECT_FORMS or word in known_titles:
             added.append((start, end))
     return sorted(spans + added)
