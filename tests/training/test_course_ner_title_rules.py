@@ -23,9 +23,12 @@ from training.course_ner.title_rules import (
     one_word_titles,
     split_after_a_course_number,
     split_at_line_breaks,
+    split_at_slashes,
     split_before_a_capitalised_the,
+    split_before_an_opening_word,
     split_both_names,
     split_lists_of_subjects,
+    split_the_last_of_a_list,
     take_in_a_leading_the,
     tidy_spans,
     title_vocabulary,
@@ -628,3 +631,112 @@ def test_the_nights_rules_on_a_reviews_edge_cases() -> None:
     text = "Can someone send me a copy of Organic Chemistry notes?"
     assert _names(text, drop_books(text, _spans(text, "Organic Chemistry"))) == ["Organic Chemistry"]
     assert add_subjects_that_meet("History met Mr. Darcy; Evidence was moved to a locker", [], set()) == []
+
+
+def test_a_subject_on_weekdays_or_called_a_period_is_a_class() -> None:
+    def add(text: str) -> list[str]:
+        return _names(text, add_subjects_that_meet(text, [], set()))
+
+    assert add("My daughter has Woodshop on Tuesdays and comes home smelling like sawdust") == ["Woodshop"]
+    assert add("My son says Gym is the only period he likes; Geometry was my worst class") == [
+        "Gym",
+        "Geometry",
+    ]
+    assert add("History is the only thing he reads") == []  # no period, no class
+    assert add("I volunteer at the Museum of Natural History on Mondays") == []  # a longer proper name
+
+
+def test_the_and_of_a_list_of_three_parts_its_last_two_names() -> None:
+    def split(text: str, *names: str) -> list[str]:
+        return _names(text, split_the_last_of_a_list(text, _spans(text, *names)))
+
+    text = "The bootcamp covers Responsive Web Design, JavaScript Foundations and React for Beginners."
+    assert split(text, "Responsive Web Design", "JavaScript Foundations and React for Beginners") == [
+        "Responsive Web Design",
+        "JavaScript Foundations",
+        "React for Beginners",
+    ]
+    text = "Module list: Contract Law, Tort Law, Land Law, Equity and Trusts."  # a list with no conjunction
+    assert split(text, "Contract Law", "Tort Law", "Land Law", "Equity and Trusts")[-1] == "Equity and Trusts"
+    text = "Compare Data Systems, Design and Analysis of Algorithms II & Software Design"  # a middle name
+    assert split(text, "Data Systems", "Design and Analysis of Algorithms II", "Software Design") == [
+        "Data Systems",
+        "Design and Analysis of Algorithms II",
+        "Software Design",
+    ]
+    assert split("I loved Signals and Systems, Calculus too", "Signals and Systems", "Calculus") == [
+        "Signals and Systems",
+        "Calculus",
+    ]
+
+
+def test_slashes_part_names_before_ap_or_between_three_short_ones_and_no_catalog_title() -> None:
+    from training.course_ner.data import catalog_titles
+
+    def split(text: str, *names: str) -> list[str]:
+        return _names(text, split_at_slashes(text, _spans(text, *names)))
+
+    assert split("Next fall: European History/AP Lit", "European History/AP Lit") == [
+        "European History",
+        "AP Lit",
+    ]
+    text = "Next term: Pharmacology/Pathophysiology / Health Assessment, pray for me"
+    assert split(text, "Pharmacology/Pathophysiology / Health Assessment") == [
+        "Pharmacology",
+        "Pathophysiology",
+        "Health Assessment",
+    ]
+    for title in ("Dance/Performance Ethnography", "Special Topics in Forms/Genres/Media"):
+        assert split(title, title) == [title]
+    titles = catalog_titles()
+    assert [
+        title for title in titles if split_at_slashes(title, [(0, len(title))]) != [(0, len(title))]
+    ] == []
+
+
+def test_a_name_after_an_authors_surname_in_a_sentence_about_books_is_a_book() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_books(text, _spans(text, *names)))
+
+    text = "Griffiths' Introduction to Electrodynamics is the assigned book for Electricity and Magnetism II."
+    assert keep(text, "Introduction to Electrodynamics", "Electricity and Magnetism II") == [
+        "Electricity and Magnetism II"
+    ]
+    assert keep("I borrowed Strang's Linear Algebra from the library", "Linear Algebra") == []
+    text = "Prof. Keller's Intro to Ethics and Coursera's Financial Markets have long readings"
+    assert keep(text, "Intro to Ethics", "Financial Markets") == ["Intro to Ethics", "Financial Markets"]
+    text = "I missed Tuesday's Pharmacology, so I'm reading the slides"
+    assert keep(text, "Pharmacology") == ["Pharmacology"]  # a weekday is no author
+    assert keep("Strang's Linear Algebra is hard", "Linear Algebra") == ["Linear Algebra"]  # nothing of books
+
+
+def test_software_named_alone_is_no_course() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(
+            text, drop_unknown_single_words(text, _spans(text, *names), {"matlab", "excel", "numerical"})
+        )
+
+    text = "We do everything in MATLAB in Numerical Methods"
+    assert keep(text, "MATLAB", "Numerical Methods") == ["Numerical Methods"]
+    assert keep("my Excel class is at 9", "Excel") == ["Excel"]  # a course's noun after it
+
+
+def test_an_and_before_a_word_that_opens_titles_joins_two_names_and_no_catalog_title_holds_one() -> None:
+    from training.course_ner.data import catalog_titles
+
+    def split(text: str, *names: str) -> list[str]:
+        return _names(text, split_before_an_opening_word(text, _spans(text, *names)))
+
+    text = "She tutors in Pre-Algebra and Honors Physical Science"
+    assert split(text, "Pre-Algebra and Honors Physical Science") == [
+        "Pre-Algebra",
+        "Honors Physical Science",
+    ]
+    text = "Calculus and Introduction to Logic & Topics in Film and Media"  # the second has two: unsure
+    assert split(text, "Calculus and Introduction to Logic", "Topics in Film and Media") == [
+        "Calculus",
+        "Introduction to Logic",
+        "Topics in Film and Media",
+    ]
+    titles = catalog_titles()
+    assert [t for t in titles if split_before_an_opening_word(t, [(0, len(t))]) != [(0, len(t))]] == []

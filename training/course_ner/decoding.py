@@ -28,9 +28,12 @@ from training.course_ner.title_rules import (
     merge_quoted_title,
     split_after_a_course_number,
     split_at_line_breaks,
+    split_at_slashes,
     split_before_a_capitalised_the,
+    split_before_an_opening_word,
     split_both_names,
     split_lists_of_subjects,
+    split_the_last_of_a_list,
     take_in_a_leading_the,
     tidy_spans,
 )
@@ -283,6 +286,9 @@ def names_in_text(
     spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
     spans = split_both_names(text, split_lists_of_subjects(text, spans))
     spans = complete_pairs_of_subjects(text, add_class_short_forms(text, spans))
-    spans = split_after_a_course_number(text, spans)
+    spans = split_after_a_course_number(
+        text, split_at_slashes(text, split_before_an_opening_word(text, spans))
+    )
+    spans = split_the_last_of_a_list(text, spans)
     spans = add_subjects_that_meet(text, spans, known_one_word_titles)
     return [text[start:end] for start, end in spans]

@@ -11,6 +11,7 @@ from collections.abc import Collection
 
 from training.course_ner.encoding import capitalised_chars
 from training.course_ner.informal import TITLE_NICKNAMES, WORD_SHORTENINGS
+from training.course_ner.phrasebook import SOFTWARE, TOOLS_IN_TITLES
 
 FUNCTION_WORDS = frozenset(
     [
@@ -400,13 +401,38 @@ BOOK_MARK_BEFORE = re.compile(
 )
 
 
+# An author's bare surname before a name, in a sentence about books ("Griffiths' Introduction to
+# Electrodynamics is the assigned book", "I borrowed Strang's Linear Algebra and Its
+# Applications"). A teacher's name before a course has a title or a first name ("Prof. Keller's
+# Intro to Ethics", "Michael Sandel's Justice"), a platform's is no surname ("Coursera's", "NPTEL's"),
+# and a weekday is none ("Tuesday's Pharmacology").
+AUTHOR_BEFORE = re.compile(
+    r"(?:^|[^\w.]\s*|\b[a-z]+\s+)(?-i:(?!(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
+    r"Coursera|Udemy|Udacity)\b)[A-Z][a-z]+)(?:'s|s'|\u2019s|s\u2019)\s+$"
+)
+BOOK_WORDS = re.compile(
+    r"\b(?:books?|textbooks?|editions?|novels?|read|reads|reading|reread|borrowed|citing|chapters?|paperback|pdf)\b",
+    re.IGNORECASE,
+)
+
+
+def _by_an_author(text: str, start: int) -> bool:
+    return bool(
+        AUTHOR_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start]) and BOOK_WORDS.search(text)
+    )
+
+
 def drop_books(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop names that a copy, a PDF, an edition or a chapter is "of" (`BOOK_MARK_BEFORE`), unless a
-    course's noun follows ("a copy of Organic Chemistry notes", "Intro to Biology's syllabus")."""
+    """Drop names that a copy, a PDF, an edition or a chapter is "of" (`BOOK_MARK_BEFORE`) or that an
+    author's surname comes before in a sentence about books (`AUTHOR_BEFORE`), unless a course's noun
+    follows ("a copy of Organic Chemistry notes", "Intro to Biology's syllabus")."""
     return [
         (start, end)
         for start, end in spans
-        if not BOOK_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
+        if not (
+            BOOK_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
+            or _by_an_author(text, start)
+        )
         or _course_noun_after(text, end)
     ]
 
@@ -736,6 +762,18 @@ def _is_known(word: str, title_words: Collection[str]) -> bool:
     return bare in title_words or all(part in title_words for part in WORD_PARTS.split(bare) if part)
 
 
+# Software named alone is a tool, not a course ("We do everything in MATLAB in Numerical Methods"):
+# no name in the sentences written for the project is one, though titles hold them ("Data Analysis
+# in R", "Excel for Accountants").
+SOFTWARE_NAMES = frozenset(
+    name.lower()
+    for name in [*SOFTWARE, *TOOLS_IN_TITLES, "AutoCAD", "SAS", "Minitab", "Simulink", "Ansys", "Figma",
+                 "Illustrator", "InDesign", "Maya", "Rhino", "Docker", "Kubernetes", "Linux", "GitHub",
+                 "QuickBooks", "Salesforce", "Jira", "Canva", "RStudio", "PowerPoint", "Word"]
+    if " " not in name
+)  # fmt: skip
+
+
 def drop_unknown_single_words(
     text: str, spans: list[tuple[int, int]], title_words: Collection[str]
 ) -> list[tuple[int, int]]:
@@ -744,8 +782,9 @@ def drop_unknown_single_words(
     A single capitalised word the model takes for a course is far more often a person, a place or
     a school than one of the 1.5% of catalog titles that are one word, and those words ("Ethics",
     "Genetics") are in the titles' vocabulary. A single letter is no name even if a title holds it
-    ("R" in "Computational Methods, R, Stata": a language; no catalog title is a letter). A text
-    that is that word alone keeps it.
+    ("R" in "Computational Methods, R, Stata": a language; no catalog title is a letter), and nor is
+    software (`SOFTWARE_NAMES`) unless a course's noun follows ("my Excel class"). A text that is that
+    word alone keeps it.
     """
     if not title_words:
         return spans
@@ -754,7 +793,8 @@ def drop_unknown_single_words(
     for start, end in spans:
         word = text[start:end]
         single_capitalised = is_one_word(word) and word[:1].isupper() and word != alone
-        if not single_capitalised or (_is_known(word, title_words) and len(_bare(word)) > 1):
+        software = single_capitalised and word.lower() in SOFTWARE_NAMES and not _course_noun_after(text, end)
+        if not single_capitalised or (_is_known(word, title_words) and len(_bare(word)) > 1 and not software):
             kept.append((start, end))
     return kept
 
@@ -844,6 +884,75 @@ def split_both_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
             (BOTH_AFTER.match(text, end) or _plural_subject(text, start, end)) and not before
         )
         if both and len(gaps) == 1:
+            result += [(start, gaps[0].start()), (gaps[0].end(), end)]
+        else:
+            result.append((start, end))
+    return result
+
+
+SLASH_BEFORE_A_NAME = re.compile(r"[ \t]*/[ \t]*(?=(?-i:AP)\s)")
+SLASH_PART = re.compile(r"[A-Z][\w'-]*(?:[ \t]+[A-Z][\w'-]*){0,2}")
+LEAST_SLASHED_NAMES = 3
+
+
+def split_at_slashes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cut a name at a slash before "AP" ("European History/AP Lit"), or at every slash where three or
+    more short names of capitalised words are slashed together ("Pharmacology/Pathophysiology/Health
+    Assessment"). One slash between words is a title's own too ("Dance/Performance Ethnography",
+    "Health/Mental Health": 69 catalog titles), and so are slashes after a function word ("Special
+    Topics in Forms/Genres/Media")."""
+    result = []
+    for start, end in spans:
+        parts = re.split(r"[ \t]*/[ \t]*", text[start:end])
+        slashed = len(parts) >= LEAST_SLASHED_NAMES and all(SLASH_PART.fullmatch(part) for part in parts)
+        gaps = list(re.finditer(r"[ \t]*/[ \t]*", text[start:end])) if slashed else []
+        gaps = gaps or list(SLASH_BEFORE_A_NAME.finditer(text[start:end]))
+        at = start
+        for gap in gaps:
+            result.append((at, start + gap.start()))
+            at = start + gap.end()
+        result.append((at, end))
+    return result
+
+
+# Words that open many catalog titles and follow an "and" in none of the 6,533 ("Introduction" opens
+# 283, "Seminar" 140, "Topics" 104), with the "AP", "Honors" and "Intro" that open students' names:
+# an "and" before one joins two names ("Pre-Algebra and Honors Physical Science").
+OPENING_AFTER_AND = re.compile(
+    r" (?:and|&) (?=(?:Introduction|Intro|Introductory|Seminar|Topics|Intermediate|Elementary"
+    r"|Fundamentals|Survey|Honors|AP)\b)"
+)
+
+
+def split_before_an_opening_word(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cut a name with one "and" at it where a word that opens titles follows (`OPENING_AFTER_AND`)."""
+    result = []
+    for start, end in spans:
+        gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
+        if len(gaps) == 1 and OPENING_AFTER_AND.match(text, gaps[0].start()):
+            result += [(start, gaps[0].start()), (gaps[0].end(), end)]
+        else:
+            result.append((start, end))
+    return result
+
+
+COMMA_GAP = re.compile(r"\s*,\s*")
+
+
+def split_the_last_of_a_list(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cut a name with one "and" and no comma that a comma and one other name come before at that
+    "and", the list's own ("Responsive Web Design, JavaScript Foundations and React for Beginners"):
+    two names in a list with no conjunction are rarer than three with one."""
+    result = []
+    for index, (start, end) in enumerate(spans):
+        gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
+        listed = index > 0 and COMMA_GAP.fullmatch(text, spans[index - 1][1], start)
+        # one of the middle names of a list ("A, B and C, or D") is whole, and so is the last of a
+        # longer list, which may join no two names ("Contract Law, Tort Law, Land Law, Equity and Trusts")
+        longer = index > 1 and LIST_GAP.fullmatch(text, spans[index - 2][1], spans[index - 1][0])
+        middle = index + 1 < len(spans) and LIST_GAP.fullmatch(text, end, spans[index + 1][0])
+        listed = listed and not longer and not middle
+        if listed and len(gaps) == 1 and "," not in text[start:end]:
             result += [(start, gaps[0].start()), (gaps[0].end(), end)]
         else:
             result.append((start, end))
@@ -1094,10 +1203,13 @@ SCHEDULE_AFTER = re.compile(
     r"|(?:got|was|is|has\s+been)\s+(?:cancell?ed|rescheduled|postponed"
     r"|moved\s+(?:to|from)\s+(?:\d|room|online|next|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?))"
     r"|is\s+(?:at\s+\d|on\s+(?:the\s+\w+\s+floor|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?)"
-    r"|in\s+room))\b",
+    r"|in\s+room)"
+    r"|on\s+(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|weekends)"
+    r"|(?:is|was)\s+(?:the|my|our|his|her|their)\s+(?:[a-z]+\s+){0,2}(?:period|class|hour))\b",
     re.IGNORECASE,
 )
 CAPITALISED_WORD = re.compile(r"(?<![\w-])[A-Z][a-z]+(?:\s+(?:\d{1,3}|I{1,3}|IV))?(?![\w-])")
+CAPITALISED_BEFORE = re.compile(r"[A-Z][\w'\u2019&-]*[ \t]+$")
 
 
 def add_subjects_that_meet(
@@ -1111,6 +1223,8 @@ def add_subjects_that_meet(
         start, end = found.span()
         if _overlaps(start, end, spans) or not SCHEDULE_AFTER.match(text, end):
             continue
+        if CAPITALISED_BEFORE.search(text, max(0, start - SUBJECT_BEFORE_REACH), start):
+            continue  # the end of a longer proper name: "the Museum of Natural History on Mondays"
         word = found.group().split()[0].lower()
         if word in SUBJECT_FORMS or word in known_titles:
             added.append((start, end))
