@@ -8,6 +8,7 @@ from training.course_ner.encoding import capitalised_chars, sentence_starts
 from training.course_ner.title_rules import (
     NON_COURSE_LAST_WORDS,
     add_class_short_forms,
+    add_names_a_class_part_is_of,
     add_names_after_a_grade,
     add_subjects_that_meet,
     complete_pairs_of_subjects,
@@ -740,3 +741,16 @@ def test_an_and_before_a_word_that_opens_titles_joins_two_names_and_no_catalog_t
     ]
     titles = catalog_titles()
     assert [t for t in titles if split_before_an_opening_word(t, [(0, len(t))]) != [(0, len(t))]] == []
+
+
+def test_what_a_classs_meeting_or_week_is_of_is_a_name() -> None:
+    def add(text: str, *names: str) -> list[str]:
+        return _names(text, add_names_a_class_part_is_of(text, _spans(text, *names)))
+
+    text = (
+        "You'll need AutoCAD before the first meeting of Architectural Drafting, and week 3 of Intro to Film"
+    )
+    assert add(text, "AutoCAD") == ["AutoCAD", "Architectural Drafting", "Intro to Film"]
+    assert add("Week 4 of Organic Chemistry 2 was rough", "Organic Chemistry 2") == ["Organic Chemistry 2"]
+    assert add("the first day of Spring Break, the first lecture of Professor Lee's seminar") == []
+    assert add("chapter 3 of Campbell Biology, the first meeting of the club") == []

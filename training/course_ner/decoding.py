@@ -15,6 +15,7 @@ from training.course_ner.title_rules import (
     FUNCTION_WORDS,
     WORD_TRIM,
     add_class_short_forms,
+    add_names_a_class_part_is_of,
     add_names_after_a_grade,
     add_subjects_that_meet,
     complete_pairs_of_subjects,
@@ -277,7 +278,7 @@ def names_in_text(
     name after it (`join_a_lone_word_to_the_next`)."""
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
     spans = split_at_line_breaks(text, decode_spans(words, tags))
-    spans = add_names_after_a_grade(text, spans, title_words)
+    spans = add_names_a_class_part_is_of(text, add_names_after_a_grade(text, spans, title_words))
     spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = keep_consistent_case(text, extend_through_capitals(text, spans))

@@ -532,6 +532,27 @@ def add_names_after_a_grade(
     return sorted(spans + added)
 
 
+# A class's meeting or week "of" a name: "before the first meeting of Architectural Drafting", "week 3
+# of Intro to Film", "the last lecture of Organic Chemistry II". A term's or a holiday's day is
+# none ("the first day of Spring Break" is capitalised: the name must not end in such a word).
+CLASS_PART_OF = re.compile(
+    r"\b(?:(?:first|second|third|last|next|final|opening)\s+(?:meeting|session|lecture|class|lab)s?"
+    r"|(?:week|unit|module|lecture|session)\s+\d{1,2})\s+(?:of|in)\s+",
+    re.IGNORECASE,
+)
+
+
+def add_names_a_class_part_is_of(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Add the capitalised name a class's meeting, session or week is of (`CLASS_PART_OF`) where the
+    models found nothing there."""
+    added = []
+    for part in CLASS_PART_OF.finditer(text):
+        name = _name_after_a_grade(text, part.end(), frozenset())
+        if name and not _overlaps(*name, spans + added):
+            added.append(name)
+    return sorted(spans + added)
+
+
 # Last words that make a name an institution, an event, an award, a plan, a document or a person's
 # role, none of which ends any of the catalog's 6.5k titles (a test checks it): "the Curriculum
 # Committee", "the Rapid Response Simulation Day", "the Sepsis Response Protocol", "Relevant
@@ -1067,7 +1088,8 @@ def complete_pairs_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[
 CLASS_SHORT_FORMS = frozenset(
     ["orgo", "o-chem", "ochem", "gen chem", "diff eq", "diff eqs", "diffeq", "lin alg", "linalg", "calc",
      "precalc", "pre-calc", "econ", "microecon", "macroecon", "anthro", "chem", "multivar calc",
-     "poli sci", "polisci", "comp sci", "thermo", "trig", "psych", "bio", "stats", "micro", "macro"]
+     "poli sci", "polisci", "comp sci", "thermo", "trig", "psych", "bio", "stats", "micro", "macro",
+     "stat mech", "p-chem", "pchem", "english comp", "gen bio", "gen psych"]
 )  # fmt: skip
 # Of those, the ones that name other things too ("the speaker's bio", "the stats show", "macro
 # photography", and in a clinic "a psych consult", "a chem panel"): names only with "AP" before
