@@ -14,7 +14,9 @@ from training.course_ner.title_rules import (
     complete_pairs_of_subjects,
     drop_books,
     drop_institution_names,
+    drop_languages_and_headings,
     drop_programs,
+    drop_the_before_a_kind_of_course,
     drop_unknown_single_words,
     extend_through_capitals,
     join_a_lone_word_to_the_next,
@@ -754,3 +756,29 @@ def test_what_a_classs_meeting_or_week_is_of_is_a_name() -> None:
     assert add("Week 4 of Organic Chemistry 2 was rough", "Organic Chemistry 2") == ["Organic Chemistry 2"]
     assert add("the first day of Spring Break, the first lecture of Professor Lee's seminar") == []
     assert add("chapter 3 of Campbell Biology, the first meeting of the club") == []
+
+
+def test_the_before_a_clinic_an_elective_or_a_rotation_is_no_part_of_it_nor_of_any_catalog_title() -> None:
+    from training.course_ner.data import catalog_titles
+
+    def drop(text: str, *names: str) -> list[str]:
+        return _names(text, drop_the_before_a_kind_of_course(text, _spans(text, *names)))
+
+    text = "The Immigration Law Clinic represents clients; The Neurology Elective is full"
+    assert drop(text, "The Immigration Law Clinic", "The Neurology Elective") == [
+        "Immigration Law Clinic",
+        "Neurology Elective",
+    ]
+    assert drop("The Politics of Rights has a guest", "The Politics of Rights") == ["The Politics of Rights"]
+    titles = [t for t in catalog_titles() if t.startswith("The ")]
+    assert [t for t in titles if drop_the_before_a_kind_of_course(t, [(0, len(t))]) != [(0, len(t))]] == []
+
+
+def test_a_resumes_languages_with_their_levels_and_its_headings_are_no_courses() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_languages_and_headings(text, _spans(text, *names)))
+
+    text = "Languages: Mandarin (native), English (fluent), Japanese (JLPT N2); Skills: Figma"
+    assert keep(text, "Mandarin", "English", "Japanese", "Skills") == []
+    text = "Took French 202 (advanced) and Spanish (Prof. Ruiz); Coursework: Ethics"
+    assert keep(text, "French 202", "Spanish", "Coursework", "Ethics") == ["French 202", "Spanish", "Ethics"]

@@ -21,7 +21,9 @@ from training.course_ner.title_rules import (
     complete_pairs_of_subjects,
     drop_books,
     drop_institution_names,
+    drop_languages_and_headings,
     drop_programs,
+    drop_the_before_a_kind_of_course,
     drop_unknown_single_words,
     extend_through_capitals,
     join_a_lone_word_to_the_next,
@@ -281,10 +283,12 @@ def names_in_text(
     spans = add_names_a_class_part_is_of(text, add_names_after_a_grade(text, spans, title_words))
     spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
-    spans = keep_consistent_case(text, extend_through_capitals(text, spans))
+    spans = drop_the_before_a_kind_of_course(text, extend_through_capitals(text, spans))
+    spans = keep_consistent_case(text, spans)
     spans = drop_books(text, drop_programs(text, spans))
     spans = join_a_lone_word_to_the_next(text, spans, known_one_word_titles)
     spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
+    spans = drop_languages_and_headings(text, spans)
     spans = split_both_names(text, split_lists_of_subjects(text, spans))
     spans = complete_pairs_of_subjects(text, add_class_short_forms(text, spans))
     spans = split_after_a_course_number(

@@ -287,6 +287,25 @@ def take_in_a_leading_the(text: str, spans: list[tuple[int, int]]) -> list[tuple
     return taken
 
 
+# Last words of a course that "The" before it never belongs to: "The Neurology Elective is offered at",
+# "The Immigration Law Clinic represents"; no catalog title that opens with "The" ends in one.
+KINDS_OF_COURSE_AFTER_THE = frozenset(
+    ["clinic", "elective", "rotation", "clerkship", "externship", "seminar", "workshop", "colloquium", "lab"]
+)
+
+
+def drop_the_before_a_kind_of_course(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Start a name that opens with "The " and ends in `KINDS_OF_COURSE_AFTER_THE` after the "The"."""
+    return [
+        (start + len("The "), end)
+        if text.startswith("The ", start)
+        and " " in text[start + len("The ") : end]
+        and last_word(text[start:end]) in KINDS_OF_COURSE_AFTER_THE
+        else (start, end)
+        for start, end in spans
+    ]
+
+
 def keep_consistent_case(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Drop all-lower-case spans from a text whose other names are capitalised.
 
@@ -793,6 +812,38 @@ SOFTWARE_NAMES = frozenset(
                  "QuickBooks", "Salesforce", "Jira", "Canva", "RStudio", "PowerPoint", "Word"]
     if " " not in name
 )  # fmt: skip
+
+
+# Languages as a resume lists them, each with its level: "Mandarin (native), English (fluent),
+# Japanese (JLPT N2)". A language class has a number or a level in its name ("Spanish 201",
+# "Intensive Elementary Tajik"), not after it in parentheses.
+LANGUAGES = frozenset(
+    ["english", "french", "spanish", "german", "italian", "latin", "greek", "chinese", "mandarin",
+     "cantonese", "japanese", "korean", "arabic", "russian", "portuguese", "hebrew", "hindi", "urdu",
+     "bengali", "punjabi", "tamil", "telugu", "vietnamese", "thai", "tagalog", "swahili", "turkish",
+     "farsi", "persian", "polish", "dutch", "swedish", "norwegian", "danish", "finnish", "czech",
+     "ukrainian", "romanian", "hungarian", "yoruba", "igbo", "amharic", "indonesian", "malay", "asl"]
+)  # fmt: skip
+LANGUAGE_LEVEL_AFTER = re.compile(
+    r"\s*\((?:native|fluent|bilingual|intermediate|advanced|basic|beginner|conversational|proficient"
+    r"|professional|elementary|limited|working|heritage|reading|(?-i:[ABC][12])\b|JLPT|HSK|DELE|DELF"
+    r"|DALF|TOPIK|TOEFL|IELTS)",
+    re.IGNORECASE,
+)
+RESUME_HEADING_AFTER = re.compile(r"\s*:")
+
+
+def drop_languages_and_headings(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop a language followed by its level (`LANGUAGE_LEVEL_AFTER`), and a heading's one word before
+    its colon ("Skills: Figma", "Software: SPSS"; `HEADING`)."""
+    kept = []
+    for start, end in spans:
+        name = text[start:end]
+        language = name.lower() in LANGUAGES and LANGUAGE_LEVEL_AFTER.match(text, end)
+        heading = RESUME_HEADING_AFTER.match(text, end) and HEADING.fullmatch(name + ": ")
+        if not (language or heading):
+            kept.append((start, end))
+    return kept
 
 
 def drop_unknown_single_words(
