@@ -18,8 +18,10 @@ from training.course_ner.title_rules import (
     drop_programs,
     drop_the_before_a_kind_of_course,
     drop_unknown_single_words,
+    extend_over_a_last_and_word,
     extend_through_capitals,
     join_a_lone_word_to_the_next,
+    join_a_numbered_subject_to_its_title,
     keep_consistent_case,
     last_word,
     merge_quoted_title,
@@ -782,3 +784,43 @@ def test_a_resumes_languages_with_their_levels_and_its_headings_are_no_courses()
     assert keep(text, "Mandarin", "English", "Japanese", "Skills") == []
     text = "Took French 202 (advanced) and Spanish (Prof. Ruiz); Coursework: Ethics"
     assert keep(text, "French 202", "Spanish", "Coursework", "Ethics") == ["French 202", "Spanish", "Ethics"]
+
+
+def test_a_name_runs_on_over_and_and_one_word_where_the_clause_ends() -> None:
+    def extend(text: str, *names: str) -> list[str]:
+        return _names(text, extend_over_a_last_and_word(text, _spans(text, *names)))
+
+    text = "He taught Structural Geology and Tectonics at Montana; ARTH 335, Baroque Art in Rome and Madrid,"
+    assert extend(text, "Structural Geology", "Baroque Art in Rome") == [
+        "Structural Geology and Tectonics",
+        "Baroque Art in Rome and Madrid",
+    ]
+    assert extend("Senior Capstone Design Project I & II.", "Senior Capstone Design Project I") == [
+        "Senior Capstone Design Project I & II"
+    ]
+    text = "I have Linear Algebra and Maria has Physics; Biology and Chemistry."
+    assert extend(text, "Linear Algebra", "Physics", "Biology", "Chemistry") == [
+        "Linear Algebra",  # a verb after the word: a person
+        "Physics",
+        "Biology",  # a name lies there
+        "Chemistry",
+    ]
+    assert extend("Calculus and May.", "Calculus") == ["Calculus"]  # a month
+
+
+def test_a_numbered_subject_a_colon_and_a_title_are_one_name() -> None:
+    def join(text: str, *names: str) -> list[str]:
+        return _names(text, join_a_numbered_subject_to_its_title(text, _spans(text, *names)))
+
+    text = "completed French 202: Intermediate Conversation, or do I need Spanish 302: Advanced Grammar?"
+    assert join(text, "French 202", "Intermediate Conversation", "Spanish", "Advanced Grammar") == [
+        "French 202: Intermediate Conversation",
+        "Spanish 302: Advanced Grammar",
+    ]
+    text = "Courses: Ethics, Logic: both easy"
+    assert join(text, "Courses", "Ethics", "Logic") == ["Courses", "Ethics", "Logic"]  # no number
+
+
+def test_a_short_form_with_a_number_and_a_letter_is_a_class() -> None:
+    text = "I'm in Bio 1B and Chem 3A this term, and biochem lab"
+    assert _names(text, add_class_short_forms(text, [])) == ["Bio 1B", "Chem 3A", "biochem"]

@@ -25,8 +25,10 @@ from training.course_ner.title_rules import (
     drop_programs,
     drop_the_before_a_kind_of_course,
     drop_unknown_single_words,
+    extend_over_a_last_and_word,
     extend_through_capitals,
     join_a_lone_word_to_the_next,
+    join_a_numbered_subject_to_its_title,
     keep_consistent_case,
     merge_quoted_title,
     split_after_a_course_number,
@@ -286,9 +288,11 @@ def names_in_text(
     spans = drop_the_before_a_kind_of_course(text, extend_through_capitals(text, spans))
     spans = keep_consistent_case(text, spans)
     spans = drop_books(text, drop_programs(text, spans))
-    spans = join_a_lone_word_to_the_next(text, spans, known_one_word_titles)
+    spans = join_a_lone_word_to_the_next(
+        text, join_a_numbered_subject_to_its_title(text, spans), known_one_word_titles
+    )
     spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
-    spans = drop_languages_and_headings(text, spans)
+    spans = extend_over_a_last_and_word(text, drop_languages_and_headings(text, spans))
     spans = split_both_names(text, split_lists_of_subjects(text, spans))
     spans = complete_pairs_of_subjects(text, add_class_short_forms(text, spans))
     spans = split_after_a_course_number(
