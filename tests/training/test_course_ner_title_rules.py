@@ -824,3 +824,17 @@ def test_a_numbered_subject_a_colon_and_a_title_are_one_name() -> None:
 def test_a_short_form_with_a_number_and_a_letter_is_a_class() -> None:
     text = "I'm in Bio 1B and Chem 3A this term, and biochem lab"
     assert _names(text, add_class_short_forms(text, [])) == ["Bio 1B", "Chem 3A", "biochem"]
+
+
+def test_a_lab_a_journal_or_a_board_of_something_is_no_course_and_no_catalog_title_opens_so() -> None:
+    from training.course_ner.data import catalog_titles
+    from training.course_ner.title_rules import INSTITUTION_OPENING
+
+    text = (
+        "Thesis in the Laboratory for Cognitive Aging; TA for Laboratory in Social Psychology; Journal of Law"
+    )
+    names = _spans(
+        text, "Laboratory for Cognitive Aging", "Laboratory in Social Psychology", "Journal of Law"
+    )
+    assert _names(text, drop_institution_names(text, names)) == ["Laboratory in Social Psychology"]
+    assert [title for title in catalog_titles() if INSTITUTION_OPENING.match(title)] == []

@@ -755,8 +755,12 @@ DOTTED_TAIL = re.compile(r"(?:\.[A-Za-z])+\.?")
 # the development sets that ends so follows "the".
 PLACE_LAST_WORDS = frozenset(["lab", "labs", "institute", "unit"])
 THE_BEFORE = re.compile(r"\bthe\s+$", re.IGNORECASE)
-# How the names of centres and offices open; no catalog title does: "Center for Teaching and Learning".
-INSTITUTION_OPENING = re.compile(r"(?:Center|Centre|Institute|Office)\s+(?:for|of)\s")
+# How the names of centres, offices, labs, journals, societies and boards open; no catalog title does
+# ("Center for Teaching and Learning", "the Laboratory for Cognitive Aging"; "Laboratory in" opens two).
+INSTITUTION_OPENING = re.compile(
+    r"(?:Center|Centre|Institute|Office|Laboratory|Lab|Journal|Society|Association|Foundation|Museum|Council"
+    r"|Committee|Board|Department|Division)\s+(?:for|of)\s"
+)
 
 
 def _is_a_place(text: str, start: int, end: int) -> bool:
