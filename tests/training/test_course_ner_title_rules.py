@@ -784,6 +784,8 @@ def test_a_resumes_languages_with_their_levels_and_its_headings_are_no_courses()
     assert keep(text, "Mandarin", "English", "Japanese", "Skills") == []
     text = "Took French 202 (advanced) and Spanish (Prof. Ruiz); Coursework: Ethics"
     assert keep(text, "French 202", "Spanish", "Coursework", "Ethics") == ["French 202", "Spanish", "Ethics"]
+    text = "Languages: Java, C++, Go; Coursework: Compilers, Logic and Go"
+    assert keep(text, "Java, C++", "Compilers, Logic") == ["Compilers, Logic"]  # software only, or none
 
 
 def test_a_name_runs_on_over_and_and_one_word_where_the_clause_ends() -> None:

@@ -813,7 +813,8 @@ SOFTWARE_NAMES = frozenset(
     name.lower()
     for name in [*SOFTWARE, *TOOLS_IN_TITLES, "AutoCAD", "SAS", "Minitab", "Simulink", "Ansys", "Figma",
                  "Illustrator", "InDesign", "Maya", "Rhino", "Docker", "Kubernetes", "Linux", "GitHub",
-                 "QuickBooks", "Salesforce", "Jira", "Canva", "RStudio", "PowerPoint", "Word"]
+                 "QuickBooks", "Salesforce", "Jira", "Canva", "RStudio", "PowerPoint", "Word", "C", "C#",
+                 "Go", "Rust", "Kotlin", "Swift", "Scala", "Julia", "HTML", "CSS", "TypeScript", "PHP"]
     if " " not in name
 )  # fmt: skip
 
@@ -838,14 +839,15 @@ RESUME_HEADING_AFTER = re.compile(r"\s*:")
 
 
 def drop_languages_and_headings(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop a language followed by its level (`LANGUAGE_LEVEL_AFTER`), and a heading's one word before
-    its colon ("Skills: Figma", "Software: SPSS"; `HEADING`)."""
+    """Drop a language followed by its level (`LANGUAGE_LEVEL_AFTER`), a heading's one word before its
+    colon ("Skills: Figma", "Software: SPSS"; `HEADING`), and a list of software ("Java, C++")."""
     kept = []
     for start, end in spans:
         name = text[start:end]
         language = name.lower() in LANGUAGES and LANGUAGE_LEVEL_AFTER.match(text, end)
         heading = RESUME_HEADING_AFTER.match(text, end) and HEADING.fullmatch(name + ": ")
-        if not (language or heading):
+        tools = "," in name and all(part.strip().lower() in SOFTWARE_NAMES for part in name.split(","))
+        if not (language or heading or tools):
             kept.append((start, end))
     return kept
 
