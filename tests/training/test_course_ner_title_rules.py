@@ -10,6 +10,7 @@ from training.course_ner.title_rules import (
     add_class_short_forms,
     add_names_a_class_part_is_of,
     add_names_after_a_grade,
+    add_numbered_subjects,
     add_subjects_that_meet,
     complete_pairs_of_subjects,
     drop_books,
@@ -22,6 +23,7 @@ from training.course_ner.title_rules import (
     extend_through_capitals,
     join_a_lone_word_to_the_next,
     join_a_numbered_subject_to_its_title,
+    join_names_a_space_apart,
     keep_consistent_case,
     last_word,
     merge_quoted_title,
@@ -840,3 +842,37 @@ def test_a_lab_a_journal_or_a_board_of_something_is_no_course_and_no_catalog_tit
     )
     assert _names(text, drop_institution_names(text, names)) == ["Laboratory in Social Psychology"]
     assert [title for title in catalog_titles() if INSTITUTION_OPENING.match(title)] == []
+
+
+def test_a_shouted_and_ends_no_name_and_a_capital_letter_is_no_function_word() -> None:
+    text = "Bio 2 AND Discrete Math, then Vitamin A"
+    spans = _spans(text, "Bio 2 AND", "Discrete Math", "Vitamin A")
+    assert _names(text, tidy_spans(text, spans)) == ["Bio 2", "Discrete Math", "Vitamin A"]
+
+
+def test_a_name_right_after_book_and_a_comma_is_the_books() -> None:
+    text = "We use the CLRS book, Introduction to Algorithms, in Algorithm Design and Analysis"
+    spans = _spans(text, "Introduction to Algorithms", "Algorithm Design and Analysis")
+    assert _names(text, drop_books(text, spans)) == ["Algorithm Design and Analysis"]
+
+
+def test_a_school_subject_with_a_course_number_or_a_grades_level_is_a_class() -> None:
+    def add(text: str, *names: str) -> list[str]:
+        return _names(text, add_numbered_subjects(text, _spans(text, *names)))
+
+    text = "got a Spanish 201 presentation; I tutor Eighth Grade Math and 7th grade Science"
+    assert add(text) == ["Spanish 201", "Eighth Grade Math", "7th grade Science"]
+    text = "Physics 2000 at the Natural History 101 exhibit, Chemistry 1.5 hours, Biology today, Route 66"
+    assert add(text) == []  # a longer number, a capitalised word before, a decimal, none; no subject
+
+
+def test_two_names_only_a_space_apart_are_one() -> None:
+    text = "must complete Preventing Workplace Harassment for Managers; ACCT 2101 Principles of Accounting I"
+    spans = _spans(
+        text, "Preventing", "Workplace Harassment for Managers", "2101", "Principles of Accounting I"
+    )
+    assert _names(text, join_names_a_space_apart(text, spans)) == [
+        "Preventing Workplace Harassment for Managers",
+        "2101",
+        "Principles of Accounting I",
+    ]

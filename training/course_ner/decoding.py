@@ -17,6 +17,7 @@ from training.course_ner.title_rules import (
     add_class_short_forms,
     add_names_a_class_part_is_of,
     add_names_after_a_grade,
+    add_numbered_subjects,
     add_subjects_that_meet,
     complete_pairs_of_subjects,
     drop_books,
@@ -29,6 +30,7 @@ from training.course_ner.title_rules import (
     extend_through_capitals,
     join_a_lone_word_to_the_next,
     join_a_numbered_subject_to_its_title,
+    join_names_a_space_apart,
     keep_consistent_case,
     merge_quoted_title,
     split_after_a_course_number,
@@ -283,7 +285,7 @@ def names_in_text(
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
     spans = split_at_line_breaks(text, decode_spans(words, tags))
     spans = add_names_a_class_part_is_of(text, add_names_after_a_grade(text, spans, title_words))
-    spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
+    spans = join_names_a_space_apart(text, tidy_spans(text, split_before_a_capitalised_the(text, spans)))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = drop_the_before_a_kind_of_course(text, extend_through_capitals(text, spans))
     spans = keep_consistent_case(text, spans)
@@ -299,5 +301,5 @@ def names_in_text(
         text, split_at_slashes(text, split_before_an_opening_word(text, spans))
     )
     spans = split_the_last_of_a_list(text, spans)
-    spans = add_subjects_that_meet(text, spans, known_one_word_titles)
+    spans = add_numbered_subjects(text, add_subjects_that_meet(text, spans, known_one_word_titles))
     return [text[start:end] for start, end in spans]

@@ -140,6 +140,12 @@ SIGNED_GRADE = re.compile(r"[A-DF][+-](?![\w+])")
 DECIMAL_NUMBER = re.compile(r"\d+\.\d")
 
 
+def _is_function_word_at_an_end(word: str) -> bool:
+    """A function word, or one shouted ("Bio 2 AND Discrete Math"); a capital letter alone is no
+    function word at a name's end ("Vitamin A", "Hepatitis B")."""
+    return word in FUNCTION_WORDS or (len(word) > 1 and word.isupper() and word.lower() in FUNCTION_WORDS)
+
+
 def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     """Cut what cannot belong to a course title off a predicted span.
 
@@ -180,7 +186,7 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
         while words and _cannot_open_a_title(text[words[0][0] : words[0][1]]):
             words = words[1:]
     while words and (
-        _bare(text[words[-1][0] : words[-1][1]]) in FUNCTION_WORDS
+        _is_function_word_at_an_end(_bare(text[words[-1][0] : words[-1][1]]))
         or SIGNED_GRADE.fullmatch(text[words[-1][0] : words[-1][1]].rstrip(",;:."))
         or DECIMAL_NUMBER.match(text, words[-1][0])
     ):
@@ -191,6 +197,19 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     while last > first and (text[last - 1] in ",;:-&/.\u2013\u2014" or text[last - 1].isspace()):
         last -= 1  # "Financial Accounting /" of "Financial Accounting / Managerial Accounting"
     return (first, last) if last > first else None
+
+
+def join_names_a_space_apart(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """One name for two that only a space parts ("Preventing" + "Workplace Harassment for Managers"):
+    names listed side by side have a comma, a conjunction or a line between them. Not a number before
+    a name (a code's, "ACCT 2101 Principles of Accounting I")."""
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined and text[joined[-1][1] : start] == " " and text[joined[-1][0]].isalpha():
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined
 
 
 def tidy_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -414,8 +433,8 @@ def drop_programs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
 # A course is never had in copies, PDFs or editions. (An author's possessive alone marks no book:
 # "Michael Sandel's Justice course", "Clark Sorensen's Politics of Divided Korea".)
 BOOK_MARK_BEFORE = re.compile(
-    r"\b(?:copy|copies|pdf|pdfs|edition|editions|chapters?\s+\d+)\s+of\s+"
-    r"(?:[A-Z][\w.-]*(?:'s|s'|\u2019s|s\u2019)\s+)?$",
+    r"\b(?:(?:copy|copies|pdf|pdfs|edition|editions|chapters?\s+\d+)\s+of\s+"
+    r"(?:[A-Z][\w.-]*(?:'s|s'|\u2019s|s\u2019)\s+)?|(?:text)?book,\s+)$",
     re.IGNORECASE,
 )
 
@@ -1332,6 +1351,34 @@ SCHEDULE_AFTER = re.compile(
 )
 CAPITALISED_WORD = re.compile(r"(?<![\w-])[A-Z][a-z]+(?:\s+(?:\d{1,3}|I{1,3}|IV))?(?![\w-])")
 CAPITALISED_BEFORE = re.compile(r"[A-Z][\w'\u2019&-]*[ \t]+$")
+
+
+# A school subject with a course number ("a Spanish 201 presentation", "Chemistry 110") or a grade's
+# level ("Eighth Grade Math", "Kindergarten Music") is a class; not after another capitalised word
+# ("Route 66 History 101" is left alone) nor before a longer number ("Physics 2000").
+NUMBERED_SUBJECT = re.compile(
+    r"(?<![\w-])(?:(?P<level>Kindergarten|(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth"
+    r"|Eleventh|Twelfth|\d{1,2}(?:st|nd|rd|th))[ -][Gg]rade)[ \t]+)?(?P<subject>[A-Z][a-z]+)"
+    r"(?P<number>[ \t]+\d{1,3}[A-Z]?)?(?![\w-]|[.,]\d)"
+)
+
+
+def add_numbered_subjects(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Add a school subject with a course number or a grade's level (`NUMBERED_SUBJECT`) where no name
+    lies."""
+    added = []
+    for found in NUMBERED_SUBJECT.finditer(text):
+        start, end = found.span()
+        marked = found.group("level") or found.group("number")
+        if (
+            not marked
+            or found.group("subject").lower() not in SCHOOL_SUBJECTS
+            or _overlaps(start, end, spans)
+        ):
+            continue
+        if not CAPITALISED_BEFORE.search(text, max(0, start - SUBJECT_BEFORE_REACH), start):
+            added.append((start, end))
+    return sorted(spans + added)
 
 
 def add_subjects_that_meet(
