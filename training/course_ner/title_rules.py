@@ -313,16 +313,18 @@ KINDS_OF_COURSE_AFTER_THE = frozenset(
 )
 
 
+THE_OPENING = re.compile(r"The\s+")
+
+
 def drop_the_before_a_kind_of_course(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Start a name that opens with "The " and ends in `KINDS_OF_COURSE_AFTER_THE` after the "The"."""
-    return [
-        (start + len("The "), end)
-        if text.startswith("The ", start)
-        and " " in text[start + len("The ") : end]
-        and last_word(text[start:end]) in KINDS_OF_COURSE_AFTER_THE
-        else (start, end)
-        for start, end in spans
-    ]
+    dropped = []
+    for start, end in spans:
+        the = THE_OPENING.match(text, start, end)
+        if the and " " in text[the.end() : end] and last_word(text[start:end]) in KINDS_OF_COURSE_AFTER_THE:
+            start = the.end()
+        dropped.append((start, end))
+    return dropped
 
 
 def keep_consistent_case(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -445,8 +447,8 @@ BOOK_MARK_BEFORE = re.compile(
 # Intro to Ethics", "Michael Sandel's Justice"), a platform's is no surname ("Coursera's", "NPTEL's"),
 # and a weekday is none ("Tuesday's Pharmacology").
 AUTHOR_BEFORE = re.compile(
-    r"(?:^|[^\w.]\s*|\b[a-z]+\s+)(?-i:(?!(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
-    r"Coursera|Udemy|Udacity)\b)[A-Z][a-z]+)(?:'s|s'|\u2019s|s\u2019)\s+$"
+    r"(?:^|[^\w\s.]\s*|\b[a-z]+\s+)(?!(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Today"
+    r"|Tonight|Yesterday|Tomorrow|Coursera|Udemy|Udacity)\b)[A-Z][a-z]+(?:'s|s'|\u2019s|s\u2019)\s+$"
 )
 BOOK_WORDS = re.compile(
     r"\b(?:books?|textbooks?|editions?|novels?|read|reads|reading|reread|borrowed|citing|chapters?|paperback|pdf)\b",
@@ -454,9 +456,16 @@ BOOK_WORDS = re.compile(
 )
 
 
+SENTENCE_END = re.compile(r"[.!?\n]")
+
+
 def _by_an_author(text: str, start: int) -> bool:
+    """Whether an author's bare surname comes right before, in a sentence with a book's word."""
+    opening = max((end.end() for end in SENTENCE_END.finditer(text, 0, start)), default=0)
+    closing = SENTENCE_END.search(text, start)
+    sentence = text[opening : closing.start() if closing else len(text)]
     return bool(
-        AUTHOR_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start]) and BOOK_WORDS.search(text)
+        AUTHOR_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start]) and BOOK_WORDS.search(sentence)
     )
 
 
@@ -571,12 +580,18 @@ def add_names_after_a_grade(
 
 
 # A class's meeting or week "of" a name: "before the first meeting of Architectural Drafting", "week 3
-# of Intro to Film", "the last lecture of Organic Chemistry II". A term's or a holiday's day is
-# none ("the first day of Spring Break" is capitalised: the name must not end in such a word).
+# of Intro to Film", "the last lecture of Organic Chemistry II"; not a term's, a break's or a room's
+# ("week 1 of Spring Break"), nor a number ("week 10 of 12").
 CLASS_PART_OF = re.compile(
     r"\b(?:(?:first|second|third|last|next|final|opening)\s+(?:meeting|session|lecture|class|lab)s?"
-    r"|(?:week|unit|module|lecture|session)\s+\d{1,2})\s+(?:of|in)\s+",
+    r"|(?:week|unit|module|lecture|session)\s+\d{1,2})\s+of\s+",
     re.IGNORECASE,
+)
+
+
+# What a class's first week or meeting is not of: a term, a break, a room ("week 1 of Spring Break").
+NOT_A_CLASS_PART_OPENING = frozenset(
+    ["Spring", "Summer", "Fall", "Autumn", "Winter", "Room", "Term", "Semester"]
 )
 
 
@@ -586,7 +601,10 @@ def add_names_a_class_part_is_of(text: str, spans: list[tuple[int, int]]) -> lis
     added = []
     for part in CLASS_PART_OF.finditer(text):
         name = _name_after_a_grade(text, part.end(), frozenset())
-        if name and not _overlaps(*name, spans + added):
+        if not name or not text[name[0]].isupper() or _overlaps(*name, spans + added):
+            continue  # "week 10 of 12"
+        name = (name[0], name[0] + len(text[name[0] : name[1]].split("\n")[0].rstrip()))
+        if text[name[0] : name[1]].split()[0] not in NOT_A_CLASS_PART_OPENING:
             added.append(name)
     return sorted(spans + added)
 
@@ -783,8 +801,9 @@ INSTITUTION_OPENING = re.compile(
 
 
 def _is_a_place(text: str, start: int, end: int) -> bool:
-    """Whether the name is a centre's or an office's ("Center for Teaching and Learning"), or ends in
-    a place's word that "the" opens ("the Geotechnical Testing Lab")."""
+    """Whether the name is an institution's (`INSTITUTION_OPENING`: "Center for Teaching and
+    Learning", "Laboratory for Cognitive Aging"), or ends in a place's word that "the" opens ("the
+    Geotechnical Testing Lab")."""
     name = text[start:end]
     if INSTITUTION_OPENING.match(name):
         return True
@@ -850,22 +869,33 @@ LANGUAGES = frozenset(
 )  # fmt: skip
 LANGUAGE_LEVEL_AFTER = re.compile(
     r"\s*\((?:native|fluent|bilingual|intermediate|advanced|basic|beginner|conversational|proficient"
-    r"|professional|elementary|limited|working|heritage|reading|(?-i:[ABC][12])\b|JLPT|HSK|DELE|DELF"
-    r"|DALF|TOPIK|TOEFL|IELTS)",
+    r"|professional|elementary|limited|working|heritage|(?-i:[ABC][12])|JLPT|HSK|DELE|DELF|DALF|TOPIK"
+    r"|TOEFL|IELTS)\b",
     re.IGNORECASE,
 )
+# What says a text lists languages as a resume does, so that "French (intermediate)" beside it is a
+# level, not a class's ("Spanish (Intermediate) and French (Elementary) this fall" are classes).
+RESUME_LANGUAGES = re.compile(
+    r"\bLanguages?:|\((?:native|fluent|bilingual|conversational|proficient|professional|working"
+    r"|limited|heritage|(?-i:[ABC][12])|JLPT|HSK|DELE|DELF|DALF|TOPIK|TOEFL|IELTS)\b",
+    re.IGNORECASE,
+)
+SOFTWARE_LIST_GAP = re.compile(r"\s*,\s*(?:(?:and|&)\s+)?|\s+(?:and|&)\s+")
 RESUME_HEADING_AFTER = re.compile(r"\s*:")
 
 
 def drop_languages_and_headings(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop a language followed by its level (`LANGUAGE_LEVEL_AFTER`), a heading's one word before its
-    colon ("Skills: Figma", "Software: SPSS"; `HEADING`), and a list of software ("Java, C++")."""
+    """Drop a language followed by its level (`LANGUAGE_LEVEL_AFTER`) in a text that lists languages
+    as a resume does (`RESUME_LANGUAGES`), a heading's one word before its colon ("Skills: Figma",
+    "Software: SPSS"; `HEADING`), and a list of software ("Java, C++", "Java, Python, and SQL")."""
     kept = []
+    resume = RESUME_LANGUAGES.search(text)
     for start, end in spans:
         name = text[start:end]
-        language = name.lower() in LANGUAGES and LANGUAGE_LEVEL_AFTER.match(text, end)
+        language = resume and name.lower() in LANGUAGES and LANGUAGE_LEVEL_AFTER.match(text, end)
         heading = RESUME_HEADING_AFTER.match(text, end) and HEADING.fullmatch(name + ": ")
-        tools = "," in name and all(part.strip().lower() in SOFTWARE_NAMES for part in name.split(","))
+        parts = SOFTWARE_LIST_GAP.split(name)
+        tools = len(parts) > 1 and all(part.strip().lower() in SOFTWARE_NAMES for part in parts)
         if not (language or heading or tools):
             kept.append((start, end))
     return kept
@@ -990,18 +1020,28 @@ def split_both_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
 SLASH_BEFORE_A_NAME = re.compile(r"[ \t]*/[ \t]*(?=(?-i:AP)\s)")
 SLASH_PART = re.compile(r"[A-Z][\w'-]*(?:[ \t]+[A-Z][\w'-]*){0,2}")
 LEAST_SLASHED_NAMES = 3
+# Nouns of a field that slashed words before them share: "Ancient/Medieval/Modern Philosophy",
+# "Gender/Sexuality/Queer Studies", "Latin American/Caribbean/Latinx Studies".
+SHARED_FIELD_NOUNS = frozenset(
+    ["studies", "philosophy", "history", "literature", "literatures", "art", "arts", "music", "politics",
+     "culture", "cultures", "languages", "theory", "science", "sciences", "education", "law", "religion",
+     "religions", "thought", "film", "cinema", "poetry", "fiction", "drama", "architecture", "economics"]
+)  # fmt: skip
 
 
 def split_at_slashes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Cut a name at a slash before "AP" ("European History/AP Lit"), or at every slash where three or
     more short names of capitalised words are slashed together ("Pharmacology/Pathophysiology/Health
-    Assessment"). One slash between words is a title's own too ("Dance/Performance Ethnography",
+    Assessment"; not "Ancient/Medieval/Modern Philosophy", one field's, `SHARED_FIELD_NOUNS`). One
+    slash between words is a title's own too ("Dance/Performance Ethnography",
     "Health/Mental Health": 69 catalog titles), and so are slashes after a function word ("Special
     Topics in Forms/Genres/Media")."""
     result = []
     for start, end in spans:
         parts = re.split(r"[ \t]*/[ \t]*", text[start:end])
         slashed = len(parts) >= LEAST_SLASHED_NAMES and all(SLASH_PART.fullmatch(part) for part in parts)
+        # "Ancient/Medieval/Modern Philosophy": words that share the last part's field
+        slashed = slashed and last_word(parts[-1]) not in SHARED_FIELD_NOUNS
         gaps = list(re.finditer(r"[ \t]*/[ \t]*", text[start:end])) if slashed else []
         gaps = gaps or list(SLASH_BEFORE_A_NAME.finditer(text[start:end]))
         at = start
@@ -1009,15 +1049,15 @@ def split_at_slashes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
             result.append((at, start + gap.start()))
             at = start + gap.end()
         result.append((at, end))
-    return result
+    return [(a, b) for a, b in result if b > a]  # no empty name where the span opens with "/AP"
 
 
 # Words that open many catalog titles and follow an "and" in none of the 6,533 ("Introduction" opens
 # 283, "Seminar" 140, "Topics" 104), with the "AP", "Honors" and "Intro" that open students' names:
-# an "and" before one joins two names ("Pre-Algebra and Honors Physical Science").
+# an "and" before one joins two names ("Pre-Algebra and Honors Physical Science"). Not adjectives
+# that pair ("Elementary and Intermediate Spanish", "Sampling and Survey Methods").
 OPENING_AFTER_AND = re.compile(
-    r" (?:and|&) (?=(?:Introduction|Intro|Introductory|Seminar|Topics|Intermediate|Elementary"
-    r"|Fundamentals|Survey|Honors|AP)\b)"
+    r" (?:and|&) (?=(?:Introduction|Intro|Introductory|Seminar|Topics|Fundamentals|Honors|AP)\b)"
 )
 
 
@@ -1033,7 +1073,11 @@ def split_before_an_opening_word(text: str, spans: list[tuple[int, int]]) -> lis
     return result
 
 
-COMMA_GAP = re.compile(r"\s*,\s*")
+COMMA_GAP = re.compile(r"[ \t]*,[ \t]*")
+# A sentence opening with a phrase before a comma: "After Calculus, Signals and Systems gets easier".
+OPENING_PHRASE_BEFORE = re.compile(
+    r"(?:^|[.!?:;\n])\s*(?:After|Besides|Before|Beyond|Unlike|Like|Since|With|Without|Except|Despite)\s+$"
+)
 
 
 def split_the_last_of_a_list(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -1048,7 +1092,8 @@ def split_the_last_of_a_list(text: str, spans: list[tuple[int, int]]) -> list[tu
         # longer list, which may join no two names ("Contract Law, Tort Law, Land Law, Equity and Trusts")
         longer = index > 1 and LIST_GAP.fullmatch(text, spans[index - 2][1], spans[index - 1][0])
         middle = index + 1 < len(spans) and LIST_GAP.fullmatch(text, end, spans[index + 1][0])
-        listed = listed and not longer and not middle
+        opening = listed and OPENING_PHRASE_BEFORE.search(text, 0, spans[index - 1][0])
+        listed = listed and not longer and not middle and not opening
         if listed and len(gaps) == 1 and "," not in text[start:end]:
             result += [(start, gaps[0].start()), (gaps[0].end(), end)]
         else:
@@ -1095,15 +1140,28 @@ LAST_AND_WORD = re.compile(
 )
 
 
-def extend_over_a_last_and_word(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def extend_over_a_last_and_word(
+    text: str, spans: list[tuple[int, int]], title_words: Collection[str]
+) -> list[tuple[int, int]]:
     """Extend a name over "and" and one capitalised word where the clause ends (`LAST_AND_WORD`) and
-    no name lies. Most such words are new to the training titles ("Codicology", "Spark")."""
+    no name lies, after a name of two words or more, or of one where ``title_words`` (the training
+    titles' vocabulary) hold the word: "Fertility and Mortality", not "Calculus and Sarah.". Not a
+    school subject, a short form or software, which are names of their own or none ("Organic
+    Chemistry and Physics", "Data Analysis and Python"). Most such words after a longer name are new
+    to the training titles ("Codicology", "Spark")."""
     extended = []
     for start, end in spans:
         found = LAST_AND_WORD.match(text, end)
-        word = found and found.group(1)
-        known = word and word not in NOT_TITLE_WORDS
-        if known and not _overlaps(end, found.end(), spans):
+        word = found.group(1) if found else ""
+        alone = word.lower() in SUBJECT_FORMS or word.lower() in SOFTWARE_NAMES  # a name of its own, or none
+        long_name = len(text[start:end].split()) > 1 or _is_known(word, title_words)
+        if (
+            word
+            and long_name
+            and not alone
+            and word not in NOT_TITLE_WORDS
+            and not _overlaps(end, found.end(), spans)
+        ):
             end = found.end()
         extended.append((start, end))
     return extended
@@ -1112,7 +1170,8 @@ def extend_over_a_last_and_word(text: str, spans: list[tuple[int, int]]) -> list
 # A course's subject and number, a colon, and its title are one name: "French 202: Intermediate
 # Conversation and Composition", "Spanish 302: Advanced Grammar" (the model cuts at the colon).
 NUMBER_THEN_COLON = re.compile(r"(?:[ \t]+(?:\d{1,4}[A-Z]?|I{1,3}|IV))?:[ \t]+")
-NUMBER_AT_END = re.compile(r"(?:\d{1,4}[A-Z]?|I{1,3}|IV)$")
+NUMBER_AT_END = re.compile(r"(?<![\w-])(?:\d{1,4}[A-Z]?|I{1,3}|IV)$")
+NUMBERED_OPENING = re.compile(r"[A-Z][\w-]*[ \t]+\d")  # "Physics 101" after "Physics 201:" is another
 
 
 def join_a_numbered_subject_to_its_title(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -1122,7 +1181,11 @@ def join_a_numbered_subject_to_its_title(text: str, spans: list[tuple[int, int]]
         if joined:
             gap = NUMBER_THEN_COLON.fullmatch(text, joined[-1][1], start)
             numbered = gap and (gap.group().strip(" \t:") or NUMBER_AT_END.search(text, 0, joined[-1][1]))
-            if numbered and "\n" not in text[joined[-1][1] : start]:
+            if (
+                numbered
+                and "\n" not in text[joined[-1][1] : start]
+                and not NUMBERED_OPENING.match(text, start)
+            ):
                 joined[-1] = (joined[-1][0], end)
                 continue
         joined.append((start, end))
@@ -1223,7 +1286,7 @@ _CLASS_SHORT_FORMS = "|".join(re.escape(form) for form in sorted(CLASS_SHORT_FOR
 CLASS_SHORT_FORM = re.compile(
     rf"(?<![\w-])(?P<ap>(?-i:AP|ap)[ \t]+)?"
     rf"(?P<forms>(?:{_CLASS_SHORT_FORMS})(?:[ \t]+(?:{_CLASS_SHORT_FORMS}))*)"
-    r"(?P<number>[ \t]+(?:\d{1,2}(?-i:[A-Z])?|(?-i:I{1,3}|IV|AB|BC))(?![\w'\u2019-]))?(?![\w-])",
+    r"(?P<number>[ \t]+(?:\d(?-i:[A-Z])?|(?-i:I{1,3}|IV|AB|BC))(?![\w'\u2019-]))?(?![\w-])",
     re.IGNORECASE,
 )
 # After a short form: a course number ("CHEM 211", a code's subject, not a class), a capitalised
@@ -1345,12 +1408,20 @@ SCHEDULE_AFTER = re.compile(
     r"|moved\s+(?:to|from)\s+(?:\d|room|online|next|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?))"
     r"|is\s+(?:at\s+\d|on\s+(?:the\s+\w+\s+floor|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?)"
     r"|in\s+room)"
-    r"|on\s+(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|weekends)"
-    r"|(?:is|was)\s+(?:the|my|our|his|her|their)\s+(?:[a-z]+\s+){0,2}(?:period|class|hour))\b",
+    r"|on\s+(?:mondays|tuesdays|wednesdays|thursdays|fridays)"
+    r"|(?:is|was)\s+(?:the|my|our|his|her|their)\s+(?:[a-z]+\s+){0,2}(?:period|class))\b",
     re.IGNORECASE,
 )
 CAPITALISED_WORD = re.compile(r"(?<![\w-])[A-Z][a-z]+(?:\s+(?:\d{1,3}|I{1,3}|IV))?(?![\w-])")
 CAPITALISED_BEFORE = re.compile(r"[A-Z][\w'\u2019&-]*[ \t]+$")
+CLAUSE_START = re.compile(r"(?:^|[.!?:;\n])\s*$")
+
+
+def _ends_a_proper_name(text: str, start: int) -> bool:
+    """Whether a capitalised word other than a sentence's first comes right before ``start``: "the
+    Museum of Natural History" but not "Yesterday Biology met at 9"."""
+    before = CAPITALISED_BEFORE.search(text, max(0, start - SUBJECT_BEFORE_REACH), start)
+    return bool(before) and not CLAUSE_START.search(text, 0, before.start())
 
 
 # A school subject with a course number ("a Spanish 201 presentation", "Chemistry 110") or a grade's
@@ -1376,7 +1447,7 @@ def add_numbered_subjects(text: str, spans: list[tuple[int, int]]) -> list[tuple
             or _overlaps(start, end, spans)
         ):
             continue
-        if not CAPITALISED_BEFORE.search(text, max(0, start - SUBJECT_BEFORE_REACH), start):
+        if not _ends_a_proper_name(text, start):
             added.append((start, end))
     return sorted(spans + added)
 
@@ -1392,8 +1463,8 @@ def add_subjects_that_meet(
         start, end = found.span()
         if _overlaps(start, end, spans) or not SCHEDULE_AFTER.match(text, end):
             continue
-        if CAPITALISED_BEFORE.search(text, max(0, start - SUBJECT_BEFORE_REACH), start):
-            continue  # the end of a longer proper name: "the Museum of Natural History on Mondays"
+        if _ends_a_proper_name(text, start):
+            continue  # "the Museum of Natural History on Mondays"
         word = found.group().split()[0].lower()
         if word in SUBJECT_FORMS or word in known_titles:
             added.append((start, end))
