@@ -867,19 +867,17 @@ LANGUAGES = frozenset(
      "farsi", "persian", "polish", "dutch", "swedish", "norwegian", "danish", "finnish", "czech",
      "ukrainian", "romanian", "hungarian", "yoruba", "igbo", "amharic", "indonesian", "malay", "asl"]
 )  # fmt: skip
+# How a resume gives a language's level, and the levels a class has too ("Spanish (Intermediate)").
+PROFICIENCY = (
+    r"native|fluent|bilingual|conversational|proficient|professional|working|limited|heritage"
+    r"|(?-i:[ABC][12])|JLPT|HSK|DELE|DELF|DALF|TOPIK|TOEFL|IELTS"
+)
 LANGUAGE_LEVEL_AFTER = re.compile(
-    r"\s*\((?:native|fluent|bilingual|intermediate|advanced|basic|beginner|conversational|proficient"
-    r"|professional|elementary|limited|working|heritage|(?-i:[ABC][12])|JLPT|HSK|DELE|DELF|DALF|TOPIK"
-    r"|TOEFL|IELTS)\b",
-    re.IGNORECASE,
+    rf"\s*\((?:{PROFICIENCY}|intermediate|advanced|basic|beginner|elementary)\b", re.IGNORECASE
 )
 # What says a text lists languages as a resume does, so that "French (intermediate)" beside it is a
 # level, not a class's ("Spanish (Intermediate) and French (Elementary) this fall" are classes).
-RESUME_LANGUAGES = re.compile(
-    r"\bLanguages?:|\((?:native|fluent|bilingual|conversational|proficient|professional|working"
-    r"|limited|heritage|(?-i:[ABC][12])|JLPT|HSK|DELE|DELF|DALF|TOPIK|TOEFL|IELTS)\b",
-    re.IGNORECASE,
-)
+RESUME_LANGUAGES = re.compile(rf"\bLanguages?:|\((?:{PROFICIENCY})\b", re.IGNORECASE)
 SOFTWARE_LIST_GAP = re.compile(r"\s*,\s*(?:(?:and|&)\s+)?|\s+(?:and|&)\s+")
 RESUME_HEADING_AFTER = re.compile(r"\s*:")
 
