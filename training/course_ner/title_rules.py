@@ -996,26 +996,31 @@ def _plural_subject(text: str, start: int, end: int) -> bool:
     return bool(opens and PLURAL_VERB_AFTER.match(text, end)) and "," not in text[start:end]
 
 
+def _halves_at_the_one_and(text: str, start: int, end: int) -> list[tuple[int, int]] | None:
+    """The two names either side of a name's one "and" (or "&"); None with none or more than one, where
+    a cut is unsure."""
+    gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
+    return [(start, gaps[0].start()), (gaps[0].end(), end)] if len(gaps) == 1 else None
+
+
 def split_both_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Cut a name that "both" or a plural verb after it says is two at its one "and" (with more than
     one, the cut is unsure)."""
     result = []
     for index, (start, end) in enumerate(spans):
-        gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
         # a name listed beside another is one of the two already ("Both A and B and C are")
         after = index + 1 < len(spans) and LIST_GAP.fullmatch(text, end, spans[index + 1][0])
         before = index > 0 and LIST_GAP.fullmatch(text, spans[index - 1][1], start)
         both = (BOTH_BEFORE.search(text[max(0, start - 6) : start]) and not after) or (
             (BOTH_AFTER.match(text, end) or _plural_subject(text, start, end)) and not before
         )
-        if both and len(gaps) == 1:
-            result += [(start, gaps[0].start()), (gaps[0].end(), end)]
-        else:
-            result.append((start, end))
+        halves = _halves_at_the_one_and(text, start, end) if both else None
+        result += halves or [(start, end)]
     return result
 
 
-SLASH_BEFORE_A_NAME = re.compile(r"[ \t]*/[ \t]*(?=(?-i:AP)\s)")
+SLASH_ON_A_LINE = re.compile(r"[ \t]*/[ \t]*")
+SLASH_BEFORE_A_NAME = re.compile(rf"{SLASH_ON_A_LINE.pattern}(?=AP\s)")
 SLASH_PART = re.compile(r"[A-Z][\w'-]*(?:[ \t]+[A-Z][\w'-]*){0,2}")
 LEAST_SLASHED_NAMES = 3
 # Nouns of a field that slashed words before them share: "Ancient/Medieval/Modern Philosophy",
@@ -1036,11 +1041,11 @@ def split_at_slashes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
     Topics in Forms/Genres/Media")."""
     result = []
     for start, end in spans:
-        parts = re.split(r"[ \t]*/[ \t]*", text[start:end])
+        parts = SLASH_ON_A_LINE.split(text[start:end])
         slashed = len(parts) >= LEAST_SLASHED_NAMES and all(SLASH_PART.fullmatch(part) for part in parts)
         # "Ancient/Medieval/Modern Philosophy": words that share the last part's field
         slashed = slashed and last_word(parts[-1]) not in SHARED_FIELD_NOUNS
-        gaps = list(re.finditer(r"[ \t]*/[ \t]*", text[start:end])) if slashed else []
+        gaps = list(SLASH_ON_A_LINE.finditer(text[start:end])) if slashed else []
         gaps = gaps or list(SLASH_BEFORE_A_NAME.finditer(text[start:end]))
         at = start
         for gap in gaps:
@@ -1063,11 +1068,9 @@ def split_before_an_opening_word(text: str, spans: list[tuple[int, int]]) -> lis
     """Cut a name with one "and" at it where a word that opens titles follows (`OPENING_AFTER_AND`)."""
     result = []
     for start, end in spans:
-        gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
-        if len(gaps) == 1 and OPENING_AFTER_AND.match(text, gaps[0].start()):
-            result += [(start, gaps[0].start()), (gaps[0].end(), end)]
-        else:
-            result.append((start, end))
+        halves = _halves_at_the_one_and(text, start, end)
+        opening = halves and OPENING_AFTER_AND.match(text, halves[0][1])
+        result += halves if opening else [(start, end)]
     return result
 
 
@@ -1084,18 +1087,15 @@ def split_the_last_of_a_list(text: str, spans: list[tuple[int, int]]) -> list[tu
     two names in a list with no conjunction are rarer than three with one."""
     result = []
     for index, (start, end) in enumerate(spans):
-        gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
         listed = index > 0 and COMMA_GAP.fullmatch(text, spans[index - 1][1], start)
         # one of the middle names of a list ("A, B and C, or D") is whole, and so is the last of a
         # longer list, which may join no two names ("Contract Law, Tort Law, Land Law, Equity and Trusts")
         longer = index > 1 and LIST_GAP.fullmatch(text, spans[index - 2][1], spans[index - 1][0])
         middle = index + 1 < len(spans) and LIST_GAP.fullmatch(text, end, spans[index + 1][0])
         opening = listed and OPENING_PHRASE_BEFORE.search(text, 0, spans[index - 1][0])
-        listed = listed and not longer and not middle and not opening
-        if listed and len(gaps) == 1 and "," not in text[start:end]:
-            result += [(start, gaps[0].start()), (gaps[0].end(), end)]
-        else:
-            result.append((start, end))
+        listed = listed and not longer and not middle and not opening and "," not in text[start:end]
+        halves = _halves_at_the_one_and(text, start, end) if listed else None
+        result += halves or [(start, end)]
     return result
 
 
@@ -1424,7 +1424,7 @@ def _ends_a_proper_name(text: str, start: int) -> bool:
 
 # A school subject with a course number ("a Spanish 201 presentation", "Chemistry 110") or a grade's
 # level ("Eighth Grade Math", "Kindergarten Music") is a class; not after another capitalised word
-# ("Route 66 History 101" is left alone) nor before a longer number ("Physics 2000").
+# ("the Natural History 101 exhibit") nor before a longer number ("Physics 2000").
 NUMBERED_SUBJECT = re.compile(
     r"(?<![\w-])(?:(?P<level>Kindergarten|(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth"
     r"|Eleventh|Twelfth|\d{1,2}(?:st|nd|rd|th))[ -][Gg]rade)[ \t]+)?(?P<subject>[A-Z][a-z]+)"
