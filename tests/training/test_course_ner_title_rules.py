@@ -7,6 +7,8 @@ import re
 from training.course_ner.encoding import capitalised_chars, sentence_starts
 from training.course_ner.title_rules import (
     NON_COURSE_LAST_WORDS,
+    NOT_OPENING_WORDS,
+    add_ap_classes,
     add_class_short_forms,
     add_names_a_class_part_is_of,
     add_names_after_a_grade,
@@ -15,14 +17,17 @@ from training.course_ner.title_rules import (
     complete_pairs_of_subjects,
     drop_books,
     drop_institution_names,
+    drop_items_of_a_skills_line,
     drop_languages_and_headings,
     drop_programs,
     drop_the_before_a_kind_of_course,
     drop_unknown_single_words,
+    extend_over_a_course_number,
     extend_over_a_last_and_word,
     extend_through_capitals,
     join_a_lone_word_to_the_next,
     join_a_numbered_subject_to_its_title,
+    join_a_subtitle,
     join_names_a_space_apart,
     keep_consistent_case,
     last_word,
@@ -930,3 +935,113 @@ def test_the_late_nights_rules_on_a_reviews_edge_cases() -> None:
     text = "The  Neurology Elective is offered at"
     names = _spans(text, "The  Neurology Elective")
     assert _names(text, drop_the_before_a_kind_of_course(text, names)) == ["Neurology Elective"]
+
+
+def test_a_name_runs_on_over_a_course_number_but_not_a_count() -> None:
+    def extend(text: str, *names: str) -> list[str]:
+        return _names(text, extend_over_a_course_number(text, _spans(text, *names)))
+
+    text = "Did you register for Spanish 201 or French 201?"
+    assert extend(text, "Spanish 201", "French") == ["Spanish 201", "French 201"]
+    text = "My schedule is World History, English Composition & Biology 110."
+    assert extend(text, "World History", "Biology") == ["World History", "Biology 110"]
+    text = "I took Physics 2 times, Calculus 3 credits, Statistics 10:30 and Chemistry 2019"
+    names = ("Physics", "Calculus", "Statistics", "Chemistry")
+    assert extend(text, *names) == list(names)
+    text = "ACCT 2101 Principles of Accounting I and Ethics 12.5 hours"
+    assert extend(text, "Principles of Accounting I", "Ethics") == ["Principles of Accounting I", "Ethics"]
+    text = "Ethics 101 Physics"  # a name that starts at the number keeps it
+    assert _names(text, extend_over_a_course_number(text, [(0, 6), (7, 18)])) == ["Ethics", "101 Physics"]
+
+
+def test_a_numbered_or_topics_name_takes_in_its_subtitle_where_it_ends_the_clause() -> None:
+    def join(text: str, *names: str) -> list[str]:
+        return _names(text, join_a_subtitle(text, _spans(text, *names)))
+
+    text = "Welding Technology II: Gas Tungsten Arc Welding"
+    assert join(text, "Welding Technology II") == [text]
+    text = "I'm enrolled in Topics in Algebraic Geometry: Moduli Spaces."
+    assert join(text, "Topics in Algebraic Geometry") == ["Topics in Algebraic Geometry: Moduli Spaces"]
+    text = "Spanish 302: Advanced Grammar and Composition is hard"
+    assert join(text, "Spanish 302", "Advanced Grammar") == ["Spanish 302: Advanced Grammar and Composition"]
+    text = "Calculus II: Professor Lee, Calculus III: Series today, Physics 101: Lab Safety Quiz tomorrow"
+    names = ("Calculus II", "Calculus III", "Physics 101")
+    assert join(text, *names) == list(names)  # a person, no title case to the clause's end
+    text = "Organic Chemistry: Reactions and Mechanisms"  # no number, no "Topics in"
+    assert join(text, "Organic Chemistry") == ["Organic Chemistry"]
+    text = "Physics 201: Physics 101 and Calculus I"  # more than one name in what follows
+    assert join(text, "Physics 201", "Physics 101", "Calculus I") == [
+        "Physics 201",
+        "Physics 101",
+        "Calculus I",
+    ]
+
+
+def test_more_short_forms_and_course_numbers_as_students_write_them() -> None:
+    def add(text: str) -> list[str]:
+        return _names(text, add_class_short_forms(text, []))
+
+    assert add("ugh p chem exam tmrw and i know nothing") == ["p chem"]
+    assert add("anybody selling their old book for a&p 1") == ["a&p 1"]
+    assert add("lol bus law was just vibes, then art hist and data viz") == [
+        "bus law",
+        "art hist",
+        "data viz",
+    ]
+    assert add("calc bc was easier than calc 1, and chem 211 than orgo lab") == [
+        "calc bc",
+        "calc 1",
+        "chem 211",
+        "orgo lab",
+    ]
+    assert add("dropping diffeq bc the prof is impossible") == ["diffeq"]
+    assert add("Chem 211 and CHEM 101 are codes; stats 20 minutes early") == []
+
+
+def test_ap_classes_as_students_name_them_but_not_their_exams() -> None:
+    def add(text: str, *names: str) -> list[str]:
+        return _names(text, add_ap_classes(text, _spans(text, *names)))
+
+    assert add("our APUSH teacher gave us a 40 page reading") == ["APUSH"]
+    assert add("bro AP lang essays are killing me, AP Gov too", "Gov") == ["AP lang", "AP Gov"]
+    assert add("the APES review session is after school; apes at the zoo") == ["APES"]
+    assert add("I'm studying for the AP Lang exam and AP World test") == []
+    assert add("AP Literature is long", "AP Literature") == ["AP Literature"]
+
+
+def test_ta_ing_opens_no_title_and_no_catalog_title_opens_with_it() -> None:
+    from training.course_ner.data import catalog_titles
+
+    text = "I'm auditing Art History Survey and TA-ing Drawing I."
+    assert _names(text, tidy_spans(text, _spans(text, "TA-ing Drawing I"))) == ["Drawing I"]
+    assert not {title.split()[0].lower() for title in catalog_titles()} & NOT_OPENING_WORDS
+
+
+def test_the_items_of_a_skills_or_interests_line_are_no_courses_unless_they_say_so() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_items_of_a_skills_line(text, _spans(text, *names)))
+
+    text = "Skills: Python, R, SQL, statistical modeling, public speaking"
+    assert keep(text, "statistical modeling", "public speaking") == []
+    text = "Research interests: Bayesian inference, causal modeling, and survey methodology."
+    assert keep(text, "Bayesian", "causal modeling") == []
+    text = "Certifications: OSHA 30-Hour; coursework in Applied Occupational Health (A, 2022)."
+    assert keep(text, "Applied Occupational Health") == ["Applied Occupational Health"]
+    text = "Skills: AutoCAD, GPS/RTK (GeoSurveying, 2022)\nCourses: Soil Mechanics"
+    assert keep(text, "GeoSurveying", "Soil Mechanics") == ["GeoSurveying", "Soil Mechanics"]
+    text = "Bench skills: PCR; Special Laboratory Elective in the Rabinovitch lab"
+    assert keep(text, "Special Laboratory Elective") == ["Special Laboratory Elective"]
+
+
+def test_a_name_said_to_be_a_book_or_to_have_volumes_is_the_books() -> None:
+    def keep(text: str, *names: str) -> list[str]:
+        return _names(text, drop_books(text, _spans(text, *names)))
+
+    text = "Operating Systems: Three Easy Pieces is a free textbook, and our Operating Systems class uses it"
+    assert keep(text, "Operating Systems: Three Easy Pieces") == []
+    text = '"The Elements of Style" is the only book required for Expository Writing.'
+    assert keep(text, "The Elements of Style", "Expository Writing") == ["Expository Writing"]
+    text = "I finished The Art of Computer Programming, Volume 1 over break."
+    assert keep(text, "The Art of Computer Programming", "Volume 1") == []
+    text = "Linear Algebra is a course I loved; Calculus is the one I booked"
+    assert keep(text, "Linear Algebra", "Calculus") == ["Linear Algebra", "Calculus"]

@@ -14,6 +14,7 @@ from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
 from training.course_ner.title_rules import (
     FUNCTION_WORDS,
     WORD_TRIM,
+    add_ap_classes,
     add_class_short_forms,
     add_names_a_class_part_is_of,
     add_names_after_a_grade,
@@ -22,14 +23,17 @@ from training.course_ner.title_rules import (
     complete_pairs_of_subjects,
     drop_books,
     drop_institution_names,
+    drop_items_of_a_skills_line,
     drop_languages_and_headings,
     drop_programs,
     drop_the_before_a_kind_of_course,
     drop_unknown_single_words,
+    extend_over_a_course_number,
     extend_over_a_last_and_word,
     extend_through_capitals,
     join_a_lone_word_to_the_next,
     join_a_numbered_subject_to_its_title,
+    join_a_subtitle,
     join_names_a_space_apart,
     keep_consistent_case,
     merge_quoted_title,
@@ -285,18 +289,20 @@ def names_in_text(
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
     spans = split_at_line_breaks(text, decode_spans(words, tags))
     spans = add_names_a_class_part_is_of(text, add_names_after_a_grade(text, spans, title_words))
-    spans = join_names_a_space_apart(text, tidy_spans(text, split_before_a_capitalised_the(text, spans)))
+    spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
+    spans = join_names_a_space_apart(text, extend_over_a_course_number(text, spans))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = drop_the_before_a_kind_of_course(text, extend_through_capitals(text, spans))
     spans = keep_consistent_case(text, spans)
     spans = drop_books(text, drop_programs(text, spans))
     spans = join_a_lone_word_to_the_next(
-        text, join_a_numbered_subject_to_its_title(text, spans), known_one_word_titles
+        text, join_a_subtitle(text, join_a_numbered_subject_to_its_title(text, spans)), known_one_word_titles
     )
     spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
-    spans = extend_over_a_last_and_word(text, drop_languages_and_headings(text, spans), title_words)
+    spans = drop_items_of_a_skills_line(text, drop_languages_and_headings(text, spans))
+    spans = extend_over_a_last_and_word(text, spans, title_words)
     spans = split_both_names(text, split_lists_of_subjects(text, spans))
-    spans = complete_pairs_of_subjects(text, add_class_short_forms(text, spans))
+    spans = complete_pairs_of_subjects(text, add_ap_classes(text, add_class_short_forms(text, spans)))
     spans = split_after_a_course_number(
         text, split_at_slashes(text, split_before_an_opening_word(text, spans))
     )

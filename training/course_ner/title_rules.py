@@ -116,10 +116,17 @@ def _is_lowercase_content(word: str) -> bool:
 TITLE_OPENING_FUNCTION_WORDS = frozenset(["the", "a", "an", "from"])
 
 
+# Words of a sentence that the model takes into a name's start: "TA-ing Drawing I" ("TA" alone opens
+# one catalog title, "TA Preparation").
+NOT_OPENING_WORDS = frozenset(["tas", "ta-ing", "taing", "ta'ing", "ta\u2019ing", "ta'd", "ta\u2019d"])
+
+
 def _cannot_open_a_title(word: str) -> bool:
     bare = _bare(word)
-    return bare in FUNCTION_WORDS or (
-        bare.lower() in FUNCTION_WORDS and bare.lower() not in TITLE_OPENING_FUNCTION_WORDS
+    return (
+        bare in FUNCTION_WORDS
+        or bare.lower() in NOT_OPENING_WORDS
+        or (bare.lower() in FUNCTION_WORDS and bare.lower() not in TITLE_OPENING_FUNCTION_WORDS)
     )
 
 
@@ -457,6 +464,14 @@ BOOK_WORDS = re.compile(
 
 
 SENTENCE_END = re.compile(r"[.!?\n]")
+# Words after a name that make it a book: "Operating Systems: Three Easy Pieces is a free textbook",
+# "'The Elements of Style' is the only book required", "The Art of Computer Programming, Volume 1".
+BOOK_MARK_AFTER = re.compile(
+    r"[\"'\u201d\u2019]?\s+(?:is|was)\s+(?:a|an|the|my|our|their)\s+(?:[\w-]+\s+){0,2}(?:text)?books?\b"
+    r"|,?\s+(?:Vol\.|Volume)\s+\d",
+    re.IGNORECASE,
+)
+VOLUME = re.compile(r"(?:Vol\.|Volume)\s+\d+", re.IGNORECASE)
 
 
 def _by_an_author(text: str, start: int) -> bool:
@@ -470,8 +485,9 @@ def _by_an_author(text: str, start: int) -> bool:
 
 
 def drop_books(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop names that a copy, a PDF, an edition or a chapter is "of" (`BOOK_MARK_BEFORE`) or that an
-    author's surname comes before in a sentence about books (`AUTHOR_BEFORE`), unless a course's noun
+    """Drop names that a copy, a PDF, an edition or a chapter is "of" (`BOOK_MARK_BEFORE`), that an
+    author's surname comes before in a sentence about books (`AUTHOR_BEFORE`), that are said to be a
+    book or have a volume (`BOOK_MARK_AFTER`), and a volume itself, unless a course's noun
     follows ("a copy of Organic Chemistry notes", "Intro to Biology's syllabus")."""
     return [
         (start, end)
@@ -479,6 +495,8 @@ def drop_books(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]
         if not (
             BOOK_MARK_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start])
             or _by_an_author(text, start)
+            or BOOK_MARK_AFTER.match(text, end)
+            or VOLUME.fullmatch(text, start, end)
         )
         or _course_noun_after(text, end)
     ]
@@ -1269,7 +1287,9 @@ CLASS_SHORT_FORMS = frozenset(
     ["orgo", "o-chem", "ochem", "gen chem", "diff eq", "diff eqs", "diffeq", "lin alg", "linalg", "calc",
      "precalc", "pre-calc", "econ", "microecon", "macroecon", "anthro", "chem", "multivar calc",
      "poli sci", "polisci", "comp sci", "thermo", "trig", "psych", "bio", "stats", "micro", "macro",
-     "stat mech", "p-chem", "pchem", "english comp", "gen bio", "gen psych", "biochem"]
+     "stat mech", "p-chem", "pchem", "p chem", "english comp", "gen bio", "gen psych", "biochem",
+     "art hist", "comp arch", "data viz", "a&p", "bus law", "orgo lab", "chem lab", "bio lab",
+     "calc ab", "calc bc"]
 )  # fmt: skip
 # Of those, the ones that name other things too ("the speaker's bio", "the stats show", "macro
 # photography", and in a clinic "a psych consult", "a chem panel"): names only with "AP" before
@@ -1280,11 +1300,18 @@ CLASS_NOUNS = frozenset(
      "quiz", "quizzes", "syllabus", "textbook", "professor", "prof", "instructor", "lecturer", "teacher",
      "class", "section", "seminar", "notes", "recitation", "tutorial", "test", "tests"]
 )  # fmt: skip
+# After a number: what makes it a count, a time or a share, not a course's number ("stats 20 minutes
+# early", "Calculus 3 times", "Physics 2 credits").
+NOT_A_COUNT = (
+    r"(?!\s*(?:%|x\b|times|credits?|units?|hours?|hrs|minutes?|mins?|days?|weeks?|months?|years?|students"
+    r"|people|pages?|points?|pts|percent|am\b|pm\b|a\.m\.|p\.m\.|o'clock|:\d))"
+)
 _CLASS_SHORT_FORMS = "|".join(re.escape(form) for form in sorted(CLASS_SHORT_FORMS, key=len, reverse=True))
 CLASS_SHORT_FORM = re.compile(
     rf"(?<![\w-])(?P<ap>(?-i:AP|ap)[ \t]+)?"
     rf"(?P<forms>(?:{_CLASS_SHORT_FORMS})(?:[ \t]+(?:{_CLASS_SHORT_FORMS}))*)"
-    r"(?P<number>[ \t]+(?:\d(?-i:[A-Z])?|(?-i:I{1,3}|IV|AB|BC))(?![\w'\u2019-]))?(?![\w-])",
+    rf"(?P<number>[ \t]+(?:\d{{1,3}}(?-i:[A-Z])?|(?-i:I{{1,3}}|IV|AB|BC))(?![\w'\u2019-]){NOT_A_COUNT})?"
+    r"(?![\w-])",
     re.IGNORECASE,
 )
 # After a short form: a course number ("CHEM 211", a code's subject, not a class), a capitalised
@@ -1337,6 +1364,9 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
             continue
         if _overlaps(start, end, spans) or found.group().isupper():
             continue
+        number = (found.group("number") or "").strip()
+        if len(number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) > 1 and not found.group("forms").islower():
+            continue  # "Chem 211": a code's subject and number; "soc 101" as students write it
         if NOT_A_CLASS_AFTER.match(text, end) or _modifies_a_noun(text, start, end):
             continue
         if WORK_IN_BEFORE.search(text[max(0, start - FIELD_MARK_REACH) : start]):
@@ -1467,3 +1497,121 @@ def add_subjects_that_meet(
         if word in SUBJECT_FORMS or word in known_titles:
             added.append((start, end))
     return sorted(spans + added)
+
+
+# A course number after a name the model ended one word short ("Spanish 201 or French 201", "English
+# Composition & Biology 110."): a number of one to three digits, maybe a letter, that is not a
+# count of something ("Calculus 3 times", "Physics 2 credits") nor part of a longer number.
+COURSE_NUMBER_AFTER = re.compile(
+    rf"[ \t]+\d{{1,3}}[A-Z]?(?![\w'\u2019-]|[.,:]\d){NOT_A_COUNT}",
+    re.IGNORECASE,
+)
+
+
+def extend_over_a_course_number(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Carry a name that ends in a word on over a course number right after it (`COURSE_NUMBER_AFTER`),
+    unless another name starts there."""
+    starts = {start for start, _ in spans}
+    extended = []
+    for start, end in spans:
+        number = COURSE_NUMBER_AFTER.match(text, end) if text[end - 1 : end].isalpha() else None
+        if number and not starts.intersection(range(number.start(), number.end())):
+            end = number.end()
+        extended.append((start, end))
+    return extended
+
+
+# A name that ends in a course number or opens with "Topics in" or "Seminar in", then a colon and a
+# title-case run that ends the clause, is one name with that run: "Welding Technology II: Gas
+# Tungsten Arc Welding", "Topics in Algebraic Geometry: Moduli Spaces." (the model cuts at the colon).
+COLON_SUBTITLE = re.compile(
+    r":[ \t]+(?P<run>[A-Z][\w'\u2019&-]*(?:[ \t]+(?:(?:of|in|for|the|to|and|on|with|from|a|an|&)[ \t]+)*"
+    r"[A-Z][\w'\u2019&-]*)*)"
+)
+SUBTITLED_OPENING = re.compile(r"(?:Special\s+)?Topics\s+in\s|Seminar\s+in\s|Studies\s+in\s")
+CLAUSE_END_AFTER_A_SUBTITLE = re.compile(r"\s*(?:$|[.;!?)\n]|,\s|\s(?:is|was|and|or|this|next|last|with)\b)")
+
+
+def join_a_subtitle(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Carry a numbered or "Topics in" name on over its colon and subtitle (`COLON_SUBTITLE`) where the
+    subtitle ends the clause and holds no name but one of its own words."""
+    joined: list[tuple[int, int]] = []
+    for index, (start, end) in enumerate(spans):
+        if joined and start < joined[-1][1]:
+            continue  # within the subtitle a name before took in
+        titled = NUMBER_AT_END.search(text, 0, end) or SUBTITLED_OPENING.match(text, start, end)
+        subtitle = COLON_SUBTITLE.match(text, end) if titled else None
+        if (
+            subtitle
+            and subtitle.group("run").split()[0] not in NOT_TITLE_WORDS
+            and CLAUSE_END_AFTER_A_SUBTITLE.match(text, subtitle.end())
+            and all(
+                subtitle.start("run") <= a and b <= subtitle.end()
+                for a, b in spans[index + 1 :]
+                if a < subtitle.end()
+            )
+        ):
+            end = subtitle.end()
+        joined.append((start, end))
+    return joined
+
+
+# High school AP classes as students name them: "APUSH", "APES", "AP Lang", "AP Gov" (the short forms
+# that name a class without "AP" too, "AP Bio", "AP Calc", are `CLASS_SHORT_FORMS`'); not the exam.
+AP_CLASS = re.compile(
+    r"(?<![\w-])(?:(?-i:APUSH|APES|APWH|APHG|APUSGOV|APCSA|APCSP|apush)"
+    r"|(?-i:AP|ap)[ \t]+(?:lang|lit|gov|world|euro|us[ \t]+history|us[ \t]+gov|human[ \t]+geo|hug|csa|csp"
+    r"|physics(?:[ \t]+(?:1|2|C))?|enviro|env[ \t]+sci|art[ \t]+history|music[ \t]+theory|seminar|research"
+    r"|spanish|french|german|latin|chinese|japanese))(?![\w-])"
+    r"(?!\s+(?:exams?|tests?|scores?|credits?|credit)\b)",
+    re.IGNORECASE,
+)
+
+
+def add_ap_classes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """An AP class as students name it (`AP_CLASS`) is a name: where none lies, or in place of the one
+    name within it ("Lang" of "AP Lang")."""
+    for found in AP_CLASS.finditer(text):
+        start, end = found.span()
+        within = [(a, b) for a, b in spans if start <= a and b <= end]
+        if _overlaps(start, end, [span for span in spans if span not in within]) or len(within) > 1:
+            continue
+        spans = sorted([span for span in spans if span not in within] + [(start, end)])
+    return spans
+
+
+# A line headed by what a resume lists that is no course: skills, interests, certifications. Its
+# items are none either ("Skills: Python, R, statistical modeling"), except where the item says it
+# is a course ("Certifications: OSHA 30-Hour; coursework in Applied Occupational Health").
+NOT_COURSE_HEADING = re.compile(
+    r"^[ \t]*(?:(?:Technical[ \t]+|Core[ \t]+|Key[ \t]+)?Skills|(?:Research[ \t]+)?Interests|Hobbies"
+    r"|(?:Licenses[ \t]*(?:&|and)[ \t]*)?Certifications|(?:Areas[ \t]+of[ \t]+)?Expertise|Tools):[ \t]*",
+    re.IGNORECASE | re.MULTILINE,
+)
+ITEM_SEPARATOR = re.compile(r"[,;()\n]")
+COURSE_CUE = re.compile(
+    r"\b(?:course|courses|coursework|class|classes|completed|took|taken|grade|taught|TA|enrolled|module|"
+    r"training|seminar)\b",
+    re.IGNORECASE,
+)
+
+
+def drop_items_of_a_skills_line(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop a name that is an item of a skills, interests or certifications line (`NOT_COURSE_HEADING`)
+    unless its item, between commas or semicolons, has a course's cue (`COURSE_CUE`), or it stands in
+    brackets ("GPS/RTK (GeoSurveying, 2022)")."""
+    headings = list(NOT_COURSE_HEADING.finditer(text))
+    kept = []
+    for start, end in spans:
+        heading = next((h for h in headings if h.end() <= start and "\n" not in text[h.end() : start]), None)
+        if heading is None:
+            kept.append((start, end))
+            continue
+        before = [m.end() for m in ITEM_SEPARATOR.finditer(text, heading.end(), start)]
+        item_start = before[-1] if before else heading.end()
+        after = ITEM_SEPARATOR.search(text, end)
+        item_end = after.start() if after else len(text)
+        bracketed = item_start > heading.end() and text[item_start - 1] == "("
+        if bracketed or COURSE_CUE.search(text, item_start, item_end):
+            kept.append((start, end))
+    return kept
