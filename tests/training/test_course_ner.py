@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -705,6 +706,27 @@ def test_decoding_applies_the_title_rules_with_the_versions_vocabulary() -> None
     graded = "I got an A in Genetics"
     graded_words = [(0, 1), (2, 5), (6, 8), (9, 10), (11, 13), (14, 22)]
     assert names_in_text(graded, graded_words, [sure[O]] * 6, frozenset({"genetics"})) == ["Genetics"]
+
+
+def test_a_bare_title_case_text_is_one_name_where_the_model_nearly_starts_one() -> None:
+    from training.course_ner.decoding import names_in_text
+
+    def scores(first_begin_margin: float, count: int) -> list[list[float]]:
+        first = [0.0, first_begin_margin, -9.0]  # outside, begin, inside
+        return [first] + [[0.0, -9.0, -6.0]] * (count - 1)
+
+    def words(text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in re.finditer(r"\S+", text)]
+
+    text = "Counterpoint in the Style of Bach"
+    assert names_in_text(text, words(text), scores(-0.6, 6)) == [text]
+    assert names_in_text(text, words(text), scores(-4.0, 6)) == []  # a person, a place, an event
+    text = "Reservoir Engineering."
+    assert names_in_text(text, words(text), scores(-1.3, 2)) == ["Reservoir Engineering"]
+    for not_bare in ("I like Reservoir Engineering", "Machine Learning Engineer", "Harvard, Yale and MIT"):
+        assert names_in_text(not_bare, words(not_bare), scores(-0.5, len(words(not_bare)))) == []
+    text = "Statistics for Engineers"
+    assert names_in_text(text, words(text), scores(-0.5, 3)) == [text]
 
 
 def test_generated_titles_name_languages_and_tools_but_no_evaluated_title() -> None:

@@ -995,6 +995,8 @@ def test_more_short_forms_and_course_numbers_as_students_write_them() -> None:
         "orgo lab",
     ]
     assert add("dropping diffeq bc the prof is impossible") == ["diffeq"]
+    assert add("should i do soc 101, our gov teacher is great") == ["soc 101", "gov"]
+    assert add("check the gov website for geo data from astro people") == []
     assert add("Chem 211 and CHEM 101 are codes; stats 20 minutes early") == []
 
 

@@ -6,6 +6,7 @@ it gives are then shaped by what a course title can be (`title_rules`).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Collection, Sequence
 from typing import TypeVar
@@ -274,6 +275,44 @@ def words_of_windows(
     return merged
 
 
+# A text that is one title-case phrase and nothing else is most often a course typed alone to see
+# what the extractor makes of it ("Reservoir Engineering", "Counterpoint in the Style of Bach"): the
+# model, which reads names in sentences, scores some of them a little under a name. There a first
+# word the model gives a name's start within BARE_TITLE_MARGIN of outside makes the whole phrase a
+# name. People, places, schools and events alone score 4 to 8 under (and `drop_institution_names`
+# still applies); a job title alone is none ("Machine Learning Engineer", not "... for Engineers").
+BARE_TITLE = re.compile(
+    r"[ \t]*(?P<title>[A-Z][\w'\u2019&/-]*(?:[ \t]+(?:(?:of|in|for|the|to|and|on|with|from|a|an|&)[ \t]+)*"
+    r"(?:[A-Z][\w'\u2019&/-]*|\d{1,3}[A-Z]?))*)[ \t]*[.!]?[ \t]*"
+)
+BARE_TITLE_MARGIN = 2.0
+BARE_TITLE_MOST_WORDS = 10
+JOB_WORDS = frozenset(
+    ["engineer", "developer", "scientist", "designer", "specialist", "technician", "teacher", "manager",
+     "consultant", "nurse", "intern", "officer", "coordinator", "director", "lead", "analyst"]
+)  # fmt: skip
+
+
+def name_a_bare_title(
+    text: str,
+    words: Sequence[tuple[int, int]],
+    word_scores: Sequence[Sequence[float]],
+    spans: list[tuple[int, int]],
+) -> list[tuple[int, int]]:
+    """The whole text as one name where it is a bare title-case phrase (`BARE_TITLE`) the model found
+    no name in and whose first word it scores within BARE_TITLE_MARGIN of a name's start."""
+    bare = BARE_TITLE.fullmatch(text)
+    if spans or not bare or not words or len(words) > BARE_TITLE_MOST_WORDS:
+        return spans
+    title = bare.group("title").split()
+    if title[-1].lower() in JOB_WORDS and "for" not in title:
+        return spans
+    first = word_scores[0]
+    if first[BEGIN] - first[OUTSIDE] < -BARE_TITLE_MARGIN:
+        return spans
+    return [bare.span("title")]
+
+
 def names_in_text(
     text: str,
     words: Sequence[tuple[int, int]],
@@ -287,7 +326,7 @@ def names_in_text(
     ``known_one_word_titles``: its titles of one word; None, a lone word is never joined to the
     name after it (`join_a_lone_word_to_the_next`)."""
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
-    spans = split_at_line_breaks(text, decode_spans(words, tags))
+    spans = name_a_bare_title(text, words, word_scores, split_at_line_breaks(text, decode_spans(words, tags)))
     spans = add_names_a_class_part_is_of(text, add_names_after_a_grade(text, spans, title_words))
     spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
     spans = join_names_a_space_apart(text, extend_over_a_course_number(text, spans))

@@ -1289,12 +1289,15 @@ CLASS_SHORT_FORMS = frozenset(
      "poli sci", "polisci", "comp sci", "thermo", "trig", "psych", "bio", "stats", "micro", "macro",
      "stat mech", "p-chem", "pchem", "p chem", "english comp", "gen bio", "gen psych", "biochem",
      "art hist", "comp arch", "data viz", "a&p", "bus law", "orgo lab", "chem lab", "bio lab",
-     "calc ab", "calc bc"]
+     "calc ab", "calc bc", "soc", "gov", "astro", "geo"]
 )  # fmt: skip
 # Of those, the ones that name other things too ("the speaker's bio", "the stats show", "macro
-# photography", and in a clinic "a psych consult", "a chem panel"): names only with "AP" before
-# them, a number after or a class's noun after ("AP Bio", "chem 2", "our stats teacher").
-SHORT_FORMS_NAMING_OTHER_THINGS = frozenset(["bio", "stats", "psych", "chem", "micro", "macro"])
+# photography", in a clinic "a psych consult", "a chem panel", and "the gov website", "geo data"):
+# names only with "AP" before them, a number after or a class's noun after ("AP Bio", "chem 2", "our
+# stats teacher").
+SHORT_FORMS_NAMING_OTHER_THINGS = frozenset(
+    ["bio", "stats", "psych", "chem", "micro", "macro", "soc", "gov", "astro", "geo"]
+)
 CLASS_NOUNS = frozenset(
     ["final", "finals", "midterm", "midterms", "lab", "labs", "lecture", "lectures", "homework", "hw",
      "quiz", "quizzes", "syllabus", "textbook", "professor", "prof", "instructor", "lecturer", "teacher",
