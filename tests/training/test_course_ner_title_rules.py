@@ -950,6 +950,8 @@ def test_a_name_runs_on_over_a_course_number_but_not_a_count() -> None:
     assert extend(text, *names) == list(names)
     text = "ACCT 2101 Principles of Accounting I and Ethics 12.5 hours"
     assert extend(text, "Principles of Accounting I", "Ethics") == ["Principles of Accounting I", "Ethics"]
+    text = "Anyone taking ECON 201 (Intermediate Macroeconomics)?"
+    assert extend(text, "ECON", "Intermediate Macroeconomics") == ["ECON", "Intermediate Macroeconomics"]
     text = "Ethics 101 Physics"  # a name that starts at the number keeps it
     assert _names(text, extend_over_a_course_number(text, [(0, 6), (7, 18)])) == ["Ethics", "101 Physics"]
 
@@ -1009,6 +1011,12 @@ def test_ap_classes_as_students_name_them_but_not_their_exams() -> None:
     assert add("the APES review session is after school; apes at the zoo") == ["APES"]
     assert add("I'm studying for the AP Lang exam and AP World test") == []
     assert add("AP Literature is long", "AP Literature") == ["AP Literature"]
+    assert add("My AP Biology teacher and AP European History, then AP Calculus BC") == [
+        "AP Biology",
+        "AP European History",
+        "AP Calculus BC",
+    ]
+    assert add("a 5 on the AP Calculus BC exam; the AP Stylebook; AP News") == []
 
 
 def test_ta_ing_opens_no_title_and_no_catalog_title_opens_with_it() -> None:
@@ -1043,7 +1051,20 @@ def test_a_name_said_to_be_a_book_or_to_have_volumes_is_the_books() -> None:
     assert keep(text, "Operating Systems: Three Easy Pieces") == []
     text = '"The Elements of Style" is the only book required for Expository Writing.'
     assert keep(text, "The Elements of Style", "Expository Writing") == ["Expository Writing"]
+    text = "Operating Systems: Three Easy Pieces is a free textbook"  # the model cut at the colon
+    assert keep(text, "Operating Systems") == []
     text = "I finished The Art of Computer Programming, Volume 1 over break."
     assert keep(text, "The Art of Computer Programming", "Volume 1") == []
     text = "Linear Algebra is a course I loved; Calculus is the one I booked"
     assert keep(text, "Linear Algebra", "Calculus") == ["Linear Algebra", "Calculus"]
+
+
+def test_a_lower_case_pair_with_a_short_form_is_two_names_and_a_resumes_heading_none() -> None:
+    def pairs(text: str, *names: str) -> list[str]:
+        return _names(text, complete_pairs_of_subjects(text, _spans(text, *names)))
+
+    assert pairs("ochem and physics 2 in the same sem", "ochem and physics 2") == ["ochem", "physics 2"]
+    assert pairs("anatomy and physiology is hard", "anatomy and physiology") == ["anatomy and physiology"]
+    assert pairs("thermo and fluids next sem", "thermo and fluids") == ["thermo and fluids"]
+    text = "Licenses & Certifications: Project Management Professional (PMP)"
+    assert _names(text, drop_languages_and_headings(text, _spans(text, "Licenses & Certifications"))) == []

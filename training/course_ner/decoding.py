@@ -338,8 +338,8 @@ def names_in_text(
         text, join_a_subtitle(text, join_a_numbered_subject_to_its_title(text, spans)), known_one_word_titles
     )
     spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
-    spans = drop_items_of_a_skills_line(text, drop_languages_and_headings(text, spans))
     spans = extend_over_a_last_and_word(text, spans, title_words)
+    spans = drop_items_of_a_skills_line(text, drop_languages_and_headings(text, spans))
     spans = split_both_names(text, split_lists_of_subjects(text, spans))
     spans = complete_pairs_of_subjects(text, add_ap_classes(text, add_class_short_forms(text, spans)))
     spans = split_after_a_course_number(

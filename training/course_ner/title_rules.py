@@ -134,7 +134,8 @@ def _cannot_open_a_title(word: str) -> bool:
 # before a colon, "Seminar: ...", "Practicum: ...", none is one of them): "Languages: German".
 HEADING = re.compile(
     r"(?:Languages?|Skills|Courses?|Classes|Coursework|Schedule|Tools|Software|Interests|Education"
-    r"|Catalog|Note|Reminder|Update|Subjects|Electives|Prerequisites|Prereqs|Requirements):\s+",
+    r"|Catalog|Note|Reminder|Update|Subjects|Electives|Prerequisites|Prereqs|Requirements"
+    r"|Certifications|Licenses\s*(?:&|and)\s*Certifications|Research\s+Interests|Hobbies|Expertise):\s+",
     re.IGNORECASE,
 )
 # A course code, which no catalog title holds, alone or before a title: "BIO 210 Human Physiology".
@@ -467,6 +468,7 @@ SENTENCE_END = re.compile(r"[.!?\n]")
 # Words after a name that make it a book: "Operating Systems: Three Easy Pieces is a free textbook",
 # "'The Elements of Style' is the only book required", "The Art of Computer Programming, Volume 1".
 BOOK_MARK_AFTER = re.compile(
+    r"(?::[ \t]+[A-Z][\w'\u2019-]*(?:[ \t]+[\w'\u2019-]+){0,6})?"  # "...: Three Easy Pieces"
     r"[\"'\u201d\u2019]?\s+(?:is|was)\s+(?:a|an|the|my|our|their)\s+(?:[\w-]+\s+){0,2}(?:text)?books?\b"
     r"|,?\s+(?:Vol\.|Volume)\s+\d",
     re.IGNORECASE,
@@ -1249,6 +1251,22 @@ def _subject_beside(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return beside
 
 
+def _two_short_subjects(text: str, start: int, end: int) -> list[tuple[int, int]] | None:
+    """The two halves of a lower-case name that is two subjects joined by "and", "&" or "or", one of
+    them a short form or numbered ("ochem and physics 2", "calc and bio"); not two subjects in full,
+    which one title may join ("anatomy and physiology")."""
+    gaps = list(PAIR_GAP.finditer(text, start, end)) if text[start:end].islower() else []
+    if len(gaps) != 1:
+        return None
+    halves = [(start, gaps[0].start()), (gaps[0].end(), end)]
+    forms = [CLASS_SHORT_FORM.fullmatch(text, a, b) or SUBJECT_FORM.fullmatch(text, a, b) for a, b in halves]
+    short = any(
+        form and (form.re is CLASS_SHORT_FORM or not text[a:b].isalpha())
+        for form, (a, b) in zip(forms, halves, strict=True)
+    )
+    return halves if all(forms) and short else None
+
+
 def complete_pairs_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Two subjects as students name them, joined by "and", "&", "or" or "/", are two names: in
     lower case, a name that is one of them ("bio" of "bio and chem") brings the other in, and one
@@ -1266,6 +1284,8 @@ def complete_pairs_of_subjects(text: str, spans: list[tuple[int, int]]) -> list[
             and SUBJECT_FORM.fullmatch(text, slash.end(), end)
         ):
             result += [(start, slash.start()), (slash.end(), end)]
+        elif halves := _two_short_subjects(text, start, end):
+            result += halves
         else:
             result.append((start, end))
     added: list[tuple[int, int]] = []
@@ -1513,11 +1533,12 @@ COURSE_NUMBER_AFTER = re.compile(
 
 def extend_over_a_course_number(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Carry a name that ends in a word on over a course number right after it (`COURSE_NUMBER_AFTER`),
-    unless another name starts there."""
+    unless another name starts there or the name is in capitals (a course code's subject)."""
     starts = {start for start, _ in spans}
     extended = []
     for start, end in spans:
-        number = COURSE_NUMBER_AFTER.match(text, end) if text[end - 1 : end].isalpha() else None
+        coded = text[start:end].isupper()  # "ECON 201": a code, which its name follows or precedes
+        number = COURSE_NUMBER_AFTER.match(text, end) if text[end - 1 : end].isalpha() and not coded else None
         if number and not starts.intersection(range(number.start(), number.end())):
             end = number.end()
         extended.append((start, end))
@@ -1559,13 +1580,20 @@ def join_a_subtitle(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, 
     return joined
 
 
-# High school AP classes as students name them: "APUSH", "APES", "AP Lang", "AP Gov" (the short forms
-# that name a class without "AP" too, "AP Bio", "AP Calc", are `CLASS_SHORT_FORMS`'); not the exam.
+# High school AP classes as students name them: "APUSH", "APES", "AP Lang", "AP Gov", and in full,
+# "AP Biology", "AP European History", "AP English Literature and Composition" (the short forms that
+# name a class without "AP" too, "AP Bio", "AP Calc", are `CLASS_SHORT_FORMS`'); not the exam.
+AP_SUBJECT_OPENINGS = SCHOOL_SUBJECTS | {
+    "european", "world", "human", "computer", "environmental", "comparative", "united", "us", "studio",
+    "macroeconomics", "microeconomics", "seminar", "research", "art", "music", "calculus"
+}  # fmt: skip
 AP_CLASS = re.compile(
-    r"(?<![\w-])(?:(?-i:APUSH|APES|APWH|APHG|APUSGOV|APCSA|APCSP|apush)"
+    r"(?<![\w-])(?>(?-i:APUSH|APES|APWH|APHG|APUSGOV|APCSA|APCSP|apush)"
     r"|(?-i:AP|ap)[ \t]+(?:lang|lit|gov|world|euro|us[ \t]+history|us[ \t]+gov|human[ \t]+geo|hug|csa|csp"
     r"|physics(?:[ \t]+(?:1|2|C))?|enviro|env[ \t]+sci|art[ \t]+history|music[ \t]+theory|seminar|research"
-    r"|spanish|french|german|latin|chinese|japanese))(?![\w-])"
+    r"|spanish|french|german|latin|chinese|japanese)"
+    r"|(?-i:AP[ \t]+(?P<subject>[A-Z][a-z]+)(?:[ \t]+(?:and[ \t]+)?[A-Z][a-z]+){0,4}(?:[ \t]+(?:AB|BC|C|1|2))?))"
+    r"(?![\w-])"
     r"(?!\s+(?:exams?|tests?|scores?|credits?|credit)\b)",
     re.IGNORECASE,
 )
@@ -1576,6 +1604,8 @@ def add_ap_classes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, i
     name within it ("Lang" of "AP Lang")."""
     for found in AP_CLASS.finditer(text):
         start, end = found.span()
+        if found.group("subject") and found.group("subject").lower() not in AP_SUBJECT_OPENINGS:
+            continue  # "AP Stylebook", "AP News"
         within = [(a, b) for a, b in spans if start <= a and b <= end]
         if _overlaps(start, end, [span for span in spans if span not in within]) or len(within) > 1:
             continue
