@@ -1256,8 +1256,8 @@ def _two_short_subjects(text: str, start: int, end: int) -> list[tuple[int, int]
     them a short form or numbered ("ochem and physics 2", "calc and bio"); not two subjects in full,
     which one title may join ("anatomy and physiology")."""
     gaps = list(PAIR_GAP.finditer(text, start, end)) if text[start:end].islower() else []
-    if len(gaps) != 1:
-        return None
+    if len(gaps) != 1 or NOT_A_CLASS_AFTER.match(text, end) or PROGRAM_NOUN_AFTER.match(text, end):
+        return None  # "bio and chem majors"
     halves = [(start, gaps[0].start()), (gaps[0].end(), end)]
     forms = [CLASS_SHORT_FORM.fullmatch(text, a, b) or SUBJECT_FORM.fullmatch(text, a, b) for a, b in halves]
     short = any(
@@ -1585,15 +1585,16 @@ def join_a_subtitle(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, 
 # name a class without "AP" too, "AP Bio", "AP Calc", are `CLASS_SHORT_FORMS`'); not the exam.
 AP_SUBJECT_OPENINGS = SCHOOL_SUBJECTS | {
     "european", "world", "human", "computer", "environmental", "comparative", "united", "us", "studio",
-    "macroeconomics", "microeconomics", "seminar", "research", "art", "music", "calculus"
+    "macroeconomics", "microeconomics", "seminar", "research", "art", "music", "calculus", "lang", "lit",
+    "gov", "euro", "hug", "enviro", "env", "csa", "csp"
 }  # fmt: skip
 AP_CLASS = re.compile(
-    r"(?<![\w-])(?>(?-i:APUSH|APES|APWH|APHG|APUSGOV|APCSA|APCSP|apush)"
+    r"(?<![\w-])(?>(?:(?-i:APUSH|APES|APWH|APHG|APUSGOV|APCSA|APCSP|apush)"
+    r"|(?-i:AP[ \t]+(?P<subject>[A-Z][a-z]+)(?:[ \t]+(?:and[ \t]+)?[A-Z][a-z]+){0,4}"
+    r"(?:[ \t]+(?:AB|BC|C|1|2))?)"
     r"|(?-i:AP|ap)[ \t]+(?:lang|lit|gov|world|euro|us[ \t]+history|us[ \t]+gov|human[ \t]+geo|hug|csa|csp"
     r"|physics(?:[ \t]+(?:1|2|C))?|enviro|env[ \t]+sci|art[ \t]+history|music[ \t]+theory|seminar|research"
-    r"|spanish|french|german|latin|chinese|japanese)"
-    r"|(?-i:AP[ \t]+(?P<subject>[A-Z][a-z]+)(?:[ \t]+(?:and[ \t]+)?[A-Z][a-z]+){0,4}(?:[ \t]+(?:AB|BC|C|1|2))?))"
-    r"(?![\w-])"
+    r"|spanish|french|german|latin|chinese|japanese))(?![\w-]))"
     r"(?!\s+(?:exams?|tests?|scores?|credits?|credit)\b)",
     re.IGNORECASE,
 )
