@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from training.course_ner.encoding import capitalised_chars, sentence_starts
 from training.course_ner.title_rules import (
@@ -985,7 +986,8 @@ def test_more_short_forms_and_course_numbers_as_students_write_them() -> None:
 
     assert add("ugh p chem exam tmrw and i know nothing") == ["p chem"]
     assert add("anybody selling their old book for a&p 1") == ["a&p 1"]
-    assert add("lol bus law was just vibes, then art hist and data viz") == [
+    assert add("I love data viz") == []  # a chart, not a class, without a mark
+    assert add("lol bus law was just vibes, then art hist and the data viz final") == [
         "bus law",
         "art hist",
         "data viz",
@@ -1068,3 +1070,67 @@ def test_a_lower_case_pair_with_a_short_form_is_two_names_and_a_resumes_heading_
     assert pairs("thermo and fluids next sem", "thermo and fluids") == ["thermo and fluids"]
     text = "Licenses & Certifications: Project Management Professional (PMP)"
     assert _names(text, drop_languages_and_headings(text, _spans(text, "Licenses & Certifications"))) == []
+
+
+def test_this_sessions_rules_on_a_reviews_edge_cases() -> None:
+    def run(
+        rule: Callable[[str, list[tuple[int, int]]], list[tuple[int, int]]], text: str, *names: str
+    ) -> list[str]:
+        return _names(text, rule(text, _spans(text, *names)))
+
+    number = extend_over_a_course_number
+    assert run(
+        number, "Organic Chemistry 10/10 would take, Calculus 3x a week", "Organic Chemistry", "Calculus"
+    ) == [
+        "Organic Chemistry",
+        "Calculus",
+    ]
+    assert run(
+        number, "Data Structures 3 A-, Operating Systems 4 B+", "Data Structures", "Operating Systems"
+    ) == [
+        "Data Structures",
+        "Operating Systems",
+    ]
+    assert run(number, "Grades: Calculus 95, Physics 88", "Calculus", "Physics") == ["Calculus", "Physics"]
+    assert run(number, "Spanish 4 semesters, Organic Chemistry 3 exams", "Spanish", "Organic Chemistry") == [
+        "Spanish",
+        "Organic Chemistry",
+    ]
+    assert run(number, "Chem 101 General Chemistry I", "Chem", "General Chemistry I") == [
+        "Chem",
+        "General Chemistry I",
+    ]
+    subtitle = join_a_subtitle
+    assert run(subtitle, "Grades: Calculus II: A, Physics 101: In Person", "Calculus II", "Physics 101") == [
+        "Calculus II",
+        "Physics 101",
+    ]
+    assert run(subtitle, "Calculus II: Midterm Review Session is Friday", "Calculus II") == ["Calculus II"]
+    assert run(subtitle, "Data Science III: Scaling, Applications, and Ethics", "Data Science III") == [
+        "Data Science III"
+    ]
+    skills = drop_items_of_a_skills_line
+    text = "Interests: hiking, chess. I'm taking Organic Chemistry this term."
+    assert run(skills, text, "Organic Chemistry") == ["Organic Chemistry"]
+    text = "Skills: Python, SQL | Relevant Coursework: Data Structures, Algorithms"
+    assert run(skills, text, "Data Structures", "Algorithms") == ["Data Structures", "Algorithms"]
+    books = drop_books
+    for text in (
+        "Organic Chemistry is a textbook example of a weed-out class.",
+        "Intro to Psychology was a book-heavy class.",
+        "Organic Chemistry is the class whose textbook costs $300.",
+        "Organic Chemistry: Klein is the book we use.",
+    ):
+        assert run(books, text, text.split(" is ")[0].split(" was ")[0].split(":")[0]) != []
+    ap = add_ap_classes
+    assert run(ap, "I have AP Biology Tuesday, my AP Chemistry Teacher retired") == [
+        "AP Biology",
+        "AP Chemistry",
+    ]
+    assert run(ap, "taking AP Calculus and Physics") == ["AP Calculus"]
+    assert _names(
+        "dropping calc bc i never study", add_class_short_forms("dropping calc bc i never study", [])
+    ) == ["calc"]
+    assert (
+        _names("the AP Gov exam is tomorrow", add_class_short_forms("the AP Gov exam is tomorrow", [])) == []
+    )

@@ -285,6 +285,7 @@ BARE_TITLE = re.compile(
     r"[ \t]*(?P<title>[A-Z][\w'\u2019&/-]*(?:[ \t]+(?:(?:of|in|for|the|to|and|on|with|from|a|an|&)[ \t]+)*"
     r"(?:[A-Z][\w'\u2019&/-]*|\d{1,3}[A-Z]?))*)[ \t]*[.!]?[ \t]*"
 )
+LEVEL = re.compile(r"\d{1,3}|I{1,3}|IV|V")  # "Software Engineer II" is a job title still
 BARE_TITLE_MARGIN = 2.0
 BARE_TITLE_MOST_WORDS = 10
 JOB_WORDS = frozenset(
@@ -304,7 +305,7 @@ def name_a_bare_title(
     bare = BARE_TITLE.fullmatch(text)
     if spans or not bare or not words or len(words) > BARE_TITLE_MOST_WORDS:
         return spans
-    title = bare.group("title").split()
+    title = [word for word in bare.group("title").split() if not LEVEL.fullmatch(word)]
     if title[-1].lower() in JOB_WORDS and "for" not in title:
         return spans
     first = word_scores[0]
@@ -328,8 +329,7 @@ def names_in_text(
     tags = best_tags(lean_to_split(text, words, word_scores), word_kinds(text, words))
     spans = name_a_bare_title(text, words, word_scores, split_at_line_breaks(text, decode_spans(words, tags)))
     spans = add_names_a_class_part_is_of(text, add_names_after_a_grade(text, spans, title_words))
-    spans = tidy_spans(text, split_before_a_capitalised_the(text, spans))
-    spans = join_names_a_space_apart(text, extend_over_a_course_number(text, spans))
+    spans = join_names_a_space_apart(text, tidy_spans(text, split_before_a_capitalised_the(text, spans)))
     spans = take_in_a_leading_the(text, merge_quoted_title(text, spans))
     spans = drop_the_before_a_kind_of_course(text, extend_through_capitals(text, spans))
     spans = keep_consistent_case(text, spans)
@@ -338,6 +338,7 @@ def names_in_text(
         text, join_a_subtitle(text, join_a_numbered_subject_to_its_title(text, spans)), known_one_word_titles
     )
     spans = drop_institution_names(text, drop_unknown_single_words(text, spans, title_words))
+    spans = extend_over_a_course_number(text, spans)
     spans = extend_over_a_last_and_word(text, spans, title_words)
     spans = drop_items_of_a_skills_line(text, drop_languages_and_headings(text, spans))
     spans = split_both_names(text, split_lists_of_subjects(text, spans))

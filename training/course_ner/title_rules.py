@@ -468,8 +468,10 @@ SENTENCE_END = re.compile(r"[.!?\n]")
 # Words after a name that make it a book: "Operating Systems: Three Easy Pieces is a free textbook",
 # "'The Elements of Style' is the only book required", "The Art of Computer Programming, Volume 1".
 BOOK_MARK_AFTER = re.compile(
-    r"(?::[ \t]+[A-Z][\w'\u2019-]*(?:[ \t]+[\w'\u2019-]+){0,6})?"  # "...: Three Easy Pieces"
-    r"[\"'\u201d\u2019]?\s+(?:is|was)\s+(?:a|an|the|my|our|their)\s+(?:[\w-]+\s+){0,2}(?:text)?books?\b"
+    r"(?::[ \t]+[A-Z][\w'\u2019-]*(?:[ \t]+[A-Z][\w'\u2019-]*){1,5})?"  # "...: Three Easy Pieces"
+    r"[\"'\u201d\u2019]?\s+(?:is|was)\s+(?:a|an|the|our|their)\s+"
+    r"(?:(?!(?:class|course|one|whose|that|which|my)\b)[\w]+\s+){0,2}(?:text)?books?(?![\w-])"
+    r"(?!\s+(?:example|case|definition|club|report|heavy)\b)"
     r"|,?\s+(?:Vol\.|Volume)\s+\d",
     re.IGNORECASE,
 )
@@ -1316,8 +1318,12 @@ CLASS_SHORT_FORMS = frozenset(
 # names only with "AP" before them, a number after or a class's noun after ("AP Bio", "chem 2", "our
 # stats teacher").
 SHORT_FORMS_NAMING_OTHER_THINGS = frozenset(
-    ["bio", "stats", "psych", "chem", "micro", "macro", "soc", "gov", "astro", "geo"]
+    ["bio", "stats", "psych", "chem", "micro", "macro", "soc", "gov", "astro", "geo", "data viz"]
 )
+# "calc bc" in lower case may be "calc because": a class only with "AP" before it, or a verb or a
+# class's noun after it.
+AB_BC_FORMS = frozenset(["calc ab", "calc bc"])
+EXAM_AFTER = re.compile(r"\s+(?:exams?|tests?|scores?|credits?)\b", re.IGNORECASE)
 CLASS_NOUNS = frozenset(
     ["final", "finals", "midterm", "midterms", "lab", "labs", "lecture", "lectures", "homework", "hw",
      "quiz", "quizzes", "syllabus", "textbook", "professor", "prof", "instructor", "lecturer", "teacher",
@@ -1327,7 +1333,8 @@ CLASS_NOUNS = frozenset(
 # early", "Calculus 3 times", "Physics 2 credits").
 NOT_A_COUNT = (
     r"(?!\s*(?:%|x\b|times|credits?|units?|hours?|hrs|minutes?|mins?|days?|weeks?|months?|years?|students"
-    r"|people|pages?|points?|pts|percent|am\b|pm\b|a\.m\.|p\.m\.|o'clock|:\d))"
+    r"|people|pages?|points?|pts|percent|am\b|pm\b|a\.m\.|p\.m\.|o'clock|:\d|semesters?|quarters?|terms?"
+    r"|exams?|quizz?e?s?\b|classes|courses|sections?|chapters?|problems?|questions?|labs|lectures))"
 )
 _CLASS_SHORT_FORMS = "|".join(re.escape(form) for form in sorted(CLASS_SHORT_FORMS, key=len, reverse=True))
 CLASS_SHORT_FORM = re.compile(
@@ -1385,8 +1392,14 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
         if len(within) == 1 and not _overlaps(start, end, [span for span in spans if span not in within]):
             spans = [(start, end) if span in within else span for span in spans]  # "calc" of "calc 3"
             continue
-        if _overlaps(start, end, spans) or found.group().isupper():
-            continue
+        if _overlaps(start, end, spans) or (found.group().isupper() and "&" not in found.group()):
+            continue  # "CHEM 211", but "A&P 1"
+        if found.group("ap") and EXAM_AFTER.match(text, end):
+            continue  # "the AP Gov exam"
+        if found.group("forms").lower() in AB_BC_FORMS and found.group("forms")[-2:].islower():
+            after = WORD_AFTER.match(text, end)  # "calc bc was easier", not "calc bc i never study"
+            if not found.group("ap") and not (after and after.group(1) in VERBS_AFTER_A_NAME | CLASS_NOUNS):
+                end = found.start("forms") + len("calc")
         number = (found.group("number") or "").strip()
         if len(number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) > 1 and not found.group("forms").islower():
             continue  # "Chem 211": a code's subject and number; "soc 101" as students write it
@@ -1523,23 +1536,35 @@ def add_subjects_that_meet(
 
 
 # A course number after a name the model ended one word short ("Spanish 201 or French 201", "English
-# Composition & Biology 110."): a number of one to three digits, maybe a letter, that is not a
-# count of something ("Calculus 3 times", "Physics 2 credits") nor part of a longer number.
+# Composition & Biology 110."): a number of one to three digits, maybe a capital letter, that is not
+# a count ("Calculus 3 times", "Physics 2 credits", "3x a week"), a rating or a date ("10/10",
+# "12/5"), part of a longer number, a transcript's credits before a letter grade ("Data Structures 3
+# A-") nor a code's number before its title ("Chem 101 General Chemistry I").
 COURSE_NUMBER_AFTER = re.compile(
-    rf"[ \t]+\d{{1,3}}[A-Z]?(?![\w'\u2019-]|[.,:]\d){NOT_A_COUNT}",
+    rf"[ \t]+\d{{1,3}}(?-i:[A-Z])?(?![\w'\u2019/-]|[.,:]\d){NOT_A_COUNT}(?![ \t]+[A-DF][+-]?(?![\w'\u2019]))",
     re.IGNORECASE,
 )
+# A line of marks or scores, whose numbers are no course's: "Grades: Calculus 95, Physics 88".
+MARKS_HEADING = re.compile(r"\b(?:grades|scores|marks|results)\s*:", re.IGNORECASE)
 
 
 def extend_over_a_course_number(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Carry a name that ends in a word on over a course number right after it (`COURSE_NUMBER_AFTER`),
-    unless another name starts there or the name is in capitals (a course code's subject)."""
+    unless another name starts there or right after it, the name is in capitals (a course code's
+    subject, "ECON 201") or the line gives marks (`MARKS_HEADING`)."""
     starts = {start for start, _ in spans}
     extended = []
     for start, end in spans:
-        coded = text[start:end].isupper()  # "ECON 201": a code, which its name follows or precedes
-        number = COURSE_NUMBER_AFTER.match(text, end) if text[end - 1 : end].isalpha() and not coded else None
-        if number and not starts.intersection(range(number.start(), number.end())):
+        line_start = text.rfind("\n", 0, start) + 1
+        if (
+            text[start:end].isupper()
+            or not text[end - 1 : end].isalpha()
+            or MARKS_HEADING.search(text, line_start, start)
+        ):
+            extended.append((start, end))
+            continue
+        number = COURSE_NUMBER_AFTER.match(text, end)
+        if number and not starts.intersection(range(number.start(), number.end() + 2)):
             end = number.end()
         extended.append((start, end))
     return extended
@@ -1553,21 +1578,34 @@ COLON_SUBTITLE = re.compile(
     r"[A-Z][\w'\u2019&-]*)*)"
 )
 SUBTITLED_OPENING = re.compile(r"(?:Special\s+)?Topics\s+in\s|Seminar\s+in\s|Studies\s+in\s")
-CLAUSE_END_AFTER_A_SUBTITLE = re.compile(r"\s*(?:$|[.;!?)\n]|,\s|\s(?:is|was|and|or|this|next|last|with)\b)")
+CLAUSE_END_AFTER_A_SUBTITLE = re.compile(
+    r"\s*(?:$|[.;!?)\n]|,\s(?![A-Z])|\s(?:is|was|and|or|this|next|last|with)\b)"
+)
+# A subtitle of these words is a class's meeting, status or mark, not its title: "Calculus II: Midterm
+# Review Session", "Physics 101: In Person", "Spanish 201: TBA" (a subtitle also needs two words).
+NOT_SUBTITLE_WORDS = frozenset(
+    ["review", "session", "sessions", "hours", "office", "online", "person", "hybrid", "remote", "tba",
+     "tbd", "passed", "failed", "pass", "fail", "withdrawn", "incomplete", "cancelled", "canceled",
+     "full", "open", "closed", "waitlist", "waitlisted"]
+)  # fmt: skip
 
 
 def join_a_subtitle(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Carry a numbered or "Topics in" name on over its colon and subtitle (`COLON_SUBTITLE`) where the
-    subtitle ends the clause and holds no name but one of its own words."""
+    subtitle, of two words or more, ends the clause, holds no name but one of its own words, and is no
+    meeting, status or mark (`NOT_SUBTITLE_WORDS`, `CLASS_NOUNS`)."""
     joined: list[tuple[int, int]] = []
     for index, (start, end) in enumerate(spans):
         if joined and start < joined[-1][1]:
             continue  # within the subtitle a name before took in
         titled = NUMBER_AT_END.search(text, 0, end) or SUBTITLED_OPENING.match(text, start, end)
         subtitle = COLON_SUBTITLE.match(text, end) if titled else None
+        run = subtitle.group("run").split() if subtitle else []
         if (
-            subtitle
-            and subtitle.group("run").split()[0] not in NOT_TITLE_WORDS
+            len(run) > 1
+            and run[0] not in NOT_TITLE_WORDS
+            and not {word.lower() for word in run} & (NOT_SUBTITLE_WORDS | CLASS_NOUNS)
+            and last_word(" ".join(run)) not in NON_COURSE_LAST_WORDS
             and CLAUSE_END_AFTER_A_SUBTITLE.match(text, subtitle.end())
             and all(
                 subtitle.start("run") <= a and b <= subtitle.end()
@@ -1588,14 +1626,24 @@ AP_SUBJECT_OPENINGS = SCHOOL_SUBJECTS | {
     "macroeconomics", "microeconomics", "seminar", "research", "art", "music", "calculus", "lang", "lit",
     "gov", "euro", "hug", "enviro", "env", "csa", "csp"
 }  # fmt: skip
+# The words that go on an AP class's name after its first: "AP English Literature and Composition",
+# "AP United States Government and Politics"; not "AP Biology Tuesday", "AP Chemistry Teacher".
+_AP_TITLE_WORDS = "|".join(
+    ["History", "Language", "Literature", "Composition", "Science", "Principles", "Theory", "Government",
+     "Politics", "Geography", "Studies", "Design", "Drawing", "Art", "Culture", "Mechanics", "States",
+     "European", "World", "Human", "Computer", "Environmental", "English", "American", "Comparative",
+     "Seminar", "Research", "Chinese", "Japanese", "Spanish", "French", "German", "Italian", "Latin",
+     "Physics", "Calculus", "Statistics", "Psychology", "Macroeconomics", "Microeconomics", "Biology",
+     "Chemistry", "Precalculus", "African", "Music", "Electricity", "Magnetism", "United"]
+)  # fmt: skip
 AP_CLASS = re.compile(
     r"(?<![\w-])(?>(?:(?-i:APUSH|APES|APWH|APHG|APUSGOV|APCSA|APCSP|apush)"
-    r"|(?-i:AP[ \t]+(?P<subject>[A-Z][a-z]+)(?:[ \t]+(?:and[ \t]+)?[A-Z][a-z]+){0,4}"
-    r"(?:[ \t]+(?:AB|BC|C|1|2))?)"
+    r"|(?-i:AP[ \t]+(?P<subject>[A-Z][a-z]+)(?:[ \t]+(?:" + _AP_TITLE_WORDS + r"))*"
+    r"(?:[ \t]+and[ \t]+(?:Composition|Culture|Politics|Magnetism))?(?:[ \t]+(?:AB|BC|C|1|2))?)"
     r"|(?-i:AP|ap)[ \t]+(?:lang|lit|gov|world|euro|us[ \t]+history|us[ \t]+gov|human[ \t]+geo|hug|csa|csp"
     r"|physics(?:[ \t]+(?:1|2|C))?|enviro|env[ \t]+sci|art[ \t]+history|music[ \t]+theory|seminar|research"
     r"|spanish|french|german|latin|chinese|japanese))(?![\w-]))"
-    r"(?!\s+(?:exams?|tests?|scores?|credits?|credit)\b)",
+    rf"(?!{EXAM_AFTER.pattern})",
     re.IGNORECASE,
 )
 
@@ -1623,6 +1671,8 @@ NOT_COURSE_HEADING = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 ITEM_SEPARATOR = re.compile(r"[,;()\n]")
+# Where a heading's reach ends on its line: a sentence's end, a bar or bullet, the next heading.
+HEADING_REACH_END = re.compile(r"[.!?](?=\s|$)|[|\u2022]|(?<=\s)[A-Z][A-Za-z &]{0,30}:\s")
 COURSE_CUE = re.compile(
     r"\b(?:course|courses|coursework|class|classes|completed|took|taken|grade|taught|TA|enrolled|module|"
     r"training|seminar)\b",
@@ -1631,13 +1681,23 @@ COURSE_CUE = re.compile(
 
 
 def drop_items_of_a_skills_line(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop a name that is an item of a skills, interests or certifications line (`NOT_COURSE_HEADING`)
-    unless its item, between commas or semicolons, has a course's cue (`COURSE_CUE`), or it stands in
-    brackets ("GPS/RTK (GeoSurveying, 2022)")."""
+    """Drop a name that is an item of a skills, interests or certifications line (`NOT_COURSE_HEADING`,
+    up to the sentence's end or the next heading, `HEADING_REACH_END`) unless its item, between commas
+    or semicolons, has a course's cue (`COURSE_CUE`), or it stands in brackets ("GPS/RTK
+    (GeoSurveying, 2022)")."""
     headings = list(NOT_COURSE_HEADING.finditer(text))
     kept = []
     for start, end in spans:
-        heading = next((h for h in headings if h.end() <= start and "\n" not in text[h.end() : start]), None)
+        heading = next(
+            (
+                h
+                for h in headings
+                if h.end() <= start
+                and "\n" not in text[h.end() : start]
+                and not HEADING_REACH_END.search(text, h.end(), start)
+            ),
+            None,
+        )
         if heading is None:
             kept.append((start, end))
             continue
