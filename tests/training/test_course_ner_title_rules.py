@@ -1134,3 +1134,26 @@ def test_this_sessions_rules_on_a_reviews_edge_cases() -> None:
     assert (
         _names("the AP Gov exam is tomorrow", add_class_short_forms("the AP Gov exam is tomorrow", [])) == []
     )
+
+
+def test_a_plural_verb_after_a_clause_opening_conjunction_parts_two_names() -> None:
+    def split(text: str, *names: str) -> list[str]:
+        return _names(text, split_both_names(text, _spans(text, *names)))
+
+    text = "Law and Economics is cross-listed, but Torts and Contracts are 1L requirements."
+    assert split(text, "Law and Economics", "Torts and Contracts") == [
+        "Law and Economics",
+        "Torts",
+        "Contracts",
+    ]
+    text = "Money and Banking fills up fast, while Econometrics and Public Finance usually have open seats."
+    assert split(text, "Money and Banking", "Econometrics and Public Finance") == [
+        "Money and Banking",
+        "Econometrics",
+        "Public Finance",
+    ]
+    text = "I took it, but Signals and Systems is harder, and sections of Health and Illness are full"
+    assert split(text, "Signals and Systems", "Health and Illness") == [
+        "Signals and Systems",
+        "Health and Illness",
+    ]

@@ -1005,9 +1005,14 @@ BOTH_AFTER = re.compile(r"(?:\s+(?:are|were))?\s+both\b", re.IGNORECASE)
 # Systems is the class that ..."), two "are" or "share" ("Circuits and Electronics are taught by
 # the same professor", "Introduction to Marketing and Consumer Behavior share a textbook").
 PLURAL_VERB_AFTER = re.compile(
-    r"\s+(?:are|were|have|share|meet|make\s+up|count|cover|overlap|require|fill|run|use)\b"
+    r"\s+(?:(?:usually|often|always|both|all|also|still|typically|generally|normally)\s+)?"
+    r"(?:are|were|have|share|meet|make\s+up|count|cover|overlap|require|fill|run|use)\b"
 )
-CLAUSE_OPENING = re.compile(r"(?:^|[.!?;:\n])\s*$")
+# Where a clause opens: a sentence's start or a colon, and a conjunction that opens a clause ("...,
+# but Torts and Contracts are 1L requirements", "while Econometrics and Public Finance usually have").
+CLAUSE_OPENING = re.compile(
+    r"(?:^|[.!?;:\n]|(?<![\w-])(?:but|while|whereas|although|though|because|since))\s*$", re.IGNORECASE
+)
 
 
 def _plural_subject(text: str, start: int, end: int) -> bool:
