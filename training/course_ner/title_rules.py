@@ -794,6 +794,17 @@ NON_COURSE_LAST_WORDS = frozenset(
         "week",
         "weekend",
         "workshops",
+        # programmes of courses and media with a course's words (2026-12-08): "the Deep Learning
+        # Specialization", "the Data Engineering Nanodegree", "the Crash Course Sociology playlist"
+        "specialization",
+        "specializations",
+        "nanodegree",
+        "pathway",
+        "concentration",
+        "podcast",
+        "channel",
+        "playlist",
+        "textbook",
     ]
 )
 
