@@ -780,7 +780,13 @@ def test_a_sentences_file_with_a_stray_bracket_or_no_utf8_is_a_usage_error(tmp_p
 def test_a_bare_job_title_with_a_level_is_no_name() -> None:
     from training.course_ner.decoding import names_in_text
 
-    for text in ("Software Engineer II", "Senior Data Analyst III", "Machine Learning Engineer 2"):
+    for text in (
+        "Software Engineer II",
+        "Senior Data Analyst III",
+        "Machine Learning Engineer 2",
+        "IV",
+        "I.",
+    ):
         words = [m.span() for m in re.finditer(r"\S+", text)]
         scores = [[0.0, -0.5, -9.0]] + [[0.0, -9.0, -6.0]] * (len(words) - 1)
         assert names_in_text(text, words, scores) == []

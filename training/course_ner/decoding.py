@@ -306,8 +306,8 @@ def name_a_bare_title(
     if spans or not bare or not words or len(words) > BARE_TITLE_MOST_WORDS:
         return spans
     title = [word for word in bare.group("title").split() if not LEVEL.fullmatch(word)]
-    if title[-1].lower() in JOB_WORDS and "for" not in title:
-        return spans
+    if not title or (title[-1].lower() in JOB_WORDS and "for" not in title):
+        return spans  # "IV" alone, "Software Engineer II"
     first = word_scores[0]
     if first[BEGIN] - first[OUTSIDE] < -BARE_TITLE_MARGIN:
         return spans
