@@ -14,6 +14,7 @@ from typing import TypeVar
 from training.course_ner.encoding import BEGIN, INSIDE, OUTSIDE
 from training.course_ner.title_rules import (
     FUNCTION_WORDS,
+    TITLE_LINK_WORDS,
     WORD_TRIM,
     add_ap_classes,
     add_class_short_forms,
@@ -282,7 +283,7 @@ def words_of_windows(
 # name. People, places, schools and events alone score 4 to 8 under (and `drop_institution_names`
 # still applies); a job title alone is none ("Machine Learning Engineer", not "... for Engineers").
 BARE_TITLE = re.compile(
-    r"[ \t]*(?P<title>[A-Z][\w'\u2019&/-]*(?:[ \t]+(?:(?:of|in|for|the|to|and|on|with|from|a|an|&)[ \t]+)*"
+    rf"[ \t]*(?P<title>[A-Z][\w'\u2019&/-]*(?:[ \t]+(?:(?:{TITLE_LINK_WORDS})[ \t]+)*"
     r"(?:[A-Z][\w'\u2019&/-]*|\d{1,3}[A-Z]?))*)[ \t]*[.!]?[ \t]*"
 )
 LEVEL = re.compile(r"\d{1,3}|I{1,3}|IV|V")  # "Software Engineer II" is a job title still

@@ -1034,10 +1034,12 @@ def _plural_subject(text: str, start: int, end: int) -> bool:
     return bool(opens and PLURAL_VERB_AFTER.match(text, end)) and "," not in text[start:end]
 
 
-def _halves_at_the_one_and(text: str, start: int, end: int) -> list[tuple[int, int]] | None:
-    """The two names either side of a name's one "and" (or "&"); None with none or more than one, where
-    a cut is unsure."""
-    gaps = list(CONJUNCTION_GAP.finditer(text, start, end))
+def _halves_at_the_one_and(
+    text: str, start: int, end: int, gap: re.Pattern[str] = CONJUNCTION_GAP
+) -> list[tuple[int, int]] | None:
+    """The two names either side of a name's one "and" (or "&", or another ``gap``); None with none or
+    more than one, where a cut is unsure."""
+    gaps = list(gap.finditer(text, start, end))
     return [(start, gaps[0].start()), (gaps[0].end(), end)] if len(gaps) == 1 else None
 
 
@@ -1273,10 +1275,9 @@ def _two_short_subjects(text: str, start: int, end: int) -> list[tuple[int, int]
     """The two halves of a lower-case name that is two subjects joined by "and", "&" or "or", one of
     them a short form or numbered ("ochem and physics 2", "calc and bio"); not two subjects in full,
     which one title may join ("anatomy and physiology")."""
-    gaps = list(PAIR_GAP.finditer(text, start, end)) if text[start:end].islower() else []
-    if len(gaps) != 1 or NOT_A_CLASS_AFTER.match(text, end) or PROGRAM_NOUN_AFTER.match(text, end):
+    halves = _halves_at_the_one_and(text, start, end, PAIR_GAP) if text[start:end].islower() else None
+    if not halves or NOT_A_CLASS_AFTER.match(text, end) or PROGRAM_NOUN_AFTER.match(text, end):
         return None  # "bio and chem majors"
-    halves = [(start, gaps[0].start()), (gaps[0].end(), end)]
     forms = [CLASS_SHORT_FORM.fullmatch(text, a, b) or SUBJECT_FORM.fullmatch(text, a, b) for a, b in halves]
     short = any(
         form and (form.re is CLASS_SHORT_FORM or not text[a:b].isalpha())
@@ -1415,7 +1416,7 @@ def add_class_short_forms(text: str, spans: list[tuple[int, int]]) -> list[tuple
         if found.group("forms").lower() in AB_BC_FORMS and found.group("forms")[-2:].islower():
             after = WORD_AFTER.match(text, end)  # "calc bc was easier", not "calc bc i never study"
             if not found.group("ap") and not (after and after.group(1) in VERBS_AFTER_A_NAME | CLASS_NOUNS):
-                end = found.start("forms") + len("calc")
+                end = found.start("forms") + len(found.group("forms").split()[0])  # "calc" alone
         number = (found.group("number") or "").strip()
         if len(number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) > 1 and not found.group("forms").islower():
             continue  # "Chem 211": a code's subject and number; "soc 101" as students write it
@@ -1572,14 +1573,12 @@ def extend_over_a_course_number(text: str, spans: list[tuple[int, int]]) -> list
     extended = []
     for start, end in spans:
         line_start = text.rfind("\n", 0, start) + 1
-        if (
-            text[start:end].isupper()
-            or not text[end - 1 : end].isalpha()
-            or MARKS_HEADING.search(text, line_start, start)
-        ):
-            extended.append((start, end))
-            continue
-        number = COURSE_NUMBER_AFTER.match(text, end)
+        may_take_one = (
+            text[end - 1 : end].isalpha()
+            and not text[start:end].isupper()
+            and not MARKS_HEADING.search(text, line_start, start)
+        )
+        number = COURSE_NUMBER_AFTER.match(text, end) if may_take_one else None
         if number and not starts.intersection(range(number.start(), number.end() + 2)):
             end = number.end()
         extended.append((start, end))
@@ -1589,9 +1588,10 @@ def extend_over_a_course_number(text: str, spans: list[tuple[int, int]]) -> list
 # A name that ends in a course number or opens with "Topics in" or "Seminar in", then a colon and a
 # title-case run that ends the clause, is one name with that run: "Welding Technology II: Gas
 # Tungsten Arc Welding", "Topics in Algebraic Geometry: Moduli Spaces." (the model cuts at the colon).
+# The small words between a title's capitalised words ("Counterpoint in the Style of Bach").
+TITLE_LINK_WORDS = r"of|in|for|the|to|and|on|with|from|a|an|&"
 COLON_SUBTITLE = re.compile(
-    r":[ \t]+(?P<run>[A-Z][\w'\u2019&-]*(?:[ \t]+(?:(?:of|in|for|the|to|and|on|with|from|a|an|&)[ \t]+)*"
-    r"[A-Z][\w'\u2019&-]*)*)"
+    rf":[ \t]+(?P<run>[A-Z][\w'\u2019&-]*(?:[ \t]+(?:(?:{TITLE_LINK_WORDS})[ \t]+)*[A-Z][\w'\u2019&-]*)*)"
 )
 SUBTITLED_OPENING = re.compile(r"(?:Special\s+)?Topics\s+in\s|Seminar\s+in\s|Studies\s+in\s")
 CLAUSE_END_AFTER_A_SUBTITLE = re.compile(
